@@ -1,0 +1,1 @@
+"""foundation_model: multi-task materials property prediction."""

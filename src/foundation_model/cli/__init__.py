@@ -1,0 +1,1 @@
+"""The ``fm`` command line: LightningCLI subcommands plus data/workflow subcommands."""

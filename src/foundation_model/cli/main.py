@@ -1,0 +1,54 @@
+"""Entry point of ``fm``. Dispatches before importing anything heavy, so ``fm --help`` is fast.
+
+* ``fm fit|validate|test|predict ...`` -> :mod:`foundation_model.cli.lightning_cli`
+* ``fm featurize ...`` -> :mod:`foundation_model.cli.featurize`
+* ``fm data ...`` -> :mod:`foundation_model.cli.data`
+* ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+TOOL_COMMANDS = {
+    "featurize": ("foundation_model.cli.featurize", "Featurize formulas/structures into a descriptor table."),
+    "data": ("foundation_model.cli.data", "Build datasets (e.g. Matbench v0.1 with official folds)."),
+    "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+}
+
+USAGE = """usage: fm <command> [options]
+
+Training (LightningCLI; `fm <command> --help` for every option):
+  fit        train a model:            fm fit --config cfg.yaml
+  validate   evaluate on the val split: fm validate --config cfg.yaml --ckpt_path ckpt
+  test       evaluate on the test split: fm test --config cfg.yaml --ckpt_path ckpt
+  predict    write a predictions CSV:  fm predict --config cfg.yaml --ckpt_path ckpt
+
+Data and workflows:
+{tools}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``fm`` with ``argv`` (default: ``sys.argv[1:]``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        tools = "\n".join(f"  {k:<10} {v[1]}" for k, v in TOOL_COMMANDS.items())
+        print(USAGE.format(tools=tools))
+        return 0
+    command = argv[0]
+    if command in LIGHTNING_COMMANDS:
+        from foundation_model.cli.lightning_cli import run_lightning_cli
+
+        return run_lightning_cli(argv)
+    if command in TOOL_COMMANDS:
+        module = importlib.import_module(TOOL_COMMANDS[command][0])
+        return int(module.main(argv[1:]) or 0)
+    print(f"fm: unknown command {command!r}; run `fm --help` for the list.", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

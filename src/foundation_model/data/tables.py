@@ -1,0 +1,120 @@
+"""Reading and validating the tables a data module is built from."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TableSource = str | Path | pd.DataFrame
+
+_READERS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".pd.xz": "pickle",
+}
+
+
+def load_table(source: TableSource, what: str, id_column: str | None = None) -> pd.DataFrame:
+    """Load a table from a DataFrame, CSV, Parquet or pickled DataFrame.
+
+    The row index is the sample id: ``id_column`` if given, otherwise the first CSV column
+    (or the DataFrame's existing index for Parquet/pickle files and in-memory frames).
+
+    Args:
+        source: a path or a DataFrame.
+        what: the table's role, used in error messages (e.g. ``"formula_desc_source"``).
+        id_column: column holding row ids.
+    """
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{what}: file not found: {path} (check the path in your config).")
+        suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".pd.xz") else path.suffix.lower()
+        kind = _READERS.get(suffix)
+        if kind is None:
+            raise ValueError(
+                f"{what}: unsupported file type {path.suffix!r} for {path}; use .csv, .parquet or .pkl."
+            )
+        if kind == "csv":
+            df = pd.read_csv(path, index_col=None if id_column else 0)
+        elif kind == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_pickle(path)
+            if not isinstance(df, pd.DataFrame):
+                raise ValueError(f"{what}: {path} does not hold a pandas DataFrame.")
+    if id_column:
+        if id_column not in df.columns:
+            raise KeyError(f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}.")
+        df = df.set_index(id_column)
+    if df.index.has_duplicates:
+        dup = df.index[df.index.duplicated()].unique()[:5].tolist()
+        raise ValueError(f"{what}: duplicated row ids {dup}; ids (the index) must be unique.")
+    df.index = df.index.map(str)
+    return df
+
+
+def numeric_matrix(df: pd.DataFrame, what: str) -> np.ndarray:
+    """Return ``df`` as float32, or raise naming non-numeric or non-finite columns."""
+    bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise ValueError(
+            f"{what}: non-numeric descriptor column(s) {bad[:5]}; descriptors must be numbers "
+            "(drop text columns such as formulas, or featurize them with `fm featurize`)."
+        )
+    values = df.to_numpy(dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        cols = df.columns[~finite.all(axis=0)].tolist()
+        n = int((~finite).sum())
+        raise ValueError(
+            f"{what}: {n} NaN/inf value(s) in column(s) {cols[:5]}; impute or drop them first "
+            "(`fm featurize` imputes with the column median) or drop those rows."
+        )
+    return values.astype(np.float32)
+
+
+def require_columns(df: pd.DataFrame, columns: list[str], what: str, task: str) -> None:
+    """Raise a one-line error naming each missing column."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise KeyError(
+            f"{what}: column(s) {missing} needed by task {task!r} not found; "
+            f"available columns: {list(df.columns)[:20]}."
+        )
+
+
+def parse_sequence(cell: Any, what: str, row: str) -> list[float] | None:
+    """Parse one sequence cell: list/array, JSON list string, or ``;``-separated string.
+
+    Returns None for a missing or empty cell.
+    """
+    if cell is None:
+        return None
+    if isinstance(cell, float) and math.isnan(cell):
+        return None
+    if isinstance(cell, str):
+        text = cell.strip()
+        if not text or text.lower() in {"nan", "none", "[]"}:
+            return None
+        try:
+            parsed = json.loads(text) if text.startswith("[") else [float(v) for v in text.split(";")]
+        except (ValueError, json.JSONDecodeError) as err:
+            raise ValueError(f"{what}: row {row!r}: cannot parse sequence {text[:40]!r} ({err}).") from err
+        cell = parsed
+    values = np.asarray(cell, dtype=np.float64).ravel()
+    if values.size == 0:
+        return None
+    if not np.isfinite(values).all():
+        raise ValueError(f"{what}: row {row!r}: NaN/inf inside a sequence; remove those points.")
+    return values.tolist()

@@ -1,0 +1,386 @@
+"""``FlexibleMultiTaskModel``: wiring, training/eval steps and logging of the multi-task model."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, ClassVar, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from foundation_model.data.batch import Batch
+from foundation_model.data.scalers import StandardScaler
+from foundation_model.data.statistics import DataStatistics
+from foundation_model.models.components.contrastive import ContrastiveAlignment
+from foundation_model.models.components.cross_reconstruction import CrossReconstruction
+from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
+from foundation_model.models.components.masked_feature_modeling import MaskedFeatureModeling
+from foundation_model.models.fine_tuning import freeze, parameter_groups, warm_start
+from foundation_model.models.loss_weighting import UncertaintyWeighting
+from foundation_model.models.metrics import classification_metrics, regression_metrics
+from foundation_model.models.task_head.base import TaskSpec
+from foundation_model.models.task_head.classification import ClassificationTask
+from foundation_model.models.task_head.regression import RegressionTask
+from foundation_model.models.task_head.sequence_base import SequenceTask
+
+
+class FlexibleMultiTaskModel(pl.LightningModule):
+    """Shared encoder + deposit layer feeding one head per task, trained jointly.
+
+    Args:
+        tasks: task specs (linked from ``data.tasks`` by the CLI).
+        formula_input_dim: number of formula descriptors (linked from the data).
+        structure_input_dim: number of structure descriptors, 0 for none (linked).
+        encoder_dims: formula encoder widths after the input; the last is the latent width.
+        deposit_dim: width of ``h_task`` given to every head.
+        norm: ``layer``, ``batch`` or ``none`` normalisation in the encoders.
+        activation: ``torch.nn`` activation name.
+        dropout: encoder dropout.
+        residual: residual connections between equal-width encoder layers.
+        structure_encoder_dims: structure encoder widths (default ``encoder_dims``).
+        modality_dropout: probability of hiding a row's structure during training.
+        uncertainty_weighting: learn ``log sigma_t`` per task; False gives ``sum w_t L_t``.
+        mfm_weight: weight of masked feature modelling (0 disables it).
+        mfm_mask_ratio: fraction of descriptors hidden by masked feature modelling.
+        contrastive_weight: weight of formula/structure InfoNCE (0 disables it).
+        contrastive_temperature: InfoNCE temperature.
+        cross_recon_weight: weight of cross-modal reconstruction (0 disables it).
+        optimizer: optimizer factory, e.g. ``class_path: torch.optim.AdamW``.
+        lr_scheduler: optional scheduler factory (ReduceLROnPlateau monitors ``val_final_loss``).
+        component_lr: learning rate per component prefix, e.g. ``{encoder: 1e-4, heads: 1e-3}``.
+        freeze_components: component prefixes whose parameters are not trained.
+        init_from_checkpoint: checkpoint to warm-start ``init_components`` from.
+        init_components: components copied from ``init_from_checkpoint``.
+    """
+
+    data_links: ClassVar[dict[str, str]] = {
+        "tasks": "tasks",
+        "formula_input_dim": "formula_dim",
+        "structure_input_dim": "structure_dim",
+    }
+
+    def __init__(
+        self,
+        tasks: list[TaskSpec],
+        formula_input_dim: int,
+        structure_input_dim: int = 0,
+        encoder_dims: list[int] | None = None,
+        deposit_dim: int = 128,
+        norm: Literal["layer", "batch", "none"] = "layer",
+        activation: str = "SiLU",
+        dropout: float = 0.0,
+        residual: bool = False,
+        structure_encoder_dims: list[int] | None = None,
+        modality_dropout: float = 0.0,
+        uncertainty_weighting: bool = True,
+        mfm_weight: float = 0.0,
+        mfm_mask_ratio: float = 0.15,
+        contrastive_weight: float = 0.0,
+        contrastive_temperature: float = 0.1,
+        cross_recon_weight: float = 0.0,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        component_lr: dict[str, float] | None = None,
+        freeze_components: list[str] | None = None,
+        init_from_checkpoint: str | None = None,
+        init_components: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.task_specs = [TaskSpec.from_dict(t) for t in tasks]
+        if not self.task_specs:
+            raise ValueError("model.tasks is empty: name at least one task.")
+        encoder_dims = list(encoder_dims or [256, 128])
+        self.save_hyperparameters(ignore=["tasks", "optimizer", "lr_scheduler"])
+        self.hparams["tasks"] = [t.to_dict() for t in self.task_specs]
+        self.hparams["init_from_checkpoint"] = None  # a checkpoint rebuilds from itself alone
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+
+        self.encoder = FoundationEncoder(
+            formula_input_dim,
+            encoder_dims,
+            deposit_dim,
+            structure_input_dim,
+            structure_encoder_dims,
+            norm,
+            activation,
+            dropout,
+            residual,
+            modality_dropout,
+        )
+        self.heads = nn.ModuleDict({t.name: t.build_head(deposit_dim) for t in self.task_specs})
+        self.formula_scaler = StandardScaler(formula_input_dim)
+        self.structure_scaler = StandardScaler(max(structure_input_dim, 1))
+        self.target_scalers = nn.ModuleDict(
+            {
+                t.name: StandardScaler(1, isinstance(t, RegressionTask) and t.log_transform)
+                for t in self.task_specs
+                if not isinstance(t, ClassificationTask)
+            }
+        )
+        self.seq_x_scalers = nn.ModuleDict(
+            {t.name: StandardScaler(1) for t in self.task_specs if isinstance(t, SequenceTask)}
+        )
+        self.loss_weighting = UncertaintyWeighting(
+            [t.name for t in self.task_specs],
+            {t.name: t.loss_weight for t in self.task_specs},
+            enabled=uncertainty_weighting,
+        )
+        self.ssl = self._build_ssl(formula_input_dim, structure_input_dim)
+        if init_from_checkpoint:
+            warm_start(self, init_from_checkpoint, list(init_components or ["encoder"]))
+        if freeze_components:
+            freeze(self, list(freeze_components))
+        self.eval_outputs: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+        self._collected: dict[str, dict[str, list[np.ndarray]]] = defaultdict(dict)
+
+    def _build_ssl(self, f_dim: int, s_dim: int) -> nn.ModuleDict:
+        hp = self.hparams
+        latent = self.encoder.latent_dim
+        ssl = nn.ModuleDict()
+        if hp.mfm_weight > 0:
+            ssl["mfm"] = MaskedFeatureModeling(latent, f_dim, hp.mfm_mask_ratio)
+        if (hp.contrastive_weight > 0 or hp.cross_recon_weight > 0) and s_dim <= 0:
+            raise ValueError(
+                "contrastive_weight/cross_recon_weight need structure descriptors: "
+                "set data.init_args.structure_desc_source or set those weights to 0."
+            )
+        if hp.contrastive_weight > 0:
+            ssl["contrastive"] = ContrastiveAlignment(latent, temperature=hp.contrastive_temperature)
+        if hp.cross_recon_weight > 0:
+            ssl["cross_recon"] = CrossReconstruction(latent, f_dim, s_dim)
+        return ssl
+
+    # ------------------------------------------------------------------ statistics
+    def set_statistics(self, stats: DataStatistics, overwrite: bool = False) -> None:
+        """Load train-split statistics into the scalers (fitted ones kept unless ``overwrite``)."""
+        if overwrite or not bool(self.formula_scaler.fitted):
+            self.formula_scaler.set_statistics(stats.formula_mean, stats.formula_std)
+        if stats.structure_mean is not None and (overwrite or not bool(self.structure_scaler.fitted)):
+            self.structure_scaler.set_statistics(stats.structure_mean, stats.structure_std)
+        for name, scaler in self.target_scalers.items():
+            if name in stats.targets and (overwrite or not bool(scaler.fitted)):
+                scaler.set_statistics(*stats.targets[name])
+        for name, scaler in self.seq_x_scalers.items():
+            if name in stats.seq_x and (overwrite or not bool(scaler.fitted)):
+                scaler.set_statistics(*stats.seq_x[name])
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
+            self.set_statistics(dm.statistics())
+
+    # ------------------------------------------------------------------ forward
+    def encode(self, batch: Batch) -> EncoderOutput:
+        """Run the shared encoder on standardised descriptors."""
+        xs = None
+        if batch.x_structure is not None and self.encoder.structure is not None:
+            xs = self.structure_scaler.transform(batch.x_structure)
+        return self.encoder(self.formula_scaler.transform(batch.x_formula), xs, batch.has_structure)
+
+    def _heads(self, batch: Batch, h_task: Tensor) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for name, head in self.heads.items():
+            if name in self.seq_x_scalers:
+                sx = self.seq_x_scalers[name].transform(batch.seq_x[name])  # (B, L, 1)
+                out[name] = head(h_task, sx, batch.seq_mask[name])  # (B, L)
+            else:
+                out[name] = head(h_task)  # (B,) or (B, C)
+        return out
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """Model-space predictions keyed by task name (scaled values, or logits)."""
+        return self._heads(batch, self.encode(batch).h_task)
+
+    # ------------------------------------------------------------------ losses
+    def _ssl_losses(self, batch: Batch, enc: EncoderOutput) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        if "mfm" in self.ssl:
+            x = self.formula_scaler.transform(batch.x_formula)
+            out["mfm"] = self.ssl["mfm"](x, lambda z: self.encoder.formula(z))
+        if enc.h_structure is not None and batch.x_structure is not None:
+            if "contrastive" in self.ssl:
+                out["contrastive"] = self.ssl["contrastive"](
+                    enc.h_formula, enc.h_structure, batch.has_structure
+                )
+            if "cross_recon" in self.ssl:
+                out["cross_recon"] = self.ssl["cross_recon"](
+                    enc.h_formula,
+                    enc.h_structure,
+                    self.formula_scaler.transform(batch.x_formula),
+                    self.structure_scaler.transform(batch.x_structure),
+                    batch.has_structure,
+                )
+        return out
+
+    def compute_losses(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
+        """Return ``(total, raw_task_losses, ssl_losses)`` and keep predictions for metrics."""
+        enc = self.encode(batch)
+        preds = self._heads(batch, enc.h_task)
+        raw: dict[str, Tensor] = {}
+        present: dict[str, Tensor] = {}
+        for name, pred in preds.items():
+            target, mask = batch.targets[name], batch.masks[name]
+            if name in self.target_scalers:
+                target = self.target_scalers[name].transform(target)
+            raw[name] = self.heads[name].loss(pred, target, mask)
+            present[name] = mask.any()
+        total, _ = self.loss_weighting(raw, present)
+        ssl = self._ssl_losses(batch, enc)
+        weights = {
+            "mfm": self.hparams.mfm_weight,
+            "contrastive": self.hparams.contrastive_weight,
+            "cross_recon": self.hparams.cross_recon_weight,
+        }
+        for key, value in ssl.items():
+            total = total + weights[key] * value
+        self._last_preds = preds
+        return total, raw, ssl
+
+    def _log_losses(self, stage: str, total: Tensor, raw: dict, ssl: dict, n: int) -> None:
+        on_step = stage == "train"
+        self.log(f"{stage}_final_loss", total, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n)
+        for name, value in {**raw, **ssl}.items():
+            self.log(f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=n)
+        if stage == "train":
+            for name, sigma in zip(self.loss_weighting.task_names, self.loss_weighting.log_sigma.exp(), strict=True):
+                self.log(f"sigma_{name}", sigma, on_step=False, on_epoch=True, batch_size=n)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        total, raw, ssl = self.compute_losses(batch)
+        self._log_losses("train", total, raw, ssl, len(batch))
+        return total
+
+    def _eval_step(self, stage: str, batch: Batch) -> Tensor:
+        total, raw, ssl = self.compute_losses(batch)
+        self._log_losses(stage, total, raw, ssl, len(batch))
+        self._collect(stage, batch, self._last_preds)
+        return total
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._eval_step("val", batch)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        return self._eval_step("test", batch)
+
+    # ------------------------------------------------------------------ outputs
+    def to_outputs(self, batch: Batch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Predictions in original units: ``<task>_value``, ``<task>_probabilities``,
+        ``<task>_label``, ``<task>_sequence`` (NaN at padding) and ``<task>_sequence_x``."""
+        out: dict[str, Tensor] = {"row_index": batch.index}
+        for spec in self.task_specs:
+            pred = preds[spec.name]
+            if isinstance(spec, ClassificationTask):
+                proba = torch.softmax(pred.float(), dim=-1)
+                out[f"{spec.name}_probabilities"] = proba
+                out[f"{spec.name}_label"] = proba.argmax(dim=-1)
+            elif isinstance(spec, SequenceTask):
+                seq = self.target_scalers[spec.name].inverse(pred)
+                keep = batch.seq_mask[spec.name]
+                out[f"{spec.name}_sequence"] = torch.where(keep, seq, torch.nan)
+                out[f"{spec.name}_sequence_x"] = torch.where(keep, batch.seq_x[spec.name][..., 0], torch.nan)
+            else:
+                out[f"{spec.name}_value"] = self.target_scalers[spec.name].inverse(pred)
+        return out
+
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+        return self.to_outputs(batch, self(batch))
+
+    def _collect(self, stage: str, batch: Batch, preds: dict[str, Tensor]) -> None:
+        outputs = self.to_outputs(batch, preds)
+        store = self._collected[stage]
+        for spec in self.task_specs:
+            n = spec.name
+            if isinstance(spec, ClassificationTask):
+                items = {"pred": outputs[f"{n}_probabilities"]}
+            elif isinstance(spec, SequenceTask):
+                items = {"pred": outputs[f"{n}_sequence"], "x": outputs[f"{n}_sequence_x"]}
+            else:
+                items = {"pred": outputs[f"{n}_value"]}
+            items |= {"target": batch.targets[n], "mask": batch.masks[n]}
+            for key, value in items.items():
+                store.setdefault(f"{n}/{key}", []).append(value.detach().float().cpu().numpy())
+
+    def _finish_stage(self, stage: str) -> None:
+        store = self._collected.pop(stage, {})
+        if not store:
+            return
+        results: dict[str, dict[str, np.ndarray]] = {}
+        for spec in self.task_specs:
+            parts = {k.split("/", 1)[1]: v for k, v in store.items() if k.startswith(spec.name + "/")}
+            if isinstance(spec, SequenceTask):
+                width = max(a.shape[1] for a in parts["pred"])
+                arrays = {
+                    k: np.concatenate(
+                        [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=np.nan if k != "mask" else 0) for a in v]
+                    )
+                    for k, v in parts.items()
+                }
+            else:
+                arrays = {k: np.concatenate(v) for k, v in parts.items()}
+            arrays["mask"] = arrays["mask"].astype(bool)
+            results[spec.name] = arrays
+            m = arrays["mask"]
+            if isinstance(spec, ClassificationTask):
+                metrics = classification_metrics(arrays["target"][m].astype(int), arrays["pred"][m])
+            else:
+                metrics = regression_metrics(arrays["target"][m], arrays["pred"][m])
+            for key, value in metrics.items():
+                if np.isfinite(value):
+                    self.log(f"{stage}_{spec.name}_{key}", value)
+        self.eval_outputs[stage] = results
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish_stage("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_stage("test")
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> Any:
+        groups = parameter_groups(self, self.hparams.component_lr)
+        optimizer = self.optimizer_factory(groups)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        config: dict[str, Any] = {"scheduler": scheduler}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            config["monitor"] = "val_final_loss"
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["fm_tasks"] = [t.to_dict() for t in self.task_specs]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = [TaskSpec.from_dict(t) for t in checkpoint.get("fm_tasks", [])]
+        if saved:
+            check_same_tasks(saved, self.task_specs)
+        key = "encoder.formula.layers.0.linear.weight"
+        got = checkpoint.get("state_dict", {}).get(key)
+        if got is not None and got.shape != self.state_dict()[key].shape:
+            raise ValueError(
+                f"Checkpoint expects {got.shape[1]} formula descriptors, the data has "
+                f"{self.state_dict()[key].shape[1]}: featurize new data with the same preset."
+            )
+
+
+def _signature(spec: TaskSpec) -> tuple:
+    cols = tuple(spec.target_columns())
+    n_cls = spec.num_classes if isinstance(spec, ClassificationTask) else None
+    return (spec.name, spec.task_type, type(spec).__name__, cols, n_cls)
+
+
+def check_same_tasks(saved: list[TaskSpec], current: list[TaskSpec]) -> None:
+    """Raise a one-line error when a checkpoint's tasks differ from the configured ones."""
+    a = {_signature(s) for s in saved}
+    b = {_signature(s) for s in current}
+    if a != b:
+        raise ValueError(
+            f"Checkpoint tasks {sorted(s.name for s in saved)} differ from the configured tasks "
+            f"{sorted(s.name for s in current)} (or their types/columns/classes); use the "
+            "checkpoint's task list, or fine-tune with model.init_args.init_from_checkpoint."
+        )

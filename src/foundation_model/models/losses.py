@@ -1,0 +1,78 @@
+"""Masked per-task losses.
+
+Every loss has the signature ``(pred, target, mask) -> Tensor`` and returns a scalar.
+Entries where ``mask`` is False contribute nothing; when no entry is valid the loss is
+an exact zero that still belongs to the autograd graph (never NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+MaskedLoss = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``values`` over ``mask``; zero (attached to the graph) when the mask is empty."""
+    mask = mask.to(values.dtype)
+    count = mask.sum()
+    total = (values * mask).sum()
+    return total / count.clamp_min(1.0)
+
+
+def _safe_target(target: Tensor, mask: Tensor) -> Tensor:
+    """Replace masked-out targets (often NaN placeholders) by zeros so no NaN enters the graph."""
+    return torch.where(mask, target, torch.zeros_like(target))
+
+
+def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared error over valid entries. Shapes: ``(B,)`` or ``(B, L)``."""
+    return _masked_mean((pred - _safe_target(target, mask)) ** 2, mask)
+
+
+def masked_l1(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean absolute error over valid entries."""
+    return _masked_mean((pred - _safe_target(target, mask)).abs(), mask)
+
+
+def masked_huber(pred: Tensor, target: Tensor, mask: Tensor, delta: float = 1.0) -> Tensor:
+    """Huber loss over valid entries."""
+    values = F.huber_loss(pred, _safe_target(target, mask), reduction="none", delta=delta)
+    return _masked_mean(values, mask)
+
+
+def masked_cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    mask: Tensor,
+    class_weights: Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy over valid rows.
+
+    Args:
+        logits: ``(B, C)`` unnormalised class scores.
+        target: ``(B,)`` integer labels; entries under a False mask are ignored.
+        mask: ``(B,)`` bool.
+        class_weights: optional ``(C,)`` weights.
+        label_smoothing: passed to ``F.cross_entropy``.
+    """
+    safe = torch.where(mask, target, torch.zeros_like(target)).long()
+    values = F.cross_entropy(
+        logits, safe, weight=class_weights, reduction="none", label_smoothing=label_smoothing
+    )  # (B,)
+    if class_weights is None:
+        return _masked_mean(values, mask)
+    w = class_weights[safe] * mask.to(values.dtype)
+    return (values * mask.to(values.dtype)).sum() / w.sum().clamp_min(1e-12)
+
+
+REGRESSION_LOSSES: dict[str, MaskedLoss] = {
+    "mse": masked_mse,
+    "l1": masked_l1,
+    "huber": masked_huber,
+}
