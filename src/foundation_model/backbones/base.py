@@ -1,0 +1,197 @@
+"""The backbone contract: how a pretrained (or random) MLIP plugs into fine-tuning.
+
+An adapter turns one ``ase.Atoms`` into the backbone's native sample
+(:meth:`MLIPBackbone.atoms_to_data`), batches samples (:meth:`MLIPBackbone.collate`) and
+predicts from a batch (:meth:`MLIPBackbone.forward`). It holds no training logic: losses,
+normalisation, heads and optimisation live in
+:class:`foundation_model.backbones.module.MLIPFineTuneModule`.
+
+Conventions of :class:`BackboneOutput` (ASE units):
+
+* ``energy`` ``(B,)`` total energy per structure in eV.
+* ``forces`` ``(N, 3)`` eV/Å, atoms of all structures concatenated in batch order.
+* ``stress`` ``(B, 3, 3)`` eV/Å³, ASE sign (``(1/V) dE/dstrain``).
+* ``node_features`` ``(N, D)`` rotation-invariant per-atom features.
+* ``batch_index`` ``(N,)`` structure index of every atom.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any, Literal, TypedDict
+
+import ase
+import torch
+from ase.data import chemical_symbols
+from torch import Tensor, nn
+
+ForceMode = Literal["conservative", "direct"]
+
+
+class BackboneOutput(TypedDict, total=False):
+    """What a backbone forward returns (see the module docstring for shapes and units)."""
+
+    energy: Tensor
+    forces: Tensor
+    stress: Tensor
+    node_features: Tensor
+    batch_index: Tensor
+
+
+def missing_extra(package: str, extra: str) -> ImportError:
+    """The error raised when an optional backbone package is not installed."""
+    return ImportError(
+        f"The {package!r} package is needed for this backbone: install it with "
+        f"`uv sync --extra {extra}` (or `pip install foundation_model[{extra}]`)."
+    )
+
+
+class MLIPBackbone(nn.Module, ABC):
+    """Narrow interface every MLIP adapter implements.
+
+    Subclasses set ``self.cutoff`` (Å) and may set ``self.elements`` (atomic numbers the
+    model knows; ``None`` = any), ``supports_direct_forces`` and ``supports_direct_stress``.
+    """
+
+    supports_direct_forces: bool = False
+    supports_direct_stress: bool = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cutoff: float = 0.0
+        self.elements: set[int] | None = None
+
+    # ------------------------------------------------------------------ contract
+    @abstractmethod
+    def atoms_to_data(self, atoms: ase.Atoms, has_labels: bool = False) -> Any:
+        """Convert one structure into the backbone's native sample.
+
+        Labels are read by the data module, not here; ``has_labels`` only tells the
+        adapter whether label fields may be attached (unused by the built-in adapters).
+        """
+
+    @abstractmethod
+    def collate(self, data_list: list[Any]) -> Any:
+        """Batch native samples."""
+
+    @abstractmethod
+    def forward(
+        self,
+        batch: Any,
+        forces: ForceMode | None = None,
+        stress: ForceMode | None = None,
+    ) -> BackboneOutput:
+        """Predict energy (always), node features, and forces/stress when asked.
+
+        Args:
+            batch: output of :meth:`collate` (on the model's device).
+            forces: ``conservative`` (``-dE/dx`` by autograd), ``direct`` or ``None``.
+            stress: ``conservative`` (strain derivative), ``direct`` or ``None``.
+        """
+
+    def embed(self, batch: Any) -> Tensor:
+        """Per-structure features ``(B, D)``: mean of the invariant node features."""
+        out = self.forward(batch)
+        return scatter_mean(out["node_features"], out["batch_index"], int(out["energy"].shape[0]))
+
+    def batch_to_device(self, batch: Any, device: torch.device) -> Any:
+        """Move a collated batch to ``device`` (override for non-tensor batches)."""
+        return batch.to(device)
+
+    def reset_output_heads(self) -> None:
+        """Re-initialise the layers that map features to energy (no-op if not supported)."""
+
+    # ------------------------------------------------------------------ checks
+    def check_elements(self, atoms: ase.Atoms) -> None:
+        """Raise a clear error when ``atoms`` holds an element the backbone does not know."""
+        if self.elements is None:
+            return
+        unknown = sorted(set(atoms.numbers.tolist()) - self.elements)
+        if unknown:
+            names = [chemical_symbols[z] for z in unknown]
+            raise ValueError(
+                f"{type(self).__name__} does not know element(s) {names} "
+                f"(structure {atoms.get_chemical_formula()}); it supports "
+                f"{len(self.elements)} elements."
+            )
+
+    def check_modes(self, forces: ForceMode | None, stress: ForceMode | None) -> None:
+        """Raise when direct forces/stress are requested from a backbone without them."""
+        if forces == "direct" and not self.supports_direct_forces:
+            raise ValueError(
+                f"{type(self).__name__} has no direct force output: use conservative forces."
+            )
+        if stress == "direct" and not self.supports_direct_stress:
+            raise ValueError(
+                f"{type(self).__name__} has no direct stress output: use conservative stress."
+            )
+
+    # ------------------------------------------------------------------ serialisation
+    def init_args(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this adapter (attributes of the same name)."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {p: getattr(self, p) for p in params if p != "self" and hasattr(self, p)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"class_path", "init_args"}``, the same shape as in a YAML config."""
+        cls = type(self)
+        return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": self.init_args()}
+
+    @staticmethod
+    def from_dict(data: dict[str, Any] | MLIPBackbone) -> MLIPBackbone:
+        """Rebuild an adapter from :meth:`to_dict` output (adapters pass through)."""
+        if isinstance(data, MLIPBackbone):
+            return data
+        if not isinstance(data, dict) or "class_path" not in data:
+            raise ValueError(f"A backbone must be {{class_path, init_args}}, got {data!r}.")
+        module_name, _, cls_name = data["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        if not (isinstance(cls, type) and issubclass(cls, MLIPBackbone)):
+            raise ValueError(f"{data['class_path']!r} is not an MLIPBackbone subclass.")
+        return cls(**dict(data.get("init_args") or {}))
+
+
+# ---------------------------------------------------------------------- tensor helpers
+def scatter_sum(values: Tensor, index: Tensor, size: int) -> Tensor:
+    """Sum rows of ``values (N, ...)`` into ``size`` groups given by ``index (N,)``."""
+    out = values.new_zeros((size, *values.shape[1:]))
+    return out.index_add(0, index, values)
+
+
+def scatter_mean(values: Tensor, index: Tensor, size: int) -> Tensor:
+    """Mean of rows of ``values (N, D)`` per group; empty groups give zeros."""
+    total = scatter_sum(values, index, size)  # (B, D)
+    count = torch.bincount(index, minlength=size).clamp_min(1).to(values.dtype)  # (B,)
+    return total / count.view(-1, *([1] * (values.dim() - 1)))
+
+
+def scatter_max(values: Tensor, index: Tensor, size: int) -> Tensor:
+    """Maximum of rows of ``values (N, D)`` per group."""
+    out = values.new_full((size, *values.shape[1:]), float("-inf"))
+    idx = index.view(-1, *([1] * (values.dim() - 1))).expand_as(values)
+    return out.scatter_reduce(0, idx, values, reduce="amax", include_self=True)
+
+
+def voigt_from_full(stress: Tensor) -> Tensor:
+    """``(B, 3, 3)`` -> Voigt ``(B, 6)`` in ASE order xx yy zz yz xz xy."""
+    return stress[:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+
+
+def full_from_voigt(voigt: Tensor) -> Tensor:
+    """Voigt ``(..., 6)`` (xx yy zz yz xz xy) -> symmetric ``(..., 3, 3)``."""
+    xx, yy, zz, yz, xz, xy = voigt.unbind(-1)
+    rows = [torch.stack(r, -1) for r in ((xx, xy, xz), (xy, yy, yz), (xz, yz, zz))]
+    return torch.stack(rows, -2)
+
+
+def element_set(symbols_or_numbers: Iterable[str | int] | None) -> set[int] | None:
+    """Normalise a list of symbols or atomic numbers to a set of atomic numbers."""
+    if symbols_or_numbers is None:
+        return None
+    out = set()
+    for s in symbols_or_numbers:
+        out.add(int(s) if not isinstance(s, str) else chemical_symbols.index(s))
+    return out

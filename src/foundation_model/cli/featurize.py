@@ -1,0 +1,100 @@
+"""``fm featurize``: formulas (and optional structures) -> descriptor table.
+
+Example::
+
+    fm featurize --input my.csv --formula-column formula --preset magpie \\
+        --output data/my_magpie.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PRESET_HELP = "composition preset: magpie (RF-SCM/Magpie set, 132 columns) or rich (Magpie + 8 more featurizers)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fm featurize`` argument parser."""
+    p = argparse.ArgumentParser(prog="fm featurize", description="Featurize formulas with matminer.")
+    p.add_argument("--input", required=True, type=Path, help="input table (.csv or .parquet)")
+    p.add_argument("--formula-column", default="formula", help="column holding formulas")
+    p.add_argument("--id-column", default=None, help="column of row ids (default: row number)")
+    p.add_argument("--preset", default="magpie", help=PRESET_HELP)
+    p.add_argument("--output", required=True, type=Path, help="output table (.parquet or .csv)")
+    p.add_argument("--structure-column", default=None, help="column with CIF / pymatgen JSON / extxyz text")
+    p.add_argument("--structure-preset", default="structure_basic", help="structure preset")
+    p.add_argument(
+        "--structure-output", type=Path, default=None, help="structure descriptors (default: <output>_structure)"
+    )
+    p.add_argument("--errors", type=Path, default=None, help="side file of failed inputs (default: <output>.errors.csv)")
+    p.add_argument("--cache-dir", type=Path, default=Path("data/cache/features"), help="feature cache folder")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--no-impute", action="store_true", help="keep NaNs (default: drop all-NaN columns, fill medians)")
+    p.add_argument("--n-jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _read_input(path: Path):  # -> pd.DataFrame
+    import pandas as pd
+
+    if not path.exists():
+        raise FileNotFoundError(f"--input {path} does not exist.")
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path).reset_index()
+    raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Featurize ``args.input`` and write the outputs."""
+    from foundation_model.features.pipeline import featurize_table
+    from foundation_model.features.table_io import write_table
+
+    df = _read_input(args.input)
+    result = featurize_table(
+        df,
+        args.formula_column,
+        preset=args.preset,
+        id_column=args.id_column,
+        structure_column=args.structure_column,
+        structure_preset=args.structure_preset,
+        cache_dir=None if args.no_cache else args.cache_dir,
+        n_jobs=args.n_jobs,
+        impute=not args.no_impute,
+        progress=not args.quiet,
+    )
+    write_table(result.features, args.output)
+    errors_path = args.errors or args.output.with_name(args.output.stem + ".errors.csv")
+    if len(result.errors) or errors_path.exists():
+        write_table(result.errors.set_index("id"), errors_path)
+    if result.structure_features is not None:
+        s_out = args.structure_output or args.output.with_name(
+            args.output.stem + "_structure" + args.output.suffix
+        )
+        write_table(result.structure_features, s_out)
+    info = result.info
+    print(
+        f"fm featurize: {len(result.features)}/{info['n_inputs']} rows x {result.features.shape[1]} "
+        f"descriptors -> {args.output} ({info['seconds']:.2f} s, cache {'hit' if info['cache_hit'] else 'miss'}); "
+        f"{len(result.errors)} failure(s){' -> ' + str(errors_path) if len(result.errors) else ''}."
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fm featurize``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"fm featurize: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""``fm fit|validate|test|predict``: LightningCLI with data-linked model arguments."""
+
+from __future__ import annotations
+
+import importlib
+import operator
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightning.pytorch.cli import LightningCLI
+
+DEFAULT_MODEL = "foundation_model.models.FlexibleMultiTaskModel"
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "logger": {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": "results/runs", "name": "fm"},
+    },
+}
+
+
+def _config_paths(argv: list[str]) -> list[str]:
+    paths = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            paths.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
+
+
+def model_class_path(argv: list[str]) -> str | None:
+    """The model ``class_path`` the command line will use (last one wins), if it can be seen."""
+    found: str | None = None
+    for path in _config_paths(argv):
+        try:
+            cfg = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError):
+            return None  # LightningCLI reports the problem with the file itself
+        model = cfg.get("model") if isinstance(cfg, dict) else None
+        if isinstance(model, dict) and model.get("class_path"):
+            found = model["class_path"]
+        elif isinstance(model, str):
+            found = model
+    for i, arg in enumerate(argv):
+        for key in ("--model", "--model.class_path"):
+            if arg == key and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif arg.startswith(key + "="):
+                found = arg.split("=", 1)[1]
+    return found
+
+
+def data_links_for(class_path: str | None) -> dict[str, str]:
+    """The model class's ``data_links`` ({init arg: datamodule attribute}); ``{}`` if none."""
+    path = class_path or DEFAULT_MODEL
+    if "." not in path:
+        path = DEFAULT_MODEL if path == "FlexibleMultiTaskModel" else path
+    module_name, _, cls_name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError, ValueError):
+        return {}  # LightningCLI will report the unknown class
+    return dict(getattr(cls, "data_links", {}) or {})
+
+
+class FMLightningCLI(LightningCLI):
+    """LightningCLI that links data-derived values into the model and adds fm's callbacks.
+
+    Args:
+        model_links: ``{model init arg: datamodule attribute}`` linked at instantiation.
+    """
+
+    def __init__(self, *args: Any, model_links: dict[str, str] | None = None, **kwargs: Any) -> None:
+        self.model_links = model_links or {}
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        from foundation_model.cli.prediction_writer import PredictionWriter
+        from foundation_model.plotting.callback import PlotCallback
+
+        for arg, attr in self.model_links.items():
+            parser.link_arguments(
+                "data", f"model.init_args.{arg}", compute_fn=operator.attrgetter(attr), apply_on="instantiate"
+            )
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.add_lightning_class_args(PlotCallback, "plots")
+
+
+def run_lightning_cli(argv: list[str]) -> int:
+    """Run a LightningCLI subcommand; our own input errors print as one line (``FM_DEBUG=1``
+    shows the traceback)."""
+    import warnings
+
+    import lightning.pytorch as pl
+
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    try:
+        FMLightningCLI(
+            pl.LightningModule,
+            pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            model_links=data_links_for(model_class_path(argv)),
+            trainer_defaults=TRAINER_DEFAULTS,
+            save_config_kwargs={"overwrite": True},
+            args=argv,
+        )
+    except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
+        if os.environ.get("FM_DEBUG"):
+            raise
+        while err.__cause__ is not None and isinstance(
+            err.__cause__, (ValueError, KeyError, FileNotFoundError, TypeError)
+        ):
+            err = err.__cause__  # links and jsonargparse wrap our one-line errors
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"fm {argv[0]}: error: {message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,146 @@
+"""``featurize_table``: input table -> cached, imputed descriptor tables + an errors table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from foundation_model.features.cache import DEFAULT_CACHE_DIR, FeatureCache
+from foundation_model.features.composition import featurize_formulas
+from foundation_model.features.imputation import MedianImputer
+from foundation_model.features.presets import (
+    COMPOSITION_PRESETS,
+    STRUCTURE_PRESETS,
+    FeaturizerSpec,
+    resolve_preset,
+    specs_fingerprint,
+)
+from foundation_model.features.runner import RawFeatures
+from foundation_model.features.structure import featurize_structures
+
+ERROR_COLUMNS = ["id", "kind", "input", "reason"]
+
+
+@dataclass
+class FeaturizeResult:
+    """Outputs of :func:`featurize_table`.
+
+    Attributes:
+        features: composition descriptors, index = ids of the rows that succeeded.
+        structure_features: structure descriptors (None without a structure column).
+        errors: one row per failed input: ``id``, ``kind``, ``input``, ``reason``.
+        info: timings, cache hits, dropped columns.
+    """
+
+    features: pd.DataFrame
+    structure_features: pd.DataFrame | None
+    errors: pd.DataFrame
+    info: dict[str, object] = field(default_factory=dict)
+
+
+def _cached_run(
+    items: list[object],
+    specs: list[FeaturizerSpec],
+    cache: FeatureCache | None,
+    run: object,
+) -> tuple[RawFeatures, bool]:
+    key = cache.key(items, specs_fingerprint(specs)) if cache is not None else None
+    if cache is not None and key is not None:
+        hit = cache.load(key)
+        if hit is not None:
+            return hit, True
+    raw = run()  # type: ignore[operator]
+    if cache is not None and key is not None:
+        cache.save(key, raw)
+    return raw, False
+
+
+def _assemble(
+    raw: RawFeatures, ids: pd.Index, items: list[object], kind: str, impute: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    table = pd.DataFrame(raw.values, index=ids, columns=raw.columns)
+    failed = sorted(raw.errors)
+    errors = pd.DataFrame(
+        [(ids[i], kind, str(items[i]), raw.errors[i]) for i in failed], columns=ERROR_COLUMNS
+    )
+    table = table.drop(index=ids[failed]) if failed else table
+    dropped: list[str] = []
+    if impute and len(table):
+        imputer = MedianImputer().fit(table)
+        table, dropped = imputer.transform(table), imputer.dropped_
+    return table, errors, dropped
+
+
+def _ids(df: pd.DataFrame, id_column: str | None) -> pd.Index:
+    if id_column is None:
+        return pd.RangeIndex(len(df), name="id")
+    if id_column not in df.columns:
+        raise KeyError(f"id column {id_column!r} not in the input; columns are {list(df.columns)[:10]}.")
+    ids = pd.Index(df[id_column].astype(str), name=id_column)
+    if ids.has_duplicates:
+        raise ValueError(f"id column {id_column!r} has duplicates such as {ids[ids.duplicated()][0]!r}.")
+    return ids
+
+
+def featurize_table(
+    df: pd.DataFrame,
+    formula_column: str,
+    preset: str = "magpie",
+    id_column: str | None = None,
+    structure_column: str | None = None,
+    structure_preset: str = "structure_basic",
+    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+    n_jobs: int = 1,
+    impute: bool = True,
+    progress: bool = True,
+) -> FeaturizeResult:
+    """Featurize the formulas (and optionally structures) of a table.
+
+    Args:
+        df: input table.
+        formula_column: column with formula strings.
+        preset: composition preset (see :mod:`foundation_model.features.presets`).
+        id_column: column of row ids (default: row numbers 0..N-1).
+        structure_column: optional column with CIF / pymatgen-JSON / extxyz text.
+        structure_preset: structure preset used with ``structure_column``.
+        cache_dir: cache folder; None disables caching.
+        n_jobs: worker processes.
+        impute: apply :class:`MedianImputer` (fitted on this table).
+        progress: show tqdm bars.
+    """
+    if formula_column not in df.columns:
+        raise KeyError(
+            f"formula column {formula_column!r} not in the input; columns are {list(df.columns)[:10]} "
+            "(pass the right one with --formula-column)."
+        )
+    ids = _ids(df, id_column)
+    cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    specs = resolve_preset(preset, COMPOSITION_PRESETS, "composition")
+    formulas = df[formula_column].tolist()
+    start = time.perf_counter()
+    raw, hit = _cached_run(formulas, specs, cache, lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress))
+    features, errors, dropped = _assemble(raw, ids, formulas, "formula", impute)
+    info: dict[str, object] = {
+        "n_inputs": len(df),
+        "n_failed": len(errors),
+        "preset": preset,
+        "cache_hit": hit,
+        "seconds": time.perf_counter() - start,
+        "dropped_all_nan_columns": dropped,
+    }
+    structure_features = None
+    if structure_column is not None:
+        if structure_column not in df.columns:
+            raise KeyError(f"structure column {structure_column!r} not in the input; columns are {list(df.columns)[:10]}.")
+        s_specs = resolve_preset(structure_preset, STRUCTURE_PRESETS, "structure")
+        cells = df[structure_column].tolist()
+        s_raw, s_hit = _cached_run(
+            cells, s_specs, cache, lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress)
+        )
+        structure_features, s_errors, s_dropped = _assemble(s_raw, ids, cells, "structure", impute)
+        errors = pd.concat([errors, s_errors], ignore_index=True)
+        info |= {"structure_cache_hit": s_hit, "structure_dropped_all_nan_columns": s_dropped}
+    return FeaturizeResult(features, structure_features, errors, info)
