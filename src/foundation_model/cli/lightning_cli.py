@@ -74,7 +74,9 @@ class FMLightningCLI(LightningCLI):
         model_links: ``{model init arg: datamodule attribute}`` linked at instantiation.
     """
 
-    def __init__(self, *args: Any, model_links: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, model_links: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         self.model_links = model_links or {}
         super().__init__(*args, **kwargs)
 
@@ -84,7 +86,10 @@ class FMLightningCLI(LightningCLI):
 
         for arg, attr in self.model_links.items():
             parser.link_arguments(
-                "data", f"model.init_args.{arg}", compute_fn=operator.attrgetter(attr), apply_on="instantiate"
+                "data",
+                f"model.init_args.{arg}",
+                compute_fn=operator.attrgetter(attr),
+                apply_on="instantiate",
             )
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_lightning_class_args(PlotCallback, "plots")

@@ -13,8 +13,14 @@ import sys
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 TOOL_COMMANDS = {
-    "featurize": ("foundation_model.cli.featurize", "Featurize formulas/structures into a descriptor table."),
-    "data": ("foundation_model.cli.data", "Build datasets (e.g. Matbench v0.1 with official folds)."),
+    "featurize": (
+        "foundation_model.cli.featurize",
+        "Featurize formulas/structures into a descriptor table.",
+    ),
+    "data": (
+        "foundation_model.cli.data",
+        "Build datasets (e.g. Matbench v0.1 with official folds).",
+    ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
 }
 

@@ -48,9 +48,13 @@ def predictions_to_frame(
         arr = value.float().numpy() if value.is_floating_point() else value.numpy()
         task = key.rsplit("_", 1)[0]
         if "_sequence" in key and arr.ndim == 2:
-            frame[key] = [json.dumps([round(float(v), 6) for v in row[np.isfinite(row)]]) for row in arr]
+            frame[key] = [
+                json.dumps([round(float(v), 6) for v in row[np.isfinite(row)]]) for row in arr
+            ]
         elif key.endswith("_probabilities") and arr.ndim == 2:
-            names = class_names.get(key[: -len("_probabilities")], [str(i) for i in range(arr.shape[1])])
+            names = class_names.get(
+                key[: -len("_probabilities")], [str(i) for i in range(arr.shape[1])]
+            )
             for j, name in enumerate(names):
                 frame[f"{key}_{name}"] = arr[:, j]
         elif key.endswith("_label") and task in class_names:

@@ -121,7 +121,9 @@ class CompoundDataModule(pl.LightningDataModule):
         present = self.ids.isin(table.index)
         values = np.zeros((n, table.shape[1]), dtype=np.float32)
         if present.any():
-            values[present] = numeric_matrix(table.reindex(self.ids[present]), "structure_desc_source")
+            values[present] = numeric_matrix(
+                table.reindex(self.ids[present]), "structure_desc_source"
+            )
         return values, np.asarray(present, dtype=bool)
 
     def _add_task(self, task: TaskSpec, attrs: pd.DataFrame | None, t: CompoundTensors) -> None:
@@ -156,11 +158,14 @@ class CompoundDataModule(pl.LightningDataModule):
             )
         y = col.to_numpy(np.float64)
         if np.isinf(y).any():
-            raise ValueError(f"attributes_source: column {task.column!r} holds inf values; fix or blank them.")
+            raise ValueError(
+                f"attributes_source: column {task.column!r} holds inf values; fix or blank them."
+            )
         mask = ~np.isnan(y)
         if task.log_transform and (y[mask] <= 0).any():
             raise ValueError(
-                f"Task {task.name!r}: log_transform needs positive targets; {task.column!r} has values <= 0."
+                f"Task {task.name!r}: log_transform needs positive targets; "
+                f"{task.column!r} has values <= 0."
             )
         return np.where(mask, y, 0.0).astype(np.float32), mask
 
@@ -193,14 +198,17 @@ class CompoundDataModule(pl.LightningDataModule):
             unknown = sorted(set(keys) - set(lookup))
             if unknown:
                 raise ValueError(
-                    f"Task {task.name!r}: label(s) {unknown[:5]} not in class_names {task.class_names}."
+                    f"Task {task.name!r}: label(s) {unknown[:5]} not in class_names "
+                    f"{task.class_names}."
                 )
             codes = keys.map(lookup).to_numpy(np.int64)
         y = np.zeros(n, np.int64)
         y[mask] = codes
         return y, mask
 
-    def _sequence_values(self, task: SequenceTask, attrs: pd.DataFrame | None, t: CompoundTensors) -> None:
+    def _sequence_values(
+        self, task: SequenceTask, attrs: pd.DataFrame | None, t: CompoundTensors
+    ) -> None:
         n = len(self.ids)
         xs: list[list[float] | None] = [None] * n
         ys: list[list[float] | None] = [None] * n

@@ -64,7 +64,9 @@ class RandomSplitter(Splitter):
         seed: random seed.
     """
 
-    def __init__(self, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42) -> None:
+    def __init__(
+        self, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 42
+    ) -> None:
         _check_fractions(val_fraction, test_fraction)
         self.val_fraction, self.test_fraction, self.seed = val_fraction, test_fraction, seed
 
@@ -97,7 +99,9 @@ class StratifiedSplitter(Splitter):
 
     def split(self, ids: pd.Index, attributes: pd.DataFrame | None) -> SplitIndices:
         if attributes is None or self.column not in attributes.columns:
-            raise KeyError(f"StratifiedSplitter: column {self.column!r} not found in the attributes table.")
+            raise KeyError(
+                f"StratifiedSplitter: column {self.column!r} not found in the attributes table."
+            )
         strata = attributes[self.column].astype(str).to_numpy()
         idx = np.arange(len(ids))
         rest, test = _fraction_split(idx, self.test_fraction, self.seed, strata)
@@ -121,7 +125,8 @@ class PredefinedSplitter(Splitter):
     def split(self, ids: pd.Index, attributes: pd.DataFrame | None) -> SplitIndices:
         if attributes is None or self.column not in attributes.columns:
             raise KeyError(
-                f"PredefinedSplitter: split column {self.column!r} not found in the attributes table."
+                f"PredefinedSplitter: split column {self.column!r} not found in the "
+                "attributes table."
             )
         names = attributes[self.column].astype(str).str.lower().str.strip().to_numpy()
         names = np.where(names == "valid", "val", np.where(names == "validation", "val", names))
@@ -163,7 +168,9 @@ class KFoldSplitter(Splitter):
             if attributes is None or self.stratify_column not in attributes.columns:
                 raise KeyError(f"KFoldSplitter: column {self.stratify_column!r} not in attributes.")
             strata = attributes[self.stratify_column].astype(str).to_numpy()
-            folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed).split(idx, strata)
+            folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed).split(
+                idx, strata
+            )
         else:
             folds = KFold(self.n_folds, shuffle=True, random_state=self.seed).split(idx)
         rest, test = list(folds)[self.fold]

@@ -38,12 +38,17 @@ def load_table(source: TableSource, what: str, id_column: str | None = None) -> 
     else:
         path = Path(source)
         if not path.exists():
-            raise FileNotFoundError(f"{what}: file not found: {path} (check the path in your config).")
-        suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".pd.xz") else path.suffix.lower()
+            raise FileNotFoundError(
+                f"{what}: file not found: {path} (check the path in your config)."
+            )
+        suffix = (
+            "".join(path.suffixes[-2:]) if path.name.endswith(".pd.xz") else path.suffix.lower()
+        )
         kind = _READERS.get(suffix)
         if kind is None:
             raise ValueError(
-                f"{what}: unsupported file type {path.suffix!r} for {path}; use .csv, .parquet or .pkl."
+                f"{what}: unsupported file type {path.suffix!r} for {path}; "
+                "use .csv, .parquet or .pkl."
             )
         if kind == "csv":
             df = pd.read_csv(path, index_col=None if id_column else 0)
@@ -55,7 +60,9 @@ def load_table(source: TableSource, what: str, id_column: str | None = None) -> 
                 raise ValueError(f"{what}: {path} does not hold a pandas DataFrame.")
     if id_column:
         if id_column not in df.columns:
-            raise KeyError(f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}.")
+            raise KeyError(
+                f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}."
+            )
         df = df.set_index(id_column)
     if df.index.has_duplicates:
         dup = df.index[df.index.duplicated()].unique()[:5].tolist()
@@ -108,9 +115,13 @@ def parse_sequence(cell: Any, what: str, row: str) -> list[float] | None:
         if not text or text.lower() in {"nan", "none", "[]"}:
             return None
         try:
-            parsed = json.loads(text) if text.startswith("[") else [float(v) for v in text.split(";")]
+            parsed = (
+                json.loads(text) if text.startswith("[") else [float(v) for v in text.split(";")]
+            )
         except (ValueError, json.JSONDecodeError) as err:
-            raise ValueError(f"{what}: row {row!r}: cannot parse sequence {text[:40]!r} ({err}).") from err
+            raise ValueError(
+                f"{what}: row {row!r}: cannot parse sequence {text[:40]!r} ({err})."
+            ) from err
         cell = parsed
     values = np.asarray(cell, dtype=np.float64).ravel()
     if values.size == 0:

@@ -29,9 +29,7 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def warm_start(
-    model: nn.Module, path: str | Path, components: list[str]
-) -> dict[str, list[str]]:
+def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dict[str, list[str]]:
     """Copy the parameters under ``components`` prefixes from a checkpoint into ``model``.
 
     Scaler buffers of loaded heads (and the feature scalers, with ``encoder``) come along,

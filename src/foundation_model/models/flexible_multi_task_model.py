@@ -149,7 +149,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 "set data.init_args.structure_desc_source or set those weights to 0."
             )
         if hp.contrastive_weight > 0:
-            ssl["contrastive"] = ContrastiveAlignment(latent, temperature=hp.contrastive_temperature)
+            ssl["contrastive"] = ContrastiveAlignment(
+                latent, temperature=hp.contrastive_temperature
+            )
         if hp.cross_recon_weight > 0:
             ssl["cross_recon"] = CrossReconstruction(latent, f_dim, s_dim)
         return ssl
@@ -159,7 +161,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         """Load train-split statistics into the scalers (fitted ones kept unless ``overwrite``)."""
         if overwrite or not bool(self.formula_scaler.fitted):
             self.formula_scaler.set_statistics(stats.formula_mean, stats.formula_std)
-        if stats.structure_mean is not None and (overwrite or not bool(self.structure_scaler.fitted)):
+        if stats.structure_mean is not None and (
+            overwrite or not bool(self.structure_scaler.fitted)
+        ):
             self.structure_scaler.set_statistics(stats.structure_mean, stats.structure_std)
         for name, scaler in self.target_scalers.items():
             if name in stats.targets and (overwrite or not bool(scaler.fitted)):
@@ -242,11 +246,20 @@ class FlexibleMultiTaskModel(pl.LightningModule):
 
     def _log_losses(self, stage: str, total: Tensor, raw: dict, ssl: dict, n: int) -> None:
         on_step = stage == "train"
-        self.log(f"{stage}_final_loss", total, prog_bar=True, on_step=on_step, on_epoch=True, batch_size=n)
+        self.log(
+            f"{stage}_final_loss",
+            total,
+            prog_bar=True,
+            on_step=on_step,
+            on_epoch=True,
+            batch_size=n,
+        )
         for name, value in {**raw, **ssl}.items():
             self.log(f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=n)
         if stage == "train":
-            for name, sigma in zip(self.loss_weighting.task_names, self.loss_weighting.log_sigma.exp(), strict=True):
+            for name, sigma in zip(
+                self.loss_weighting.task_names, self.loss_weighting.log_sigma.exp(), strict=True
+            ):
                 self.log(f"sigma_{name}", sigma, on_step=False, on_epoch=True, batch_size=n)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
@@ -281,12 +294,16 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 seq = self.target_scalers[spec.name].inverse(pred)
                 keep = batch.seq_mask[spec.name]
                 out[f"{spec.name}_sequence"] = torch.where(keep, seq, torch.nan)
-                out[f"{spec.name}_sequence_x"] = torch.where(keep, batch.seq_x[spec.name][..., 0], torch.nan)
+                out[f"{spec.name}_sequence_x"] = torch.where(
+                    keep, batch.seq_x[spec.name][..., 0], torch.nan
+                )
             else:
                 out[f"{spec.name}_value"] = self.target_scalers[spec.name].inverse(pred)
         return out
 
-    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
+    def predict_step(
+        self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
         return self.to_outputs(batch, self(batch))
 
     def _collect(self, stage: str, batch: Batch, preds: dict[str, Tensor]) -> None:
@@ -310,12 +327,21 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             return
         results: dict[str, dict[str, np.ndarray]] = {}
         for spec in self.task_specs:
-            parts = {k.split("/", 1)[1]: v for k, v in store.items() if k.startswith(spec.name + "/")}
+            parts = {
+                k.split("/", 1)[1]: v for k, v in store.items() if k.startswith(spec.name + "/")
+            }
             if isinstance(spec, SequenceTask):
                 width = max(a.shape[1] for a in parts["pred"])
                 arrays = {
                     k: np.concatenate(
-                        [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=np.nan if k != "mask" else 0) for a in v]
+                        [
+                            np.pad(
+                                a,
+                                ((0, 0), (0, width - a.shape[1])),
+                                constant_values=np.nan if k != "mask" else 0,
+                            )
+                            for a in v
+                        ]
                     )
                     for k, v in parts.items()
                 }

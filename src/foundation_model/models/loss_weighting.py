@@ -70,7 +70,9 @@ class UncertaintyWeighting(nn.Module):
 
     def sigmas(self) -> dict[str, float]:
         """Current ``sigma_t = exp(log_sigma_t)`` per task."""
-        return {n: float(torch.exp(self.log_sigma[i])) for i, n in enumerate(self.task_names)}
+        return {
+            n: float(torch.exp(self.log_sigma[i].detach())) for i, n in enumerate(self.task_names)
+        }
 
     def extra_repr(self) -> str:
         return f"tasks={self.task_names}, enabled={self.enabled}"

@@ -25,15 +25,27 @@ def plot_eval_outputs(pl_module: pl.LightningModule, stage: str, out_dir: Path) 
         m = r["mask"]
         name = f"{stage}_{spec.name}"
         if spec.task_type == "regression":
-            written.append(parity_plot(r["target"][m], r["pred"][m], name, out_dir / f"parity_{name}.png"))
+            written.append(
+                parity_plot(r["target"][m], r["pred"][m], name, out_dir / f"parity_{name}.png")
+            )
         elif spec.task_type == "classification":
             names = spec.class_names or [str(i) for i in range(spec.num_classes)]
             y = r["target"][m].astype(int)
-            written.append(classification_plot(y, r["pred"][m], names, name, out_dir / f"classification_{name}.png"))
+            written.append(
+                classification_plot(
+                    y, r["pred"][m], names, name, out_dir / f"classification_{name}.png"
+                )
+            )
         else:
-            written.append(sequence_plot(r["x"], r["target"], r["pred"], m, name, out_dir / f"sequence_{name}.png"))
+            written.append(
+                sequence_plot(
+                    r["x"], r["target"], r["pred"], m, name, out_dir / f"sequence_{name}.png"
+                )
+            )
             ok = m & np.isfinite(r["pred"])
-            written.append(parity_plot(r["target"][ok], r["pred"][ok], name, out_dir / f"parity_{name}.png"))
+            written.append(
+                parity_plot(r["target"][ok], r["pred"][ok], name, out_dir / f"parity_{name}.png")
+            )
     return written
 
 

@@ -19,7 +19,9 @@ def parity_plot(y_true: np.ndarray, y_pred: np.ndarray, title: str, path: Path) 
         hi = float(max(y_true.max(), y_pred.max()))
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
     m = regression_metrics(y_true, y_pred)
-    ax.set_title(f"{title}\nMAE={m.get('mae', np.nan):.4g}  R²={m.get('r2', np.nan):.3f}  n={y_true.size}")
+    ax.set_title(
+        f"{title}\nMAE={m.get('mae', np.nan):.4g}  R²={m.get('r2', np.nan):.3f}  n={y_true.size}"
+    )
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
     return save(fig, path)

@@ -10,7 +10,12 @@ from foundation_model.plotting._figure import new_figure, save
 
 
 def sequence_plot(
-    x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, mask: np.ndarray, title: str, path: Path,
+    x: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    mask: np.ndarray,
+    title: str,
+    path: Path,
     n_curves: int = 6,
 ) -> Path:
     """Overlay true (markers) and predicted (lines) curves of up to ``n_curves`` labelled rows.

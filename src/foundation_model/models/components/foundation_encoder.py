@@ -67,7 +67,9 @@ class FoundationEncoder(nn.Module):
                     f"structure_hidden_dims must end at the formula latent width {latent}, "
                     f"got {s_dims}."
                 )
-            self.structure = MLP([structure_input_dim, *s_dims], norm, activation, dropout, residual)
+            self.structure = MLP(
+                [structure_input_dim, *s_dims], norm, activation, dropout, residual
+            )
             self.fusion = GatedFusion(latent, modality_dropout)
         self.deposit = Deposit(latent, deposit_dim)
         self.latent_dim = latent

@@ -14,7 +14,8 @@ def make_activation(name: str) -> nn.Module:
     cls = getattr(nn, name, None)
     if cls is None or not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise ValueError(
-            f"Unknown activation {name!r}: use a torch.nn class name such as 'ReLU', 'SiLU', 'GELU'."
+            f"Unknown activation {name!r}: use a torch.nn class name "
+            "such as 'ReLU', 'SiLU', 'GELU'."
         )
     return cls()
 

@@ -24,7 +24,9 @@ class ClassificationHead(TaskHead):
         label_smoothing: float,
     ) -> None:
         super().__init__()
-        self.mlp = MLP([d_in, *hidden_dims, num_classes], "none", activation, dropout, plain_last=True)
+        self.mlp = MLP(
+            [d_in, *hidden_dims, num_classes], "none", activation, dropout, plain_last=True
+        )
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
         self.label_smoothing = label_smoothing

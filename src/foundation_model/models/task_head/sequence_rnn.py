@@ -8,7 +8,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from foundation_model.models.task_head.sequence_base import PointEmbedding, SequenceHead, SequenceTask
+from foundation_model.models.task_head.sequence_base import (
+    PointEmbedding,
+    SequenceHead,
+    SequenceTask,
+)
 
 
 class SequenceRNNHead(SequenceHead):

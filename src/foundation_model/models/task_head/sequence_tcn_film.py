@@ -7,7 +7,11 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from foundation_model.models.task_head.sequence_base import PointEmbedding, SequenceHead, SequenceTask
+from foundation_model.models.task_head.sequence_base import (
+    PointEmbedding,
+    SequenceHead,
+    SequenceTask,
+)
 
 
 class FiLMConvBlock(nn.Module):

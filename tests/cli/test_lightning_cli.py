@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from foundation_model.cli.main import main
+from foundation_model.data import CompoundDataModule
+from foundation_model.models import FlexibleMultiTaskModel
+from foundation_model.models.task_head import (
+    ClassificationTask,
+    RegressionTask,
+    SequenceTCNFiLMTask,
+)
+
+TASKS = [
+    {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": {"name": "y"}},
+    {
+        "class_path": "foundation_model.models.task_head.ClassificationTask",
+        "init_args": {"name": "cls"},
+    },
+    {
+        "class_path": "foundation_model.models.task_head.SequenceTCNFiLMTask",
+        "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "channels": 8},
+    },
+]
+
+
+def write_config(tmp_path: Path, files: dict[str, str], tasks=TASKS, **model_args) -> Path:
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_epochs": 2,
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "runs"), "name": "t"},
+            },
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {
+                        "monitor": "val_final_loss",
+                        "save_last": True,
+                        "filename": "best",
+                    },
+                }
+            ],
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [16], "deposit_dim": 8, **model_args},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": files["formula"],
+                "attributes_source": files["attributes"],
+                "batch_size": 64,
+                "tasks": tasks,
+            },
+        },
+        "prediction_writer": {"output_path": str(tmp_path / "pred.csv")},
+    }
+    path = tmp_path / f"cfg_{len(tasks)}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture
+def fitted(tmp_path, table_files):
+    cfg = write_config(tmp_path, table_files)
+    assert main(["fit", "--config", str(cfg)]) == 0
+    run = tmp_path / "runs" / "t" / "version_0"
+    return cfg, run
+
+
+def test_fit_writes_run_folder_then_test_and_predict(fitted, tmp_path, tables):
+    cfg, run = fitted
+    assert (run / "config.yaml").exists()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert "tasks" not in saved["model"]["init_args"] or saved["model"]["init_args"]["tasks"]
+    plots = {p.name for p in (run / "plots").glob("*.png")}
+    assert {"training_curves.png", "parity_val_y.png", "classification_val_cls.png"} <= plots
+    ckpt = run / "checkpoints" / "best.ckpt"
+    assert main(["test", "--config", str(cfg), "--ckpt_path", str(ckpt)]) == 0
+    assert (tmp_path / "runs" / "t" / "version_1" / "plots" / "parity_test_y.png").exists()
+    assert main(["predict", "--config", str(cfg), "--ckpt_path", str(ckpt)]) == 0
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred["id"]) == list(tables["formula"].index)
+    assert {"y_value", "cls_label", "cls_probabilities_metal", "cp_sequence", "split"} <= set(
+        pred.columns
+    )
+    assert set(pred["cls_label"]) <= {"metal", "insulator"}
+
+
+def test_checkpoint_rebuilds_itself_and_predicts_identically(tmp_path, tables):
+    tasks = [
+        RegressionTask("y"),
+        ClassificationTask("cls"),
+        SequenceTCNFiLMTask("cp", "T", "cp", channels=8),
+    ]
+    dm = CompoundDataModule(tables["formula"], tasks, tables["attributes"], batch_size=64)
+    model = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8)
+    trainer = pl.Trainer(
+        max_epochs=2, default_root_dir=tmp_path, logger=False, enable_progress_bar=False
+    )
+    trainer.fit(model, dm)
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    before = trainer.predict(model, dm)
+    loaded = FlexibleMultiTaskModel.load_from_checkpoint(path)
+    assert loaded.task_specs == model.task_specs
+    after = pl.Trainer(logger=False, enable_progress_bar=False).predict(loaded, dm)
+    for a, b in zip(before, after, strict=True):
+        for key in a:
+            assert torch.equal(a[key].nan_to_num(-1), b[key].nan_to_num(-1)), key
+
+
+def test_checkpoint_of_a_different_task_set(fitted, tmp_path, table_files, capsys):
+    _, run = fitted
+    other = write_config(tmp_path, table_files, tasks=TASKS[:2])
+    code = main(
+        ["test", "--config", str(other), "--ckpt_path", str(run / "checkpoints" / "best.ckpt")]
+    )
+    assert code == 1
+    assert (
+        "Checkpoint tasks ['cls', 'cp', 'y'] differ from the configured tasks"
+        in capsys.readouterr().err
+    )
+
+
+def test_bad_yaml_key_and_bad_yaml(tmp_path, table_files, capsys):
+    cfg = write_config(tmp_path, table_files, deposit_dimm=3)
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(cfg)])
+    assert "deposit_dimm" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [unclosed\n")
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(broken)])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_file_is_one_line(tmp_path, table_files, capsys):
+    files = dict(table_files, formula=str(tmp_path / "missing.csv"))
+    assert main(["fit", "--config", str(write_config(tmp_path, files))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("fm fit: error: formula_desc_source: file not found")
+
+
+def test_help_lists_commands(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "fit" in out and "featurize" in out
+    assert main(["nope"]) == 2

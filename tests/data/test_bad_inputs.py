@@ -1,0 +1,101 @@
+"""Every bad input gives a one-line error naming the problem."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from foundation_model.data import CompoundDataModule, KFoldSplitter, RandomSplitter
+from foundation_model.models.task_head import (
+    ClassificationTask,
+    RegressionTask,
+    SequenceRNNTask,
+    TaskSpec,
+)
+
+
+def load(formula, attrs, tasks, **kw):
+    dm = CompoundDataModule(formula, tasks, attrs, **kw)
+    dm.setup("fit")
+    return dm
+
+
+def test_missing_column(tables):
+    with pytest.raises(KeyError, match=r"column\(s\) \['band_gap'\] needed by task 'bg' not found"):
+        load(tables["formula"], tables["attributes"], [RegressionTask("bg", column="band_gap")])
+
+
+def test_non_numeric_descriptor(tables):
+    f = tables["formula"].copy()
+    f["formula"] = "NaCl"
+    with pytest.raises(ValueError, match=r"non-numeric descriptor column\(s\) \['formula'\]"):
+        load(f, tables["attributes"], [RegressionTask("y")])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_features(tables, bad):
+    f = tables["formula"].copy()
+    f.iloc[3, 2] = bad
+    with pytest.raises(ValueError, match=r"1 NaN/inf value\(s\) in column\(s\) \['d2'\]"):
+        load(f, tables["attributes"], [RegressionTask("y")])
+
+
+def test_non_numeric_target(tables):
+    a = tables["attributes"].copy()
+    a["y"] = a["y"].astype(object)
+    a.iloc[0, a.columns.get_loc("y")] = "high"
+    with pytest.raises(ValueError, match="non-numeric value"):
+        load(tables["formula"], a, [RegressionTask("y")])
+
+
+def test_unknown_task_type(tables):
+    with pytest.raises(ValueError, match="must be given as"):
+        CompoundDataModule(
+            tables["formula"], [{"type": "regression", "name": "y"}], tables["attributes"]
+        )
+
+    class RankingTask(TaskSpec):
+        task_type = "ranking"
+
+        def build_head(self, d_in):
+            raise NotImplementedError
+
+        def target_columns(self):
+            return ["y"]
+
+    with pytest.raises(TypeError, match="Unknown task type RankingTask"):
+        load(tables["formula"], tables["attributes"], [RankingTask("r")])
+    with pytest.raises(ValueError, match="Unknown task class"):
+        CompoundDataModule(
+            tables["formula"], [{"class_path": "foundation_model.models.task_head.Ranking"}], None
+        )
+
+
+def test_sequence_length_mismatch(tables):
+    a = tables["attributes"].copy()
+    row = a.index[a["cp"].notna()][0]
+    a.loc[row, "cp"] = json.dumps([1.0, 2.0])
+    with pytest.raises(ValueError, match=rf"sequence length mismatch at row '{row}'"):
+        load(tables["formula"], a, [SequenceRNNTask("cp", "T", "cp")])
+
+
+def test_missing_file(tmp_path, tables):
+    with pytest.raises(FileNotFoundError, match="attributes_source: file not found"):
+        load(tables["formula"], str(tmp_path / "nope.csv"), [RegressionTask("y")])
+
+
+def test_unknown_label_and_bad_splits(tables):
+    with pytest.raises(ValueError, match=r"label\(s\) \['metal'\] not in class_names"):
+        load(
+            tables["formula"],
+            tables["attributes"],
+            [ClassificationTask("cls", class_names=["insulator", "x"])],
+        )
+    with pytest.raises(ValueError, match="sum to less than 1"):
+        RandomSplitter(0.6, 0.5)
+    with pytest.raises(ValueError, match="0 <= fold < n_folds"):
+        KFoldSplitter(5, 5)
+    with pytest.raises(ValueError, match="Task names must be unique"):
+        CompoundDataModule(tables["formula"], [RegressionTask("y"), RegressionTask("y")])

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from foundation_model.data import KFoldSplitter, RandomSplitter, StratifiedSplitter
+
+
+def _check_partition(s, n):
+    allidx = np.concatenate([s.train, s.val, s.test])
+    assert len(allidx) == n and len(np.unique(allidx)) == n
+
+
+def test_random_is_seeded_and_partitions():
+    ids = pd.Index([str(i) for i in range(200)])
+    a, b = (
+        RandomSplitter(0.1, 0.2, seed=3).split(ids, None),
+        RandomSplitter(0.1, 0.2, seed=3).split(ids, None),
+    )
+    assert np.array_equal(a.test, b.test) and len(a.test) == 40 and len(a.val) == 20
+    _check_partition(a, 200)
+    c = RandomSplitter(0.1, 0.2, seed=4).split(ids, None)
+    assert not np.array_equal(a.test, c.test)
+
+
+def test_stratified_keeps_balance():
+    ids = pd.Index([str(i) for i in range(300)])
+    attrs = pd.DataFrame({"c": ["a"] * 240 + ["b"] * 60}, index=ids)
+    s = StratifiedSplitter("c", 0.1, 0.2).split(ids, attrs)
+    assert (attrs["c"].iloc[s.test] == "b").mean() == 0.2
+    _check_partition(s, 300)
+
+
+def test_kfold_folds_cover_all_rows_once():
+    ids = pd.Index([str(i) for i in range(103)])
+    tests = [KFoldSplitter(5, k, 0.1, seed=1).split(ids, None) for k in range(5)]
+    for s in tests:
+        _check_partition(s, 103)
+    allt = np.concatenate([s.test for s in tests])
+    assert sorted(allt.tolist()) == list(range(103))

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from foundation_model.models.task_head import (
+    ClassificationTask,
+    RegressionTask,
+    SequenceRNNTask,
+    SequenceTCNFiLMTask,
+    SequenceTransformerTask,
+    TaskSpec,
+)
+
+SEQ_TASKS = [
+    SequenceRNNTask("s", "x", "y", cell="lstm", hidden_size=8, num_layers=1),
+    SequenceRNNTask("s", "x", "y", cell="gru", hidden_size=8, bidirectional=True),
+    SequenceTransformerTask("s", "x", "y", d_model=8, nhead=2, num_layers=1, dim_feedforward=16),
+    SequenceTCNFiLMTask("s", "x", "y", channels=8, dilations=[1, 2]),
+]
+
+
+def test_scalar_heads_shapes():
+    h = torch.randn(5, 16)
+    assert RegressionTask("r").build_head(16)(h).shape == (5,)
+    assert ClassificationTask("c", num_classes=3).build_head(16)(h).shape == (5, 3)
+
+
+@pytest.mark.parametrize("spec", SEQ_TASKS, ids=lambda s: type(s).__name__)
+def test_sequence_heads_shapes_padding_and_grad(spec):
+    head = spec.build_head(16).eval()
+    h = torch.randn(3, 16, requires_grad=True)
+    x = torch.rand(3, 6, 1)
+    mask = torch.ones(3, 6, dtype=torch.bool)
+    mask[1, 4:] = False
+    out = head(h, x, mask)
+    assert out.shape == (3, 6)
+    # predictions at real points do not depend on what sits in the padding
+    x2 = x.clone()
+    x2[1, 4:] = 99.0
+    out2 = head(h, x2, mask)
+    assert torch.allclose(out[1, :4], out2[1, :4], atol=1e-5)
+    head.loss(out, torch.zeros(3, 6), mask).backward()
+    assert h.grad is not None and h.grad.abs().sum() > 0
+
+
+def test_spec_round_trip_and_errors():
+    spec = ClassificationTask("c", class_names=["a", "b", "c"], hidden_dims=[8])
+    again = TaskSpec.from_dict(spec.to_dict())
+    assert again == spec and again.num_classes == 3
+    with pytest.raises(ValueError, match="num_classes is unknown"):
+        ClassificationTask("c").build_head(4)
+    with pytest.raises(ValueError, match="Unknown loss"):
+        RegressionTask("r", loss="abs")
+    with pytest.raises(ValueError, match="Unknown task class"):
+        TaskSpec.from_dict({"class_path": "foundation_model.models.task_head.NopeTask"})
