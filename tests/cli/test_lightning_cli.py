@@ -158,3 +158,13 @@ def test_help_lists_commands(capsys):
     out = capsys.readouterr().out
     assert "fit" in out and "featurize" in out
     assert main(["nope"]) == 2
+
+
+def test_interrupted_fit_resumes_from_last_checkpoint(fitted, tmp_path):
+    cfg, run = fitted
+    last = run / "checkpoints" / "last.ckpt"
+    before = torch.load(last, weights_only=False)["epoch"]
+    code = main(["fit", "--config", str(cfg), "--ckpt_path", str(last), "--trainer.max_epochs=3"])
+    assert code == 0
+    resumed = tmp_path / "runs" / "t" / "version_1" / "checkpoints" / "last.ckpt"
+    assert torch.load(resumed, weights_only=False)["epoch"] == before + 1
