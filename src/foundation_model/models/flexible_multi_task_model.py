@@ -136,6 +136,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             freeze(self, list(freeze_components))
         self.eval_outputs: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         self._collected: dict[str, dict[str, list[np.ndarray]]] = defaultdict(dict)
+        self._loss_sums: dict[str, dict[str, Tensor]] = {}
+        self._loss_counts: dict[str, int] = {}
 
     def _build_ssl(self, f_dim: int, s_dim: int) -> nn.ModuleDict:
         hp = self.hparams
@@ -244,32 +246,39 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         self._last_preds = preds
         return total, raw, ssl
 
-    def _log_losses(self, stage: str, total: Tensor, raw: dict, ssl: dict, n: int) -> None:
-        on_step = stage == "train"
-        self.log(
-            f"{stage}_final_loss",
-            total,
-            prog_bar=True,
-            on_step=on_step,
-            on_epoch=True,
-            batch_size=n,
-        )
-        for name, value in {**raw, **ssl}.items():
-            self.log(f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=n)
+    def _accumulate(self, stage: str, total: Tensor, raw: dict, ssl: dict, n: int) -> None:
+        """Add batch losses to detached running sums; logged once per epoch (cheap steps)."""
+        sums = self._loss_sums.setdefault(stage, {})
+        for name, value in {"final": total, **raw, **ssl}.items():
+            v = value.detach() * n
+            sums[name] = sums[name] + v if name in sums else v
+        self._loss_counts[stage] = self._loss_counts.get(stage, 0) + n
+
+    def _log_epoch_losses(self, stage: str) -> None:
+        sums = self._loss_sums.pop(stage, None)
+        count = self._loss_counts.pop(stage, 0)
+        if not sums or count == 0:
+            return
+        for name, total in sums.items():
+            key = f"{stage}_final_loss" if name == "final" else f"{stage}_{name}_loss"
+            self.log(key, total / count, prog_bar=name == "final")
         if stage == "train":
-            for name, sigma in zip(
-                self.loss_weighting.task_names, self.loss_weighting.log_sigma.exp(), strict=True
-            ):
-                self.log(f"sigma_{name}", sigma, on_step=False, on_epoch=True, batch_size=n)
+            sigmas = self.loss_weighting.log_sigma.detach().exp()
+            for name, sigma in zip(self.loss_weighting.task_names, sigmas, strict=True):
+                self.log(f"sigma_{name}", sigma)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         total, raw, ssl = self.compute_losses(batch)
-        self._log_losses("train", total, raw, ssl, len(batch))
+        self.log("train_loss", total, prog_bar=True, on_step=True, on_epoch=False)
+        self._accumulate("train", total, raw, ssl, len(batch))
         return total
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_losses("train")
 
     def _eval_step(self, stage: str, batch: Batch) -> Tensor:
         total, raw, ssl = self.compute_losses(batch)
-        self._log_losses(stage, total, raw, ssl, len(batch))
+        self._accumulate(stage, total, raw, ssl, len(batch))
         self._collect(stage, batch, self._last_preds)
         return total
 
@@ -360,9 +369,11 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         self.eval_outputs[stage] = results
 
     def on_validation_epoch_end(self) -> None:
+        self._log_epoch_losses("val")
         self._finish_stage("val")
 
     def on_test_epoch_end(self) -> None:
+        self._log_epoch_losses("test")
         self._finish_stage("test")
 
     # ------------------------------------------------------------------ optimisation

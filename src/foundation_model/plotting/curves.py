@@ -18,7 +18,7 @@ def training_curves_plot(metrics_csv: Path, path: Path) -> Path | None:
         return None
     per_epoch = df.groupby("epoch").mean(numeric_only=True)
     fig, (ax_loss, ax_sigma) = new_figure(2)
-    for col in ("train_final_loss_epoch", "train_final_loss", "val_final_loss"):
+    for col in ("train_final_loss", "val_final_loss"):
         if col in per_epoch.columns and per_epoch[col].notna().any():
             ax_loss.plot(per_epoch.index, per_epoch[col], label=col)
     ax_loss.set_xlabel("epoch")
