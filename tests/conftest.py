@@ -58,3 +58,10 @@ def table_files(tmp_path, tables) -> dict[str, str]:
         df.to_csv(p)
         paths[name] = str(p)
     return paths
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread: tiny models on a shared 2-core machine run far faster this way."""
+    import torch
+
+    torch.set_num_threads(1)

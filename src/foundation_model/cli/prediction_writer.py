@@ -23,6 +23,14 @@ def _class_names(pl_module: pl.LightningModule) -> dict[str, list[str]]:
     return out
 
 
+def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate batches; ``(B, L)`` parts of different ``L`` are NaN-padded to the widest."""
+    if parts[0].ndim == 2 and parts[0].is_floating_point():
+        width = max(p.shape[1] for p in parts)
+        parts = [torch.nn.functional.pad(p, (0, width - p.shape[1]), value=float("nan")) for p in parts]
+    return torch.cat(parts)
+
+
 def predictions_to_frame(
     predictions: list[dict[str, torch.Tensor]],
     ids: pd.Index | None = None,
@@ -36,7 +44,7 @@ def predictions_to_frame(
     become JSON lists, and ``<task>_label`` indices become class names.
     """
     class_names = class_names or {}
-    merged = {k: torch.cat([p[k].detach().cpu() for p in predictions]) for k in predictions[0]}
+    merged = {k: _concat([p[k].detach().cpu() for p in predictions]) for k in predictions[0]}
     rows = merged.pop("row_index", None)
     frame: dict[str, Any] = {}
     if rows is not None:

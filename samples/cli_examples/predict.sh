@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Write predictions (ids + <task>_value / _probabilities_<class> / _label / _sequence columns).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+RUN=$(ls -d results/runs/all_tasks/version_* | sort -V | tail -n 1)
+uv run fm predict --config samples/generated_configs/all_tasks.yaml \
+    --ckpt_path "$RUN/checkpoints/best.ckpt" \
+    --prediction_writer.output_path results/predictions/all_tasks.csv
+
+# Only the test rows:   --data.init_args.predict_split=test
+# New compounds: point the data at their descriptors (no attributes needed), e.g.
+#   --data.init_args.formula_desc_source=new_descriptors.csv --data.init_args.attributes_source=null
+head -n 3 results/predictions/all_tasks.csv

@@ -1,0 +1,370 @@
+"""Generate ready-to-run ``fm fit`` YAML configs for a dataset and a task list.
+
+Usage (from the repository root)::
+
+    python samples/helper_tools/generate_configs.py \\
+        --formula-desc samples/fake_data/formula_descriptors.csv \\
+        --attributes samples/fake_data/attributes.csv \\
+        --structure-desc samples/fake_data/structure_descriptors.csv \\
+        --regression y_easy y_nonlinear y_structure \\
+        --classification is_metal crystal_system \\
+        --sequence cp_curve:temperatures:cp_values \\
+        --split-column split \\
+        --out samples/generated_configs
+
+One YAML per scenario is written (the file stem is the run name under ``results/runs``):
+
+==========================  ==============================================================
+``regression``              regression tasks only, random split
+``classification``          classification tasks only, stratified on the first one
+``sequence_heads``          each sequence task three times: RNN, Transformer and TCN-FiLM heads
+``all_tasks``               every task (sequence tasks with the RNN head)
+``structure_ssl``           every task + structure descriptors, contrastive and
+                            cross-reconstruction self-supervision (needs ``--structure-desc``)
+``pretrain_mfm``            every task + masked-feature modelling; checkpoints in
+                            ``results/runs/pretrain_mfm/checkpoints/`` (``best.ckpt``)
+``finetune``                warm-starts the encoder from ``pretrain_mfm``'s ``best.ckpt``,
+                            freezes the formula encoder, per-component learning rates
+``predefined_split``        regression + classification, split from ``--split-column``
+``kfold``                   regression tasks, fold 0 of 5; pick another fold with
+                            ``--data.init_args.splitter.init_args.fold=K``
+==========================  ==============================================================
+
+The number of classes and the class names of classification tasks are read from the
+attributes table (sorted unique labels, as :class:`CompoundDataModule` infers them).
+Paths are written as given, so run ``fm`` from the directory they are relative to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+TASK_HEAD = "foundation_model.models.task_head"
+SEQUENCE_HEADS = {
+    "rnn": "SequenceRNNTask",
+    "transformer": "SequenceTransformerTask",
+    "tcn": "SequenceTCNFiLMTask",
+}
+
+
+@dataclass
+class SequenceSpec:
+    """A sequence task read from ``name:x_column:y_column``."""
+
+    name: str
+    x_column: str
+    y_column: str
+
+    @classmethod
+    def parse(cls, text: str) -> SequenceSpec:
+        """Parse ``name:x_column:y_column``."""
+        parts = text.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise argparse.ArgumentTypeError(
+                "--sequence expects name:x_column:y_column "
+                f"(e.g. cp_curve:temperatures:cp_values), got {text!r}."
+            )
+        return cls(*parts)
+
+
+@dataclass
+class DatasetSpec:
+    """The data files and the tasks to configure."""
+
+    formula_desc: str
+    attributes: str
+    structure_desc: str | None = None
+    regression: list[str] = field(default_factory=list)
+    classification: list[str] = field(default_factory=list)
+    sequence: list[SequenceSpec] = field(default_factory=list)
+    split_column: str | None = None
+
+
+# ---------------------------------------------------------------------- tasks
+def class_info(labels: pd.Series) -> dict[str, Any]:
+    """``num_classes`` (and ``class_names`` for text labels) of one label column.
+
+    Integer labels ``0..C-1`` give ``num_classes = max + 1`` (at least 2); any other
+    labels give the sorted unique labels as ``class_names``.
+    """
+    values = labels.dropna()
+    if values.empty:
+        raise ValueError(f"Classification column {labels.name!r} has no labels.")
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and bool((numeric == numeric.round()).all()) and numeric.min() >= 0:
+        return {"num_classes": max(int(numeric.max()) + 1, 2)}
+    names = sorted(values.astype(str).unique().tolist())
+    if len(names) < 2:
+        raise ValueError(f"Classification column {labels.name!r} has a single class {names}.")
+    return {"num_classes": len(names), "class_names": names}
+
+
+def _task(cls_name: str, **init_args: Any) -> dict[str, Any]:
+    return {"class_path": f"{TASK_HEAD}.{cls_name}", "init_args": init_args}
+
+
+def regression_tasks(spec: DatasetSpec) -> list[dict[str, Any]]:
+    """One ``RegressionTask`` per regression column."""
+    return [_task("RegressionTask", name=c, column=c) for c in spec.regression]
+
+
+def classification_tasks(spec: DatasetSpec, attrs: pd.DataFrame) -> list[dict[str, Any]]:
+    """One ``ClassificationTask`` per label column, with classes read from the data."""
+    return [
+        _task("ClassificationTask", name=c, column=c, **class_info(attrs[c]))
+        for c in spec.classification
+    ]
+
+
+def sequence_tasks(spec: DatasetSpec, head: str, suffix: bool = False) -> list[dict[str, Any]]:
+    """One sequence task per ``SequenceSpec`` using ``head`` (``rnn``/``transformer``/``tcn``)."""
+    return [
+        _task(
+            SEQUENCE_HEADS[head],
+            name=f"{s.name}_{head}" if suffix else s.name,
+            x_column=s.x_column,
+            y_column=s.y_column,
+        )
+        for s in spec.sequence
+    ]
+
+
+def check_columns(spec: DatasetSpec, attrs: pd.DataFrame) -> None:
+    """Raise naming every requested column missing from the attributes table."""
+    wanted = [*spec.regression, *spec.classification]
+    wanted += [c for s in spec.sequence for c in (s.x_column, s.y_column)]
+    if spec.split_column:
+        wanted.append(spec.split_column)
+    missing = [c for c in wanted if c not in attrs.columns]
+    if missing:
+        raise KeyError(
+            f"Column(s) {missing} not in {spec.attributes}; it has {list(attrs.columns)}."
+        )
+
+
+# ---------------------------------------------------------------------- configs
+def base_config(
+    name: str, max_epochs: int = 60, checkpoint_dir: str | None = None
+) -> dict[str, Any]:
+    """Everything but the model/data ``init_args``: trainer, logger, callbacks, writers."""
+    checkpoint: dict[str, Any] = {
+        "monitor": "val_final_loss",
+        "mode": "min",
+        "save_last": True,
+        "filename": "best",
+    }
+    if checkpoint_dir:
+        checkpoint |= {"dirpath": checkpoint_dir, "enable_version_counter": False}
+    return {
+        "seed_everything": 42,
+        "trainer": {
+            "max_epochs": max_epochs,
+            "log_every_n_steps": 10,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": "results/runs", "name": name},
+            },
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": checkpoint,
+                },
+                {
+                    "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                    "init_args": {"monitor": "val_final_loss", "patience": 20},
+                },
+            ],
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {
+                "encoder_dims": [256, 128],
+                "deposit_dim": 128,
+                "norm": "layer",
+                "dropout": 0.1,
+                "uncertainty_weighting": True,
+                "optimizer": {
+                    "class_path": "torch.optim.AdamW",
+                    "init_args": {"lr": 1.0e-3, "weight_decay": 1.0e-4},
+                },
+            },
+        },
+        "data": {"class_path": "foundation_model.data.CompoundDataModule", "init_args": {}},
+        "prediction_writer": {"output_path": None},
+        "plots": {"enabled": True},
+    }
+
+
+def splitter(kind: str, **init_args: Any) -> dict[str, Any]:
+    """A splitter ``class_path``/``init_args`` block."""
+    return {"class_path": f"foundation_model.data.{kind}", "init_args": init_args}
+
+
+def make_config(
+    name: str,
+    spec: DatasetSpec,
+    tasks: list[dict[str, Any]],
+    split: dict[str, Any] | None = None,
+    structure: bool = False,
+    model_args: dict[str, Any] | None = None,
+    checkpoint_dir: str | None = None,
+) -> dict[str, Any]:
+    """One complete config: ``base_config`` + data sources, splitter, tasks and model options."""
+    cfg = base_config(name, checkpoint_dir=checkpoint_dir)
+    cfg["model"]["init_args"].update(model_args or {})
+    cfg["data"]["init_args"] = {
+        "formula_desc_source": spec.formula_desc,
+        "attributes_source": spec.attributes,
+        "structure_desc_source": spec.structure_desc if structure else None,
+        "batch_size": 128,
+        "splitter": split
+        or splitter("RandomSplitter", val_fraction=0.1, test_fraction=0.1, seed=42),
+        "tasks": tasks,
+    }
+    return cfg
+
+
+def build_configs(spec: DatasetSpec, prefix: str = "") -> dict[str, dict[str, Any]]:
+    """All scenario configs that the dataset supports, keyed by file stem."""
+    attrs = pd.read_csv(spec.attributes, index_col=0, low_memory=False)
+    check_columns(spec, attrs)
+    reg, cls = regression_tasks(spec), classification_tasks(spec, attrs)
+    seq = sequence_tasks(spec, "rnn")
+    every = reg + cls + seq
+    builders: dict[str, Callable[[str], dict[str, Any]]] = {}
+    if reg:
+        builders["regression"] = lambda n: make_config(n, spec, reg)
+        builders["kfold"] = lambda n: make_config(
+            n, spec, reg, splitter("KFoldSplitter", n_folds=5, fold=0, val_fraction=0.1, seed=42)
+        )
+    if cls:
+        first = spec.classification[0]
+        builders["classification"] = lambda n: make_config(
+            n,
+            spec,
+            cls,
+            splitter(
+                "StratifiedSplitter", column=first, val_fraction=0.1, test_fraction=0.1, seed=42
+            ),
+        )
+    if seq:
+        heads = [t for h in SEQUENCE_HEADS for t in sequence_tasks(spec, h, suffix=True)]
+        builders["sequence_heads"] = lambda n: make_config(n, spec, heads)
+    if len(every) > 1:
+        builders["all_tasks"] = lambda n: make_config(n, spec, every)
+    if spec.structure_desc:
+        ssl = {"contrastive_weight": 0.1, "contrastive_temperature": 0.1, "cross_recon_weight": 0.1}
+        builders["structure_ssl"] = lambda n: make_config(
+            n, spec, every, structure=True, model_args={"modality_dropout": 0.1, **ssl}
+        )
+    pretrain_dir = f"results/runs/{prefix}pretrain_mfm/checkpoints"
+    builders["pretrain_mfm"] = lambda n: make_config(
+        n,
+        spec,
+        every,
+        model_args={"mfm_weight": 0.2, "mfm_mask_ratio": 0.15},
+        checkpoint_dir=pretrain_dir,
+    )
+    builders["finetune"] = lambda n: make_config(
+        n,
+        spec,
+        reg[:1] + cls[:1] or every[:1],
+        model_args={
+            "init_from_checkpoint": f"{pretrain_dir}/best.ckpt",
+            "init_components": ["encoder"],
+            "freeze_components": ["encoder.formula"],
+            "component_lr": {"encoder": 1.0e-4, "heads": 1.0e-3},
+        },
+    )
+    if spec.split_column and (reg or cls):
+        builders["predefined_split"] = lambda n: make_config(
+            n, spec, reg + cls, splitter("PredefinedSplitter", column=spec.split_column)
+        )
+    return {prefix + stem: build(prefix + stem) for stem, build in builders.items()}
+
+
+HEADER = """\
+# Generated by samples/helper_tools/generate_configs.py -- scenario: {stem}
+# Run from the repository root:  uv run fm fit --config {path}
+# Every key can be overridden on the command line, e.g. --trainer.max_epochs=5.
+"""
+
+
+def write_configs(configs: dict[str, dict[str, Any]], out: Path) -> list[Path]:
+    """Write each config as ``<out>/<stem>.yaml`` with a short header; returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, cfg in configs.items():
+        path = out / f"{stem}.yaml"
+        body = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, width=100)
+        path.write_text(HEADER.format(stem=stem, path=path.as_posix()) + body)
+        paths.append(path)
+    return paths
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(
+        description="Generate fm fit YAML configs.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--formula-desc", required=True, help="formula descriptor table (id first)")
+    p.add_argument("--attributes", required=True, help="attributes (targets) table (id first)")
+    p.add_argument("--structure-desc", default=None, help="optional structure descriptor table")
+    p.add_argument("--regression", nargs="*", default=[], help="regression target columns")
+    p.add_argument("--classification", nargs="*", default=[], help="classification label columns")
+    p.add_argument(
+        "--sequence",
+        nargs="*",
+        default=[],
+        type=SequenceSpec.parse,
+        help="sequence tasks as name:x_column:y_column",
+    )
+    p.add_argument(
+        "--split-column", default=None, help="train/val/test column for predefined_split"
+    )
+    p.add_argument("--prefix", default="", help="prefix of every file stem (run name)")
+    p.add_argument(
+        "--out", type=Path, default=Path("samples/generated_configs"), help="output folder"
+    )
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the configs and print the files written."""
+    args = parse_args(argv)
+    spec = DatasetSpec(
+        formula_desc=args.formula_desc,
+        attributes=args.attributes,
+        structure_desc=args.structure_desc,
+        regression=args.regression,
+        classification=args.classification,
+        sequence=args.sequence,
+        split_column=args.split_column,
+    )
+    if not (spec.regression or spec.classification or spec.sequence):
+        print(
+            "generate_configs: name at least one task (--regression/--classification/--sequence).",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        paths = write_configs(build_configs(spec, args.prefix), args.out)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        print(f"generate_configs: error: {err}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

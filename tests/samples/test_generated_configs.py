@@ -1,0 +1,243 @@
+"""Every YAML in ``samples/generated_configs`` runs ``fm fit`` (short run, in-process), and the
+generator writes what the data implies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from foundation_model.cli.main import main as fm_main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / "samples" / "generated_configs"
+OWNED_ELSEWHERE = ("matbench_", "mlip_")  # exercised by their own tests
+CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.yaml") if not p.name.startswith(OWNED_ELSEWHERE))
+SHORT_RUN = [
+    "--trainer.max_epochs=1",
+    "--trainer.limit_train_batches=2",
+    "--trainer.limit_val_batches=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+PLOTTED = "all_tasks"  # the other configs skip plotting to keep the suite fast
+
+
+def localised_config(path: Path, tmp_path: Path) -> Path:
+    """Copy of a config whose fixed checkpoint folders point into ``tmp_path``."""
+    cfg = yaml.safe_load(path.read_text())
+    for callback in cfg["trainer"].get("callbacks") or []:
+        args = callback.get("init_args") or {}
+        if args.get("dirpath"):
+            args["dirpath"] = str(tmp_path / "checkpoints" / path.stem)
+    out = tmp_path / "configs" / path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
+
+
+def short_fit(config: Path, save_dir: Path, *extra: str) -> int:
+    """``fm fit`` for 2 training batches, logging under ``save_dir``."""
+    argv = [
+        "fit",
+        "--config",
+        str(config),
+        *SHORT_RUN,
+        f"--trainer.logger.init_args.save_dir={save_dir}",
+    ]
+    if config.stem != PLOTTED:
+        argv.append("--plots.enabled=false")
+    return fm_main([*argv, *extra])
+
+
+def run_dir(save_dir: Path, stem: str) -> Path:
+    """The CSVLogger folder of the (only) run named ``stem``."""
+    runs = sorted((save_dir / stem).glob("version_*"))
+    assert len(runs) == 1, f"expected one run named {stem!r} under {save_dir}, found {runs}"
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def pretrained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint from a short ``pretrain_mfm`` run (what ``finetune`` warm-starts from)."""
+    tmp = tmp_path_factory.mktemp("pretrain")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        config = localised_config(CONFIG_DIR / "pretrain_mfm.yaml", tmp)
+        assert short_fit(config, tmp / "runs") == 0
+    finally:
+        torch.set_num_threads(before)
+    ckpt = tmp / "checkpoints" / "pretrain_mfm" / "best.ckpt"
+    assert ckpt.is_file()
+    return ckpt
+
+
+def test_the_expected_scenarios_are_generated() -> None:
+    stems = {p.stem for p in CONFIGS}
+    assert {
+        "regression",
+        "classification",
+        "sequence_heads",
+        "all_tasks",
+        "structure_ssl",
+        "pretrain_mfm",
+        "finetune",
+        "predefined_split",
+        "kfold",
+    } <= stems
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_config_fits(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)  # data paths in the configs are relative to the repository root
+    extra: list[str] = []
+    if config.stem == "finetune":
+        ckpt = request.getfixturevalue("pretrained_checkpoint")
+        extra.append(f"--model.init_args.init_from_checkpoint={ckpt}")
+    local = localised_config(config, tmp_path)
+    save_dir = tmp_path / "runs"
+    assert short_fit(local, save_dir, *extra) == 0
+
+    run = run_dir(save_dir, config.stem)  # the config stem is the run name
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert "val_final_loss" in metrics and metrics["val_final_loss"].notna().any()
+    assert torch.isfinite(torch.tensor(metrics["val_final_loss"].dropna().to_numpy())).all()
+    checkpoints = list(run.glob("checkpoints/*.ckpt")) + list(tmp_path.glob("checkpoints/*/*.ckpt"))
+    assert checkpoints, "no checkpoint written"
+    if config.stem == PLOTTED:
+        assert list((run / "plots").glob("*.png")), "no plot written"
+
+
+def test_finetune_loads_and_freezes_the_pretrained_encoder(
+    pretrained_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    local = localised_config(CONFIG_DIR / "finetune.yaml", tmp_path)
+    override = f"--model.init_args.init_from_checkpoint={pretrained_checkpoint}"
+    assert short_fit(local, tmp_path / "runs", override) == 0
+    tuned = torch.load(
+        run_dir(tmp_path / "runs", "finetune") / "checkpoints" / "last.ckpt",
+        map_location="cpu",
+        weights_only=False,
+    )["state_dict"]
+    source = torch.load(pretrained_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    formula = [k for k in source if k.startswith("encoder.formula.")]
+    deposit = [k for k in source if k.startswith("encoder.deposit.") and k.endswith("weight")]
+    assert formula and deposit
+    for key in formula:  # loaded, then frozen: unchanged by fine-tuning
+        assert torch.equal(tuned[key], source[key]), key
+    # loaded but trainable (lr 1e-4): moved a little from the pretrained values
+    assert any(not torch.equal(tuned[k], source[k]) for k in deposit)
+
+
+def _cfg(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def test_generator_infers_classes_and_sources(helper_script, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    gen = helper_script("generate_configs")
+    rc = gen.main(
+        [
+            "--formula-desc",
+            "samples/fake_data/formula_descriptors.csv",
+            "--attributes",
+            "samples/fake_data/attributes.csv",
+            "--regression",
+            "y_easy",
+            "--classification",
+            "crystal_system",
+            "--sequence",
+            "cp:temperatures:cp_values",
+            "--prefix",
+            "t_",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    stems = {p.stem for p in tmp_path.glob("*.yaml")}
+    assert "t_all_tasks" in stems and "t_structure_ssl" not in stems  # no structure table given
+    assert "t_predefined_split" not in stems  # no --split-column
+    cfg = _cfg(tmp_path / "t_all_tasks.yaml")
+    assert cfg["trainer"]["logger"]["init_args"]["name"] == "t_all_tasks"
+    tasks = {t["init_args"]["name"]: t for t in cfg["data"]["init_args"]["tasks"]}
+    assert tasks["crystal_system"]["init_args"]["class_names"] == [
+        "cubic",
+        "hexagonal",
+        "tetragonal",
+    ]
+    assert tasks["crystal_system"]["init_args"]["num_classes"] == 3
+    assert tasks["cp"]["class_path"].endswith("SequenceRNNTask")
+    heads = _cfg(tmp_path / "t_sequence_heads.yaml")["data"]["init_args"]["tasks"]
+    assert sorted(t["class_path"].rsplit(".", 1)[1] for t in heads) == [
+        "SequenceRNNTask",
+        "SequenceTCNFiLMTask",
+        "SequenceTransformerTask",
+    ]
+
+
+def test_generator_integer_labels_and_errors(helper_script, tmp_path: Path) -> None:
+    gen = helper_script("generate_configs")
+    assert gen.class_info(pd.Series([0, 2, None, 1], name="c")) == {"num_classes": 3}
+    assert gen.class_info(pd.Series(["b", "a", "b"], name="c")) == {
+        "num_classes": 2,
+        "class_names": ["a", "b"],
+    }
+    with pytest.raises(ValueError, match="single class"):
+        gen.class_info(pd.Series(["a", "a"], name="c"))
+    rc = gen.main(
+        [
+            "--formula-desc",
+            str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv"),
+            "--attributes",
+            str(REPO_ROOT / "samples/fake_data/attributes.csv"),
+            "--regression",
+            "no_such_column",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 1 and not list(tmp_path.glob("*.yaml"))
+
+
+def _predict(checkpoint: Path, tmp_path: Path, *extra: str) -> pd.DataFrame:
+    out = tmp_path / "predictions.csv"
+    argv = [
+        "predict",
+        "--config",
+        str(localised_config(CONFIG_DIR / "pretrain_mfm.yaml", tmp_path)),
+        "--ckpt_path",
+        str(checkpoint),
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        "--trainer.enable_progress_bar=false",
+        f"--prediction_writer.output_path={out}",
+        *extra,
+    ]
+    assert fm_main(argv) == 0
+    return pd.read_csv(out)
+
+
+def test_predict_writes_every_row_and_task(
+    pretrained_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    table = _predict(pretrained_checkpoint, tmp_path)
+    assert len(table) == 2000 and table["id"].is_unique
+    assert set(table["is_metal_label"]) <= {"metal", "insulator"}
+    assert {"y_easy_value", "cp_curve_sequence", "crystal_system_probabilities_cubic"} <= set(table)
+
+
+def test_predict_with_small_batches_and_variable_length_curves(
+    pretrained_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    table = _predict(pretrained_checkpoint, tmp_path, "--data.init_args.batch_size=16")
+    assert len(table) == 2000
