@@ -27,7 +27,8 @@ def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate batches; ``(B, L)`` parts of different ``L`` are NaN-padded to the widest."""
     if parts[0].ndim == 2 and parts[0].is_floating_point():
         width = max(p.shape[1] for p in parts)
-        parts = [torch.nn.functional.pad(p, (0, width - p.shape[1]), value=float("nan")) for p in parts]
+        pad = torch.nn.functional.pad
+        parts = [pad(p, (0, width - p.shape[1]), value=float("nan")) for p in parts]
     return torch.cat(parts)
 
 
