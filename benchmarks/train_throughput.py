@@ -12,14 +12,14 @@ training split (no validation), so an epoch is pure training.
 
 Each round times one training epoch of every variant, in alternating order:
 
-* ``fm`` — ``Trainer.fit`` as ``fm fit`` runs it: progress bar on, ``CSVLogger``,
+* ``fm`` — ``Trainer.fit`` as ``fm fit`` runs it: fm's default progress bar
+  (``TQDMProgressBar`` redrawn every 20 steps), ``CSVLogger``,
   ``log_every_n_steps=50``, the model's own ``self.log`` calls (checkpointing off);
 * ``plain`` — ``for batch in loader: loss = model.compute_losses(batch)[0]; backward; step``.
 
 With ``--diagnose`` more variants show where a gap comes from:
-``fm_tqdm_refresh20`` (``TQDMProgressBar(refresh_rate=20)`` instead of the default rich bar
-refreshed every step), ``fm_no_progress_bar`` (no bar), ``fm_lean_log`` (as ``fm`` but with
-:class:`LeanLogModel`: the step loss logged every ``log_every_n_steps`` steps only) and
+``fm_rich_bar_every_step`` (Lightning's own default bar, redrawn every step),
+``fm_no_progress_bar`` (no bar) and
 ``fm_no_log`` (no bar, no logger, the model's ``self.log`` replaced by a no-op: Lightning's
 loop alone).
 Epoch times are measured from
@@ -50,6 +50,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger
 
+from foundation_model.cli.lightning_cli import PROGRESS_REFRESH_STEPS, default_progress_bar
 from foundation_model.data import CompoundDataModule, RandomSplitter
 from foundation_model.models import FlexibleMultiTaskModel
 from foundation_model.models.task_head import ClassificationTask, RegressionTask
@@ -95,7 +96,9 @@ def lightning_epoch(model: pl.LightningModule, dm: Any, log_dir: Path, variant: 
     """One ``Trainer.fit`` epoch; returns the epoch's wall time."""
     timer = EpochTimer()
     callbacks: list[pl.Callback] = [timer]
-    if variant.progress_refresh:
+    if variant.progress_refresh == PROGRESS_REFRESH_STEPS:
+        callbacks.append(default_progress_bar())  # exactly the bar `fm fit` adds
+    elif variant.progress_refresh:
         callbacks.append(TQDMProgressBar(refresh_rate=variant.progress_refresh))
     trainer = pl.Trainer(
         max_epochs=1,
@@ -143,26 +146,6 @@ def move_batch(batch: Any, device: torch.device) -> Any:
     return out
 
 
-class LeanLogModel(FlexibleMultiTaskModel):
-    """Diagnostic: the model without its remaining per-step ``self.log`` call.
-
-    Each Lightning ``self.log`` call costs ~0.5 ms of Python on CPU (``_ResultCollection.log``
-    walks the stored metric with ``apply_to_collection`` on every call; Lightning issue
-    #20388). :class:`FlexibleMultiTaskModel` sums the epoch losses on-device and logs the
-    step value ``train_loss`` on every step; here ``train_loss`` is logged only every
-    ``log_every_n_steps`` steps, the cadence at which loggers write step metrics anyway
-    (the progress bar then refreshes its loss at that cadence too, avoiding a host-device
-    sync per step on GPU). Epoch metrics are unchanged.
-    """
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        total, raw, ssl = self.compute_losses(batch)
-        if batch_idx % self.trainer.log_every_n_steps == 0:
-            self.log("train_loss", total, prog_bar=True, on_step=True, on_epoch=False)
-        self._accumulate("train", total, raw, ssl, len(batch))
-        return total
-
-
 @dataclass(frozen=True)
 class Variant:
     """How a Lightning variant is run.
@@ -171,22 +154,19 @@ class Variant:
         progress_bar: enable a progress bar.
         progress_refresh: use ``TQDMProgressBar(refresh_rate=...)`` (0: Lightning's default bar).
         logger: attach a ``CSVLogger``.
-        lean_log: use :class:`LeanLogModel`.
         no_log: replace the model's ``self.log`` by a no-op.
     """
 
     progress_bar: bool = True
     progress_refresh: int = 0
     logger: bool = True
-    lean_log: bool = False
     no_log: bool = False
 
 
 VARIANTS = {
-    "fm": Variant(),
-    "fm_tqdm_refresh20": Variant(progress_refresh=20),
+    "fm": Variant(progress_refresh=PROGRESS_REFRESH_STEPS),
+    "fm_rich_bar_every_step": Variant(),
     "fm_no_progress_bar": Variant(progress_bar=False),
-    "fm_lean_log": Variant(lean_log=True),
     "fm_no_log": Variant(progress_bar=False, logger=False, no_log=True),
 }
 
@@ -209,8 +189,7 @@ def build(args: argparse.Namespace) -> tuple[CompoundDataModule, ModelFactory]:
 
     def new_model(variant: Variant = Variant()) -> FlexibleMultiTaskModel:
         torch.manual_seed(args.seed)
-        cls = LeanLogModel if variant.lean_log else FlexibleMultiTaskModel
-        model = cls(
+        model = FlexibleMultiTaskModel(
             dm.tasks,
             dm.formula_dim,
             encoder_dims=[256, 128],
@@ -304,7 +283,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def overhead_breakdown(result: dict[str, Any]) -> list[str]:
     """Extra milliseconds per training step over the plain loop, split by cause (diagnose runs)."""
-    names = ("fm", "fm_no_progress_bar", "fm_no_log", "fm_lean_log")
+    names = ("fm", "fm_rich_bar_every_step", "fm_no_progress_bar", "fm_no_log")
     if not all(n in result["epoch_seconds"] for n in names):
         return []
     steps = result["setup"]["steps_per_epoch"]
@@ -317,10 +296,10 @@ def overhead_breakdown(result: dict[str, Any]) -> list[str]:
             "model's per-step `self.log` + CSVLogger (`fm_no_progress_bar` - `fm_no_log`)",
             ms["fm_no_progress_bar"] - ms["fm_no_log"],
         ),
-        ("default progress bar (`fm` - `fm_no_progress_bar`)", ms["fm"] - ms["fm_no_progress_bar"]),
+        ("fm's progress bar (`fm` - `fm_no_progress_bar`)", ms["fm"] - ms["fm_no_progress_bar"]),
         (
-            "saved by logging the step loss every `log_every_n_steps` (`fm` - `fm_lean_log`)",
-            ms["fm"] - ms["fm_lean_log"],
+            "Lightning's default bar instead (`fm_rich_bar_every_step` - `fm_no_progress_bar`)",
+            ms["fm_rich_bar_every_step"] - ms["fm_no_progress_bar"],
         ),
     ]
     out = [

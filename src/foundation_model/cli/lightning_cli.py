@@ -67,6 +67,16 @@ def data_links_for(class_path: str | None) -> dict[str, str]:
     return dict(getattr(cls, "data_links", {}) or {})
 
 
+PROGRESS_REFRESH_STEPS = 20
+
+
+def default_progress_bar() -> Any:
+    """fm's progress bar: Lightning's bar redrawn every 20 steps (per-step redraws cost ~1 ms)."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    return TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS)
+
+
 class FMLightningCLI(LightningCLI):
     """LightningCLI that links data-derived values into the model and adds fm's callbacks.
 
@@ -93,6 +103,17 @@ class FMLightningCLI(LightningCLI):
             )
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_lightning_class_args(PlotCallback, "plots")
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
+        """Add :func:`default_progress_bar` unless the config disables or brings its own bar."""
+        from lightning.pytorch.callbacks import ProgressBar
+
+        given = config.get("callbacks") or []
+        given = given if isinstance(given, list) else [given]
+        has_bar = any(isinstance(c, ProgressBar) for c in [*given, *callbacks])
+        if config.get("enable_progress_bar", True) is not False and not has_bar:
+            callbacks = [*callbacks, default_progress_bar()]
+        return super()._instantiate_trainer(config, callbacks)
 
 
 def run_lightning_cli(argv: list[str]) -> int:

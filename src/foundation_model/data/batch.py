@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
 
 
@@ -34,3 +35,23 @@ class Batch:
 
     def __len__(self) -> int:
         return int(self.x_formula.shape[0])
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """This batch on ``device`` (itself when already there; no generic tree walk)."""
+        device = torch.device(device)
+        if self.x_formula.device == device:
+            return self
+
+        def move(t: Tensor) -> Tensor:
+            return t.to(device, non_blocking=non_blocking)
+
+        return Batch(
+            x_formula=move(self.x_formula),
+            x_structure=None if self.x_structure is None else move(self.x_structure),
+            has_structure=move(self.has_structure),
+            index=move(self.index),
+            targets={k: move(v) for k, v in self.targets.items()},
+            masks={k: move(v) for k, v in self.masks.items()},
+            seq_x={k: move(v) for k, v in self.seq_x.items()},
+            seq_mask={k: move(v) for k, v in self.seq_mask.items()},
+        )

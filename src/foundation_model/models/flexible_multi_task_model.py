@@ -179,6 +179,14 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             self.set_statistics(dm.statistics())
 
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Move a :class:`Batch` directly (Lightning's generic tree walk costs ~0.6 ms/step)."""
+        if isinstance(batch, Batch):
+            return batch.to(device, non_blocking=True)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     # ------------------------------------------------------------------ forward
     def encode(self, batch: Batch) -> EncoderOutput:
         """Run the shared encoder on standardised descriptors."""
