@@ -52,7 +52,8 @@ def missing_extra(package: str, extra: str) -> ImportError:
 class MLIPBackbone(nn.Module, ABC):
     """Narrow interface every MLIP adapter implements.
 
-    Subclasses set ``self.cutoff`` (Å) and may set ``self.elements`` (atomic numbers the
+    Subclasses set ``self.cutoff`` (Å), ``self.node_dim`` (width of the atom features)
+    and may set ``self.elements`` (atomic numbers the
     model knows; ``None`` = any), ``supports_direct_forces`` and ``supports_direct_stress``.
     """
 
@@ -62,6 +63,7 @@ class MLIPBackbone(nn.Module, ABC):
     def __init__(self) -> None:
         super().__init__()
         self.cutoff: float = 0.0
+        self.node_dim: int = 0
         self.elements: set[int] | None = None
 
     # ------------------------------------------------------------------ contract

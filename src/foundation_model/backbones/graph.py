@@ -44,19 +44,25 @@ class RadiusGraph:
     def to(self, device: torch.device | str) -> RadiusGraph:
         return RadiusGraph(**{k: v.to(device) for k, v in self.__dict__.items()})
 
+    def cast(self, dtype: torch.dtype) -> RadiusGraph:
+        """Floating-point fields in ``dtype`` (graphs are built in float64)."""
+        return RadiusGraph(
+            **{k: v.to(dtype) if v.is_floating_point() else v for k, v in self.__dict__.items()}
+        )
+
     @classmethod
     def from_atoms(cls, atoms: ase.Atoms, cutoff: float) -> RadiusGraph:
         """Build the graph of one structure with ASE's neighbour list."""
         src, dst, shifts = neighbor_list("ijS", atoms, cutoff)
         volume = atoms.cell.volume if atoms.pbc.any() and atoms.cell.rank == 3 else 1.0
         return cls(
-            positions=torch.tensor(atoms.positions, dtype=torch.get_default_dtype()),
+            positions=torch.tensor(atoms.positions, dtype=torch.float64),
             numbers=torch.tensor(atoms.numbers, dtype=torch.long),
-            cell=torch.tensor(np.asarray(atoms.cell), dtype=torch.get_default_dtype())[None],
+            cell=torch.tensor(np.asarray(atoms.cell), dtype=torch.float64)[None],
             edge_index=torch.tensor(np.stack([src, dst]), dtype=torch.long),
-            shifts=torch.tensor(shifts, dtype=torch.get_default_dtype()),
+            shifts=torch.tensor(shifts, dtype=torch.float64),
             batch_index=torch.zeros(len(atoms), dtype=torch.long),
-            volume=torch.tensor([volume], dtype=torch.get_default_dtype()),
+            volume=torch.tensor([volume], dtype=torch.float64),
         )
 
     @classmethod
@@ -67,14 +73,20 @@ class RadiusGraph:
             positions=torch.cat([g.positions for g in graphs]),
             numbers=torch.cat([g.numbers for g in graphs]),
             cell=torch.cat([g.cell for g in graphs]),
-            edge_index=torch.cat([g.edge_index + int(o) for g, o in zip(graphs, offsets, strict=True)], 1),
+            edge_index=torch.cat(
+                [g.edge_index + int(o) for g, o in zip(graphs, offsets, strict=True)], 1
+            ),
             shifts=torch.cat([g.shifts for g in graphs]),
-            batch_index=torch.cat([torch.full_like(g.batch_index, i) for i, g in enumerate(graphs)]),
+            batch_index=torch.cat(
+                [torch.full_like(g.batch_index, i) for i, g in enumerate(graphs)]
+            ),
             volume=torch.cat([g.volume for g in graphs]),
         )
 
 
-def strained_geometry(graph: RadiusGraph, track_positions: bool, track_strain: bool) -> tuple[Tensor, Tensor, Tensor]:
+def strained_geometry(
+    graph: RadiusGraph, track_positions: bool, track_strain: bool
+) -> tuple[Tensor, Tensor, Tensor]:
     """Positions, strain and edge vectors with autograd hooks for forces and stress.
 
     A symmetric strain ``eps (B, 3, 3)`` (zero-valued) deforms positions and cell, so
@@ -107,9 +119,15 @@ def energy_gradients(
     if not inputs:
         return None, None
     grads = torch.autograd.grad(
-        energy.sum(), inputs, create_graph=create_graph, retain_graph=create_graph, allow_unused=True
+        energy.sum(),
+        inputs,
+        create_graph=create_graph,
+        retain_graph=create_graph,
+        allow_unused=True,
     )
-    grads = [g if g is not None else torch.zeros_like(t) for g, t in zip(grads, inputs, strict=True)]
+    grads = [
+        g if g is not None else torch.zeros_like(t) for g, t in zip(grads, inputs, strict=True)
+    ]
     forces = -grads[0] if positions is not None else None
     stress = grads[-1] / volume.view(-1, 1, 1) if strain is not None else None
     return forces, stress

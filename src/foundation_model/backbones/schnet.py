@@ -13,7 +13,13 @@ import ase
 import torch
 from torch import Tensor, nn
 
-from foundation_model.backbones.base import BackboneOutput, ForceMode, MLIPBackbone, element_set, scatter_sum
+from foundation_model.backbones.base import (
+    BackboneOutput,
+    ForceMode,
+    MLIPBackbone,
+    element_set,
+    scatter_sum,
+)
 from foundation_model.backbones.graph import RadiusGraph, energy_gradients, strained_geometry
 
 
@@ -39,7 +45,9 @@ class Interaction(nn.Module):
 
     def __init__(self, hidden: int, num_rbf: int) -> None:
         super().__init__()
-        self.filter = nn.Sequential(nn.Linear(num_rbf, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.filter = nn.Sequential(
+            nn.Linear(num_rbf, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
         self.pre = nn.Linear(hidden, hidden, bias=False)
         self.post = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
 
@@ -76,15 +84,25 @@ class SchNetBackbone(MLIPBackbone):
     ) -> None:
         super().__init__()
         self.cutoff = float(cutoff)
-        self.hidden, self.num_interactions, self.num_rbf, self.seed = hidden, num_interactions, num_rbf, seed
+        self.hidden, self.num_interactions, self.num_rbf, self.seed = (
+            hidden,
+            num_interactions,
+            num_rbf,
+            seed,
+        )
+        self.node_dim = hidden
         self.element_symbols = list(elements) if elements is not None else None
         self.elements = element_set(elements) if elements is not None else set(range(1, 95))
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         self.embedding = nn.Embedding(100, hidden)
         self.basis = GaussianBasis(self.cutoff, num_rbf)
-        self.interactions = nn.ModuleList([Interaction(hidden, num_rbf) for _ in range(num_interactions)])
-        self.energy_head = nn.Sequential(nn.Linear(hidden, hidden // 2), nn.SiLU(), nn.Linear(hidden // 2, 1))
+        self.interactions = nn.ModuleList(
+            [Interaction(hidden, num_rbf) for _ in range(num_interactions)]
+        )
+        self.energy_head = nn.Sequential(
+            nn.Linear(hidden, hidden // 2), nn.SiLU(), nn.Linear(hidden // 2, 1)
+        )
         self.direct_head = nn.Sequential(
             nn.Linear(2 * hidden + num_rbf, hidden), nn.SiLU(), nn.Linear(hidden, 2)
         )
@@ -116,8 +134,11 @@ class SchNetBackbone(MLIPBackbone):
         self, batch: RadiusGraph, forces: ForceMode | None = None, stress: ForceMode | None = None
     ) -> BackboneOutput:
         self.check_modes(forces, stress)
+        batch = batch.cast(self.embedding.weight.dtype)
         with torch.enable_grad():
-            pos, strain, vectors = strained_geometry(batch, forces == "conservative", stress == "conservative")
+            pos, strain, vectors = strained_geometry(
+                batch, forces == "conservative", stress == "conservative"
+            )
             distance = vectors.norm(dim=-1)  # (E,)
             basis, envelope = self.basis(distance)
             h = self.embedding(batch.numbers)  # (N, H)
@@ -125,7 +146,11 @@ class SchNetBackbone(MLIPBackbone):
                 h = layer(h, basis, envelope, batch.edge_index)
             atomic = self.energy_head(h).squeeze(-1)  # (N,)
             energy = scatter_sum(atomic, batch.batch_index, batch.num_graphs)  # (B,)
-            out: BackboneOutput = {"energy": energy, "node_features": h, "batch_index": batch.batch_index}
+            out: BackboneOutput = {
+                "energy": energy,
+                "node_features": h,
+                "batch_index": batch.batch_index,
+            }
             f, s = energy_gradients(
                 energy,
                 pos if forces == "conservative" else None,
@@ -144,15 +169,28 @@ class SchNetBackbone(MLIPBackbone):
         return out
 
     def _direct(
-        self, h: Tensor, basis: Tensor, envelope: Tensor, vectors: Tensor, distance: Tensor, batch: RadiusGraph
+        self,
+        h: Tensor,
+        basis: Tensor,
+        envelope: Tensor,
+        vectors: Tensor,
+        distance: Tensor,
+        batch: RadiusGraph,
     ) -> tuple[Tensor, Tensor]:
         """Equivariant direct forces and stress from scalar edge weights along edge vectors."""
         src, dst = batch.edge_index
-        weights = self.direct_head(torch.cat([h[src], h[dst], basis], -1)) * envelope.unsqueeze(-1)  # (E, 2)
+        weights = self.direct_head(torch.cat([h[src], h[dst], basis], -1)) * envelope.unsqueeze(
+            -1
+        )  # (E, 2)
         unit = vectors / distance.clamp_min(1e-9).unsqueeze(-1)  # (E, 3)
         # symmetrise over the edge direction so that forces sum to zero (Newton's third law)
-        pair = weights[:, 0] + self.direct_head(torch.cat([h[dst], h[src], basis], -1))[:, 0] * envelope
+        pair = (
+            weights[:, 0]
+            + self.direct_head(torch.cat([h[dst], h[src], basis], -1))[:, 0] * envelope
+        )
         f = scatter_sum(0.5 * pair.unsqueeze(-1) * unit, src, h.shape[0])  # (N, 3)
         outer = torch.einsum("ei,ej->eij", vectors, unit) * weights[:, 1, None, None]  # (E, 3, 3)
-        s = scatter_sum(outer, batch.batch_index[src], batch.num_graphs) / batch.volume.view(-1, 1, 1)
+        s = scatter_sum(outer, batch.batch_index[src], batch.num_graphs) / batch.volume.view(
+            -1, 1, 1
+        )
         return f, s

@@ -1,0 +1,165 @@
+"""Data contract: any ``Dataset[ase.Atoms]``; readers for extxyz, ASE databases and lists.
+
+Labels are looked up per structure, in order, in ``atoms.info[key]``,
+``atoms.arrays[key]`` and the attached calculator's ``results[key]`` (extxyz files written
+by ASE and ASE database rows put energy/forces/stress there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ase
+import ase.io
+import numpy as np
+from torch.utils.data import Dataset
+
+from foundation_model.backbones.properties import (
+    EnergyProperty,
+    ForcesProperty,
+    GraphProperty,
+    PropertyConfig,
+    StressProperty,
+)
+
+StructureSource = str | Path | Sequence[ase.Atoms] | Dataset
+
+
+class AtomsDataset(Dataset):
+    """An in-memory ``Dataset[ase.Atoms]``.
+
+    Args:
+        structures: the structures.
+        name: where they came from, used in error messages.
+    """
+
+    def __init__(self, structures: Sequence[ase.Atoms], name: str = "structures") -> None:
+        self.structures = list(structures)
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def __getitem__(self, idx: int) -> ase.Atoms:
+        return self.structures[idx]
+
+    def __repr__(self) -> str:
+        return f"AtomsDataset({self.name!r}, n={len(self)})"
+
+
+def _read_db(path: Path) -> list[ase.Atoms]:
+    from ase.db import connect
+
+    out = []
+    with connect(path) as db:
+        for row in db.select():
+            atoms = row.toatoms()
+            atoms.info.update(row.key_value_pairs)
+            for key, value in (row.data or {}).items():
+                arr = np.asarray(value)
+                if arr.ndim >= 1 and arr.shape[0] == len(atoms) and key not in atoms.info:
+                    atoms.arrays[key] = arr
+                else:
+                    atoms.info[key] = value
+            out.append(atoms)
+    return out
+
+
+def read_structures(source: StructureSource) -> list[ase.Atoms]:
+    """Read structures from an extxyz/xyz file, an ASE database (``.db``), any file ASE
+    reads, a list of ``ase.Atoms`` or a ``Dataset[ase.Atoms]``.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: the source holds no structure, or not ``ase.Atoms``.
+    """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Structure file not found: {path} (check train_path/val_path/test_path)."
+            )
+        if path.stat().st_size == 0:
+            raise ValueError(f"Structure file {path} is empty: it holds no structure.")
+        if path.suffix.lower() in (".db", ".sqlite"):
+            structures = _read_db(path)
+        else:
+            fmt = "extxyz" if path.suffix.lower() in (".xyz", ".extxyz") else None
+            try:
+                structures = ase.io.read(path, index=":", format=fmt)
+            except Exception as err:  # noqa: BLE001 - ASE raises many parser errors
+                raise ValueError(f"Cannot read structures from {path}: {err}") from err
+        name = str(path)
+    else:
+        structures = [source[i] for i in range(len(source))]
+        name = type(source).__name__
+    if not structures:
+        raise ValueError(f"No structure in {name}: the data set is empty.")
+    bad = [i for i, a in enumerate(structures) if not isinstance(a, ase.Atoms)]
+    if bad:
+        raise ValueError(
+            f"{name}: item {bad[0]} is a {type(structures[bad[0]]).__name__}, not ase.Atoms."
+        )
+    return list(structures)
+
+
+def find_label(atoms: ase.Atoms, key: str) -> Any | None:
+    """The label ``key`` of one structure, or ``None`` when it has none."""
+    if key in atoms.info:
+        return atoms.info[key]
+    if key in atoms.arrays:
+        return atoms.arrays[key]
+    calc = atoms.calc
+    results = getattr(calc, "results", None) or {}
+    return results.get(key)
+
+
+def extract_labels(
+    atoms: ase.Atoms, properties: list[PropertyConfig], where: str = ""
+) -> dict[str, np.ndarray]:
+    """Labels of ``properties`` for one structure as arrays in ASE units.
+
+    Shapes: energy ``()``, forces ``(N, 3)``, stress ``(3, 3)``, graph properties ``()``.
+
+    Raises:
+        ValueError: a label is missing or has the wrong shape.
+    """
+    out: dict[str, np.ndarray] = {}
+    for prop in properties:
+        value = find_label(atoms, prop.label_key)
+        if value is None:
+            raise ValueError(
+                f"Structure {where}({atoms.get_chemical_formula()}) "
+                f"has no label {prop.label_key!r} "
+                f"for property {prop.name!r}: looked in atoms.info, atoms.arrays and calculator "
+                "results. Label the data or drop the property from model.properties."
+            )
+        arr = np.asarray(value, dtype=np.float64)
+        if isinstance(prop, ForcesProperty) and arr.shape != (len(atoms), 3):
+            raise ValueError(
+                f"Structure {where}: forces have shape {arr.shape}, expected ({len(atoms)}, 3)."
+            )
+        if isinstance(prop, StressProperty):
+            arr = stress_matrix(arr, where)
+        if isinstance(prop, EnergyProperty | GraphProperty) and arr.size != 1:
+            raise ValueError(
+                f"Structure {where}: {prop.name} must be one number, got shape {arr.shape}."
+            )
+        out[prop.name] = (
+            arr.reshape(()) if arr.size == 1 and not isinstance(prop, ForcesProperty) else arr
+        )
+    return out
+
+
+def stress_matrix(arr: np.ndarray, where: str = "") -> np.ndarray:
+    """Voigt ``(6,)`` (xx yy zz yz xz xy) or ``(3, 3)`` stress -> ``(3, 3)``."""
+    if arr.shape == (3, 3):
+        return arr
+    if arr.shape == (6,):
+        xx, yy, zz, yz, xz, xy = arr
+        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    raise ValueError(
+        f"Structure {where}: stress must be Voigt (6,) or (3, 3), got shape {arr.shape}."
+    )

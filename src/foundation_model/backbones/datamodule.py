@@ -1,0 +1,193 @@
+"""``MLIPDataModule``: structure files (or lists) to train/val/test/predict loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import ase
+import lightning.pytorch as pl
+import numpy as np
+from torch.utils.data import DataLoader, Dataset
+
+from foundation_model.backbones.data import AtomsDataset, StructureSource, read_structures
+
+SPLITS = ("train", "val", "test")
+
+
+def random_split_indices(n: int, fractions: Sequence[float], seed: int) -> dict[str, np.ndarray]:
+    """Seeded random train/val/test indices; fractions are normalised to sum to one."""
+    frac = np.asarray(list(fractions) + [0.0] * (3 - len(fractions)), dtype=float)[:3]
+    if (frac < 0).any() or frac.sum() <= 0:
+        raise ValueError(
+            f"split_fractions must be non-negative with a positive sum, got {list(fractions)}."
+        )
+    frac = frac / frac.sum()
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = int(round(frac[1] * n)), int(round(frac[2] * n))
+    n_train = n - n_val - n_test
+    if n_train <= 0:
+        raise ValueError(
+            f"{n} structures leave no training set with split_fractions={list(fractions)}."
+        )
+    return {
+        "train": np.sort(perm[:n_train]),
+        "val": np.sort(perm[n_train : n_train + n_val]),
+        "test": np.sort(perm[n_train + n_val :]),
+    }
+
+
+def predefined_split_indices(structures: list[ase.Atoms], key: str) -> dict[str, np.ndarray]:
+    """Indices from ``atoms.info[key]`` in {train, val, test}."""
+    labels = [str(a.info.get(key, "")) for a in structures]
+    bad = sorted({x for x in labels if x not in SPLITS})
+    if bad:
+        raise ValueError(
+            f"atoms.info[{key!r}] must be one of {SPLITS} for every structure; got {bad[:5]}."
+        )
+    return {s: np.array([i for i, x in enumerate(labels) if x == s], dtype=int) for s in SPLITS}
+
+
+class _MappedDataset(Dataset):
+    """Applies a converter to each structure once and caches the result."""
+
+    def __init__(
+        self, structures: list[ase.Atoms], convert: Callable[[ase.Atoms, int], Any]
+    ) -> None:
+        self.structures, self.convert = structures, convert
+        self.cache: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def __getitem__(self, idx: int) -> Any:
+        if idx not in self.cache:
+            self.cache[idx] = self.convert(self.structures[idx], idx)
+        return self.cache[idx]
+
+
+class MLIPDataModule(pl.LightningDataModule):
+    """Structures for MLIP fine-tuning.
+
+    With only ``train_path``, its structures are split by ``split_fractions`` and
+    ``split_seed`` (or by ``atoms.info[split_key]``); ``val_path``/``test_path`` give
+    predefined splits instead. The fine-tuning module attaches its backbone's converter
+    in ``setup``; without one, loaders yield lists of ``ase.Atoms``.
+
+    Args:
+        train_path: extxyz/xyz file, ASE database (``.db``), list or ``Dataset[ase.Atoms]``.
+        val_path: validation structures (default: split from ``train_path``).
+        test_path: test structures (default: split from ``train_path``).
+        predict_path: structures for ``predict`` (default: the test split).
+        split_fractions: train/val/test fractions used when val/test are not given.
+        split_seed: seed of the random split.
+        split_key: ``atoms.info`` key holding ``train``/``val``/``test`` (predefined split).
+        batch_size: structures per training batch.
+        eval_batch_size: structures per evaluation batch (default ``batch_size``).
+        num_workers: DataLoader worker processes.
+    """
+
+    def __init__(
+        self,
+        train_path: str | Path | Any,
+        val_path: str | Path | Any | None = None,
+        test_path: str | Path | Any | None = None,
+        predict_path: str | Path | Any | None = None,
+        split_fractions: list[float] | None = None,
+        split_seed: int = 42,
+        split_key: str | None = None,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.sources: dict[str, StructureSource | None] = {
+            "train": train_path,
+            "val": val_path,
+            "test": test_path,
+            "predict": predict_path,
+        }
+        self.split_fractions = list(split_fractions or [0.8, 0.1, 0.1])
+        self.split_seed = split_seed
+        self.split_key = split_key
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.structures: dict[str, list[ase.Atoms]] = {}
+        self.converter: Callable[[ase.Atoms, int], Any] | None = None
+        self.collate_fn: Callable[[list[Any]], Any] | None = None
+        self._datasets: dict[str, Dataset] = {}
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> dict[str, list[ase.Atoms]]:
+        """Read every split once (idempotent) and return ``{split: structures}``."""
+        if self.structures:
+            return self.structures
+        train = read_structures(self.sources["train"])
+        given = {s: self.sources[s] is not None for s in ("val", "test")}
+        if all(given.values()):
+            parts = {"train": train}
+        else:
+            if self.split_key:
+                idx = predefined_split_indices(train, self.split_key)
+            else:
+                idx = random_split_indices(len(train), self.split_fractions, self.split_seed)
+            parts = {s: [train[i] for i in idx[s]] for s in SPLITS}
+        for split in ("val", "test"):
+            if given[split]:
+                parts[split] = read_structures(self.sources[split])
+        if self.sources["predict"] is not None:
+            parts["predict"] = read_structures(self.sources["predict"])
+        self.structures = parts
+        return parts
+
+    def prepare_data(self) -> None:
+        """Nothing to download: data are local files."""
+
+    def setup(self, stage: str | None = None) -> None:
+        self.load()
+
+    def set_converter(
+        self, convert: Callable[[ase.Atoms, int], Any], collate: Callable[[list[Any]], Any]
+    ) -> None:
+        """Attach ``convert(atoms, index) -> sample`` and ``collate(samples) -> batch``."""
+        self.converter, self.collate_fn = convert, collate
+        self._datasets = {}
+
+    def dataset(self, split: str) -> Dataset:
+        """The (converted, cached) dataset of ``split``."""
+        structures = self.load().get(split)
+        if split == "predict" and structures is None:
+            structures = self.structures["test"]
+        if not structures:
+            raise ValueError(
+                f"The {split} split is empty: give {split}_path or adjust split_fractions."
+            )
+        if self.converter is None:
+            return AtomsDataset(structures, split)
+        if split not in self._datasets:
+            self._datasets[split] = _MappedDataset(structures, self.converter)
+        return self._datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn or list,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)

@@ -1,0 +1,369 @@
+"""``MLIPFineTuneModule``: fine-tune any :class:`MLIPBackbone` on energy/forces/stress and
+graph properties with ``fm fit``
+(``model.class_path: foundation_model.backbones.MLIPFineTuneModule``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, ClassVar
+
+import ase
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor, nn
+
+from foundation_model.backbones.base import MLIPBackbone, scatter_max, voigt_from_full
+from foundation_model.backbones.batch import MLIPBatch, MLIPSample, collate_samples
+from foundation_model.backbones.data import extract_labels
+from foundation_model.backbones.ema import WeightEMA
+from foundation_model.backbones.heads import GraphPropertyHead
+from foundation_model.backbones.normalization import ReferenceEnergies, fit_reference_energies
+from foundation_model.backbones.properties import (
+    EnergyProperty,
+    ForcesProperty,
+    GraphProperty,
+    PropertyConfig,
+    StressProperty,
+    check_properties,
+    default_properties,
+)
+from foundation_model.data.scalers import StandardScaler
+from foundation_model.models.fine_tuning import freeze, parameter_groups
+
+
+class MLIPFineTuneModule(pl.LightningModule):
+    """Fine-tunes an MLIP backbone; checkpoints rebuild themselves (``load_from_checkpoint``).
+
+    Parameter groups for ``component_lr``/``freeze``: ``backbone``, ``backbone.<child>``,
+    ``graph_heads`` and ``graph_heads.<property>``.
+
+    Args:
+        backbone: the adapter, e.g. ``class_path: foundation_model.backbones.SevenNetBackbone``.
+        properties: property schema (default: energy, conservative forces and stress).
+        optimizer: optimizer factory, e.g. ``class_path: torch.optim.AdamW``.
+        lr_scheduler: optional scheduler factory (ReduceLROnPlateau monitors ``val_total_loss``).
+        freeze_backbone: train only the heads and reference energies.
+        reset_output_heads: re-initialise the backbone's energy readout before training.
+        component_lr: learning rate per parameter-name prefix, e.g. ``{backbone: 1e-4}``.
+        ema_decay: keep an exponential moving average of weights (e.g. 0.99) used for
+            validation, test and the calculator; ``None`` disables it.
+        fit_reference_energies: fit per-element energies on ``label - backbone`` residuals
+            of the training split at the start of ``fit`` (aligns a pretrained energy scale).
+        reference_batch_size: structures per batch when fitting reference energies.
+    """
+
+    data_links: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self,
+        backbone: MLIPBackbone,
+        properties: list[PropertyConfig] | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        freeze_backbone: bool = False,
+        reset_output_heads: bool = False,
+        component_lr: dict[str, float] | None = None,
+        ema_decay: float | None = None,
+        fit_reference_energies: bool = True,
+        reference_batch_size: int = 16,
+    ) -> None:
+        super().__init__()
+        self.backbone = MLIPBackbone.from_dict(backbone)
+        self.properties = [
+            PropertyConfig.from_dict(p) for p in (properties or default_properties())
+        ]
+        check_properties(self.properties)
+        self.save_hyperparameters(ignore=["backbone", "properties", "optimizer", "lr_scheduler"])
+        self.hparams["backbone"] = self.backbone.to_dict()
+        self.hparams["properties"] = [p.to_dict() for p in self.properties]
+        self.hparams["reset_output_heads"] = False  # a reloaded checkpoint keeps its trained heads
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.reference = ReferenceEnergies()
+        graph_props = [p for p in self.properties if isinstance(p, GraphProperty)]
+        node_dim = int(getattr(self.backbone, "node_dim", 0))
+        if graph_props and node_dim <= 0:
+            raise ValueError(
+                f"{type(self.backbone).__name__} exposes no atom features for graph properties."
+            )
+        self.graph_heads = nn.ModuleDict(
+            {p.name: GraphPropertyHead(node_dim, p) for p in graph_props}
+        )
+        self.target_scalers = nn.ModuleDict(
+            {p.name: StandardScaler(1) for p in graph_props if p.task_type == "regression"}
+        )
+        if reset_output_heads:
+            self.backbone.reset_output_heads()
+        if freeze_backbone:
+            freeze(self, ["backbone"])
+        self.ema = WeightEMA(self, ema_decay) if ema_decay is not None else None
+        self._ema_backup: dict[str, Tensor] | None = None
+
+    # ------------------------------------------------------------------ schema helpers
+    def prop(self, kind: type[PropertyConfig]) -> PropertyConfig | None:
+        return next((p for p in self.properties if isinstance(p, kind)), None)
+
+    def modes(self, forces: bool, stress: bool) -> tuple[str | None, str | None]:
+        """Force/stress modes from the schema (conservative when not in the schema)."""
+        fp, sp = self.prop(ForcesProperty), self.prop(StressProperty)
+        f_mode = ("conservative" if fp is None or fp.conservative else "direct") if forces else None
+        s_mode = ("conservative" if sp is None or sp.conservative else "direct") if stress else None
+        return f_mode, s_mode
+
+    # ------------------------------------------------------------------ data
+    def atoms_to_sample(
+        self, atoms: ase.Atoms, index: int = -1, has_labels: bool = True
+    ) -> MLIPSample:
+        """One structure as backbone data + labels of the schema."""
+        labels = (
+            extract_labels(atoms, self.properties, f"#{index} " if index >= 0 else "")
+            if has_labels
+            else {}
+        )
+        data = self.backbone.atoms_to_data(atoms, has_labels)
+        return MLIPSample(data, atoms.numbers.copy(), labels, index)
+
+    def collate(self, samples: list[MLIPSample]) -> MLIPBatch:
+        return collate_samples(samples, self.backbone.collate)
+
+    def batch_from_atoms(self, structures: list[ase.Atoms], has_labels: bool = False) -> MLIPBatch:
+        batch = self.collate(
+            [self.atoms_to_sample(a, i, has_labels) for i, a in enumerate(structures)]
+        )
+        return self.transfer_batch_to_device(batch, self.device, 0)
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        if isinstance(batch, MLIPBatch):
+            return batch.to(device, self.backbone)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self, batch: MLIPBatch, forces: bool | None = None, stress: bool | None = None
+    ) -> dict[str, Tensor]:
+        """Predictions in ASE units: ``energy (B,)``, ``forces (N, 3)``, ``stress (B, 3, 3)``,
+        graph properties ``(B,)`` (regression, original units) or ``(B, C)`` (logits).
+
+        ``forces``/``stress`` default to whether the schema has them.
+        """
+        forces = self.prop(ForcesProperty) is not None if forces is None else forces
+        stress = self.prop(StressProperty) is not None if stress is None else stress
+        f_mode, s_mode = self.modes(forces, stress)
+        out = self.backbone(batch.graph, forces=f_mode, stress=s_mode)
+        n_graphs = len(batch)
+        preds: dict[str, Tensor] = {
+            "energy": out["energy"] + self.reference(batch.numbers, batch.batch_index, n_graphs)
+        }
+        for key in ("forces", "stress"):
+            if key in out:
+                preds[key] = out[key]
+        for name, head in self.graph_heads.items():
+            value = head(out["node_features"], batch.batch_index, n_graphs)  # (B, C)
+            if name in self.target_scalers:
+                value = self.target_scalers[name].inverse(value.squeeze(-1))  # (B,)
+            preds[name] = value
+        return preds
+
+    # ------------------------------------------------------------------ losses
+    def compute_losses(self, batch: MLIPBatch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
+        losses: dict[str, Tensor] = {}
+        n_atoms = batch.num_atoms.to(preds["energy"].dtype)
+        for p in self.properties:
+            pred, target = preds[p.name], batch.labels[p.name].to(preds[p.name].dtype)
+            if isinstance(p, EnergyProperty) and p.per_atom:
+                pred, target = pred / n_atoms, target / n_atoms
+            elif p.name in self.target_scalers:
+                scaler = self.target_scalers[p.name]
+                pred, target = scaler.transform(pred), scaler.transform(target)
+            losses[p.name] = p.compute_loss(pred, target)
+        return losses
+
+    def _metrics(self, batch: MLIPBatch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
+        m: dict[str, Tensor] = {}
+        labels = batch.labels
+        if "energy" in labels:
+            n = batch.num_atoms.to(preds["energy"].dtype)
+            m["energy_mae_per_atom"] = ((preds["energy"] - labels["energy"]) / n).abs().mean()
+        for key in ("forces", "stress"):
+            if key in labels and key in preds:
+                m[f"{key}_mae"] = (preds[key] - labels[key]).abs().mean()
+        for p in self.properties:
+            if isinstance(p, GraphProperty) and p.task_type == "regression":
+                m[f"{p.name}_mae"] = (preds[p.name] - labels[p.name]).abs().mean()
+            elif isinstance(p, GraphProperty):
+                m[f"{p.name}_accuracy"] = (
+                    (preds[p.name].argmax(-1) == labels[p.name].long()).float().mean()
+                )
+        return m
+
+    def _step(self, stage: str, batch: MLIPBatch) -> Tensor:
+        preds = self(batch)
+        losses = self.compute_losses(batch, preds)
+        total = sum(p.loss_coefficient * losses[p.name] for p in self.properties)
+        n = len(batch)
+        self.log(
+            f"{stage}_total_loss",
+            total,
+            prog_bar=True,
+            on_step=stage == "train",
+            on_epoch=True,
+            batch_size=n,
+        )
+        for name, value in losses.items():
+            self.log(f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=n)
+        for name, value in self._metrics(batch, preds).items():
+            self.log(f"{stage}_{name}", value.detach(), on_step=False, on_epoch=True, batch_size=n)
+        return total
+
+    def training_step(self, batch: MLIPBatch, batch_idx: int) -> Tensor:
+        return self._step("train", batch)
+
+    def validation_step(self, batch: MLIPBatch, batch_idx: int) -> Tensor:
+        return self._step("val", batch).detach()
+
+    def test_step(self, batch: MLIPBatch, batch_idx: int) -> Tensor:
+        return self._step("test", batch).detach()
+
+    def predict_step(
+        self, batch: MLIPBatch, batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Per-structure outputs for ``fm predict`` (forces per atom: use MLIPCalculator)."""
+        preds = self(batch)
+        n = batch.num_atoms
+        out = {
+            "row_index": batch.index,
+            "num_atoms": n,
+            "energy": preds["energy"],
+            "energy_per_atom": preds["energy"] / n,
+        }
+        if "forces" in preds:
+            norms = preds["forces"].norm(dim=-1)  # (N,)
+            out["max_force"] = scatter_max(norms[:, None], batch.batch_index, len(batch))[:, 0]
+        if "stress" in preds:
+            out["stress"] = voigt_from_full(preds["stress"])  # (B, 6) xx yy zz yz xz xy
+        for p in self.properties:
+            if isinstance(p, GraphProperty) and p.task_type == "classification":
+                proba = torch.softmax(preds[p.name], -1)
+                out[f"{p.name}_probabilities"] = proba
+                out[f"{p.name}_label"] = proba.argmax(-1)
+            elif isinstance(p, GraphProperty):
+                out[p.name] = preds[p.name]
+        return {k: v.detach().cpu() for k, v in out.items()}
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, stage: str) -> None:
+        trainer = self._trainer
+        if trainer is None:
+            return
+        # conservative forces/stress need autograd during evaluation: no inference mode
+        for loop in (
+            trainer.fit_loop.epoch_loop.val_loop,
+            trainer.validate_loop,
+            trainer.test_loop,
+            trainer.predict_loop,
+        ):
+            loop.inference_mode = False
+        dm = getattr(trainer, "datamodule", None)
+        if dm is None or not hasattr(dm, "set_converter"):
+            return
+        has_labels = stage != "predict"
+        dm.set_converter(partial(self.atoms_to_sample, has_labels=has_labels), self.collate)
+        if stage == "fit":
+            self.fit_normalisation(dm.load()["train"])
+
+    def fit_normalisation(self, structures: list[ase.Atoms]) -> None:
+        """Fit reference energies and graph-property scalers on training structures (once)."""
+        for p in self.properties:
+            if p.name in self.target_scalers and not bool(self.target_scalers[p.name].fitted):
+                values = np.array(
+                    [
+                        float(extract_labels(a, [p], f"#{i} ")[p.name])
+                        for i, a in enumerate(structures)
+                    ]
+                )
+                self.target_scalers[p.name].set_statistics(values.mean(), max(values.std(), 1e-8))
+        energy = self.prop(EnergyProperty)
+        if energy is None or not self.hparams.fit_reference_energies or bool(self.reference.fitted):
+            return
+        labels = np.array(
+            [
+                float(extract_labels(a, [energy], f"#{i} ")["energy"])
+                for i, a in enumerate(structures)
+            ]
+        )
+        predicted = self.backbone_energies(structures)
+        values = fit_reference_energies([a.numbers for a in structures], labels - predicted)
+        self.reference.set(values)
+
+    @torch.no_grad()
+    def backbone_energies(self, structures: list[ase.Atoms]) -> np.ndarray:
+        """Raw backbone energies (eV) of ``structures``, without reference energies."""
+        was_training = self.training
+        self.eval()
+        out = []
+        size = self.hparams.reference_batch_size
+        for start in range(0, len(structures), size):
+            batch = self.batch_from_atoms(structures[start : start + size])
+            out.append(self.backbone(batch.graph)["energy"].double().cpu().numpy())
+        self.train(was_training)
+        return np.concatenate(out)
+
+    def on_train_start(self) -> None:
+        # Lightning keeps modules in the mode they had; a module evaluated before fit (e.g.
+        # zero-shot) would train in eval mode, where backbones skip create_graph for forces.
+        self.train()
+
+    # ------------------------------------------------------------------ EMA
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update(self)
+
+    def _ema_in(self) -> None:
+        if self.ema is not None and self._ema_backup is None:
+            self._ema_backup = self.ema.swap_in(self)
+
+    def _ema_out(self) -> None:
+        if self.ema is not None and self._ema_backup is not None:
+            self.ema.restore(self, self._ema_backup)
+            self._ema_backup = None
+
+    def on_validation_epoch_start(self) -> None:
+        self._ema_in()
+
+    def on_validation_epoch_end(self) -> None:
+        self._ema_out()
+
+    def on_test_epoch_start(self) -> None:
+        self._ema_in()
+
+    def on_test_epoch_end(self) -> None:
+        self._ema_out()
+
+    def use_ema_weights(self) -> None:
+        """Overwrite the weights with their moving averages (for inference)."""
+        if self.ema is not None:
+            self.ema.copy_to(self)
+
+    # ------------------------------------------------------------------ optimisation, checkpoints
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(parameter_groups(self, self.hparams.component_lr))
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        config: dict[str, Any] = {"scheduler": scheduler}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            config["monitor"] = "val_total_loss"
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.ema is not None:
+            checkpoint["mlip_ema"] = self.ema.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.ema is not None and "mlip_ema" in checkpoint:
+            self.ema.load_state_dict(checkpoint["mlip_ema"])

@@ -1,0 +1,82 @@
+"""Data contract: readers, label lookup and clear errors for bad inputs."""
+
+from __future__ import annotations
+
+import ase.io
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from foundation_model.backbones import EnergyProperty, ForcesProperty, GraphProperty, StressProperty
+from foundation_model.backbones.data import AtomsDataset, extract_labels, read_structures
+
+SCHEMA = [EnergyProperty(), ForcesProperty(), StressProperty()]
+
+
+def test_extxyz_round_trip_keeps_labels(emt_file, emt_structures):
+    structures = read_structures(emt_file)
+    assert len(structures) == len(emt_structures)
+    labels = extract_labels(structures[0], SCHEMA)
+    ref = emt_structures[0].calc.results
+    assert labels["energy"] == pytest.approx(ref["energy"])
+    np.testing.assert_allclose(labels["forces"], ref["forces"], atol=1e-7)
+    assert labels["stress"].shape == (3, 3)
+    assert labels["stress"][1, 2] == pytest.approx(ref["stress"][3])  # Voigt yz
+
+
+def test_ase_database_and_lists(tmp_path, emt_structures):
+    from ase.db import connect
+
+    path = tmp_path / "set.db"
+    with connect(path) as db:
+        for atoms in emt_structures[:3]:
+            db.write(atoms, band_gap=1.5, data={"charges": np.zeros(len(atoms))})
+    structures = read_structures(path)
+    assert len(structures) == 3
+    assert structures[0].info["band_gap"] == 1.5
+    assert structures[0].arrays["charges"].shape == (len(structures[0]),)
+    assert extract_labels(structures[1], SCHEMA)["forces"].shape == (len(structures[1]), 3)
+    assert len(read_structures(emt_structures[:2])) == 2
+    assert len(read_structures(AtomsDataset(emt_structures[:5]))) == 5
+
+
+def test_labels_from_info_arrays_and_calculator():
+    atoms = bulk("Cu", "fcc", 3.6)
+    atoms.info["energy"] = -3.5
+    atoms.info["stress"] = np.arange(6.0)
+    atoms.arrays["forces"] = np.ones((1, 3))
+    atoms.info["gap"] = 0.2
+    labels = extract_labels(atoms, [*SCHEMA, GraphProperty("gap")])
+    assert labels["energy"] == -3.5 and labels["gap"] == pytest.approx(0.2)
+    np.testing.assert_allclose(labels["stress"], [[0, 5, 4], [5, 1, 3], [4, 3, 2]])
+    other = bulk("Al", "fcc", 4.05)
+    other.calc = SinglePointCalculator(other, energy=-1.0, forces=np.zeros((1, 3)))
+    assert extract_labels(other, [EnergyProperty(key="energy")])["energy"] == -1.0
+
+
+def test_missing_label_is_a_clear_error():
+    atoms = bulk("Cu", "fcc", 3.6)
+    with pytest.raises(ValueError, match="has no label 'energy'"):
+        extract_labels(atoms, SCHEMA, "#7 ")
+
+
+def test_bad_files(tmp_path):
+    empty = tmp_path / "empty.extxyz"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty"):
+        read_structures(empty)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_structures(tmp_path / "missing.extxyz")
+    with pytest.raises(ValueError, match="No structure"):
+        read_structures([])
+    garbage = tmp_path / "bad.xyz"
+    garbage.write_text("not a number\nfoo\n")
+    with pytest.raises(ValueError, match="Cannot read structures"):
+        read_structures(garbage)
+
+
+def test_written_file_is_readable_by_ase(tmp_path, emt_structures):
+    path = tmp_path / "x.extxyz"
+    ase.io.write(path, emt_structures[:2], format="extxyz")
+    assert len(read_structures(str(path))) == 2

@@ -1,0 +1,45 @@
+"""MLIPDataModule: seeded random splits, predefined splits, separate files."""
+
+from __future__ import annotations
+
+import ase.io
+import pytest
+
+from foundation_model.backbones import MLIPDataModule
+from foundation_model.backbones.datamodule import random_split_indices
+
+
+def test_random_split_is_seeded_and_disjoint():
+    a = random_split_indices(50, [0.8, 0.1, 0.1], seed=3)
+    b = random_split_indices(50, [0.8, 0.1, 0.1], seed=3)
+    c = random_split_indices(50, [0.8, 0.1, 0.1], seed=4)
+    assert all((a[k] == b[k]).all() for k in a)
+    assert any((a[k] != c[k]).any() for k in ("val", "test"))
+    assert sorted(set(a["train"]) | set(a["val"]) | set(a["test"])) == list(range(50))
+    assert (len(a["train"]), len(a["val"]), len(a["test"])) == (40, 5, 5)
+    with pytest.raises(ValueError, match="no training set"):
+        random_split_indices(3, [0.0, 1.0, 1.0], seed=0)
+
+
+def test_predefined_splits(tmp_path, emt_structures):
+    tagged = [a.copy() for a in emt_structures]
+    for i, atoms in enumerate(tagged):
+        atoms.calc = emt_structures[i].calc
+        atoms.info["split"] = ["train", "train", "val", "test"][i % 4]
+    dm = MLIPDataModule(tagged, split_key="split")
+    parts = dm.load()
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [12, 6, 6]
+    files = {}
+    for name, sl in {"train": slice(0, 16), "val": slice(16, 20), "test": slice(20, 24)}.items():
+        files[name] = tmp_path / f"{name}.extxyz"
+        ase.io.write(files[name], emt_structures[sl], format="extxyz")
+    dm = MLIPDataModule(str(files["train"]), str(files["val"]), str(files["test"]), batch_size=4)
+    dm.setup("fit")
+    assert [len(dm.structures[s]) for s in ("train", "val", "test")] == [16, 4, 4]
+    batch = next(iter(dm.train_dataloader()))
+    assert isinstance(batch, list) and len(batch) == 4  # no converter: lists of Atoms
+
+
+def test_bad_split_key(emt_structures):
+    with pytest.raises(ValueError, match="must be one of"):
+        MLIPDataModule(emt_structures, split_key="nope").load()

@@ -1,0 +1,30 @@
+"""Per-element reference energies by least squares."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from foundation_model.backbones.normalization import ReferenceEnergies, fit_reference_energies
+
+
+def test_reference_energies_are_recovered():
+    rng = np.random.default_rng(0)
+    truth = {13: -3.7, 28: -5.5, 29: -4.1}
+    numbers = [rng.choice(list(truth), size=rng.integers(2, 9)) for _ in range(40)]
+    energies = np.array([sum(truth[z] for z in zs) for zs in numbers])
+    values = fit_reference_energies(numbers, energies)
+    for z, e in truth.items():
+        assert abs(values[z] - e) < 1e-6
+    assert values[1] == 0.0  # absent element
+    ref = ReferenceEnergies()
+    ref.set(values)
+    z = torch.tensor([13, 29, 29])
+    total = ref(z, torch.tensor([0, 0, 1]), 2)
+    assert torch.allclose(total, torch.tensor([-7.8, -4.1]), atol=1e-5)
+
+
+def test_single_element_ratio_is_solvable():
+    numbers = [np.array([29] * n) for n in (4, 8, 4)]
+    values = fit_reference_energies(numbers, np.array([-14.0, -28.0, -14.0]))
+    assert abs(values[29] + 3.5) < 1e-5
