@@ -2,47 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pandas as pd
 import pytest
 
-
-def make_tables(
-    n: int = 240, f: int = 10, seed: int = 0, missing: float = 0.3
-) -> dict[str, pd.DataFrame]:
-    """Formula descriptors, structure descriptors (70 % of rows) and attributes.
-
-    ``y`` is linear in the descriptors, ``cls`` a threshold rule, ``cp`` a line over ``T``.
-    """
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, f))
-    ids = pd.Index([f"m{i}" for i in range(n)], name="id")
-    formula = pd.DataFrame(x, index=ids, columns=[f"d{i}" for i in range(f)])
-    has_s = rng.random(n) < 0.7
-    structure = pd.DataFrame(
-        x[has_s, :4] @ rng.normal(size=(4, 5)),
-        index=ids[has_s],
-        columns=[f"s{i}" for i in range(5)],
-    )
-    temps = [np.linspace(300, 900, 4 + i % 5) for i in range(n)]
-    attrs = pd.DataFrame(
-        {
-            "y": 2.0 * x[:, 0] - x[:, 1] + 0.5,
-            "cls": np.where(x[:, 2] + 0.5 * x[:, 3] > 0, "metal", "insulator"),
-            "T": [json.dumps(t.tolist()) for t in temps],
-            "cp": [json.dumps((x[i, 4] * t / 900 + x[i, 5]).tolist()) for i, t in enumerate(temps)],
-            "split": np.where(
-                np.arange(n) % 10 == 0, "test", np.where(np.arange(n) % 10 == 1, "val", "train")
-            ),
-        },
-        index=ids,
-    )
-    for col in ("y", "cls", "cp"):
-        drop = rng.random(n) < missing
-        attrs.loc[drop, col] = np.nan
-    return {"formula": formula, "structure": structure, "attributes": attrs}
+from synthetic_tables import make_tables
 
 
 @pytest.fixture

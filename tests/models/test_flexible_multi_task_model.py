@@ -4,7 +4,6 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from conftest import make_tables
 from foundation_model.data import CompoundDataModule
 from foundation_model.models import FlexibleMultiTaskModel
 from foundation_model.models.task_head import (
@@ -14,6 +13,7 @@ from foundation_model.models.task_head import (
     SequenceTCNFiLMTask,
     SequenceTransformerTask,
 )
+from synthetic_tables import make_tables
 
 
 def all_tasks():
