@@ -67,7 +67,7 @@ def test_unknown_task_type(tables):
 
     with pytest.raises(TypeError, match="Unknown task type RankingTask"):
         load(tables["formula"], tables["attributes"], [RankingTask("r")])
-    with pytest.raises(ValueError, match="Unknown task class"):
+    with pytest.raises(ValueError, match="Unknown TaskSpec class"):
         CompoundDataModule(
             tables["formula"], [{"class_path": "foundation_model.models.task_head.Ranking"}], None
         )

@@ -52,5 +52,5 @@ def test_spec_round_trip_and_errors():
         ClassificationTask("c").build_head(4)
     with pytest.raises(ValueError, match="Unknown loss"):
         RegressionTask("r", loss="abs")
-    with pytest.raises(ValueError, match="Unknown task class"):
+    with pytest.raises(ValueError, match="Unknown TaskSpec class"):
         TaskSpec.from_dict({"class_path": "foundation_model.models.task_head.NopeTask"})

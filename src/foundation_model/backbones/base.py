@@ -17,8 +17,6 @@ Conventions of :class:`BackboneOutput` (ASE units):
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, Literal, TypedDict
@@ -27,6 +25,8 @@ import ase
 import torch
 from ase.data import chemical_symbols
 from torch import Tensor, nn
+
+from foundation_model.utils.class_path import ClassPathSerializable
 
 ForceMode = Literal["conservative", "direct"]
 
@@ -49,7 +49,7 @@ def missing_extra(package: str, extra: str) -> ImportError:
     )
 
 
-class MLIPBackbone(nn.Module, ABC):
+class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
     """Narrow interface every MLIP adapter implements.
 
     Subclasses set ``self.cutoff`` (Å), ``self.node_dim`` (width of the atom features)
@@ -130,30 +130,6 @@ class MLIPBackbone(nn.Module, ABC):
             raise ValueError(
                 f"{type(self).__name__} has no direct stress output: use conservative stress."
             )
-
-    # ------------------------------------------------------------------ serialisation
-    def init_args(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild this adapter (attributes of the same name)."""
-        params = inspect.signature(type(self).__init__).parameters
-        return {p: getattr(self, p) for p in params if p != "self" and hasattr(self, p)}
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"class_path", "init_args"}``, the same shape as in a YAML config."""
-        cls = type(self)
-        return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": self.init_args()}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any] | MLIPBackbone) -> MLIPBackbone:
-        """Rebuild an adapter from :meth:`to_dict` output (adapters pass through)."""
-        if isinstance(data, MLIPBackbone):
-            return data
-        if not isinstance(data, dict) or "class_path" not in data:
-            raise ValueError(f"A backbone must be {{class_path, init_args}}, got {data!r}.")
-        module_name, _, cls_name = data["class_path"].rpartition(".")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-        if not (isinstance(cls, type) and issubclass(cls, MLIPBackbone)):
-            raise ValueError(f"{data['class_path']!r} is not an MLIPBackbone subclass.")
-        return cls(**dict(data.get("init_args") or {}))
 
 
 # ---------------------------------------------------------------------- tensor helpers

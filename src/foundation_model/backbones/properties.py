@@ -8,13 +8,13 @@ Labels are read from ``atoms.info``, ``atoms.arrays`` or attached calculator res
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from foundation_model.utils.class_path import ClassPathSerializable
 
 LossName = Literal["mae", "mse", "huber"]
 Reduction = Literal["mean", "sum", "max"]
@@ -31,7 +31,7 @@ def regression_loss(pred: Tensor, target: Tensor, loss: LossName, huber_delta: f
     raise ValueError(f"Unknown loss {loss!r}: choose mae, mse or huber.")
 
 
-class PropertyConfig:
+class PropertyConfig(ClassPathSerializable):
     """Base of every property.
 
     Args:
@@ -66,32 +66,6 @@ class PropertyConfig:
 
     def compute_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         return regression_loss(pred, target, self.loss, self.huber_delta)
-
-    # ------------------------------------------------------------------ serialisation
-    def init_args(self) -> dict[str, Any]:
-        params = inspect.signature(type(self).__init__).parameters
-        return {p: getattr(self, p) for p in params if p != "self"}
-
-    def to_dict(self) -> dict[str, Any]:
-        cls = type(self)
-        return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": self.init_args()}
-
-    @staticmethod
-    def from_dict(data: dict[str, Any] | PropertyConfig) -> PropertyConfig:
-        """Rebuild a property from :meth:`to_dict` output (properties pass through)."""
-        if isinstance(data, PropertyConfig):
-            return data
-        if not isinstance(data, dict) or "class_path" not in data:
-            raise ValueError(f"A property must be {{class_path, init_args}}, got {data!r}.")
-        module_name, _, cls_name = data["class_path"].rpartition(".")
-        cls = getattr(importlib.import_module(module_name), cls_name)
-        if not (isinstance(cls, type) and issubclass(cls, PropertyConfig)):
-            raise ValueError(f"{data['class_path']!r} is not a PropertyConfig subclass.")
-        return cls(**dict(data.get("init_args") or {}))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.init_args().items())
-        return f"{type(self).__name__}({args})"
 
 
 class EnergyProperty(PropertyConfig):
