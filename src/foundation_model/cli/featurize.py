@@ -12,26 +12,47 @@ import argparse
 import sys
 from pathlib import Path
 
-PRESET_HELP = "composition preset: magpie (RF-SCM/Magpie set, 132 columns) or rich (Magpie + 8 more featurizers)"
+PRESET_HELP = (
+    "composition preset: magpie (RF-SCM/Magpie set, 132 columns) "
+    "or rich (Magpie + 7 more featurizers)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fm featurize`` argument parser."""
-    p = argparse.ArgumentParser(prog="fm featurize", description="Featurize formulas with matminer.")
+    p = argparse.ArgumentParser(
+        prog="fm featurize", description="Featurize formulas with matminer."
+    )
     p.add_argument("--input", required=True, type=Path, help="input table (.csv or .parquet)")
     p.add_argument("--formula-column", default="formula", help="column holding formulas")
     p.add_argument("--id-column", default=None, help="column of row ids (default: row number)")
     p.add_argument("--preset", default="magpie", help=PRESET_HELP)
     p.add_argument("--output", required=True, type=Path, help="output table (.parquet or .csv)")
-    p.add_argument("--structure-column", default=None, help="column with CIF / pymatgen JSON / extxyz text")
+    p.add_argument(
+        "--structure-column", default=None, help="column with CIF / pymatgen JSON / extxyz text"
+    )
     p.add_argument("--structure-preset", default="structure_basic", help="structure preset")
     p.add_argument(
-        "--structure-output", type=Path, default=None, help="structure descriptors (default: <output>_structure)"
+        "--structure-output",
+        type=Path,
+        default=None,
+        help="structure descriptors (default: <output>_structure)",
     )
-    p.add_argument("--errors", type=Path, default=None, help="side file of failed inputs (default: <output>.errors.csv)")
-    p.add_argument("--cache-dir", type=Path, default=Path("data/cache/features"), help="feature cache folder")
+    p.add_argument(
+        "--errors",
+        type=Path,
+        default=None,
+        help="side file of failed inputs (default: <output>.errors.csv)",
+    )
+    p.add_argument(
+        "--cache-dir", type=Path, default=Path("data/cache/features"), help="feature cache folder"
+    )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    p.add_argument("--no-impute", action="store_true", help="keep NaNs (default: drop all-NaN columns, fill medians)")
+    p.add_argument(
+        "--no-impute",
+        action="store_true",
+        help="keep NaNs (default: drop all-NaN columns, fill medians)",
+    )
     p.add_argument("--n-jobs", type=int, default=1, help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -78,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
         write_table(result.structure_features, s_out)
     info = result.info
     print(
-        f"fm featurize: {len(result.features)}/{info['n_inputs']} rows x {result.features.shape[1]} "
-        f"descriptors -> {args.output} ({info['seconds']:.2f} s, cache {'hit' if info['cache_hit'] else 'miss'}); "
+        f"fm featurize: {len(result.features)}/{info['n_inputs']} rows x "
+        f"{result.features.shape[1]} descriptors -> {args.output} ({info['seconds']:.2f} s, "
+        f"cache {'hit' if info['cache_hit'] else 'miss'}); "
         f"{len(result.errors)} failure(s){' -> ' + str(errors_path) if len(result.errors) else ''}."
     )
     return 0

@@ -1,9 +1,10 @@
 """Matbench v0.1 composition tasks with their official ids and 5-fold splits.
 
 ``fm data matbench --out data/matbench`` writes, for each task, ``<task>.csv``
-(``id,formula,target``; ids ``mb-<name>-<NNN>`` as in the official validation file) and
-``folds.json`` (official test ids of every fold) plus ``tasks.json`` (target, unit, type,
-where the rows came from). Rows and ids are checked against the validation file.
+(``id,formula,target``; ids ``mb-<name>-<NNN>`` as in the official validation file),
+``<task>_folds.json`` (``{"fold_k": [official test ids]}``; a fold's train ids are all
+other ids, as in Matbench) and ``tasks.json`` (target, unit, type, where the rows came
+from, the splitting metadata). Rows and ids are checked against the validation file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ CRABNET_STEMS: dict[str, str] = {
     "matbench_perovskites": "castelli",
     "matbench_phonons": "phonons",
 }
-COMPOSITION_TASKS = ("matbench_expt_gap", "matbench_expt_is_metal", "matbench_glass", "matbench_steels")
+COMPOSITION_TASKS = (
+    "matbench_expt_gap",
+    "matbench_expt_is_metal",
+    "matbench_glass",
+    "matbench_steels",
+)
 
 
 @dataclass
@@ -91,6 +97,7 @@ def official_ids(name: str, n_rows: int, splits: dict) -> list[str]:
 
 
 def _check_against_splits(name: str, ids: list[str], splits: dict) -> None:
+    splits = {k: _as_fold(v, ids) for k, v in splits.items()}
     test_ids = [i for fold in splits.values() for i in fold["test"]]
     expected = set(test_ids)
     if len(test_ids) != len(expected) or expected != set(ids):
@@ -99,8 +106,19 @@ def _check_against_splits(name: str, ids: list[str], splits: dict) -> None:
             f"{len(expected)} official ids); the data source is not Matbench v0.1."
         )
     for key, fold in splits.items():
-        if set(fold["train"]) & set(fold["test"]) or len(fold["train"]) + len(fold["test"]) != len(ids):
-            raise ValueError(f"{name}: {key} of the validation file is not a partition of the rows.")
+        if set(fold["train"]) & set(fold["test"]) or len(fold["train"]) + len(fold["test"]) != len(
+            ids
+        ):
+            raise ValueError(
+                f"{name}: {key} of the validation file is not a partition of the rows."
+            )
+
+
+def _as_fold(entry: dict | list, ids: list[str]) -> dict[str, list[str]]:
+    if isinstance(entry, dict):
+        return entry
+    test = set(entry)
+    return {"train": [i for i in ids if i not in test], "test": list(entry)}
 
 
 def _rows(name: str, target: str, cache_dir: Path, try_matminer: bool) -> tuple[pd.DataFrame, str]:
@@ -109,7 +127,9 @@ def _rows(name: str, target: str, cache_dir: Path, try_matminer: bool) -> tuple[
         if table is not None:
             return table, f"matminer.datasets.load_dataset({name!r})"
     stem = CRABNET_STEMS[name]
-    return sources.crabnet_table(stem, cache_dir), f"crabnet==2.0.8 wheel: crabnet/data/matbench/{stem}.csv"
+    return sources.crabnet_table(
+        stem, cache_dir
+    ), f"crabnet==2.0.8 wheel: crabnet/data/matbench/{stem}.csv"
 
 
 def load_matbench_task(
@@ -133,11 +153,23 @@ def load_matbench_task(
     _check_against_splits(name, ids, splits)
     table = table.set_axis(pd.Index(ids, name="id"))
     if meta["task_type"] == "classification":
-        table["target"] = pd.to_numeric(table["target"].astype(str).replace({"True": 1, "False": 0}))
+        table["target"] = pd.to_numeric(
+            table["target"].astype(str).replace({"True": 1, "False": 0})
+        )
         table["target"] = table["target"].astype(np.int64)
-    folds = [(list(splits[f"fold_{k}"]["train"]), list(splits[f"fold_{k}"]["test"])) for k in range(len(splits))]
+    folds = [
+        (list(splits[f"fold_{k}"]["train"]), list(splits[f"fold_{k}"]["test"]))
+        for k in range(len(splits))
+    ]
     return MatbenchTask(
-        name, table, folds, meta["task_type"], meta["target"], meta.get("unit"), meta["input_type"], source
+        name,
+        table,
+        folds,
+        meta["task_type"],
+        meta["target"],
+        meta.get("unit"),
+        meta["input_type"],
+        source,
     )
 
 
@@ -160,12 +192,19 @@ def write_matbench(
     out_dir = Path(out_dir)
     names = [canonical_name(t) for t in (tasks or list(CRABNET_STEMS))]
     validation = sources.load_validation(cache_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     info: dict[str, dict] = {}
     for name in tqdm(names, desc="matbench tasks", leave=False):
         task = load_matbench_task(name, cache_dir, try_matminer)
         written.append(write_table(task.table, out_dir / f"{name}.csv"))
-        view = "composition" if task.input_type == "composition" else "formula view of a structure task"
+        folds = {f"fold_{k}": test for k, (_, test) in enumerate(task.folds)}
+        written.append(write_json(folds, out_dir / f"{name}_folds.json", compact=True))
+        view = (
+            "composition"
+            if task.input_type == "composition"
+            else "formula view of a structure task"
+        )
         info[name] = {
             "n_rows": len(task.table),
             "task_type": task.task_type,
@@ -173,10 +212,13 @@ def write_matbench(
             "unit": task.unit,
             "input": view,
             "source": task.source,
+            "folds": f"{name}_folds.json",
+            "split_metadata": validation["metadata"],
         }
-    folds = {"metadata": validation["metadata"], "splits": {n: validation["splits"][n] for n in names}}
-    written.append(write_json(folds, out_dir / "folds.json"))
-    written.append(write_json(info, out_dir / "tasks.json"))
+    info_path = out_dir / "tasks.json"
+    if info_path.exists():  # keep entries of tasks written by earlier calls
+        info = json.loads(info_path.read_text()) | info
+    written.append(write_json(info, info_path))
     return written
 
 
@@ -189,18 +231,29 @@ def read_matbench_task(out_dir: str | Path, task: str) -> MatbenchTask | None:
     """
     name = canonical_name(task)
     out_dir = Path(out_dir)
-    csv, folds_path, info_path = out_dir / f"{name}.csv", out_dir / "folds.json", out_dir / "tasks.json"
+    csv, folds_path = out_dir / f"{name}.csv", out_dir / f"{name}_folds.json"
+    info_path = out_dir / "tasks.json"
     if not (csv.exists() and folds_path.exists() and info_path.exists()):
         return None
-    splits = json.loads(folds_path.read_text())["splits"].get(name)
     info = json.loads(info_path.read_text()).get(name)
-    if splits is None or info is None:
+    if info is None:
         return None
     table = pd.read_csv(csv, index_col=0, keep_default_na=False, na_values=[""])
     table.index = table.index.astype(str)
-    _check_against_splits(name, list(table.index), splits)
-    folds = [(list(splits[f"fold_{k}"]["train"]), list(splits[f"fold_{k}"]["test"])) for k in range(len(splits))]
+    ids = list(table.index)
+    splits = {k: _as_fold(v, ids) for k, v in json.loads(folds_path.read_text()).items()}
+    _check_against_splits(name, ids, splits)
+    folds = [
+        (splits[f"fold_{k}"]["train"], splits[f"fold_{k}"]["test"]) for k in range(len(splits))
+    ]
     input_type = "composition" if info["input"] == "composition" else "structure"
     return MatbenchTask(
-        name, table, folds, info["task_type"], info["target"], info["unit"], input_type, info["source"]
+        name,
+        table,
+        folds,
+        info["task_type"],
+        info["target"],
+        info["unit"],
+        input_type,
+        info["source"],
     )

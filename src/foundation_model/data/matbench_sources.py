@@ -43,7 +43,9 @@ def _pip_command() -> list[str]:
     uv = shutil.which("uv")
     if uv:
         return [uv, "tool", "run", "--from", "pip", "pip"]
-    raise RuntimeError("Neither pip nor uv is available to download wheels: install pip (or uv) and retry.")
+    raise RuntimeError(
+        "Neither pip nor uv is available to download wheels: install pip (or uv) and retry."
+    )
 
 
 def wheel_path(name: str, version: str, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
@@ -59,16 +61,27 @@ def wheel_path(name: str, version: str, cache_dir: str | Path = DEFAULT_CACHE_DI
     if found:
         return found[0]
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [*_pip_command(), "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.10"]
+    cmd = [
+        *_pip_command(),
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.10",
+    ]
     cmd += ["--dest", str(cache_dir), "--quiet", f"{name}=={version}"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired as err:
-        raise RuntimeError(f"Downloading {name}=={version} from PyPI timed out; check the network.") from err
+        raise RuntimeError(
+            f"Downloading {name}=={version} from PyPI timed out; check the network."
+        ) from err
     found = sorted(cache_dir.glob(f"{name}-{version}-*.whl"))
     if proc.returncode != 0 or not found:
         last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"Could not download {name}=={version} from PyPI ({last[0]}); check the network.")
+        raise RuntimeError(
+            f"Could not download {name}=={version} from PyPI ({last[0]}); check the network."
+        )
     return found[0]
 
 
@@ -133,7 +146,9 @@ def host_reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def matminer_table(dataset: str, target: str, data_home: Path, timeout: float = 3.0) -> pd.DataFrame | None:
+def matminer_table(
+    dataset: str, target: str, data_home: Path, timeout: float = 3.0
+) -> pd.DataFrame | None:
     """``formula,target`` rows from matminer's loader, or None when it cannot reach its host.
 
     Args:
@@ -153,7 +168,9 @@ def matminer_table(dataset: str, target: str, data_home: Path, timeout: float = 
     except Exception:  # download refused or truncated: use the wheels instead
         return None
     if "composition" in df.columns:
-        formulas = df["composition"].map(lambda c: c if isinstance(c, str) else c.formula.replace(" ", ""))
+        formulas = df["composition"].map(
+            lambda c: c if isinstance(c, str) else c.formula.replace(" ", "")
+        )
     else:
         formulas = df["structure"].map(lambda s: s.composition.formula.replace(" ", ""))
     return pd.DataFrame({"formula": formulas.to_numpy(), "target": df[target].to_numpy()})

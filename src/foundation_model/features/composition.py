@@ -51,7 +51,9 @@ def featurize_formulas(
     unique: dict[str, int] = {}
     for key in keys:
         unique.setdefault(key, len(unique))
-    raw = run_featurizers(list(unique), parse_formula, specs, n_jobs, chunk_size, progress, "formulas")
+    raw = run_featurizers(
+        list(unique), parse_formula, specs, n_jobs, chunk_size, progress, "formulas"
+    )
     back = np.array([unique[k] for k in keys], dtype=np.int64)
     errors = {i: raw.errors[int(u)] for i, u in enumerate(back) if int(u) in raw.errors}
     return RawFeatures(raw.values[back], raw.columns, errors)

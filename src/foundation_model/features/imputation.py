@@ -57,7 +57,9 @@ class MedianImputer:
             raise RuntimeError("MedianImputer: call fit() before transform().")
         missing = [c for c in self.columns_ if c not in df.columns]
         if missing:
-            raise KeyError(f"MedianImputer: column(s) {missing[:5]} missing; featurize with the same preset.")
+            raise KeyError(
+                f"MedianImputer: column(s) {missing[:5]} missing; featurize with the same preset."
+            )
         out = df[self.columns_].apply(pd.to_numeric, errors="coerce").astype(np.float64)
         out = out.replace([np.inf, -np.inf], np.nan)
         return out.fillna(self.medians_)
@@ -72,4 +74,7 @@ class MedianImputer:
 
     def summary(self) -> dict[str, object]:
         """What was done, for logs and JSON reports."""
-        return {"policy": "drop all-NaN columns; fill NaN with column median", "dropped_columns": self.dropped_}
+        return {
+            "policy": "drop all-NaN columns; fill NaN with column median",
+            "dropped_columns": self.dropped_,
+        }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,14 +46,14 @@ def _cached_run(
     items: list[object],
     specs: list[FeaturizerSpec],
     cache: FeatureCache | None,
-    run: object,
+    run: Callable[[], RawFeatures],
 ) -> tuple[RawFeatures, bool]:
     key = cache.key(items, specs_fingerprint(specs)) if cache is not None else None
     if cache is not None and key is not None:
         hit = cache.load(key)
         if hit is not None:
             return hit, True
-    raw = run()  # type: ignore[operator]
+    raw = run()
     if cache is not None and key is not None:
         cache.save(key, raw)
     return raw, False
@@ -78,10 +79,14 @@ def _ids(df: pd.DataFrame, id_column: str | None) -> pd.Index:
     if id_column is None:
         return pd.RangeIndex(len(df), name="id")
     if id_column not in df.columns:
-        raise KeyError(f"id column {id_column!r} not in the input; columns are {list(df.columns)[:10]}.")
+        raise KeyError(
+            f"id column {id_column!r} not in the input; columns are {list(df.columns)[:10]}."
+        )
     ids = pd.Index(df[id_column].astype(str), name=id_column)
     if ids.has_duplicates:
-        raise ValueError(f"id column {id_column!r} has duplicates such as {ids[ids.duplicated()][0]!r}.")
+        raise ValueError(
+            f"id column {id_column!r} has duplicates such as {ids[ids.duplicated()][0]!r}."
+        )
     return ids
 
 
@@ -113,7 +118,8 @@ def featurize_table(
     """
     if formula_column not in df.columns:
         raise KeyError(
-            f"formula column {formula_column!r} not in the input; columns are {list(df.columns)[:10]} "
+            f"formula column {formula_column!r} not in the input; "
+            f"columns are {list(df.columns)[:10]} "
             "(pass the right one with --formula-column)."
         )
     ids = _ids(df, id_column)
@@ -121,7 +127,12 @@ def featurize_table(
     specs = resolve_preset(preset, COMPOSITION_PRESETS, "composition")
     formulas = df[formula_column].tolist()
     start = time.perf_counter()
-    raw, hit = _cached_run(formulas, specs, cache, lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress))
+    raw, hit = _cached_run(
+        formulas,
+        specs,
+        cache,
+        lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress),
+    )
     features, errors, dropped = _assemble(raw, ids, formulas, "formula", impute)
     info: dict[str, object] = {
         "n_inputs": len(df),
@@ -134,11 +145,17 @@ def featurize_table(
     structure_features = None
     if structure_column is not None:
         if structure_column not in df.columns:
-            raise KeyError(f"structure column {structure_column!r} not in the input; columns are {list(df.columns)[:10]}.")
+            raise KeyError(
+                f"structure column {structure_column!r} not in the input; "
+                f"columns are {list(df.columns)[:10]}."
+            )
         s_specs = resolve_preset(structure_preset, STRUCTURE_PRESETS, "structure")
         cells = df[structure_column].tolist()
         s_raw, s_hit = _cached_run(
-            cells, s_specs, cache, lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress)
+            cells,
+            s_specs,
+            cache,
+            lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress),
         )
         structure_features, s_errors, s_dropped = _assemble(s_raw, ids, cells, "structure", impute)
         errors = pd.concat([errors, s_errors], ignore_index=True)

@@ -6,8 +6,9 @@ Composition presets:
 * ``magpie`` — ``ElementProperty.from_preset("magpie")``: 22 elemental properties x 6
   statistics (132 columns), the feature set of the RF-SCM/Magpie Matbench baseline.
 * ``rich`` — Magpie plus ``Stoichiometry``, ``ValenceOrbital``, ``IonProperty(fast=True)``,
-  ``BandCenter``, ``TMetalFraction``, ``YangSolidSolution``, ``Miedema`` and
-  ``ElementFraction``; every one of them runs offline from matminer's bundled tables.
+  ``BandCenter``, ``TMetalFraction``, ``YangSolidSolution`` and ``ElementFraction``; every
+  one runs offline from matminer's bundled tables. (``Miedema`` is left out: ~160 ms per
+  multi-element alloy, NaN for most non-metals.)
 
 Structure presets:
 
@@ -40,7 +41,6 @@ COMPOSITION_PRESETS: dict[str, list[FeaturizerSpec]] = {
         {"class_path": f"{_COMP}.BandCenter"},
         {"class_path": f"{_COMP}.TMetalFraction"},
         {"class_path": f"{_COMP}.YangSolidSolution"},
-        {"class_path": f"{_COMP}.Miedema"},
         {"class_path": f"{_COMP}.ElementFraction"},
     ],
 }
@@ -50,14 +50,18 @@ STRUCTURE_PRESETS: dict[str, list[FeaturizerSpec]] = {
         {"class_path": f"{_STRUCT}.DensityFeatures"},
         {
             "class_path": f"{_STRUCT}.GlobalSymmetryFeatures",
-            "init_args": {"desired_features": ["spacegroup_num", "is_centrosymmetric", "n_symmetry_ops"]},
+            "init_args": {
+                "desired_features": ["spacegroup_num", "is_centrosymmetric", "n_symmetry_ops"]
+            },
         },
         {"class_path": f"{_STRUCT}.MaximumPackingEfficiency"},
     ],
 }
 
 
-def resolve_preset(name: str, presets: dict[str, list[FeaturizerSpec]], kind: str) -> list[FeaturizerSpec]:
+def resolve_preset(
+    name: str, presets: dict[str, list[FeaturizerSpec]], kind: str
+) -> list[FeaturizerSpec]:
     """Return the specs of preset ``name`` or raise naming the valid choices.
 
     Args:
@@ -104,5 +108,7 @@ def feature_labels(featurizers: list[Any]) -> list[str]:
     seen: set[str] = set()
     dups = sorted({x for x in labels if x in seen or seen.add(x)})
     if dups:
-        raise ValueError(f"Featurizers produce duplicated column names {dups[:5]}; remove one of them.")
+        raise ValueError(
+            f"Featurizers produce duplicated column names {dups[:5]}; remove one of them."
+        )
     return labels

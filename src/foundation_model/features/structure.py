@@ -55,4 +55,6 @@ def featurize_structures(
         chunk_size: structures per work unit.
         progress: show a tqdm bar.
     """
-    return run_featurizers(list(structures), parse_structure, specs, n_jobs, chunk_size, progress, "structures")
+    return run_featurizers(
+        list(structures), parse_structure, specs, n_jobs, chunk_size, progress, "structures"
+    )

@@ -17,7 +17,8 @@ def _check_suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise ValueError(
-            f"Unsupported table suffix {path.suffix!r} for {path}; use one of {', '.join(TABLE_SUFFIXES)}."
+            f"Unsupported table suffix {path.suffix!r} for {path}; "
+            f"use one of {', '.join(TABLE_SUFFIXES)}."
         )
     return suffix
 
@@ -29,6 +30,9 @@ def _atomic(path: Path, write: Any, mode: str = "wb") -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -66,15 +70,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path, engine="pyarrow")
 
 
-def write_json(data: Any, path: str | Path) -> Path:
-    """Write JSON atomically (indent 2).
+def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:
+    """Write JSON atomically (indent 2, or one line when ``compact``).
 
     Args:
         data: JSON-serialisable object.
         path: destination file.
+        compact: no indentation (for large id lists).
     """
     path = Path(path)
-    text = json.dumps(data, indent=2, default=str) + "\n"
+    text = json.dumps(data, indent=None if compact else 2, default=str) + "\n"
     _atomic(path, lambda p: p.write_text(text))
     return path
 

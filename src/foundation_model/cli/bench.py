@@ -1,0 +1,86 @@
+"""``fm bench``: benchmarks.
+
+``fm bench matbench --task matbench_steels --out results/bench [--folds 0] [--max-epochs 5]``
+runs the official Matbench v0.1 protocol for the model config
+``samples/generated_configs/matbench_<task>.yaml`` (or ``--config``) and the RF-SCM/Magpie
+baseline on the same folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fm bench`` argument parser."""
+    p = argparse.ArgumentParser(prog="fm bench", description="Run benchmarks.")
+    sub = p.add_subparsers(dest="suite", required=True)
+    mb = sub.add_parser("matbench", help="Matbench v0.1 protocol (5 official folds)")
+    mb.add_argument("--task", required=True, help="e.g. matbench_steels or steels")
+    mb.add_argument("--out", type=Path, default=Path("results/bench"), help="results folder")
+    mb.add_argument("--config", type=Path, default=None, help="model YAML (fm fit schema)")
+    mb.add_argument(
+        "--folds", type=int, nargs="+", default=None, help="subset of folds, e.g. --folds 0"
+    )
+    mb.add_argument("--max-epochs", type=int, default=None, help="override trainer.max_epochs")
+    mb.add_argument(
+        "--preset", default=None, help="model descriptor preset (default: from the config)"
+    )
+    mb.add_argument(
+        "--data-dir", type=Path, default=Path("data/matbench"), help="fm data matbench output"
+    )
+    mb.add_argument(
+        "--feature-cache", type=Path, default=Path("data/cache/features"), help="feature cache"
+    )
+    mb.add_argument("--rf-estimators", type=int, default=500, help="trees of the RF baseline")
+    mb.add_argument("--seed", type=int, default=0, help="base seed (fold k uses seed + k)")
+    mb.add_argument("--n-jobs", type=int, default=1, help="featurization processes")
+    mb.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fm bench``."""
+    args = build_parser().parse_args(argv)
+    from foundation_model.workflows.matbench_bench import BenchOptions, run_matbench
+
+    opts = BenchOptions(
+        task=args.task,
+        out_dir=args.out,
+        config=args.config,
+        folds=args.folds,
+        max_epochs=args.max_epochs,
+        preset=args.preset,
+        data_dir=args.data_dir,
+        feature_cache=args.feature_cache,
+        rf_estimators=args.rf_estimators,
+        seed=args.seed,
+        n_jobs=args.n_jobs,
+        progress=not args.quiet,
+    )
+    try:
+        result = run_matbench(opts)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        print(f"fm bench matbench: error: {err}", file=sys.stderr)
+        return 2
+    m = result["metric"]
+    print(
+        f"{result['task']} folds {result['folds_run']}: model {m} {_fmt(result['model']['mean'])}, "
+        f"RF-SCM/Magpie {_fmt(result['rf_scm_magpie']['mean'])}, "
+        f"dummy {_fmt(result['dummy']['mean'])} "
+        f"({result['seconds']:.0f} s) -> {args.out / (result['task'] + '.json')}"
+    )
+    if result["failed_folds"]:
+        print(f"failed folds: {[f['fold'] for f in result['failed_folds']]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""``fm data``: dataset builders.
+
+``fm data matbench --out data/matbench [--tasks steels expt_gap]`` writes every Matbench
+v0.1 task usable from compositions (the four composition tasks and formula views of the
+structure tasks) with official ids and 5-fold splits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fm data`` argument parser."""
+    p = argparse.ArgumentParser(prog="fm data", description="Build datasets.")
+    sub = p.add_subparsers(dest="dataset", required=True)
+    mb = sub.add_parser("matbench", help="Matbench v0.1 composition tasks + official folds")
+    mb.add_argument("--out", type=Path, default=Path("data/matbench"), help="output folder")
+    mb.add_argument("--tasks", nargs="*", default=None, help="task names (default: all 13)")
+    mb.add_argument("--composition-only", action="store_true", help="only the 4 composition tasks")
+    mb.add_argument(
+        "--cache-dir", type=Path, default=Path("data/cache/wheels"), help="download cache"
+    )
+    mb.add_argument("--no-matminer", action="store_true", help="skip matminer's online loader")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fm data``."""
+    args = build_parser().parse_args(argv)
+    from foundation_model.data.matbench import COMPOSITION_TASKS, write_matbench
+
+    tasks = list(COMPOSITION_TASKS) if args.composition_only else args.tasks
+    try:
+        paths = write_matbench(args.out, tasks, args.cache_dir, try_matminer=not args.no_matminer)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        print(f"fm data matbench: error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workflows: typed functions behind ``fm`` subcommands (benchmarks, data generation, ...)."""

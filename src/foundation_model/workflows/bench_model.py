@@ -1,0 +1,189 @@
+"""Train a configured model on one fold and predict its test rows.
+
+The config has the ``fm fit`` schema (``model``/``data``/``trainer``); its data sources and
+splitter are replaced per fold. The model is built by importing ``model.class_path`` and
+passing ``init_args`` plus the data-linked arguments named by the class's ``data_links``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foundation_model.workflows.rf_baseline import FoldPrediction
+
+_FACTORY_ARGS = ("optimizer", "lr_scheduler")  # Callable[[params], Optimizer] style arguments
+
+
+def import_object(class_path: str) -> Any:
+    """Import ``package.module.Name``; raises naming the bad path.
+
+    Args:
+        class_path: dotted path.
+    """
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"Cannot import {class_path!r} from the config: {err}.") from err
+
+
+def instantiate(value: Any, as_factory: bool = False) -> Any:
+    """Turn ``{class_path, init_args}`` dicts (recursively) into objects.
+
+    Args:
+        value: a config value.
+        as_factory: return ``functools.partial(cls, **init_args)`` instead of an instance
+            (for optimizer/scheduler arguments that the model calls with its parameters).
+    """
+    if isinstance(value, list):
+        return [instantiate(v) for v in value]
+    if not (isinstance(value, dict) and "class_path" in value):
+        return value
+    cls = import_object(value["class_path"])
+    kwargs = {k: instantiate(v) for k, v in (value.get("init_args") or {}).items()}
+    return functools.partial(cls, **kwargs) if as_factory else cls(**kwargs)
+
+
+def build_model(model_cfg: dict, dm: Any) -> Any:
+    """Build the LightningModule of ``model_cfg`` with data-linked arguments from ``dm``.
+
+    Args:
+        model_cfg: the config's ``model`` section (``class_path``, ``init_args``).
+        dm: a set-up data module.
+    """
+    cls = import_object(
+        model_cfg.get("class_path", "foundation_model.models.FlexibleMultiTaskModel")
+    )
+    args = dict(model_cfg.get("init_args") or {})
+    kwargs = {k: instantiate(v, as_factory=k in _FACTORY_ARGS) for k, v in args.items()}
+    for arg, attr in (getattr(cls, "data_links", None) or {}).items():
+        kwargs[arg] = getattr(dm, attr)
+    unknown = set(kwargs) - set(inspect.signature(cls.__init__).parameters)
+    if unknown:
+        raise ValueError(
+            f"model.init_args has unknown key(s) {sorted(unknown)} for {cls.__name__}."
+        )
+    return cls(**kwargs)
+
+
+def build_trainer(trainer_cfg: dict, workdir: Path, max_epochs: int | None) -> tuple[Any, bool]:
+    """A quiet CPU/GPU ``Trainer`` from the config; returns it and whether it checkpoints.
+
+    Loggers are dropped (metrics go to the benchmark JSON); a configured ``ModelCheckpoint``
+    writes into ``workdir`` so that the best validation epoch is used for the test rows.
+
+    Args:
+        trainer_cfg: the config's ``trainer`` section.
+        workdir: scratch folder of this fold.
+        max_epochs: override of ``max_epochs``.
+    """
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    cfg = {
+        k: v for k, v in trainer_cfg.items() if k not in ("logger", "callbacks", "default_root_dir")
+    }
+    callbacks = instantiate(list(trainer_cfg.get("callbacks") or []))
+    has_ckpt = False
+    for cb in callbacks:
+        if isinstance(cb, ModelCheckpoint):
+            cb.dirpath, cb.save_last, has_ckpt = str(workdir), False, True
+    if max_epochs is not None:
+        cfg["max_epochs"] = max_epochs
+    cfg |= {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    trainer = pl.Trainer(default_root_dir=str(workdir), callbacks=callbacks, **cfg)
+    return trainer, has_ckpt
+
+
+def _fold_tables(
+    features: pd.DataFrame,
+    targets: pd.Series,
+    train_ids: list[str],
+    test_ids: list[str],
+    val_fraction: float,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from foundation_model.features.imputation import MedianImputer
+
+    rng = np.random.default_rng(seed)
+    train_ids = list(train_ids)
+    n_val = max(1, int(round(val_fraction * len(train_ids))))
+    val = set(rng.choice(train_ids, size=n_val, replace=False).tolist())
+    ids = train_ids + list(test_ids)
+    split = ["val" if i in val else "train" for i in train_ids] + ["test"] * len(test_ids)
+    fit_rows = [i for i in train_ids if i not in val]
+    x = MedianImputer().fit(features.loc[fit_rows]).transform(features.loc[ids])
+    attrs = pd.DataFrame(
+        {"target": targets.loc[ids].to_numpy(), "split": split}, index=pd.Index(ids, name="id")
+    )
+    attrs.loc[attrs["split"] == "test", "target"] = np.nan  # test labels never reach training code
+    return x, attrs
+
+
+def fit_predict_fold(
+    config: dict,
+    features: pd.DataFrame,
+    targets: pd.Series,
+    train_ids: list[str],
+    test_ids: list[str],
+    seed: int,
+    max_epochs: int | None = None,
+    val_fraction: float = 0.1,
+) -> FoldPrediction:
+    """Train on ``train_ids`` (an inner validation part held out) and predict ``test_ids``.
+
+    Args:
+        config: parsed YAML (``model``, ``data``, ``trainer``).
+        features: raw descriptors for all ids (imputed here from the fold's train rows).
+        targets: target per id.
+        train_ids: the fold's official training ids.
+        test_ids: the fold's official test ids.
+        seed: seed of this fold (inner split, initialisation, shuffling).
+        max_epochs: override of ``trainer.max_epochs``.
+        val_fraction: share of the training ids used for validation/early stopping.
+    """
+    import lightning.pytorch as pl
+
+    from foundation_model.data import CompoundDataModule, PredefinedSplitter
+    from foundation_model.models.task_head.base import TaskSpec
+    from foundation_model.models.task_head.classification import ClassificationTask
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    x, attrs = _fold_tables(features, targets, train_ids, test_ids, val_fraction, seed)
+    data_args = dict((config.get("data") or {}).get("init_args") or {})
+    tasks = [TaskSpec.from_dict(t) for t in data_args.get("tasks") or []]
+    if len(tasks) != 1 or tasks[0].target_columns() != ["target"]:
+        raise ValueError(
+            "The Matbench config needs exactly one task in data.init_args.tasks "
+            "with column: target."
+        )
+    dm = CompoundDataModule(
+        formula_desc_source=x,
+        tasks=tasks,
+        attributes_source=attrs,
+        splitter=PredefinedSplitter("split"),
+        batch_size=int(data_args.get("batch_size", 256)),
+        predict_split="test",
+        drop_last=bool(data_args.get("drop_last", False)),
+    )
+    dm.setup("fit")
+    model = build_model(config.get("model") or {}, dm)
+    with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
+        trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs)
+        trainer.fit(model, dm)
+        batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
+    name = tasks[0].name
+    rows = np.concatenate([b["row_index"].numpy() for b in batches])
+    order = np.argsort(rows)
+    if isinstance(dm.tasks[0], ClassificationTask):
+        proba = np.concatenate([b[f"{name}_probabilities"].numpy() for b in batches])[order][:, 1]
+        return FoldPrediction((proba >= 0.5).astype(int), proba)
+    return FoldPrediction(np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order])

@@ -1,0 +1,257 @@
+"""The Matbench v0.1 protocol for a configured model, with the RF-SCM/Magpie baseline.
+
+For each official fold: train on the fold's training ids only (an inner validation part is
+held out of them for early stopping), predict the fold's test ids, score. The RF baseline
+and a Dummy are trained on the same folds in the same run. Results go to
+``<out>/<task>.json``, ``<out>/<task>.md`` and ``<out>/<task>.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from foundation_model.data.matbench import (
+    MatbenchTask,
+    canonical_name,
+    load_matbench_task,
+    read_matbench_task,
+)
+from foundation_model.features.presets import COMPOSITION_PRESETS
+from foundation_model.workflows.bench_report import (
+    classification_scores,
+    markdown_report,
+    plot_results,
+    regression_scores,
+    summarize,
+)
+from foundation_model.workflows.rf_baseline import FoldPrediction, dummy_fold, rf_fold
+
+CONFIG_DIR = Path("samples/generated_configs")
+
+
+@dataclass
+class BenchOptions:
+    """Options of one benchmark run.
+
+    Args:
+        task: Matbench task (``steels`` or ``matbench_steels``).
+        out_dir: where the JSON/Markdown/PNG go.
+        config: model YAML (default ``samples/generated_configs/matbench_<task>.yaml``).
+        folds: folds to run (default all 5).
+        max_epochs: override of ``trainer.max_epochs``.
+        preset: model descriptor preset (default: from the config's ``formula_desc_source``
+            name ``<task>_<preset>.parquet``, else ``magpie``).
+        data_dir: folder of ``fm data matbench`` output (built here when missing).
+        wheel_cache: wheel download cache.
+        feature_cache: featurization cache.
+        rf_estimators: trees of the RF baseline.
+        seed: base seed (fold ``k`` uses ``seed + k``).
+        n_jobs: featurization processes.
+        val_fraction: share of each fold's training ids held out for validation.
+        progress: show tqdm bars.
+    """
+
+    task: str
+    out_dir: Path = Path("results/bench")
+    config: Path | None = None
+    folds: list[int] | None = None
+    max_epochs: int | None = None
+    preset: str | None = None
+    data_dir: Path = Path("data/matbench")
+    wheel_cache: Path = Path("data/cache/wheels")
+    feature_cache: Path = Path("data/cache/features")
+    rf_estimators: int = 500
+    seed: int = 0
+    n_jobs: int = 1
+    val_fraction: float = 0.1
+    progress: bool = True
+
+
+def load_config(path: Path) -> dict:
+    """Parse a model YAML (``fm fit`` schema).
+
+    Args:
+        path: YAML file.
+    """
+    import yaml
+
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Config {path} not found; pass --config or create it (see samples/generated_configs)."
+        )
+    cfg = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(cfg, dict) or "model" not in cfg or "data" not in cfg:
+        raise ValueError(
+            f"Config {path} needs top-level 'model' and 'data' sections (fm fit schema)."
+        )
+    return cfg
+
+
+def _preset(opts: BenchOptions, cfg: dict) -> str:
+    if opts.preset:
+        return opts.preset
+    source = str(((cfg.get("data") or {}).get("init_args") or {}).get("formula_desc_source") or "")
+    match = re.search(r"_([a-z]+)\.(parquet|csv)$", source)
+    return match.group(1) if match and match.group(1) in COMPOSITION_PRESETS else "magpie"
+
+
+def task_features(task: MatbenchTask, preset: str, opts: BenchOptions) -> tuple[pd.DataFrame, int]:
+    """Raw (not imputed) descriptors of every row, cached; also writes the imputed table
+    ``<data_dir>/features/<task>_<preset>.parquet`` that the ``fm fit`` config points to.
+
+    Args:
+        task: the Matbench task.
+        preset: composition preset.
+        opts: run options.
+    """
+    from foundation_model.features.imputation import MedianImputer
+    from foundation_model.features.pipeline import featurize_table
+    from foundation_model.features.table_io import write_table
+
+    df = task.table.reset_index()
+    res = featurize_table(
+        df,
+        "formula",
+        preset,
+        id_column="id",
+        cache_dir=opts.feature_cache,
+        n_jobs=opts.n_jobs,
+        impute=False,
+        progress=opts.progress,
+    )
+    raw = res.features.reindex(task.table.index)  # failed rows come back as all-NaN rows
+    table = opts.data_dir / "features" / f"{task.name}_{preset}.parquet"
+    if not table.exists():
+        write_table(MedianImputer().fit_transform(raw), table)
+    return raw, len(res.errors)
+
+
+def _score(task_type: str, y: np.ndarray, p: FoldPrediction) -> dict[str, float]:
+    if task_type == "regression":
+        return regression_scores(y, p.values)
+    return classification_scores(y.astype(int), p.values.astype(int), p.proba)
+
+
+def _baselines(
+    x: pd.DataFrame,
+    y: pd.Series,
+    train: list[str],
+    test: list[str],
+    task_type: str,
+    opts: BenchOptions,
+    seed: int,
+) -> tuple[FoldPrediction, FoldPrediction]:
+    from foundation_model.features.imputation import MedianImputer
+
+    imp = MedianImputer().fit(x.loc[train])
+    rf = rf_fold(
+        imp.transform(x.loc[train]).to_numpy(),
+        y.loc[train].to_numpy(),
+        imp.transform(x.loc[test]).to_numpy(),
+        task_type,
+        opts.rf_estimators,
+        seed,
+    )
+    return rf, dummy_fold(y.loc[train].to_numpy(), len(test), task_type)
+
+
+def _load_task(opts: BenchOptions) -> MatbenchTask:
+    name = canonical_name(opts.task)
+    task = read_matbench_task(opts.data_dir, name)
+    if task is None:
+        from foundation_model.data.matbench import write_matbench
+
+        write_matbench(opts.data_dir, [name], opts.wheel_cache)
+        task = read_matbench_task(opts.data_dir, name)
+    return task if task is not None else load_matbench_task(name, opts.wheel_cache)
+
+
+def run_matbench(opts: BenchOptions) -> dict:
+    """Run the protocol and write ``<task>.json``, ``<task>.md`` and ``<task>.png``.
+
+    Args:
+        opts: run options.
+    """
+    from tqdm.auto import tqdm
+
+    from foundation_model.features.table_io import write_json, write_text
+    from foundation_model.workflows.bench_model import fit_predict_fold
+
+    start = time.perf_counter()
+    task = _load_task(opts)
+    config_path = opts.config or CONFIG_DIR / f"{task.name}.yaml"
+    cfg = load_config(config_path)
+    folds = list(range(len(task.folds))) if opts.folds is None else list(opts.folds)
+    if any(not 0 <= k < len(task.folds) for k in folds):
+        raise ValueError(f"--folds must be in 0..{len(task.folds) - 1}, got {folds}.")
+    model_preset = _preset(opts, cfg)
+    x_model, n_bad = task_features(task, model_preset, opts)
+    x_magpie = x_model if model_preset == "magpie" else task_features(task, "magpie", opts)[0]
+    y = task.table["target"]
+    scores: dict[str, list] = {"model": [], "rf_scm_magpie": [], "dummy": []}
+    pooled: dict[str, dict[str, list]] = {"model": {}, "rf_scm_magpie": {}}
+    failed: list[dict] = []
+    for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
+        train, test = task.folds[k]
+        y_test = y.loc[test].to_numpy()
+        rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, opts.seed + k)
+        scores["rf_scm_magpie"].append(_score(task.task_type, y_test, rf))
+        scores["dummy"].append(_score(task.task_type, y_test, dummy))
+        _pool(pooled["rf_scm_magpie"], y_test, rf)
+        try:
+            pred = fit_predict_fold(
+                cfg, x_model, y, train, test, opts.seed + k, opts.max_epochs, opts.val_fraction
+            )
+        except Exception as err:  # a failed fold is reported, the run goes on
+            failed.append(
+                {
+                    "fold": k,
+                    "error": f"{type(err).__name__}: {err}",
+                    "traceback": traceback.format_exc(limit=3),
+                }
+            )
+            scores["model"].append(None)
+            continue
+        scores["model"].append(_score(task.task_type, y_test, pred))
+        _pool(pooled["model"], y_test, pred)
+        if opts.progress:
+            m, r = scores["model"][-1], scores["rf_scm_magpie"][-1]
+            key = "mae" if task.task_type == "regression" else "roc_auc"
+            tqdm.write(f"fold {k}: model {key} {m[key]:.4f} | RF {r[key]:.4f}")
+    metric = "mae" if task.task_type == "regression" else "roc_auc"
+    result = {
+        "task": task.name,
+        "metric": metric,
+        "unit": task.unit,
+        "task_type": task.task_type,
+        "n_rows": len(task.table),
+        "folds_run": folds,
+        "config": str(config_path),
+        "model_preset": model_preset,
+        "n_featurization_failures": n_bad,
+        "data_source": task.source,
+        **{key: summarize(vals, metric) for key, vals in scores.items()},
+        "failed_folds": failed,
+        "seconds": time.perf_counter() - start,
+    }
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(result, opts.out_dir / f"{task.name}.json")
+    write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
+    arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
+    if arrays:
+        plot_results(result, arrays, opts.out_dir / f"{task.name}.png")
+    return result
+
+
+def _pool(store: dict[str, list], y: np.ndarray, p: FoldPrediction) -> None:
+    store.setdefault("y", []).append(y)
+    store.setdefault("values", []).append(p.values)
+    if p.proba is not None:
+        store.setdefault("proba", []).append(p.proba)

@@ -1,0 +1,106 @@
+"""Composition presets against matminer called directly; failures; cache; imputation."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from matminer.featurizers.composition import ElementProperty, Stoichiometry, ValenceOrbital
+from pymatgen.core import Composition
+
+from foundation_model.features.imputation import MedianImputer
+from foundation_model.features.pipeline import featurize_table
+
+FORMULAS = ["Fe2O3", "NaCl", "SiO2", "Fe0.7Ni0.3", "Bi2Te3"]
+
+
+def _direct(featurizer, formulas: list[str]) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = [featurizer.featurize(Composition(f)) for f in formulas]
+    return pd.DataFrame(rows, columns=featurizer.feature_labels(), dtype=float)
+
+
+def test_magpie_preset_matches_matminer(tmp_path):
+    res = featurize_table(
+        pd.DataFrame({"formula": FORMULAS}),
+        "formula",
+        "magpie",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    )
+    expected = _direct(ElementProperty.from_preset("magpie"), FORMULAS)
+    assert res.features.shape == (5, 132)
+    assert list(res.features.columns) == list(expected.columns)
+    np.testing.assert_allclose(res.features.to_numpy(), expected.to_numpy(), equal_nan=True)
+    assert res.errors.empty
+
+
+def test_rich_preset_contains_other_featurizers_values():
+    res = featurize_table(
+        pd.DataFrame({"formula": FORMULAS}),
+        "formula",
+        "rich",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    )
+    for featurizer in (Stoichiometry(), ValenceOrbital()):
+        expected = _direct(featurizer, FORMULAS)
+        np.testing.assert_allclose(res.features[expected.columns].to_numpy(), expected.to_numpy())
+    assert {"compound possible", "band center", "Fe", "O"} <= set(res.features.columns)
+    assert res.features.shape[1] > 250
+
+
+def test_bad_formulas_are_reported_and_run_continues():
+    df = pd.DataFrame({"id": ["a", "b", "c", "d"], "formula": ["Fe2O3", "Xx2Q", None, "NaCl"]})
+    res = featurize_table(df, "formula", "magpie", id_column="id", cache_dir=None, progress=False)
+    assert list(res.features.index) == ["a", "d"]
+    assert list(res.errors["id"]) == ["b", "c"]
+    assert "parse" in res.errors["reason"].iloc[0] or "element" in res.errors["reason"].iloc[0]
+    assert "empty or missing" in res.errors["reason"].iloc[1]
+    assert not res.features.isna().any().any()
+
+
+def test_cache_hit_returns_identical_values(tmp_path):
+    df = pd.DataFrame({"formula": FORMULAS + ["Qq"]})
+    first = featurize_table(df, "formula", "magpie", cache_dir=tmp_path, progress=False)
+    second = featurize_table(df, "formula", "magpie", cache_dir=tmp_path, progress=False)
+    assert not first.info["cache_hit"] and second.info["cache_hit"]
+    pd.testing.assert_frame_equal(first.features, second.features)
+    pd.testing.assert_frame_equal(first.errors, second.errors)
+    other = featurize_table(df, "formula", "rich", cache_dir=tmp_path, progress=False)
+    assert not other.info["cache_hit"]  # the configuration is part of the key
+
+
+def test_parallel_equals_serial(tmp_path):
+    df = pd.DataFrame({"formula": FORMULAS * 3})
+    serial = featurize_table(df, "formula", "magpie", cache_dir=None, progress=False)
+    from foundation_model.features.composition import featurize_formulas
+    from foundation_model.features.presets import COMPOSITION_PRESETS
+
+    raw = featurize_formulas(
+        FORMULAS * 3, COMPOSITION_PRESETS["magpie"], n_jobs=2, chunk_size=4, progress=False
+    )
+    np.testing.assert_allclose(raw.values, serial.features.to_numpy())
+
+
+def test_median_imputer_policy():
+    df = pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "b": [np.nan] * 4, "c": [0.0, 1.0, 2.0, 3.0]})
+    imp = MedianImputer().fit(df)
+    out = imp.transform(df)
+    assert imp.dropped_ == ["b"] and list(out.columns) == ["a", "c"]
+    assert out.loc[1, "a"] == 3.0  # median of 1, 3, 10
+    with pytest.raises(KeyError, match="same preset"):
+        imp.transform(df.drop(columns="a"))
+
+
+def test_unknown_preset_and_column_give_clear_errors():
+    df = pd.DataFrame({"formula": ["NaCl"]})
+    with pytest.raises(ValueError, match="choose one of"):
+        featurize_table(df, "formula", "nope", cache_dir=None, progress=False)
+    with pytest.raises(KeyError, match="--formula-column"):
+        featurize_table(df, "composition", cache_dir=None, progress=False)

@@ -1,0 +1,68 @@
+"""Parquet/CSV round trips, atomic writes and structure featurization."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from ase.build import bulk
+from ase.io import write as ase_write
+from matminer.featurizers.structure import DensityFeatures
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from foundation_model.features.pipeline import featurize_table
+from foundation_model.features.structure import parse_structure
+from foundation_model.features.table_io import read_table, write_table
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_table_round_trip(tmp_path, suffix):
+    df = pd.DataFrame(
+        {"MagpieData mean Number": [1.5, 2.0], "x": [np.nan, 3.0]},
+        index=pd.Index(["mb-1", "mb-2"], name="id"),
+    )
+    path = write_table(df, tmp_path / f"t{suffix}")
+    back = read_table(path)
+    back.index = back.index.astype(str)
+    pd.testing.assert_frame_equal(back, df)
+    assert not list(tmp_path.glob(".*tmp"))  # no temp file left behind
+
+
+def test_unsupported_suffix_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="use one of"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.xlsx")
+
+
+def _cells() -> list[str]:
+    import io
+
+    cu = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.6))
+    nacl = AseAtomsAdaptor.get_structure(bulk("NaCl", "rocksalt", a=5.64))
+    buf = io.StringIO()
+    ase_write(buf, bulk("Si", "diamond", a=5.43), format="extxyz")
+    return [json.dumps(cu.as_dict()), nacl.to(fmt="cif"), buf.getvalue(), "not a structure"]
+
+
+def test_structure_formats_and_features_match_matminer():
+    cells = _cells()
+    df = pd.DataFrame({"formula": ["Cu", "NaCl", "Si", "Fe"], "structure": cells})
+    res = featurize_table(
+        df,
+        "formula",
+        "magpie",
+        structure_column="structure",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    )
+    assert list(res.structure_features.index) == [0, 1, 2]
+    assert res.errors[res.errors.kind == "structure"]["id"].tolist() == [3]
+    dens = DensityFeatures()
+    for i in range(3):
+        expected = dens.featurize(parse_structure(cells[i]))
+        np.testing.assert_allclose(
+            res.structure_features.loc[i, dens.feature_labels()].to_numpy(float), expected
+        )
+    assert res.structure_features.loc[0, "spacegroup_num"] == 225

@@ -1,0 +1,67 @@
+"""The Matbench runner on one fold of steels with few epochs; failures are reported."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from foundation_model.workflows.matbench_bench import BenchOptions, run_matbench
+
+ROOT = Path(__file__).resolve().parents[2]
+WHEELS = ROOT / "data" / "cache" / "wheels"
+CONFIG = ROOT / "samples" / "generated_configs" / "matbench_steels.yaml"
+
+
+@pytest.fixture(scope="module")
+def opts_base(tmp_path_factory) -> dict:
+    from foundation_model.data import matbench_sources as sources
+
+    if not list(WHEELS.glob("crabnet-2.0.8-*.whl")) and not sources.host_reachable(
+        "https://pypi.org", 5
+    ):
+        pytest.skip("PyPI is unreachable and the crabnet wheel is not cached in data/cache/wheels")
+    tmp = tmp_path_factory.mktemp("bench")
+    return {
+        "data_dir": tmp / "data",
+        "wheel_cache": WHEELS,
+        "feature_cache": tmp / "cache",
+        "folds": [0],
+        "max_epochs": 3,
+        "preset": "magpie",
+        "rf_estimators": 30,
+        "progress": False,
+    }
+
+
+def test_one_fold_of_steels(opts_base, tmp_path):
+    result = run_matbench(
+        BenchOptions(task="matbench_steels", out_dir=tmp_path, config=CONFIG, **opts_base)
+    )
+    saved = json.loads((tmp_path / "matbench_steels.json").read_text())
+    assert (
+        saved["task"] == "matbench_steels"
+        and saved["metric"] == "mae"
+        and saved["folds_run"] == [0]
+    )
+    for key in ("model", "rf_scm_magpie", "dummy"):
+        assert len(saved[key]["per_fold"]) == 1 and math.isfinite(saved[key]["mean"])
+    assert saved["failed_folds"] == []
+    assert saved["rf_scm_magpie"]["mean"] < saved["dummy"]["mean"]  # the baseline learns something
+    assert (tmp_path / "matbench_steels.png").stat().st_size > 1000
+    assert "RF-SCM/Magpie | 103.5125" in (tmp_path / "matbench_steels.md").read_text()
+    assert result["seconds"] > 0
+
+
+def test_failed_fold_is_reported_not_hidden(opts_base, tmp_path):
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["model"]["init_args"]["encoder_dims"] = [-4]  # an impossible layer width
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    result = run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=bad, **opts_base))
+    assert result["model"]["per_fold"] == [None] and result["model"]["mean"] is None
+    assert result["failed_folds"][0]["fold"] == 0 and result["failed_folds"][0]["error"]
+    assert math.isfinite(result["rf_scm_magpie"]["mean"])
