@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from foundation_model.cli.featurize import main
 from foundation_model.features.table_io import read_table
@@ -46,3 +47,31 @@ def test_featurize_cli_bad_column_is_one_line_error(tmp_path, capsys):
     code = main(["--input", str(src), "--output", str(tmp_path / "o.csv"), "--no-cache", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "formula column 'formula' not in the input" in err and "\n" not in err
+
+
+def test_backbone_embeddings_feed_the_multitask_data_module(tmp_path):
+    pytest.importorskip("sevenn", reason="sevenn not installed: uv sync --extra sevenn")
+    import ase.io
+    import numpy as np
+    import torch
+    from ase.build import bulk
+
+    from foundation_model.data import CompoundDataModule
+    from foundation_model.models.task_head import RegressionTask
+
+    torch.set_num_threads(1)
+    structures = []
+    for i, (el, a) in enumerate([("Cu", 3.6), ("Al", 4.05), ("Ni", 3.52)]):
+        atoms = bulk(el, "fcc", a=a)
+        atoms.info["id"] = f"s{i}"
+        structures.append(atoms)
+    path = tmp_path / "s.extxyz"
+    ase.io.write(path, structures)
+    out = tmp_path / "emb.parquet"
+    assert main(["--backbone", "sevennet", "--input", str(path), "--output", str(out)]) == 0
+    emb = pd.read_parquet(out)
+    assert list(emb.index) == ["s0", "s1", "s2"] and emb.shape[1] > 8
+    formula = pd.DataFrame(np.eye(3), index=pd.Index(["s0", "s1", "s2"], name="id"))
+    attrs = pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=formula.index)
+    dm = CompoundDataModule(formula, [RegressionTask("y")], attrs, structure_desc_source=str(out))
+    assert dm.structure_dim == emb.shape[1] and bool(dm.tensors.has_structure.all())

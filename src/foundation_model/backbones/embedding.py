@@ -81,12 +81,9 @@ def embedding_table(
         columns=[f"{name}_emb_{i}" for i in range(values.shape[1])],
     )
     if out is not None:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".csv":
-            table.to_csv(path)
-        else:
-            table.to_parquet(path)
+        from foundation_model.features.table_io import write_table
+
+        write_table(table, out)  # atomic: an interrupted run never leaves half a file
     return table
 
 

@@ -15,6 +15,7 @@ from lightning.pytorch.cli import LightningCLI
 DEFAULT_MODEL = "foundation_model.models.FlexibleMultiTaskModel"
 
 TRAINER_DEFAULTS: dict[str, Any] = {
+    "default_root_dir": "results/runs",  # where run files go when a config sets logger: false
     "logger": {
         "class_path": "lightning.pytorch.loggers.CSVLogger",
         "init_args": {"save_dir": "results/runs", "name": "fm"},
