@@ -31,7 +31,7 @@ from foundation_model.backbones.properties import (
     default_properties,
 )
 from foundation_model.data.scalers import StandardScaler
-from foundation_model.models.fine_tuning import freeze, parameter_groups
+from foundation_model.models.fine_tuning import configure_optimization, freeze
 
 
 class MLIPFineTuneModule(pl.LightningModule):
@@ -351,14 +351,13 @@ class MLIPFineTuneModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ optimisation, checkpoints
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(parameter_groups(self, self.hparams.component_lr))
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        config: dict[str, Any] = {"scheduler": scheduler}
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            config["monitor"] = "val_total_loss"
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return configure_optimization(
+            self,
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.hparams.component_lr,
+            monitor="val_total_loss",
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None:

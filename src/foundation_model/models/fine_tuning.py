@@ -105,3 +105,22 @@ def parameter_groups(
             group["lr"] = component_lr[key]
         out.append(group)
     return out
+
+
+def configure_optimization(
+    model: nn.Module,
+    optimizer_factory: Any,
+    scheduler_factory: Any | None,
+    component_lr: dict[str, float] | None,
+    monitor: str,
+) -> Any:
+    """What ``configure_optimizers`` returns: the optimizer over :func:`parameter_groups`,
+    plus the scheduler (``ReduceLROnPlateau`` watches ``monitor``) when one is configured."""
+    optimizer = optimizer_factory(parameter_groups(model, component_lr))
+    if scheduler_factory is None:
+        return optimizer
+    scheduler = scheduler_factory(optimizer)
+    config: dict[str, Any] = {"scheduler": scheduler}
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        config["monitor"] = monitor
+    return {"optimizer": optimizer, "lr_scheduler": config}

@@ -18,7 +18,7 @@ from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
 from foundation_model.models.components.masked_feature_modeling import MaskedFeatureModeling
-from foundation_model.models.fine_tuning import freeze, parameter_groups, warm_start
+from foundation_model.models.fine_tuning import configure_optimization, freeze, warm_start
 from foundation_model.models.loss_weighting import UncertaintyWeighting
 from foundation_model.models.metrics import classification_metrics, regression_metrics
 from foundation_model.models.task_head.base import TaskSpec
@@ -388,15 +388,13 @@ class FlexibleMultiTaskModel(pl.LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> Any:
-        groups = parameter_groups(self, self.hparams.component_lr)
-        optimizer = self.optimizer_factory(groups)
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        config: dict[str, Any] = {"scheduler": scheduler}
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            config["monitor"] = "val_final_loss"
-        return {"optimizer": optimizer, "lr_scheduler": config}
+        return configure_optimization(
+            self,
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.hparams.component_lr,
+            monitor="val_final_loss",
+        )
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
