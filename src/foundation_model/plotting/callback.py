@@ -39,7 +39,14 @@ def plot_eval_outputs(pl_module: pl.LightningModule, stage: str, out_dir: Path) 
         else:
             written.append(
                 sequence_plot(
-                    r["x"], r["target"], r["pred"], m, name, out_dir / f"sequence_{name}.png"
+                    r["x"],
+                    r["target"],
+                    r["pred"],
+                    m,
+                    name,
+                    out_dir / f"sequence_{name}.png",
+                    xlabel=spec.x_column,
+                    ylabel=spec.y_column,
                 )
             )
             ok = m & np.isfinite(r["pred"])

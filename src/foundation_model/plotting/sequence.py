@@ -17,6 +17,8 @@ def sequence_plot(
     title: str,
     path: Path,
     n_curves: int = 6,
+    xlabel: str = "x",
+    ylabel: str = "y",
 ) -> Path:
     """Overlay true (markers) and predicted (lines) curves of up to ``n_curves`` labelled rows.
 
@@ -30,6 +32,6 @@ def sequence_plot(
         ax.plot(x[r, m], y_true[r, m], "o", color=color, ms=3)
         ax.plot(x[r, m], y_pred[r, m], "-", color=color, lw=1.2)
     ax.set_title(f"{title}: true (dots) vs predicted (lines)")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     return save(fig, path)
