@@ -109,7 +109,8 @@ class PredictionWriter(BasePredictionWriter):
             return
         dm = trainer.datamodule
         ids = getattr(dm, "ids", None)
-        labels = dm.split_labels() if hasattr(dm, "split_labels") else None
+        has_targets = getattr(dm, "attributes", None) is not None  # splits mean nothing otherwise
+        labels = dm.split_labels() if has_targets and hasattr(dm, "split_labels") else None
         df = predictions_to_frame(predictions, ids, _class_names(pl_module), labels)
         root = Path(trainer.log_dir or trainer.default_root_dir)
         path = Path(self.output_path) if self.output_path else root / "predictions.csv"
