@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -168,3 +169,29 @@ def test_interrupted_fit_resumes_from_last_checkpoint(fitted, tmp_path):
     assert code == 0
     resumed = tmp_path / "runs" / "t" / "version_1" / "checkpoints" / "last.ckpt"
     assert torch.load(resumed, weights_only=False)["epoch"] == before + 1
+
+
+def test_predict_new_rows_without_targets(fitted, tmp_path, tables, capsys):
+    cfg, run = fitted
+    new = tables["formula"].head(4).rename(index=lambda i: f"new-{i}")
+    new_path = tmp_path / "new.csv"
+    new.to_csv(new_path)
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    base = ["predict", "--config", str(cfg), "--ckpt_path", ckpt]
+    base += [
+        f"--data.init_args.formula_desc_source={new_path}",
+        "--data.init_args.attributes_source=null",
+    ]
+    # string class labels cannot be inferred without targets: a one-line error says what to set
+    assert main(base) == 1
+    assert "num_classes is unknown" in capsys.readouterr().err
+    # with the classes named in the config, new rows are predicted (no split column)
+    classes = {
+        "class_path": "foundation_model.models.task_head.ClassificationTask",
+        "init_args": {"name": "cls", "class_names": ["insulator", "metal"]},
+    }
+    tasks = json.dumps([TASKS[0], classes, TASKS[2]])
+    assert main([*base, f"--data.init_args.tasks={tasks}"]) == 0
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred["id"]) == list(new.index) and "split" not in pred.columns
+    assert set(pred["cls_label"]) <= {"metal", "insulator"}
