@@ -98,3 +98,13 @@ def test_parquet_and_pickle_sources(tmp_path, tables):
     tables["attributes"].to_pickle(a)
     dm = CompoundDataModule(str(f), tasks(), str(a))
     assert dm.formula_dim == 10 and dm.tensors.masks["cp"].any()
+
+
+def test_one_row_last_training_batch_is_dropped(tables):
+    dm = CompoundDataModule(tables["formula"], tasks(), tables["attributes"])
+    dm.setup("fit")
+    dm.batch_size = len(dm.splits.train) - 1  # leaves exactly one row for a last batch
+    sizes = [len(b) for b in dm.train_dataloader()]
+    assert sizes == [dm.batch_size]
+    dm.batch_size = len(dm.splits.train) - 2
+    assert [len(b) for b in dm.train_dataloader()] == [dm.batch_size, 2]

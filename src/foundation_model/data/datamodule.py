@@ -49,7 +49,8 @@ class CompoundDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes.
         predict_split: rows used by ``predict``: ``all``, ``train``, ``val`` or ``test``.
         id_column: column holding ids (default: the first CSV column / the index).
-        drop_last: drop the last incomplete training batch (avoids a 1-row BatchNorm batch).
+        drop_last: drop the last incomplete training batch (a 1-row last batch is always
+            dropped in training: BatchNorm cannot use it).
     """
 
     def __init__(
@@ -315,7 +316,10 @@ class CompoundDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self._ensure_loaded()
-        return self._loader(self.splits.train, shuffle=True, drop_last=self.drop_last)
+        rows = self.splits.train
+        # a 1-row last batch breaks BatchNorm and gives a noisy step: drop it in training
+        lone = len(rows) > self.batch_size and len(rows) % self.batch_size == 1
+        return self._loader(rows, shuffle=True, drop_last=self.drop_last or lone)
 
     def val_dataloader(self) -> DataLoader:
         self._ensure_loaded()
