@@ -177,3 +177,42 @@ def test_bad_checkpoint_files_are_one_line_errors(tmp_path, capsys):
     assert len(err) == 1 and "bad.ckpt is not a readable checkpoint" in err[0]
     assert main(["predict", "--ckpt_path", str(tmp_path / "nope.ckpt"), "--input", str(new)]) == 1
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
+    """A model trained with structure descriptors predicts rows without them (modality
+    absent) and reports which rows used a structure."""
+    import lightning.pytorch as pl
+
+    from foundation_model.data import CompoundDataModule
+    from foundation_model.inference import Predictor
+    from foundation_model.models import FlexibleMultiTaskModel
+    from foundation_model.models.task_head import RegressionTask
+
+    fake = Path(__file__).resolve().parents[2] / "samples" / "fake_data"
+    dm = CompoundDataModule(
+        str(fake / "formula_descriptors.csv"),
+        [RegressionTask("y_structure")],
+        str(fake / "attributes.csv"),
+        structure_desc_source=str(fake / "structure_descriptors.csv"),
+        batch_size=128,
+    )
+    model = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, dm.structure_dim, encoder_dims=[16], deposit_dim=8
+    )
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    trainer.fit(model, dm)
+    p = Predictor(model)
+    formula = pd.read_csv(fake / "formula_descriptors.csv").iloc[:4]
+    structure = pd.read_csv(fake / "structure_descriptors.csv").set_index("id")
+    with_structure = formula.join(structure, on="id")
+    with_structure.loc[with_structure.index[1], structure.columns] = np.nan  # row 1: none
+    out = p.predict(with_structure, id_column="id")
+    assert out["structure_used"].tolist() == [
+        bool(i in structure.index) and k != 1 for k, i in enumerate(formula["id"])
+    ]
+    alone = p.predict(formula, id_column="id")
+    assert not alone["structure_used"].any()
+    assert np.isfinite(alone["y_structure_value"]).all()
