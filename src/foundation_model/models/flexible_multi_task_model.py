@@ -293,9 +293,10 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         count = self._loss_counts.pop(stage, 0)
         if not sums or count == 0:
             return
+        distributed = self._world_size() > 1
         for name, total in sums.items():
             key = f"{stage}_final_loss" if name == "final" else f"{stage}_{name}_loss"
-            self.log(key, total / count, prog_bar=name == "final")
+            self.log(key, total / count, prog_bar=name == "final", sync_dist=distributed)
         if stage == "train":
             sigmas = self.loss_weighting.log_sigma.detach().exp()
             for name, sigma in zip(self.loss_weighting.task_names, sigmas, strict=True):
@@ -375,8 +376,25 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             return 1.0
         return float(self.target_scalers[spec.name].std.item())
 
+    def _world_size(self) -> int:
+        return int(self.trainer.world_size) if self._trainer is not None else 1
+
+    def _gathered(self, store: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+        """Every process's collected arrays (DDP), so split metrics cover the whole split."""
+        if self._world_size() < 2:
+            return store
+        import torch.distributed as dist
+
+        parts: list[dict[str, list[np.ndarray]] | None] = [None] * self._world_size()
+        dist.all_gather_object(parts, dict(store))
+        merged: dict[str, list[np.ndarray]] = {}
+        for part in parts:
+            for key, value in (part or {}).items():
+                merged.setdefault(key, []).extend(value)
+        return merged
+
     def _finish_stage(self, stage: str) -> None:
-        store = self._collected.pop(stage, {})
+        store = self._gathered(self._collected.pop(stage, {}))
         if not store:
             return
         results: dict[str, dict[str, np.ndarray]] = {}
