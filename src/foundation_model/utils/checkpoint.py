@@ -82,15 +82,18 @@ def check_checkpoint_file(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, mmap: bool = False, require: tuple[str, ...] = ("state_dict",)
+) -> dict[str, Any]:
     """Load a Lightning checkpoint with ``weights_only=True`` onto the CPU.
 
     Args:
         path: the checkpoint file.
         mmap: memory-map the tensors instead of reading them (cheap validation).
+        require: top-level entries the checkpoint must have.
 
     Returns:
-        The checkpoint dict (it has a ``state_dict`` entry).
+        The checkpoint dict (it has the ``require`` entries).
 
     Raises:
         CheckpointError: one line naming the file and the problem (missing, empty,
@@ -101,8 +104,10 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
     import torch
 
     path = check_checkpoint_file(path)
-    try:
-        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+    registered = torch.serialization.get_safe_globals()
+    extra = [g for g in checkpoint_safe_globals() if g not in registered]  # the context manager
+    try:  # removes what it was given on exit, so never give it globals registered before
+        with torch.serialization.safe_globals(extra):
             ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
@@ -113,6 +118,7 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
         ) from err
     except Exception as err:  # noqa: BLE001 - torch raises many types for damaged files
         raise CheckpointError(f"Cannot read checkpoint {path}: {_first_line(err)}.") from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (no 'state_dict' entry).")
+    absent = [k for k in require if not isinstance(ckpt, dict) or k not in ckpt]
+    if absent:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint (no {absent[0]!r} entry).")
     return ckpt
