@@ -268,3 +268,60 @@ def run_lightning_cli(argv: list[str]) -> int:
         print(f"fm {argv[0]}: error: {message}", file=sys.stderr)
         return 1
     return 0
+
+
+class _FitConfigReader(FMLightningCLI):
+    """``fm fit``'s parser, stopped after parsing: nothing is instantiated, seeded or run."""
+
+    def _set_seed(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        pass
+
+
+def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read a YAML through exactly the schema ``fm fit`` uses (the same LightningCLI parser).
+
+    Unknown keys, wrong types and bad ``class_path`` values fail as in ``fm fit``; defaults
+    are filled in. ``fm bench`` reads its model config with this function.
+
+    Args:
+        path: the YAML file.
+        overrides: extra ``fm fit`` command-line arguments, e.g. ``["--trainer.max_epochs=3"]``.
+
+    Returns:
+        The parsed config as plain dicts (``model``, ``data``, ``trainer``,
+        ``model_checkpoint``, ``early_stopping``, ...), classes as ``{class_path, init_args}``.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: one line naming the file when it does not fit the schema (the parser's
+            own message is printed to stderr before).
+    """
+    import warnings
+
+    import lightning.pytorch as pl
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config {path} not found.")
+    argv = ["fit", "--config", str(path), *overrides]
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    try:
+        reader = _FitConfigReader(
+            pl.LightningModule,
+            pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            model_links=data_links_for(model_class_path(argv)),
+            trainer_defaults=TRAINER_DEFAULTS,
+            save_config_callback=None,
+            args=argv,
+        )
+    except SystemExit as err:  # jsonargparse printed why
+        raise ValueError(f"Config {path} does not fit the fm fit schema (see above).") from err
+    return reader.config["fit"].as_dict()
