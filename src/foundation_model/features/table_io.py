@@ -30,8 +30,11 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         path: destination; ``.parquet``/``.pq`` or ``.csv``.
     """
     path = Path(path)
-    _check_suffix(path)
-    return atomic.write_dataframe(df, path)
+    suffix = _check_suffix(path)
+    atomic.write_dataframe(df, path)
+    if suffix == ".csv" and df.attrs.get("fm_featurizer"):  # CSV has no metadata: a side file
+        write_json(df.attrs["fm_featurizer"], path.with_name(path.name + ".featurizer.json"))
+    return path
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
