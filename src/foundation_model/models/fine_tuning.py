@@ -62,7 +62,8 @@ def check_components(model: nn.Module, components: list[str] | dict[str, Any], w
     for comp in components:
         if not any(_matches(name, comp) for name in params):
             raise ValueError(
-                f"{what}: unknown component {comp!r}; valid components: "
+                f"{what}: unknown component {comp!r} (no parameter matches it); valid "
+                "components: "
                 f"{', '.join(component_names(model))}."
             )
 
