@@ -195,3 +195,9 @@ def test_unknown_element_is_reported_at_load(tmp_path, emt_structures):
     ):
         tr.fit(module(), MLIPDataModule(str(path), batch_size=6))
     assert tr.global_step == 0
+
+
+def test_normalisation_without_labels_is_an_error(emt_structures):
+    mod = module()
+    with pytest.raises(ValueError, match="No training structure has a label 'energy'"):
+        mod.fit_normalisation([relabel(a, ("energy",)) for a in emt_structures[:3]])

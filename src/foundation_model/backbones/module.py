@@ -429,10 +429,19 @@ class MLIPFineTuneModule(pl.LightningModule):
 
 
 def _label_values(structures: list[ase.Atoms], prop: PropertyConfig) -> dict[int, np.ndarray]:
-    """``{position: label}`` of the structures that have a label for ``prop``."""
+    """``{position: label}`` of the training structures that have a label for ``prop``.
+
+    Raises:
+        ValueError: none has one.
+    """
     out = {}
     for i, atoms in enumerate(structures):
         labels = extract_labels(atoms, [prop], f"{i}", allow_missing=True)
         if prop.name in labels:
             out[i] = labels[prop.name]
+    if not out:
+        raise ValueError(
+            f"No training structure has a label {prop.label_key!r} for property {prop.name!r}: "
+            "label the data or drop the property from model.properties."
+        )
     return out
