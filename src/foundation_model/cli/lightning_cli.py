@@ -260,12 +260,7 @@ def run_lightning_cli(argv: list[str]) -> int:
     except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
         if os.environ.get("FM_DEBUG"):
             raise
-        while err.__cause__ is not None and isinstance(
-            err.__cause__, (ValueError, KeyError, FileNotFoundError, TypeError)
-        ):
-            err = err.__cause__  # links and jsonargparse wrap our one-line errors
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"fm {argv[0]}: error: {message}", file=sys.stderr)
+        print(f"fm {argv[0]}: error: {error_message(err)}", file=sys.stderr)
         return 1
     return 0
 
@@ -325,3 +320,30 @@ def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     except SystemExit as err:  # jsonargparse printed why
         raise ValueError(f"Config {path} does not fit the fm fit schema (see above).") from err
     return reader.config["fit"].as_dict()
+
+
+def _raised_by_fm(err: BaseException) -> bool:
+    """Whether ``err`` was raised in foundation_model code (its innermost frame)."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith("foundation_model.")
+
+
+def error_message(err: BaseException) -> str:
+    """The one line to print for ``err``.
+
+    Links and jsonargparse wrap our errors, and our errors wrap the packages' ones: the
+    first error of the cause chain that foundation_model raised carries the message meant
+    for the user (it names the file and the fix); without one, the innermost error.
+    """
+    chain = [err]
+    while chain[-1].__cause__ is not None and len(chain) < 50:
+        chain.append(chain[-1].__cause__)
+    ours = next((e for e in chain if _raised_by_fm(e)), None)
+    chosen = ours if ours is not None else chain[-1]
+    if isinstance(chosen, KeyError) and chosen.args:
+        return str(chosen.args[0])
+    return str(chosen)
