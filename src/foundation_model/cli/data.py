@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir", type=Path, default=Path("data/cache/wheels"), help="download cache"
     )
     corpus.add_argument("--quiet", action="store_true", help="no progress bar")
+    corpus.add_argument(
+        "--sources",
+        nargs="*",
+        default=None,
+        help="subset of oqmd aflow materials_project matminer_transport janaf (default: all)",
+    )
     return p
 
 
@@ -41,7 +47,9 @@ def run_corpus(args: argparse.Namespace) -> int:
     from foundation_model.data.corpus.build import build_corpus
 
     try:
-        result = build_corpus(args.out, args.cache_dir, progress=not args.quiet)
+        result = build_corpus(
+            args.out, args.cache_dir, progress=not args.quiet, sources=args.sources
+        )
     except (ValueError, RuntimeError, FileNotFoundError, NotADirectoryError, OSError) as err:
         print(f"fm data corpus: error: {err}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from foundation_model.data.corpus.provenance import sha256_file, wheel_info
 from foundation_model.data.matbench_sources import CRABNET, DEFAULT_CACHE_DIR
 from foundation_model.features.table_io import write_json, write_table
 
+SOURCES = ("oqmd", "aflow", "materials_project", "matminer_transport", "janaf")
 SEQUENCE_COLUMNS = ("cp_T", "cp", "s_T", "s")
 SEQUENCES = {"cp": ("cp_T", "cp"), "s": ("s_T", "s")}  # task -> (x column, y column)
 DERIVED = {
@@ -62,8 +63,12 @@ def derived_labels(table: pd.DataFrame) -> pd.DataFrame:
     Args:
         table: corpus columns with ``oqmd_band_gap``, ``aflow_band_gap``, ``mp_e_above_hull``.
     """
-    gap = table["oqmd_band_gap"].where(table["oqmd_band_gap"].notna(), table["aflow_band_gap"])
-    hull = table["mp_e_above_hull"]
+
+    def column(name: str) -> pd.Series:
+        return table[name] if name in table.columns else pd.Series(np.nan, index=table.index)
+
+    gap = column("oqmd_band_gap").where(column("oqmd_band_gap").notna(), column("aflow_band_gap"))
+    hull = column("mp_e_above_hull")
     return pd.DataFrame(
         {
             "is_metal": np.where(gap.isna(), np.nan, (gap <= 0).astype(np.float64)),
@@ -93,12 +98,10 @@ def assemble(scalars: list[pd.Series | pd.DataFrame], curves: pd.DataFrame) -> p
     table = pd.concat([table, derived_labels(table)], axis=1)
     for col in SEQUENCE_COLUMNS:
         table[col] = _as_lists(table[col])
-    scalar_cols = [
-        c
-        for c in table.columns
-        if c not in SEQUENCE_COLUMNS and c not in DERIVED and table[c].notna().any()
-    ]
-    return table[[*scalar_cols, *DERIVED, *SEQUENCE_COLUMNS]]
+    keep = [c for c in table.columns if table[c].notna().any()]
+    scalar_cols = [c for c in keep if c not in SEQUENCE_COLUMNS and c not in DERIVED]
+    tail = [c for c in (*DERIVED, *SEQUENCE_COLUMNS) if c in keep]
+    return table[[*scalar_cols, *tail]]
 
 
 def check_corpus(table: pd.DataFrame, leaked: frozenset[str]) -> None:
@@ -114,6 +117,8 @@ def check_corpus(table: pd.DataFrame, leaked: frozenset[str]) -> None:
     if not table.index.is_unique or not table.index.is_monotonic_increasing:
         raise RuntimeError("corpus formulas are not unique and sorted.")
     for x, y in SEQUENCES.values():
+        if x not in table.columns:
+            continue
         bad = [
             f
             for f, a, b in zip(table.index, table[x], table[y], strict=True)
@@ -151,10 +156,39 @@ def _group_sources(
     return sources
 
 
+def _read_sources(
+    names: tuple[str, ...], cache_dir: Path, leaked: frozenset[str], bar
+) -> tuple[list[pd.Series | pd.DataFrame], pd.DataFrame, dict[str, tuple[str, dict]], dict]:
+    """Read the selected sources: property columns, curves, per-column and extra records."""
+    columns: list[pd.Series | pd.DataFrame] = []
+    props: dict[str, tuple[str, dict]] = {}
+    for prop in crabnet_tables.PROPERTIES:
+        if prop.source in names:
+            bar.set_postfix_str(prop.dataset)
+            series, record = crabnet_tables.read_property(prop, cache_dir, leaked)
+            columns.append(series)
+            props[prop.column] = (prop.source, record)
+        bar.update()
+    extra: dict[str, dict] = {}
+    if "matminer_transport" in names:
+        bar.set_postfix_str("transport")
+        trans, extra["matminer_transport"] = transport.read_transport(leaked)
+        columns.append(trans)
+    bar.update()
+    curves = pd.DataFrame({c: pd.Series(dtype=object) for c in SEQUENCE_COLUMNS})
+    curves.index.name = "formula"
+    if "janaf" in names:
+        bar.set_postfix_str("JANAF")
+        curves, extra["janaf"] = janaf.read_janaf(cache_dir, leaked)
+    bar.update()
+    return columns, curves, props, extra
+
+
 def build_corpus(
     out_dir: str | Path,
     cache_dir: str | Path = DEFAULT_CACHE_DIR,
     progress: bool = True,
+    sources: list[str] | tuple[str, ...] | None = None,
 ) -> CorpusResult:
     """Build the corpus from the offline sources and write it to ``out_dir``.
 
@@ -162,36 +196,26 @@ def build_corpus(
         out_dir: output folder (created); gets ``corpus.parquet`` and ``corpus.json``.
         cache_dir: wheel cache folder (crabnet 2.0.8 and janaf 1.4.0 are downloaded once).
         progress: show a progress bar.
+        sources: a subset of ``SOURCES`` (default: all; subsets are for quick checks).
     """
     start = time.perf_counter()
     out_dir, cache_dir = Path(out_dir), Path(cache_dir)
+    names = tuple(sources or SOURCES)
+    unknown = sorted(set(names) - set(SOURCES))
+    if unknown:
+        raise ValueError(f"unknown corpus source(s) {unknown}; choose from {list(SOURCES)}.")
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"--out {out_dir} exists and is not a folder.")
     bar = _progress(len(crabnet_tables.PROPERTIES) + 4, progress)
     bar.set_postfix_str("Matbench formulas")
     leaked, leakage = matbench_formulas(cache_dir)
     bar.update()
-    columns: list[pd.Series | pd.DataFrame] = []
-    props: dict[str, tuple[str, dict]] = {}
-    for prop in crabnet_tables.PROPERTIES:
-        bar.set_postfix_str(prop.dataset)
-        series, record = crabnet_tables.read_property(prop, cache_dir, leaked)
-        columns.append(series)
-        props[prop.column] = (prop.source, record)
-        bar.update()
-    bar.set_postfix_str("transport")
-    trans, trans_record = transport.read_transport(leaked)
-    columns.append(trans)
-    bar.update()
-    bar.set_postfix_str("JANAF")
-    curves, janaf_record = janaf.read_janaf(cache_dir, leaked)
-    bar.update()
+    columns, curves, props, extra = _read_sources(names, cache_dir, leaked, bar)
     bar.set_postfix_str("write")
     table = assemble(columns, curves)
     check_corpus(table, leaked)
     parquet = write_table(table, out_dir / "corpus.parquet")
-    crab = wheel_info(*CRABNET, cache_dir)
-    extra = {"matminer_transport": trans_record, "janaf": janaf_record}
+    crab = wheel_info(*CRABNET, cache_dir) if props else {}
     summary = {
         "corpus": {
             "file": parquet.name,

@@ -12,16 +12,19 @@ import pandas as pd
 def reduced_formula(text: str) -> str | None:
     """pymatgen's reduced formula of ``text``, or None when it does not parse.
 
+    Formulas with dummy species (pymatgen reads ``Xx9`` as a dummy ``Xx``) count as
+    unparsable: they are not chemical formulas.
+
     Args:
         text: a chemical formula such as ``Co12Mn5Nd2`` or ``Sr(AlH)2``.
     """
-    from pymatgen.core import Composition
+    from pymatgen.core import Composition, Element
 
     with warnings.catch_warnings():  # e.g. "No Pauling electronegativity for Ar"
         warnings.simplefilter("ignore")
         try:
             comp = Composition(str(text).strip())
-            if comp.num_atoms <= 0:
+            if comp.num_atoms <= 0 or not all(isinstance(e, Element) for e in comp.elements):
                 return None
             return comp.reduced_formula
         except Exception:  # pymatgen raises several types (ValueError, CompositionError, ...)
