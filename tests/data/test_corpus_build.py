@@ -1,7 +1,7 @@
 """``fm data corpus`` on real sources: the leakage rule, provenance, counts, determinism.
 
-The default run builds a subset (AFLOW, matminer transport, JANAF; ~1k formulas) once per
-module; the full corpus (~300k formulas, ~1-2 min) is checked under ``-m slow``.
+The default run builds a subset (all sources but OQMD; ~2k formulas) once per module; the
+full corpus (~300k formulas, ~1-2 min) is checked under ``-m slow``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from foundation_model.cli.data import main as data_main
 from foundation_model.data import matbench_sources as sources
@@ -21,8 +23,9 @@ from foundation_model.data.corpus.janaf import JANAF
 from foundation_model.data.corpus.provenance import sha256_file
 from foundation_model.data.matbench import CRABNET_STEMS, load_matbench_task
 
-WHEELS = Path(__file__).resolve().parents[2] / "data" / "cache" / "wheels"
-SUBSET = ["aflow", "matminer_transport", "janaf"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WHEELS = REPO_ROOT / "data" / "cache" / "wheels"
+SUBSET = ["aflow", "materials_project", "matminer_transport", "janaf"]
 COUNT_KEYS = ("rows_non_finite", "rows_unparsable", "rows_leakage_removed", "rows_merged")
 
 
@@ -69,7 +72,7 @@ def test_no_matbench_formula_enters_the_corpus(subset, matbench_reduced) -> None
 def test_provenance_and_row_accounting(subset, wheel_cache: Path) -> None:
     info = json.loads(subset.info.read_text())
     assert info["corpus"]["sha256"] == sha256_file(subset.parquet)
-    assert set(info["sources"]) == {"aflow", "matminer_transport", "janaf"}
+    assert set(info["sources"]) == {"aflow", "materials_project", "matminer_transport", "janaf"}
     crab = info["sources"]["aflow"]
     assert (crab["package"], crab["version"]) == sources.CRABNET
     assert crab["sha256"] == sha256_file(sources.wheel_path(*sources.CRABNET, wheel_cache))
@@ -140,3 +143,60 @@ def test_full_corpus(wheel_cache: Path, matbench_reduced, tmp_path: Path) -> Non
     }
     assert info["corpus"]["rows"] > 250_000
     assert info["sources"]["oqmd"]["properties"]["oqmd_band_gap"]["rows_kept"] > 250_000
+
+
+def _localised(config: Path, tmp_path: Path) -> Path:
+    cfg = yaml.safe_load(config.read_text())
+    cfg["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(tmp_path / "checkpoints")
+    out = tmp_path / config.name
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
+
+
+def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) -> None:
+    """corpus -> fm featurize -> fm fit (3 steps) with the shipped YAML; unlabelled rows kept."""
+    from foundation_model.cli.featurize import main as featurize_main
+    from foundation_model.cli.main import main as fm_main
+    from foundation_model.data import CompoundDataModule
+    from foundation_model.models.task_head.base import TaskSpec
+
+    features = tmp_path / "corpus_magpie.parquet"
+    argv = ["--input", str(subset.parquet), "--id-column", "formula", "--output", str(features)]
+    assert featurize_main([*argv, "--no-cache", "--quiet"]) == 0
+    attrs = pd.read_parquet(subset.parquet)
+    config = REPO_ROOT / "samples" / "generated_configs" / "pretrain_base.yaml"
+    tasks = yaml.safe_load(config.read_text())["data"]["init_args"]["tasks"]
+    for task in tasks:  # the subset has no OQMD source: those columns exist, unlabelled
+        column = task["init_args"].get("column")
+        if column and column not in attrs.columns:
+            assert column.startswith("oqmd_"), column
+            attrs[column] = np.nan
+    unlabelled = attrs.index[::40]  # descriptors kept, labels dropped: MFM-only rows
+    attributes = tmp_path / "attributes.parquet"
+    attrs.drop(index=unlabelled).to_parquet(attributes)
+    dm = CompoundDataModule(features, [TaskSpec.from_dict(t) for t in tasks], attributes)
+    dm.setup("fit")
+    rows = dm.ids.get_indexer(unlabelled)
+    assert len(dm.ids) == len(attrs) and (rows >= 0).all()
+    assert not any(bool(m[rows].any()) for m in dm.tensors.masks.values())
+    rc = fm_main(
+        [
+            "fit",
+            "--config",
+            str(_localised(config, tmp_path)),
+            f"--data.init_args.formula_desc_source={features}",
+            f"--data.init_args.attributes_source={attributes}",
+            "--trainer.max_steps=3",
+            "--trainer.limit_val_batches=1",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.enable_model_summary=false",
+            f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+        ]
+    )
+    assert rc == 0
+    (run,) = sorted((tmp_path / "runs" / "pretrain_base").glob("version_*"))
+    metrics = pd.read_csv(run / "metrics.csv")
+    for key in ("val_final_loss", "train_mfm_loss", "val_cp_curve_loss", "val_is_metal_loss"):
+        assert key in metrics and metrics[key].notna().any(), key
+    assert np.isfinite(metrics["val_final_loss"].dropna()).all()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
