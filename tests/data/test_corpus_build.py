@@ -200,3 +200,29 @@ def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) ->
         assert key in metrics and metrics[key].notna().any(), key
     assert np.isfinite(metrics["val_final_loss"].dropna()).all()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -> None:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "fm_corpus_generate_configs", REPO_ROOT / "samples/helper_tools/generate_configs.py"
+    )
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # dataclasses look their module up there
+    spec.loader.exec_module(gen)
+    assert gen.main(["--corpus", str(subset.info.parent), "--out", str(tmp_path)]) == 0
+    cfg = yaml.safe_load((tmp_path / "pretrain_base.yaml").read_text())
+    tasks = {t["init_args"]["name"]: t for t in cfg["data"]["init_args"]["tasks"]}
+    columns = json.loads(subset.info.read_text())["corpus"]["columns"]
+    scalar = {c for c, m in columns.items() if m["kind"] != "sequence"}
+    assert set(tasks) == scalar | {"cp_curve", "s_curve"}
+    assert tasks["is_metal"]["class_path"].endswith("ClassificationTask")
+    head = gen.SEQUENCE_HEADS[gen.PRETRAIN_HEAD]
+    assert tasks["cp_curve"]["class_path"].endswith(head)
+    assert tasks["cp_curve"]["init_args"]["x_column"] == "cp_T"
+    model = cfg["model"]["init_args"]
+    assert model["uncertainty_weighting"] and model["mfm_weight"] > 0
+    assert cfg["data"]["init_args"]["attributes_source"].endswith("corpus.parquet")
+    assert gen.main(["--corpus", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 1
