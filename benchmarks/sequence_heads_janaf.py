@@ -22,7 +22,7 @@ averaged). Scores per test curve, averaged over curves:
   reference ``flat`` is a flat line at the true mean (shape error = mean |truth - mean|):
   a method with a shape error near ``flat`` has not learned the curve's form.
 
-    uv run python benchmarks/sequence_heads_janaf.py      # ~5-10 min on 2 CPU cores
+    uv run python benchmarks/sequence_heads_janaf.py      # ~38 min on a busy 2-core machine
 """
 
 from __future__ import annotations
