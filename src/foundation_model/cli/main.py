@@ -19,7 +19,7 @@ TOOL_COMMANDS = {
     ),
     "data": (
         "foundation_model.cli.data",
-        "Build datasets (e.g. Matbench v0.1 with official folds).",
+        "Build datasets (Matbench v0.1 with official folds; the pretraining corpus).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
 }
