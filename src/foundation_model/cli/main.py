@@ -4,6 +4,7 @@
 * ``fm featurize ...`` -> :mod:`foundation_model.cli.featurize`
 * ``fm data ...`` -> :mod:`foundation_model.cli.data`
 * ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
+* ``fm ui ...`` -> :mod:`foundation_model.cli.ui`
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ TOOL_COMMANDS = {
         "Build datasets (e.g. Matbench v0.1 with official folds).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "ui": ("foundation_model.cli.ui", "Serve the local web app (predict, datagen, results)."),
 }
 
 USAGE = """usage: fm <command> [options]

@@ -1,0 +1,102 @@
+"""Config forms, settings and the `fm ui` command line (no server started)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from foundation_model.cli import ui as ui_cli
+from foundation_model.cli.main import TOOL_COMMANDS
+from foundation_model.ui import config_forms as cf
+from foundation_model.ui.safety import UserInputError, error_message
+from foundation_model.ui.settings import AppSettings
+from foundation_model.ui.workflow_page import cli_command, config_to_yaml, parse_config_text
+
+
+def test_parse_elements_and_numbers():
+    assert cf.parse_elements("Cu, Al  Ni") == ["Cu", "Al", "Ni"]
+    with pytest.raises(UserInputError, match="Unknown element"):
+        cf.parse_elements("Cu, Xx")
+    with pytest.raises(UserInputError, match="once"):
+        cf.parse_elements("Cu Cu")
+    assert cf.parse_numbers("300, 600", "T") == [300.0, 600.0]
+    with pytest.raises(UserInputError, match="> 0"):
+        cf.parse_numbers("300 -1", "T")
+    with pytest.raises(UserInputError, match="not a number"):
+        cf.parse_numbers("hot", "T")
+
+
+def test_datagen_choices_validation():
+    with pytest.raises(UserInputError, match="sum to"):
+        cf.DatagenChoices(fractions=[0.5, 0.6]).validate()
+    with pytest.raises(UserInputError, match="one fraction per element"):
+        cf.DatagenChoices(fractions=[1.0]).validate()
+    with pytest.raises(UserInputError, match="md steps"):
+        cf.DatagenChoices(md_steps=0).validate()
+
+
+def test_config_text_round_trip():
+    config = {"seed": 1, "generator": cf.class_path("a.B", elements=["Cu"], fractions=None)}
+    assert config["generator"] == {"class_path": "a.B", "init_args": {"elements": ["Cu"]}}
+    assert parse_config_text(config_to_yaml(config)) == config
+    with pytest.raises(UserInputError, match="mapping"):
+        parse_config_text("- a\n- b\n")
+    with pytest.raises(UserInputError, match="not valid YAML"):
+        parse_config_text("a: [1, 2")
+
+
+def test_cli_command():
+    argv = cli_command("datagen", Path("/x/config.yaml"), resume=True)
+    assert argv[1:] == [
+        "-m", "foundation_model.cli.main", "datagen", "run", "--config", "/x/config.yaml",
+        "--resume",
+    ]  # fmt: skip
+
+
+def test_settings_from_env(tmp_path):
+    cfg = AppSettings.from_env({"FM_UI_PROJECT_DIR": str(tmp_path), "FM_UI_MAX_UPLOAD_MB": "3"})
+    assert cfg.project_dir == tmp_path.resolve() and cfg.data_dir is None
+    assert cfg.jobs_dir == tmp_path.resolve() / "results" / "ui" / "jobs"
+    assert cfg.max_upload_bytes == 3 * 1024 * 1024
+    data = tmp_path / "d"
+    cfg = AppSettings.from_env({"FM_UI_PROJECT_DIR": str(tmp_path), "FM_UI_DATA_DIR": str(data)})
+    assert cfg.jobs_dir == data.resolve() / "ui_jobs"
+    assert cfg.guard.roots == (tmp_path.resolve(), data.resolve())
+    assert AppSettings.from_env({"FM_UI_MAX_UPLOAD_MB": "many"}).max_upload_mb == 50
+
+
+def test_error_message_hides_tracebacks():
+    assert error_message(UserInputError("Bad formula.")) == "Bad formula."
+    assert error_message(KeyError("x")) == "KeyError: 'x'"
+    assert error_message(RuntimeError("first line\nsecond")) == "RuntimeError: first line"
+
+
+def test_fm_ui_is_registered_and_binds_localhost(tmp_path):
+    assert "ui" in TOOL_COMMANDS
+    args = ui_cli.build_parser().parse_args(["--data-dir", str(tmp_path)])
+    argv = ui_cli.streamlit_command(args)
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--server.port") + 1] == "8501"
+    assert argv[argv.index("--server.maxUploadSize") + 1] == "50"
+    assert Path(argv[4]).name == "app.py" and Path(argv[4]).is_file()
+    env = ui_cli.app_environment(args, tmp_path)
+    assert env["FM_UI_DATA_DIR"] == str(tmp_path.resolve())
+    assert env["FM_UI_PROJECT_DIR"] == str(tmp_path.resolve())
+    args = ui_cli.build_parser().parse_args(["--host", "0.0.0.0", "--port", "9000"])
+    argv = ui_cli.streamlit_command(args)
+    assert argv[argv.index("--server.address") + 1] == "0.0.0.0"
+
+
+def test_importing_the_app_has_no_side_effects():
+    code = "import foundation_model.ui.app, sys; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_yaml_dump_keeps_lists_readable():
+    text = config_to_yaml({"temperatures": [300.0, 600.0]})
+    assert yaml.safe_load(text) == {"temperatures": [300.0, 600.0]}
