@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             f"fm ui: bound to {args.host}: other machines on the network can reach this app.",
             flush=True,
         )
-    try:
-        return subprocess.call(streamlit_command(args), env=app_environment(args, Path.cwd()))
-    except KeyboardInterrupt:
-        return 0
+    command = streamlit_command(args)
+    # the server replaces this process: signals (Ctrl+C, SIGTERM) reach Streamlit directly
+    os.execve(command[0], command, app_environment(args, Path.cwd()))
+    return 0  # not reached

@@ -58,7 +58,9 @@ def _database_section(path: Path, project_dir: Path) -> None:
         return
     filtered = _filters(table, key=str(path))
     st.caption(f"{len(filtered)} of {len(table)} rows match the filters.")
-    st.dataframe(filtered, hide_index=True, width="stretch", height=300)
+    st.dataframe(
+        filtered, hide_index=True, width="stretch", height=min(400, 35 * (len(filtered) + 1) + 3)
+    )
     if filtered.empty:
         return
     labels = {int(r.id): f"{r.id}: {r.formula} ({r.natoms} atoms)" for r in filtered.itertuples()}
