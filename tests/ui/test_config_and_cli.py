@@ -39,6 +39,60 @@ def test_datagen_choices_validation():
         cf.DatagenChoices(md_steps=0).validate()
 
 
+def test_parse_fractions_and_formulas():
+    assert cf.parse_fractions("Mg:0.5, Ca:0.5", "Cations") == {"Mg": 0.5, "Ca": 0.5}
+    assert cf.parse_fractions("O", "Anions") == {"O": 1.0}
+    with pytest.raises(UserInputError, match="sum to"):
+        cf.parse_fractions("Mg:0.5", "Cations")
+    assert cf.formula_elements("TiO2") == ["Ti", "O"]
+    with pytest.raises(UserInputError, match="not a chemical formula"):
+        cf.formula_elements("Ti(O")
+
+
+@pytest.mark.parametrize(
+    ("system", "raw", "generator_args"),
+    [
+        ("alloy (random solid solution)", {"elements": "Cu Al", "fractions": "0.75 0.25",
+          "lattice": "fcc"}, {"supercell": [2, 2, 2], "fractions": [0.75, 0.25]}),
+        ("surface slab", {"elements": "Cu", "fractions": "", "lattice": "fcc", "layers": 3,
+          "vacuum": 6.0}, {"size": [2, 2], "layers": 3, "vacuum": 6.0}),
+        ("covalent crystal", {"elements": "C", "vacuum": 8.0, "covalent_structure": "graphene"},
+         {"structure": "graphene"}),
+        ("ionic crystal", {"cations": "Mg:1", "anions": "O:1", "prototype": "rocksalt"},
+         {"cations": {"Mg": 1.0}, "anions": {"O": 1.0}}),
+        ("from a formula (random symmetric crystals)", {"formula": "TiO2"}, {"formula": "TiO2"}),
+    ],
+)  # fmt: skip
+def test_datagen_config_per_system(system, raw, generator_args):
+    choices = cf.DatagenChoices(system=system, **cf.parse_system_fields(raw))
+    config = cf.datagen_config(choices, output_dir="out")
+    assert list(config) == ["output_dir", "seed", "generate", "explore", "sample", "store",
+                            "executor"]  # fmt: skip
+    (generator,) = config["generate"]["generators"]
+    assert generator["class_path"] == cf.SYSTEMS[system]
+    for key, value in generator_args.items():
+        assert generator["init_args"][key] == value
+    explore = config["explore"]["init_args"]
+    assert explore["calculator"]["class_path"].endswith("EMTSpec")
+    assert explore["temperatures"] == [600.0] and explore["steps"] == 50
+    species = config["sample"]["init_args"]["descriptor"]["init_args"]["species"]
+    assert species == sorted(choices.species())
+
+
+def test_datagen_calculator_and_sampler_choices():
+    config = cf.datagen_config(cf.DatagenChoices(sampler="random", calculator="GFN2-xTB (tblite)"))
+    assert config["sample"] == {"class_path": cf.SAMPLERS["random"],
+                                "init_args": {"n_samples": 20}}  # fmt: skip
+    assert config["explore"]["init_args"]["calculator"]["init_args"] == {"method": "GFN2-xTB"}
+    with pytest.raises(UserInputError, match="fine-tuned checkpoint"):
+        cf.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)").validate()
+    tuned = cf.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)", checkpoint="/m.ckpt")
+    calc = cf.datagen_config(tuned)["explore"]["init_args"]["calculator"]
+    assert calc["init_args"] == {"checkpoint": "/m.ckpt"}
+    with pytest.raises(UserInputError, match="Sample interval"):
+        cf.DatagenChoices(md_steps=5, sample_interval=10).validate()
+
+
 def test_config_text_round_trip():
     config = {"seed": 1, "generator": cf.class_path("a.B", elements=["Cu"], fractions=None)}
     assert config["generator"] == {"class_path": "a.B", "init_args": {"elements": ["Cu"]}}
