@@ -84,3 +84,13 @@ def test_sequence_and_probability_frames(preds):
     assert P.sequence_frame(preds, "cp", x).index.tolist() == [300, 400, 500]
     probs = P.probability_frame(preds, "metal")
     assert probs.loc["Fe2O3", "yes"] == 0.8 and list(probs.columns) == ["no", "yes"]
+
+
+def test_sequence_x_values_follow_kept_rows():
+    inputs = pd.DataFrame({"formula": ["A", "Bad", "C"], "T": ["[1, 2]", "[5]", None]})
+    errors = pd.DataFrame({"row": [1], "formula": ["Bad"], "reason": ["unknown element"]})
+    assert P.kept_rows(3, errors) == [0, 2] and P.kept_rows(2, None) == [0, 1]
+    x = P.sequence_x_values(inputs, errors, "T", default=[7.0, 8.0])
+    assert x.tolist() == [[1.0, 2.0], [7.0, 8.0]]
+    assert P.sequence_x_values(["A", "B"], None, "T", default=None) is None
+    assert P.sequence_x_values(["A"], None, "T", default=[3.0]).tolist() == [[3.0]]

@@ -160,3 +160,36 @@ def probability_frame(predictions: pd.DataFrame, task: str) -> pd.DataFrame:
     table.columns = list(classes)
     table.index = predictions["formula"].astype(str)
     return table
+
+
+def kept_rows(n_inputs: int, errors: pd.DataFrame | None) -> list[int]:
+    """Input row numbers that have a prediction (every row not listed in ``errors``)."""
+    failed = set() if errors is None or errors.empty else set(errors["row"].astype(int))
+    return [i for i in range(n_inputs) if i not in failed]
+
+
+def sequence_x_values(
+    inputs: pd.DataFrame | list[str],
+    errors: pd.DataFrame | None,
+    x_column: str | None,
+    default: list[float] | None,
+) -> pd.Series | None:
+    """Per predicted row, the x points of a sequence task: the input's own list, else the
+    model's default points (the training curve's), else None (plot against point number)."""
+    n_inputs = len(inputs)
+    rows = kept_rows(n_inputs, errors)
+    own = None
+    if isinstance(inputs, pd.DataFrame) and x_column and x_column in inputs.columns:
+        own = inputs[x_column].reset_index(drop=True)
+    values = []
+    for r in rows:
+        point = own.iloc[r] if own is not None else None
+        listed = _as_list(point) if point is not None and not _is_missing(point) else []
+        values.append(listed or (list(default) if default else None))
+    if all(v is None for v in values):
+        return None
+    return pd.Series(values, dtype=object)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (np.isscalar(value) and pd.isna(value))

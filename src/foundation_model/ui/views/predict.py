@@ -86,7 +86,7 @@ def _read_inputs():
 def _show_results(result: dict) -> None:
     import streamlit as st
 
-    preds, errors, inputs = result["predictions"], result["errors"], result["inputs"]
+    preds, errors = result["predictions"], result["errors"]
     st.subheader(f"Predictions ({len(preds)} rows) from {result['checkpoint']}")
     if not preds.empty:
         summary = predictions.summary_table(preds)
@@ -94,7 +94,7 @@ def _show_results(result: dict) -> None:
             st.table(summary.set_index("formula"))
         else:
             st.dataframe(summary, hide_index=True, width="stretch")
-        _charts(preds, inputs)
+        _charts(preds, result["sequence_x"])
         with st.expander("All prediction columns"):
             st.dataframe(preds, hide_index=True, width="stretch")
         st.download_button(
@@ -116,7 +116,7 @@ def _show_results(result: dict) -> None:
         )
 
 
-def _charts(preds, inputs) -> None:
+def _charts(preds, sequence_x: dict) -> None:
     import streamlit as st
 
     groups = predictions.task_columns(preds)
@@ -125,23 +125,20 @@ def _charts(preds, inputs) -> None:
         st.bar_chart(predictions.probability_frame(preds, task), horizontal=True, stack=True)
     for task in groups.sequence:
         st.markdown(f"**{task}**: predicted curves")
-        x_values = _sequence_x(preds, inputs, task)
-        st.line_chart(predictions.sequence_frame(preds, task, x_values))
+        st.line_chart(predictions.sequence_frame(preds, task, sequence_x.get(task)))
 
 
-def _sequence_x(preds, inputs, task: str):
-    """The input column holding the x points of a sequence task, aligned with the rows."""
-    import pandas as pd
-
-    if not isinstance(inputs, pd.DataFrame) or "formula" not in inputs:
-        return None
-    for column in inputs.columns:
-        if column in ("formula",) or inputs[column].dtype != object:
-            continue
-        aligned = inputs.set_index("formula")[column]
-        if aligned.index.is_unique:
-            return aligned.reindex(preds["formula"].astype(str)).reset_index(drop=True)
-    return None
+def _sequence_x(predictor, inputs, errors) -> dict:
+    """Per sequence task, the x points of each predicted row (input's own or the default)."""
+    specs = getattr(getattr(predictor, "model", None), "task_specs", None) or []
+    defaults = getattr(getattr(predictor, "schema", None), "sequence_points", None) or {}
+    out = {}
+    for spec in specs:
+        if getattr(spec, "is_sequence", False):
+            out[spec.name] = predictions.sequence_x_values(
+                inputs, errors, getattr(spec, "x_column", None), defaults.get(spec.name)
+            )
+    return out
 
 
 def render() -> None:
@@ -160,7 +157,7 @@ def render() -> None:
         st.session_state[RESULT_KEY] = {
             "predictions": preds,
             "errors": errors,
-            "inputs": inputs,
+            "sequence_x": _sequence_x(predictor, inputs, errors),
             "checkpoint": context.settings().guard.display(checkpoint),
         }
     result = st.session_state.get(RESULT_KEY)
