@@ -75,7 +75,7 @@ def checkpoint(ui_data_dir):
                            "init_args": {"filename": "best"}}],
         },
         "model": {"class_path": "foundation_model.models.FlexibleMultiTaskModel",
-                  "init_args": {"encoder_dims": [16], "deposit_dim": 8}},
+                  "init_args": {"encoder_dims": [16], "deposit_dim": 8, "ensemble_size": 3}},
         "data": {"class_path": "foundation_model.data.CompoundDataModule",
                  "init_args": {"formula_desc_source": str(feats),
                                "attributes_source": str(work / "train.csv"),
@@ -88,7 +88,7 @@ def checkpoint(ui_data_dir):
 
 
 def predict_on_page(page, url: str, checkpoint, formulas: str) -> None:
-    page.goto(f"{url}/predict")
+    page.goto(url)  # the default page lives at the root URL
     page.get_by_text("Checkpoint", exact=True).wait_for()
     page.locator("[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name=str(checkpoint)).click()
@@ -104,7 +104,7 @@ def predict_on_page(page, url: str, checkpoint, formulas: str) -> None:
     page.get_by_text("Predictions (").wait_for(timeout=120_000)
 
 
-def test_predict_three_formulas_shows_the_values(page, ui_server, checkpoint):
+def test_predict_three_formulas_shows_the_values(checkpoint, page, ui_server):
     formulas = ["NaCl", "MgO", "ZnSe"]
     predict_on_page(page, ui_server, checkpoint, "\n".join(formulas))
     expected = summary_table(foundation_model.load(checkpoint).predict(formulas))
@@ -119,7 +119,7 @@ def test_predict_three_formulas_shows_the_values(page, ui_server, checkpoint):
     screenshot(page, "predict")
 
 
-def test_bad_formula_shows_its_reason(page, ui_server, checkpoint):
+def test_bad_formula_shows_its_reason(checkpoint, page, ui_server):
     predict_on_page(page, ui_server, checkpoint, "NaCl, Xx2O")
     page.get_by_text("1 row(s) could not be predicted").wait_for()
     errors = page.locator("[data-testid='stTable']").nth(1).inner_text()

@@ -51,7 +51,7 @@ def preds():
         {
             "formula": ["NaCl", "Fe2O3"],
             "gap_value": [5.123456, 2.0],
-            "gap_std": [0.25, 0.5],
+            "gap_std": [0.25, float("nan")],
             "metal_probabilities_no": [0.9, 0.2],
             "metal_probabilities_yes": [0.1, 0.8],
             "metal_label": ["no", "yes"],
@@ -72,7 +72,7 @@ def test_task_columns(preds):
 
 def test_summary_table(preds):
     summary = P.summary_table(preds)
-    assert summary["gap"].tolist() == ["5.123 ± 0.25", "2 ± 0.5"]
+    assert summary["gap"].tolist() == ["5.123 ± 0.25", "2"]
     assert summary["metal"].tolist() == ["no (p=0.90)", "yes (p=0.80)"]
     assert summary["cp"].tolist() == ["3 points", "3 points"]
 

@@ -112,7 +112,7 @@ def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
             out[task] = predictions[value].round(digits).astype(str)
         else:
             out[task] = [
-                f"{v:.{digits}g} ± {s:.2g}" if pd.notna(v) else ""
+                _with_std(v, s, digits)
                 for v, s in zip(predictions[value], predictions[std], strict=True)
             ]
     for task, classes in groups.classification.items():
@@ -128,6 +128,13 @@ def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     for task, (column, _) in groups.sequence.items():
         out[task] = [f"{len(_as_list(v))} points" for v in predictions[column]]
     return out
+
+
+def _with_std(value: float, std: float, digits: int) -> str:
+    """``"1.234 ± 0.05"``; the value alone when the model gives no spread (std NaN)."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.{digits}g}" if pd.isna(std) else f"{value:.{digits}g} ± {std:.2g}"
 
 
 def sequence_frame(

@@ -87,7 +87,8 @@ def _show_results(result: dict) -> None:
     import streamlit as st
 
     preds, errors = result["predictions"], result["errors"]
-    st.subheader(f"Predictions ({len(preds)} rows) from {result['checkpoint']}")
+    st.subheader(f"Predictions ({len(preds)} rows)")
+    st.caption(f"Checkpoint: {result['checkpoint']}")
     if not preds.empty:
         summary = predictions.summary_table(preds)
         if len(summary) <= 100:
