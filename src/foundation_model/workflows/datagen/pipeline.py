@@ -217,7 +217,7 @@ class DatagenPipeline:
         provenance = {
             "sampler": type(self.sample).__name__,
             "explorer": type(self.explore).__name__,
-            "calculator": (self.store.relabel or self.explore.calculator).label,
+            "labels_from": (self.store.relabel or self.explore.calculator).label,
             "explore_calculator": self.explore.calculator.label,
             "config_hash": self.config_hash(),
             "package_version": _package_version(),
