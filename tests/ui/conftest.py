@@ -112,6 +112,7 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot under results/ui/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_timeout(1500)  # let canvases (tables, charts, 3D view) draw
     page.screenshot(path=str(path), full_page=True)
     return path
 

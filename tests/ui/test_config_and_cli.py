@@ -77,6 +77,10 @@ def test_datagen_config_per_system(system, raw, generator_args):
     assert explore["temperatures"] == [600.0] and explore["steps"] == 50
     species = config["sample"]["init_args"]["descriptor"]["init_args"]["species"]
     assert species == sorted(choices.species())
+    # the datagen CLI's own parser accepts it and builds every stage
+    from foundation_model.cli.datagen import build_parser
+
+    cf.check_with_cli_parser(build_parser, config)
 
 
 def test_datagen_calculator_and_sampler_choices():
@@ -91,6 +95,19 @@ def test_datagen_calculator_and_sampler_choices():
     assert calc["init_args"] == {"checkpoint": "/m.ckpt"}
     with pytest.raises(UserInputError, match="Sample interval"):
         cf.DatagenChoices(md_steps=5, sample_interval=10).validate()
+
+
+def test_cli_parser_refusals_become_messages():
+    from foundation_model.cli.datagen import build_parser
+
+    config = cf.datagen_config(cf.DatagenChoices())
+    config["explore"]["init_args"]["temperatures"] = "hot"
+    with pytest.raises(UserInputError, match="The CLI refuses this config"):
+        cf.check_with_cli_parser(build_parser, config, instantiate=False)
+    config = cf.datagen_config(cf.DatagenChoices())
+    config["generate"]["generators"][0]["init_args"]["lattice"] = "sc"
+    with pytest.raises(UserInputError, match="lattice"):
+        cf.check_with_cli_parser(build_parser, config)
 
 
 def test_config_text_round_trip():

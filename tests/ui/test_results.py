@@ -104,3 +104,10 @@ def test_metrics_without_epoch(tmp_path):
     path = tmp_path / "metrics.csv"
     pd.DataFrame({"step": [0, 1], "loss": [1.0, 0.5]}).to_csv(path, index=False)
     assert results.read_metrics(path)["loss"].tolist() == [1.0, 0.5]
+
+
+def test_demote_headings():
+    text = "# Title\ntext # not a heading\n## Part\n###### deep"
+    assert (
+        results.demote_headings(text) == "#### Title\ntext # not a heading\n##### Part\n###### deep"
+    )

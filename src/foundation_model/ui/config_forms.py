@@ -240,3 +240,32 @@ def datagen_config(c: DatagenChoices, output_dir: str = "results/datagen/ui_run"
         "store": class_path(f"{DATAGEN}.storage.AseDatabaseStorage", filename="dataset.db"),
         "executor": class_path(f"{DATAGEN}.executor.TaskExecutor", n_workers=c.workers),
     }
+
+
+def check_with_cli_parser(build_parser, config: dict, instantiate: bool = True) -> None:
+    """Check ``config`` with a workflow CLI's own jsonargparse parser.
+
+    Args:
+        build_parser: the CLI's parser factory (e.g. ``foundation_model.cli.datagen.build_parser``).
+        config: the config mapping.
+        instantiate: also build the stage objects (runs their constructors' validation).
+
+    Raises:
+        UserInputError: with the parser's message when the CLI would refuse the config.
+    """
+    import yaml
+
+    parser = build_parser()
+    try:
+        namespace = parser.parse_string(yaml.safe_dump(config, sort_keys=False))
+        if instantiate:
+            parser.instantiate_classes(namespace)
+    except Exception as exc:  # jsonargparse's ArgumentError, or any constructor's error
+        raise UserInputError(f"The CLI refuses this config: {_last_line(exc)}") from exc
+
+
+def _last_line(exc: BaseException) -> str:
+    while exc.__cause__ is not None and isinstance(exc.__cause__, ValueError | TypeError):
+        exc = exc.__cause__
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -88,7 +88,7 @@ def show_job(job: Job, results_path: Path | None = None) -> None:
             st.success(message)
         else:
             st.error(message)
-        st.code(job.log_tail(max_lines=60) or "(no output yet)", language="text")
+        st.code(job.log_tail(max_lines=60) or "(no output yet)", language="text", wrap_lines=True)
         if was_running and status != "running":
             st.rerun(scope="app")
 

@@ -6,6 +6,7 @@ Plain functions over files (no Streamlit), used by the results viewer and tested
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,3 +211,9 @@ def read_summary(path: Path) -> dict | str:
     """A run summary: parsed JSON, or the Markdown text."""
     text = Path(path).read_text()
     return json.loads(text) if Path(path).suffix == ".json" else text
+
+
+def demote_headings(markdown: str, levels: int = 3) -> str:
+    """Markdown with every ATX heading ``levels`` deeper (a report's H1 becomes an H4)."""
+    return re.sub(r"^(#{1,6})(?=\s)", lambda m: "#" * min(6, len(m[1]) + levels), markdown,
+                  flags=re.M)  # fmt: skip

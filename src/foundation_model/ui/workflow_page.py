@@ -34,6 +34,7 @@ class Workflow:
         samples_dir: folder of sample configs, relative to the project folder.
         form: Streamlit form function returning a config dict, or None until submitted.
         prepare: adjusts a config for a job folder (output paths) before it is written.
+        check: raises :class:`UserInputError` when the CLI would refuse a config.
     """
 
     kind: str
@@ -41,6 +42,7 @@ class Workflow:
     samples_dir: str
     form: Callable[[], dict | None]
     prepare: Callable[[dict, Path], dict]
+    check: Callable[[dict], None] | None = None
 
 
 def cli_command(kind: str, config_path: Path, resume: bool = False) -> list[str]:
@@ -117,6 +119,9 @@ def _configure(workflow: Workflow) -> None:
     if mode == "Form":
         built = workflow.form()
         if built is not None:
+            if workflow.check is not None:
+                with st.spinner("Checking the config with the CLI's parser..."):
+                    workflow.check(built)
             st.session_state[config_key] = built
         config = st.session_state.get(config_key)
     else:
@@ -135,6 +140,9 @@ def _configure(workflow: Workflow) -> None:
         key=f"{workflow.kind}-download",
     )
     if right.button(f"Launch {workflow.kind} run", type="primary", key=f"{workflow.kind}-launch"):
+        if mode != "Form" and workflow.check is not None:
+            with st.spinner("Checking the config with the CLI's parser..."):
+                workflow.check(config)
         job = _launch(workflow, config)
         st.session_state[f"{workflow.kind}-run-launched"] = job.job_id
         st.toast(f"Started {job.job_id}")

@@ -100,12 +100,20 @@ def prepare(config: dict, folder: Path) -> dict:
     return {**config, "output_dir": str(folder / "run")}
 
 
+def check(config: dict) -> None:
+    """Refuse a config that ``fm datagen run`` would refuse (its own parser decides)."""
+    from foundation_model.cli.datagen import build_parser
+
+    cf.check_with_cli_parser(build_parser, config)
+
+
 WORKFLOW = Workflow(
     kind="datagen",
     title="Generate training data (fm datagen)",
     samples_dir="samples/datagen",
     form=form,
     prepare=prepare,
+    check=check,
 )
 
 

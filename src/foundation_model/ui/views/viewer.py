@@ -119,11 +119,15 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
             f"No database, plot, metrics.csv or summary found under {guard.display(run.folder)}."
         )
     for summary in run.summaries:
-        with st.expander(f"Summary: {guard.display(summary)}", expanded=summary.suffix == ".md"):
+        name = summary.relative_to(run.folder)
+        with st.expander(f"Summary: {name}", expanded=summary.suffix == ".md"):
             content = results.read_summary(summary)
-            st.json(content) if isinstance(content, dict) else st.markdown(content)
+            if isinstance(content, dict):
+                st.json(content)
+            else:
+                st.markdown(results.demote_headings(content))
     if run.databases:
-        names = [guard.display(p) for p in run.databases]
+        names = [str(p.relative_to(run.folder)) for p in run.databases]
         chosen = st.selectbox("Database", names, key=f"db-{run.folder}")
         _database_section(run.databases[names.index(chosen)], project_dir)
     for metrics in run.metrics:
@@ -132,7 +136,7 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
         st.subheader("Plots")
         cols = st.columns(2)
         for i, plot in enumerate(run.plots):
-            cols[i % 2].image(str(plot), caption=guard.display(plot))
+            cols[i % 2].image(str(plot), caption=str(plot.relative_to(run.folder)))
 
 
 def _metrics_section(path: Path, guard: PathGuard) -> None:
