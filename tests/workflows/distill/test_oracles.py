@@ -11,7 +11,7 @@ from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
 
 from foundation_model.workflows.datagen.calculators import CalculatorSpec, ImportedCalculatorSpec
-from foundation_model.workflows.distill.oracles.base import Oracle, OracleBudgetExceeded
+from foundation_model.workflows.distill.oracles.base import Oracle, OracleBudgetError
 from foundation_model.workflows.distill.oracles.emt import EMTOracle
 from foundation_model.workflows.distill.oracles.espresso import EspressoOracle
 from foundation_model.workflows.distill.oracles.vasp import VaspOracle
@@ -48,7 +48,7 @@ def test_emt_oracle_labels_like_emt_and_counts_calls() -> None:
     single = oracle.compute(cells[0])
     assert single.info["energy"] == pytest.approx(batch.labelled[0].info["energy"])
     assert oracle.remaining == 1
-    with pytest.raises(OracleBudgetExceeded, match="2 calls requested, 1 left"):
+    with pytest.raises(OracleBudgetError, match="2 calls requested, 1 left"):
         oracle.compute_batch(cells[:2])
     assert oracle.calls == 4  # a refused request spends nothing
 

@@ -6,7 +6,7 @@
 (worker processes or a Dask cluster; the calculator is built in the worker from a spec).
 A failed calculation is retried up to ``max_retries`` times and, if it still fails, comes
 back as an :class:`OracleFailure` - never silently dropped. Every attempt counts against
-the ``budget``; a request larger than what is left raises :class:`OracleBudgetExceeded`.
+the ``budget``; a request larger than what is left raises :class:`OracleBudgetError`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from foundation_model.workflows.datagen.executor import TaskExecutor
 from foundation_model.workflows.datagen.labelling import LabelTask, label_structure
 
 
-class OracleBudgetExceeded(RuntimeError):
+class OracleBudgetError(RuntimeError):
     """More oracle calls were requested than the budget has left."""
 
 
@@ -109,7 +109,7 @@ class Oracle(ClassPathSerializable):
     def _check_budget(self, n: int) -> None:
         left = self.remaining
         if left is not None and n > left:
-            raise OracleBudgetExceeded(
+            raise OracleBudgetError(
                 f"{type(self).__name__}: {n} calls requested, {left} left of the budget "
                 f"{self.budget} ({self.calls} spent)."
             )
