@@ -4,6 +4,7 @@
 * ``fm featurize ...`` -> :mod:`foundation_model.cli.featurize`
 * ``fm data ...`` -> :mod:`foundation_model.cli.data`
 * ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
+* ``fm distill ...`` -> :mod:`foundation_model.cli.distill`
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ TOOL_COMMANDS = {
         "Build datasets (e.g. Matbench v0.1 with official folds).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "distill": (
+        "foundation_model.cli.distill",
+        "Active learning + distillation of a pretrained potential into ACE.",
+    ),
 }
 
 USAGE = """usage: fm <command> [options]
