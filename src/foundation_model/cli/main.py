@@ -4,6 +4,7 @@
 * ``fm featurize ...`` -> :mod:`foundation_model.cli.featurize`
 * ``fm data ...`` -> :mod:`foundation_model.cli.data`
 * ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
+* ``fm datagen ...`` -> :mod:`foundation_model.cli.datagen`
 * ``fm distill ...`` -> :mod:`foundation_model.cli.distill`
 """
 
@@ -23,6 +24,10 @@ TOOL_COMMANDS = {
         "Build datasets (e.g. Matbench v0.1 with official folds).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "datagen": (
+        "foundation_model.cli.datagen",
+        "Generate MLIP training data: generate -> explore -> sample -> store.",
+    ),
     "distill": (
         "foundation_model.cli.distill",
         "Active learning + distillation of a pretrained potential into ACE.",
