@@ -15,6 +15,11 @@ from typing import Any
 import ase
 
 from foundation_model.workflows.datagen.executor import TaskExecutor
+from foundation_model.workflows.datagen.explore.explorer import MDExplorer
+from foundation_model.workflows.datagen.generators.augment import Augmentation
+from foundation_model.workflows.datagen.generators.base import StructureGenerator
+from foundation_model.workflows.datagen.samplers.base import Sampler
+from foundation_model.workflows.datagen.validation import StructureValidator
 
 
 class PoolStage:
@@ -32,12 +37,12 @@ class PoolStage:
 
     def __init__(
         self,
-        generators: Sequence[Any] | None = None,
+        generators: Sequence[StructureGenerator] | None = None,
         structures: str | None = None,
-        augmentation: Any | None = None,
-        validator: Any | None = None,
-        explorer: Any | None = None,
-        sampler: Any | None = None,
+        augmentation: Augmentation | None = None,
+        validator: StructureValidator | None = None,
+        explorer: MDExplorer | None = None,
+        sampler: Sampler | None = None,
         cutoff: float = 5.0,
     ) -> None:
         if not generators and not structures:
