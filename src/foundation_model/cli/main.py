@@ -5,6 +5,7 @@
 * ``fm data ...`` -> :mod:`foundation_model.cli.data`
 * ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
 * ``fm datagen ...`` -> :mod:`foundation_model.cli.datagen`
+* ``fm distill ...`` -> :mod:`foundation_model.cli.distill`
 * ``fm ui ...`` -> :mod:`foundation_model.cli.ui`
 """
 
@@ -27,6 +28,10 @@ TOOL_COMMANDS = {
     "datagen": (
         "foundation_model.cli.datagen",
         "Generate MLIP training data: generate -> explore -> sample -> store.",
+    ),
+    "distill": (
+        "foundation_model.cli.distill",
+        "Active learning + distillation of a pretrained potential into ACE.",
     ),
     "ui": ("foundation_model.cli.ui", "Serve the local web app (predict, datagen, results)."),
 }
