@@ -171,3 +171,36 @@ def test_importing_the_app_has_no_side_effects():
 def test_yaml_dump_keeps_lists_readable():
     text = config_to_yaml({"temperatures": [300.0, 600.0]})
     assert yaml.safe_load(text) == {"temperatures": [300.0, 600.0]}
+
+
+def test_distill_config_on_the_sample_is_accepted_by_the_cli():
+    from foundation_model.cli.distill import build_parser
+
+    root = Path(__file__).resolve().parents[2]
+    template = yaml.safe_load((root / "samples" / "distill" / "cu_al_emt.yaml").read_text())
+    choices = cf.DistillChoices(
+        elements=["Ni", "Al"], fractions=[0.6, 0.4], budget=30, rounds=2, per_round=5,
+        teacher="SevenNet-0 (pretrained)", md_temperatures=[500.0], md_steps=50,
+    )  # fmt: skip
+    config = cf.distill_config(template, choices, output_dir="out")
+    assert template["oracle"]["init_args"]["budget"] == 60  # the template is not modified
+    assert config["oracle"]["init_args"]["budget"] == 30 and config["output_dir"] == "out"
+    assert config["active_learning"]["rounds"] == 2
+    assert config["teacher"]["backbone"]["class_path"].endswith("SevenNetBackbone")
+    for generator in config["pool"]["generators"]:
+        assert generator["init_args"]["elements"] == ["Ni", "Al"]
+        assert generator["init_args"]["fractions"] == [0.6, 0.4]
+    species = config["pool"]["sampler"]["init_args"]["descriptor"]["init_args"]["species"]
+    assert species == ["Al", "Ni"]
+    cf.check_with_cli_parser(build_parser, config, instantiate=False)
+
+
+def test_distill_config_refusals():
+    root = Path(__file__).resolve().parents[2]
+    sn2 = yaml.safe_load((root / "samples" / "distill" / "sn2_xtb.yaml").read_text())
+    with pytest.raises(UserInputError, match="AlloyGenerator"):
+        cf.distill_config(sn2, cf.DistillChoices(elements=["Cu"]))
+    with pytest.raises(UserInputError, match="has no 'oracle.init_args.budget'"):
+        cf.distill_config({"seed": 0}, cf.DistillChoices())
+    with pytest.raises(UserInputError, match="one fraction per element"):
+        cf.DistillChoices(fractions=[1.0]).validate()
