@@ -169,8 +169,10 @@ def test_importing_the_app_has_no_side_effects():
 
 
 def test_yaml_dump_keeps_lists_readable():
-    text = config_to_yaml({"temperatures": [300.0, 600.0]})
-    assert yaml.safe_load(text) == {"temperatures": [300.0, 600.0]}
+    shared = ["Cu", "Al"]
+    text = config_to_yaml({"temperatures": [300.0, 600.0], "a": shared, "b": shared})
+    assert yaml.safe_load(text) == {"temperatures": [300.0, 600.0], "a": shared, "b": shared}
+    assert "&id" not in text and "[300.0, 600.0]" in text
 
 
 def test_distill_config_on_the_sample_is_accepted_by_the_cli():

@@ -63,9 +63,16 @@ def parse_config_text(text: str) -> dict:
     return config
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys twice instead of as an ``&id`` anchor."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def config_to_yaml(config: dict) -> str:
-    """YAML text of a config, keys in the order given."""
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
+    """YAML text of a config, keys in the order given, no anchors."""
+    return yaml.dump(config, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=None)
 
 
 def _from_file(workflow: Workflow) -> dict | None:
@@ -130,6 +137,7 @@ def _configure(workflow: Workflow) -> None:
         return
     text = config_to_yaml(config)
     with st.expander("Config (the CLI accepts this file as it is)", expanded=mode == "Form"):
+        st.caption("At launch, output_dir is set to the run's own folder.")
         st.code(text, language="yaml")
     left, right = st.columns(2)
     left.download_button(
