@@ -41,11 +41,11 @@ def test_warm_start_keeps_encoder_and_chosen_heads_adds_new_head(pretrained, tab
     for key in (
         "encoder.formula.layers.0.linear.weight",
         "encoder.deposit.linear.weight",
-        "heads.y.mlp.layers.1.weight",
+        "heads.y.members.0.mlp.layers.1.weight",
     ):
         assert torch.equal(pre_sd[key], ft_sd[key]), key
     assert torch.equal(pre.formula_scaler.mean, ft.formula_scaler.mean)
-    assert "heads.cls.mlp.layers.1.weight" not in ft_sd
+    assert "heads.cls.members.0.mlp.layers.1.weight" not in ft_sd
     assert not bool(ft.target_scalers["z"].fitted) and bool(ft.target_scalers["y"].fitted)
     assert not any(p.requires_grad for p in ft.encoder.parameters())
     assert ft.hparams["init_from_checkpoint"] is None

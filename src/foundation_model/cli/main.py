@@ -43,6 +43,7 @@ Training (LightningCLI; `fm <command> --help` for every option):
   validate   evaluate on the val split: fm validate --config cfg.yaml --ckpt_path ckpt
   test       evaluate on the test split: fm test --config cfg.yaml --ckpt_path ckpt
   predict    write a predictions CSV:  fm predict --config cfg.yaml --ckpt_path ckpt
+             or, from the checkpoint alone: fm predict --ckpt_path ckpt --input new.csv
 
 Data and workflows:
 {tools}
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE.format(tools=tools))
         return 0
     command = argv[0]
+    if command == "predict":
+        from foundation_model.cli import predict_input
+
+        if predict_input.wants_input_mode(argv[1:]):
+            return predict_input.main(argv[1:])
     if command in LIGHTNING_COMMANDS:
         from foundation_model.cli.lightning_cli import run_lightning_cli
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,6 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
-
-
-def _class_names(pl_module: pl.LightningModule) -> dict[str, list[str]]:
-    out = {}
-    for spec in getattr(pl_module, "task_specs", []):
-        n = getattr(spec, "num_classes", None)
-        if n:
-            out[spec.name] = list(getattr(spec, "class_names", None) or [str(i) for i in range(n)])
-    return out
 
 
 def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -34,45 +24,42 @@ def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
 
 def predictions_to_frame(
     predictions: list[dict[str, torch.Tensor]],
+    task_specs: list[Any],
     ids: pd.Index | None = None,
-    class_names: dict[str, list[str]] | None = None,
     split_labels: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Merge per-batch prediction dicts into one table.
 
-    ``(B,)`` tensors become columns, ``(B, C)`` class probabilities become one column per
-    class (``<task>_probabilities_<class>``), NaN-padded ``(B, L)`` ``*_sequence*`` tensors
-    become JSON lists, and ``<task>_label`` indices become class names.
+    Each task spec turns its own outputs into columns (``<task>_value``, ``<task>_std``,
+    ``<task>_probabilities_<class>``, ``<task>_label``, ``<task>_entropy``,
+    ``<task>_sequence`` as JSON lists, ...); ``structure_used`` says whether a row's
+    structure descriptors were used.
     """
-    class_names = class_names or {}
     merged = {k: _concat([p[k].detach().cpu() for p in predictions]) for k in predictions[0]}
-    rows = merged.pop("row_index", None)
+    arrays = {
+        k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in merged.items()
+    }
+    rows = arrays.pop("row_index", None)
     frame: dict[str, Any] = {}
     if rows is not None:
-        idx = rows.numpy()
-        frame["id"] = ids[idx] if ids is not None else idx
+        frame["id"] = ids[rows] if ids is not None else rows
         if split_labels is not None:
-            frame["split"] = split_labels[idx]
-    for key, value in merged.items():
-        arr = value.float().numpy() if value.is_floating_point() else value.numpy()
-        task = key.rsplit("_", 1)[0]
-        if "_sequence" in key and arr.ndim == 2:
-            frame[key] = [
-                json.dumps([round(float(v), 6) for v in row[np.isfinite(row)]]) for row in arr
-            ]
-        elif key.endswith("_probabilities") and arr.ndim == 2:
-            names = class_names.get(
-                key[: -len("_probabilities")], [str(i) for i in range(arr.shape[1])]
-            )
-            for j, name in enumerate(names):
-                frame[f"{key}_{name}"] = arr[:, j]
-        elif key.endswith("_label") and task in class_names:
-            frame[key] = np.asarray(class_names[task], dtype=object)[arr.astype(int)]
-        elif arr.ndim == 1:
+            frame["split"] = split_labels[rows]
+    if "structure_used" in arrays:
+        frame["structure_used"] = arrays.pop("structure_used").astype(bool)
+    claimed: set[str] = set()
+    for spec in task_specs:
+        own = {k: v for k, v in arrays.items() if k.startswith(spec.name + "_")}
+        claimed |= set(own)
+        frame |= spec.frame_columns(own)
+    for key, arr in arrays.items():  # outputs of modules without task specs (e.g. MLIP)
+        if key in claimed:
+            continue
+        if arr.ndim == 1:
             frame[key] = arr
         else:
-            for j in range(arr.shape[1]):
-                frame[f"{key}_{j}"] = arr[:, j]
+            for j in range(arr.reshape(len(arr), -1).shape[1]):
+                frame[f"{key}_{j}"] = arr.reshape(len(arr), -1)[:, j]
     return pd.DataFrame(frame)
 
 
@@ -111,7 +98,8 @@ class PredictionWriter(BasePredictionWriter):
         ids = getattr(dm, "ids", None)
         has_targets = getattr(dm, "attributes", None) is not None  # splits mean nothing otherwise
         labels = dm.split_labels() if has_targets and hasattr(dm, "split_labels") else None
-        df = predictions_to_frame(predictions, ids, _class_names(pl_module), labels)
+        specs = getattr(pl_module, "task_specs", [])
+        df = predictions_to_frame(predictions, specs, ids, labels)
         root = Path(trainer.log_dir or trainer.default_root_dir)
         path = Path(self.output_path) if self.output_path else root / "predictions.csv"
         write_csv_atomic(df, path)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lightning.pytorch as pl
 import numpy as np
@@ -13,19 +14,23 @@ import torch
 from torch.utils.data import DataLoader
 
 from foundation_model.data.dataset import CompoundDataset, CompoundTensors, identity_collate
+from foundation_model.data.input_schema import (
+    DescriptorSchema,
+    InputSchema,
+    descriptor_values,
+    featurizer_of,
+    training_fill,
+)
 from foundation_model.data.scalers import masked_mean_std
 from foundation_model.data.splitters import RandomSplitter, SplitIndices, Splitter
 from foundation_model.data.statistics import DataStatistics
-from foundation_model.data.tables import (
-    load_table,
-    numeric_matrix,
-    parse_sequence,
-    require_columns,
-)
-from foundation_model.models.task_head.base import TaskSpec
-from foundation_model.models.task_head.classification import ClassificationTask
-from foundation_model.models.task_head.regression import RegressionTask
-from foundation_model.models.task_head.sequence_base import SequenceTask
+from foundation_model.data.tables import load_table, require_columns
+from foundation_model.utils.class_path import ClassPathSerializable
+
+if TYPE_CHECKING:  # the data package never imports models at run time (no import cycle)
+    from foundation_model.models.task_head.base import TaskSpec
+
+FEW_LABELS = 10
 
 Source = str | Path | pd.DataFrame | None
 
@@ -51,6 +56,13 @@ class CompoundDataModule(pl.LightningDataModule):
         id_column: column holding ids (default: the first CSV column / the index).
         drop_last: drop the last incomplete training batch (a 1-row last batch is always
             dropped in training: BatchNorm cannot use it).
+        formula_featurizer: the featurizer record of ``formula_desc_source`` (stored in the
+            checkpoint so ``fm predict --input`` can featurize new formulas). Default: the
+            record ``fm featurize`` attached to the file (Parquet metadata or a
+            ``<file>.featurizer.json``); a preset name such as ``magpie`` also works.
+
+    Descriptor NaNs are filled with the median of the *training* rows (recorded in the
+    checkpoint and reused on new data).
     """
 
     def __init__(
@@ -65,6 +77,7 @@ class CompoundDataModule(pl.LightningDataModule):
         predict_split: Literal["all", "train", "val", "test"] = "all",
         id_column: str | None = None,
         drop_last: bool = False,
+        formula_featurizer: str | None = None,
     ) -> None:
         super().__init__()
         if not tasks:
@@ -72,7 +85,7 @@ class CompoundDataModule(pl.LightningDataModule):
         self.formula_desc_source = formula_desc_source
         self.attributes_source = attributes_source
         self.structure_desc_source = structure_desc_source
-        self.task_specs_in = [TaskSpec.from_dict(t) for t in tasks]
+        self.task_specs_in = [_task_spec(t) for t in tasks]
         names = [t.name for t in self.task_specs_in]
         if len(set(names)) != len(names):
             raise ValueError(f"Task names must be unique, got {names}.")
@@ -82,6 +95,7 @@ class CompoundDataModule(pl.LightningDataModule):
         self.predict_split = predict_split
         self.id_column = id_column
         self.drop_last = drop_last
+        self.formula_featurizer = formula_featurizer
         self._loaded = False
 
     # ----------------------------------------------------------------- lazy loading
@@ -92,25 +106,57 @@ class CompoundDataModule(pl.LightningDataModule):
         if len(formula) == 0:
             raise ValueError("formula_desc_source: the table has no rows.")
         self.ids = formula.index
-        self.formula_columns = list(formula.columns)
-        x_formula = numeric_matrix(formula, "formula_desc_source")
-        x_structure, has_structure = self._load_structure()
-        attrs = None
-        if self.attributes_source is not None:
-            attrs = load_table(self.attributes_source, "attributes_source", self.id_column)
-            attrs = attrs.reindex(self.ids)
+        self.formula_columns = [str(c) for c in formula.columns]
+        raw_formula = descriptor_values(formula, "formula_desc_source")
+        raw_structure, has_structure = self._load_structure()
+        attrs = self._load_attributes()
         self.attributes = attrs
-        self._tasks = [copy.deepcopy(t) for t in self.task_specs_in]
+        self.splits: SplitIndices = self.splitter.split(self.ids, attrs)
+        train = self.splits.train
+        self._formula_fill = training_fill(raw_formula, train)
+        x_formula = _filled(raw_formula, self._formula_fill)
+        x_structure = None
+        if raw_structure is not None:
+            self._structure_fill = training_fill(raw_structure, train[has_structure[train]])
+            x_structure = _filled(raw_structure, self._structure_fill)
+            x_structure[~has_structure] = 0.0
         tensors = CompoundTensors(
             x_formula=torch.from_numpy(x_formula),
             x_structure=None if x_structure is None else torch.from_numpy(x_structure),
             has_structure=torch.from_numpy(has_structure),
         )
+        self._tasks = [copy.deepcopy(t) for t in self.task_specs_in]
+        self._task_data = {}
         for task in self._tasks:
-            self._add_task(task, attrs, tensors)
+            if attrs is not None:
+                require_columns(attrs, task.target_columns(), "attributes_source", task.name)
+            data = task.prepare(attrs, len(self.ids), train)
+            self._task_data[task.name] = data
+            tensors.targets[task.name] = torch.from_numpy(data.targets)
+            tensors.masks[task.name] = torch.from_numpy(data.masks)
+            if data.seq_x is not None and data.seq_mask is not None:
+                tensors.seq_x[task.name] = torch.from_numpy(data.seq_x)
+                tensors.seq_mask[task.name] = torch.from_numpy(data.seq_mask)
         self.tensors = tensors
-        self.splits: SplitIndices = self.splitter.split(self.ids, attrs)
         self._loaded = True
+
+    def _load_attributes(self) -> pd.DataFrame | None:
+        if self.attributes_source is None:
+            return None
+        attrs = load_table(self.attributes_source, "attributes_source", self.id_column)
+        matched = int(self.ids.isin(attrs.index).sum())
+        if matched == 0:
+            if len(attrs) == 0:
+                raise ValueError(
+                    "attributes_source: the table has no rows (only a header?): add targets."
+                )
+            raise ValueError(
+                f"attributes_source: none of its {len(attrs)} ids (e.g. {list(attrs.index[:3])}) "
+                f"matches the {len(self.ids)} ids of formula_desc_source "
+                f"(e.g. {list(self.ids[:3])}): both tables need the same id column "
+                "(first CSV column, or data.init_args.id_column)."
+            )
+        return attrs.reindex(self.ids)
 
     def _load_structure(self) -> tuple[np.ndarray | None, np.ndarray]:
         n = len(self.ids)
@@ -118,129 +164,41 @@ class CompoundDataModule(pl.LightningDataModule):
             self.structure_columns: list[str] = []
             return None, np.zeros(n, dtype=bool)
         table = load_table(self.structure_desc_source, "structure_desc_source", self.id_column)
-        self.structure_columns = list(table.columns)
-        present = self.ids.isin(table.index)
-        values = np.zeros((n, table.shape[1]), dtype=np.float32)
+        self.structure_columns = [str(c) for c in table.columns]
+        present = np.asarray(self.ids.isin(table.index), dtype=bool)
+        values = np.full((n, table.shape[1]), np.nan)
         if present.any():
-            values[present] = numeric_matrix(
+            values[present] = descriptor_values(
                 table.reindex(self.ids[present]), "structure_desc_source"
             )
-        return values, np.asarray(present, dtype=bool)
+        return values, present
 
-    def _add_task(self, task: TaskSpec, attrs: pd.DataFrame | None, t: CompoundTensors) -> None:
-        n = len(self.ids)
-        if attrs is not None:
-            require_columns(attrs, task.target_columns(), "attributes_source", task.name)
-        if isinstance(task, RegressionTask):
-            y, m = self._regression_values(task, attrs, n)
-            t.targets[task.name], t.masks[task.name] = torch.from_numpy(y), torch.from_numpy(m)
-        elif isinstance(task, ClassificationTask):
-            y, m = self._classification_values(task, attrs, n)
-            t.targets[task.name], t.masks[task.name] = torch.from_numpy(y), torch.from_numpy(m)
-        elif isinstance(task, SequenceTask):
-            self._sequence_values(task, attrs, t)
-        else:
-            raise TypeError(
-                f"Unknown task type {type(task).__name__} for task {task.name!r}: use "
-                "RegressionTask, ClassificationTask or a SequenceTask subclass."
-            )
-
-    def _regression_values(
-        self, task: RegressionTask, attrs: pd.DataFrame | None, n: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if attrs is None:
-            return np.zeros(n, np.float32), np.zeros(n, bool)
-        col = pd.to_numeric(attrs[task.column], errors="coerce")
-        bad = attrs[task.column].notna() & col.isna()
-        if bad.any():
+    def check_labels(self) -> dict[str, int]:
+        """Labelled training rows per task; none is an error, few is a warning."""
+        self._ensure_loaded()
+        if self.attributes is None:
             raise ValueError(
-                f"attributes_source: column {task.column!r} (task {task.name!r}) has non-numeric "
-                f"value(s) such as {attrs[task.column][bad].iloc[0]!r} at row {bad.idxmax()!r}."
+                "attributes_source is not set: training needs a targets table "
+                "(data.init_args.attributes_source)."
             )
-        y = col.to_numpy(np.float64)
-        if np.isinf(y).any():
+        train = self.splits.train
+        counts: dict[str, int] = {}
+        for task in self._tasks:
+            m = self._task_data[task.name].masks[train]
+            counts[task.name] = int(m.reshape(len(train), -1).any(axis=1).sum())
+        empty = [k for k, v in counts.items() if v == 0]
+        if empty:
             raise ValueError(
-                f"attributes_source: column {task.column!r} holds inf values; fix or blank them."
+                f"No labelled training row for task(s) {empty} (labelled rows per task: {counts}); "
+                "check the attributes columns and that its ids match formula_desc_source."
             )
-        mask = ~np.isnan(y)
-        if task.log_transform and (y[mask] <= 0).any():
-            raise ValueError(
-                f"Task {task.name!r}: log_transform needs positive targets; "
-                f"{task.column!r} has values <= 0."
+        few = {k: v for k, v in counts.items() if v < FEW_LABELS}
+        if few:
+            warnings.warn(
+                f"Few labelled training rows: {few} (labelled rows per task: {counts}).",
+                stacklevel=2,
             )
-        return np.where(mask, y, 0.0).astype(np.float32), mask
-
-    def _classification_values(
-        self, task: ClassificationTask, attrs: pd.DataFrame | None, n: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if attrs is None:
-            return np.zeros(n, np.int64), np.zeros(n, bool)
-        raw = attrs[task.column]
-        mask = raw.notna().to_numpy()
-        labels = raw[mask]
-        numeric = pd.to_numeric(labels, errors="coerce")
-        integer_like = numeric.notna().all() and bool((numeric == numeric.round()).all())
-        if task.class_names is None and integer_like:
-            codes = numeric.astype(np.int64).to_numpy()
-            if len(codes) and codes.min() < 0:
-                raise ValueError(f"Task {task.name!r}: integer labels must be >= 0.")
-            if task.num_classes is None:
-                task.num_classes = max(int(codes.max()) + 1 if len(codes) else 0, 2)
-            if len(codes) and codes.max() >= task.num_classes:
-                raise ValueError(
-                    f"Task {task.name!r}: label {codes.max()} >= num_classes={task.num_classes}."
-                )
-        else:
-            keys = numeric.astype("Int64").astype(str) if integer_like else labels.astype(str)
-            if task.class_names is None:
-                task.class_names = sorted(keys.unique().tolist())
-                task.num_classes = max(len(task.class_names), 2)
-            lookup = {c: i for i, c in enumerate(task.class_names)}
-            unknown = sorted(set(keys) - set(lookup))
-            if unknown:
-                raise ValueError(
-                    f"Task {task.name!r}: label(s) {unknown[:5]} not in class_names "
-                    f"{task.class_names}."
-                )
-            codes = keys.map(lookup).to_numpy(np.int64)
-        y = np.zeros(n, np.int64)
-        y[mask] = codes
-        return y, mask
-
-    def _sequence_values(
-        self, task: SequenceTask, attrs: pd.DataFrame | None, t: CompoundTensors
-    ) -> None:
-        n = len(self.ids)
-        xs: list[list[float] | None] = [None] * n
-        ys: list[list[float] | None] = [None] * n
-        if attrs is not None:
-            for i, (rid, xc, yc) in enumerate(
-                zip(self.ids, attrs[task.x_column], attrs[task.y_column], strict=True)
-            ):
-                xs[i] = parse_sequence(xc, f"column {task.x_column!r}", rid)
-                ys[i] = parse_sequence(yc, f"column {task.y_column!r}", rid)
-                if ys[i] is not None and (xs[i] is None or len(xs[i]) != len(ys[i])):
-                    nx = 0 if xs[i] is None else len(xs[i])
-                    raise ValueError(
-                        f"Task {task.name!r}: sequence length mismatch at row {rid!r}: "
-                        f"{task.x_column!r} has {nx} points, {task.y_column!r} has {len(ys[i])}."
-                    )
-        length = max([len(x) for x in xs if x is not None] + [1])
-        seq_x = np.zeros((n, length, 1), np.float32)
-        seq_mask = np.zeros((n, length), bool)
-        y = np.zeros((n, length), np.float32)
-        y_mask = np.zeros((n, length), bool)
-        for i, (xv, yv) in enumerate(zip(xs, ys, strict=True)):
-            if xv is not None:
-                seq_x[i, : len(xv), 0] = xv
-                seq_mask[i, : len(xv)] = True
-            if yv is not None:
-                y[i, : len(yv)] = yv
-                y_mask[i, : len(yv)] = True
-        t.seq_x[task.name] = torch.from_numpy(seq_x)
-        t.seq_mask[task.name] = torch.from_numpy(seq_mask)
-        t.targets[task.name] = torch.from_numpy(y)
-        t.masks[task.name] = torch.from_numpy(y_mask)
+        return counts
 
     # ----------------------------------------------------------------- public facts
     @property
@@ -279,29 +237,52 @@ class CompoundDataModule(pl.LightningDataModule):
             has = t.has_structure[tr].numpy()[:, None] & np.ones_like(xs, dtype=bool)
             stats.structure_mean, stats.structure_std = masked_mean_std(xs, has)
         for task in self._tasks:
-            if isinstance(task, ClassificationTask):
-                continue
-            y = t.targets[task.name][tr].numpy().astype(np.float64)
-            m = t.masks[task.name][tr].numpy()
-            if isinstance(task, RegressionTask) and task.log_transform:
-                y = np.log10(np.where(m, y, 1.0))
-            if isinstance(task, RegressionTask) and not task.standardize:
-                stats.targets[task.name] = (0.0, 1.0)
-            else:
-                mean, std = masked_mean_std(y.ravel(), m.ravel())
-                stats.targets[task.name] = (float(mean), float(std))
-            if isinstance(task, SequenceTask):
-                x = t.seq_x[task.name][tr, :, 0].numpy()
-                sm = t.seq_mask[task.name][tr].numpy()
-                mean, std = masked_mean_std(x.ravel(), sm.ravel())
-                stats.seq_x[task.name] = (float(mean), float(std))
+            data = self._task_data[task.name]
+            if task.has_target_scaler:
+                stats.targets[task.name] = task.target_statistics(data, tr)
+            if task.is_sequence:
+                stats.seq_x[task.name] = task.point_statistics(data, tr)
         return stats
+
+    def input_schema(self) -> dict[str, Any]:
+        """The :class:`InputSchema` of this data (as plain data for the checkpoint)."""
+        self._ensure_loaded()
+        featurizer = featurizer_of(self.formula_desc_source)
+        if featurizer is None and self.formula_featurizer:
+            featurizer = {"kind": "composition", "preset": self.formula_featurizer}
+        formula = DescriptorSchema(
+            list(self.formula_columns),
+            [float(v) for v in self._formula_fill],
+            featurizer,
+            list((featurizer or {}).get("dropped", [])),
+        )
+        structure = None
+        if self.structure_columns:
+            s_feat = featurizer_of(self.structure_desc_source)
+            structure = DescriptorSchema(
+                list(self.structure_columns),
+                [float(v) for v in self._structure_fill],
+                s_feat,
+                list((s_feat or {}).get("dropped", [])),
+            )
+        points: dict[str, list[float]] = {}
+        for task in self._tasks:
+            data = self._task_data[task.name]
+            if task.is_sequence and data.seq_mask is not None and data.seq_x is not None:
+                tr = self.splits.train
+                lengths = data.seq_mask[tr].sum(axis=1)
+                if lengths.size and lengths.max() > 0:
+                    row = tr[int(np.argmax(lengths))]
+                    points[task.name] = [float(v) for v in data.seq_x[row, : lengths.max(), 0]]
+        return InputSchema(formula, structure, points).to_dict()
 
     # ----------------------------------------------------------------- Lightning hooks
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()
         if stage in ("fit", None) and len(self.splits.train) == 0:
             raise ValueError("The train split is empty: check the splitter settings.")
+        if stage == "fit":
+            self.check_labels()
 
     def _loader(self, rows: np.ndarray, shuffle: bool, drop_last: bool = False) -> DataLoader:
         return DataLoader(
@@ -338,3 +319,19 @@ class CompoundDataModule(pl.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader(self.predict_rows(), shuffle=False)
+
+
+def _filled(values: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """NaNs of ``values (N, F)`` replaced by ``fill (F,)``, as float32."""
+    return np.where(np.isnan(values), fill[None, :], values).astype(np.float32)
+
+
+def _task_spec(data: Any) -> TaskSpec:
+    """A task spec from ``{class_path, init_args}`` (or an instance), imported lazily."""
+    try:
+        spec = ClassPathSerializable.from_dict(data)
+    except ValueError as err:
+        raise ValueError(str(err).replace("ClassPathSerializable", "TaskSpec")) from None
+    if not all(hasattr(spec, a) for a in ("prepare", "build_head", "outputs")):
+        raise ValueError(f"{type(spec).__name__} is not a TaskSpec subclass.")
+    return spec  # type: ignore[return-value]

@@ -75,6 +75,22 @@ def _assemble(
     return table, errors, dropped
 
 
+def featurizer_record(
+    kind: str, preset: str, specs: list[FeaturizerSpec], dropped: list[str]
+) -> dict[str, object]:
+    """What made a descriptor table, attached to it (``DataFrame.attrs``, kept in Parquet) so
+    a model trained on it can featurize new inputs the same way."""
+    from importlib.metadata import version
+
+    return {
+        "kind": kind,
+        "preset": preset,
+        "featurizers": specs,
+        "dropped": list(dropped),
+        "versions": {"matminer": version("matminer"), "pymatgen": version("pymatgen")},
+    }
+
+
 def _ids(df: pd.DataFrame, id_column: str | None) -> pd.Index:
     if id_column is None:
         return pd.RangeIndex(len(df), name="id")
@@ -134,6 +150,7 @@ def featurize_table(
         lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress),
     )
     features, errors, dropped = _assemble(raw, ids, formulas, "formula", impute)
+    features.attrs["fm_featurizer"] = featurizer_record("composition", preset, specs, dropped)
     info: dict[str, object] = {
         "n_inputs": len(df),
         "n_failed": len(errors),
@@ -158,6 +175,9 @@ def featurize_table(
             lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress),
         )
         structure_features, s_errors, s_dropped = _assemble(s_raw, ids, cells, "structure", impute)
+        structure_features.attrs["fm_featurizer"] = featurizer_record(
+            "structure", structure_preset, s_specs, s_dropped
+        )
         errors = pd.concat([errors, s_errors], ignore_index=True)
         info |= {"structure_cache_hit": s_hit, "structure_dropped_all_nan_columns": s_dropped}
     return FeaturizeResult(features, structure_features, errors, info)

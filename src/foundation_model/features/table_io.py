@@ -50,6 +50,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     suffix = _check_suffix(path)
     if suffix == ".csv":
         _atomic(path, lambda p: df.to_csv(p))
+        if df.attrs.get("fm_featurizer"):  # CSV has no metadata: a side file carries it
+            write_json(df.attrs["fm_featurizer"], path.with_name(path.name + ".featurizer.json"))
     else:
         _atomic(path, lambda p: df.to_parquet(p, engine="pyarrow"))
     return path

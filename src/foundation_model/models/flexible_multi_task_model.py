@@ -14,17 +14,15 @@ from torch import Tensor, nn
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
 from foundation_model.data.statistics import DataStatistics
+from foundation_model.models.calibration import fit_sigma_scale
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
+from foundation_model.models.components.head_ensemble import HeadEnsemble
 from foundation_model.models.components.masked_feature_modeling import MaskedFeatureModeling
 from foundation_model.models.fine_tuning import configure_optimization, freeze, warm_start
 from foundation_model.models.loss_weighting import UncertaintyWeighting
-from foundation_model.models.metrics import classification_metrics, regression_metrics
-from foundation_model.models.task_head.base import TaskSpec
-from foundation_model.models.task_head.classification import ClassificationTask
-from foundation_model.models.task_head.regression import RegressionTask
-from foundation_model.models.task_head.sequence_base import SequenceTask
+from foundation_model.models.task_head.base import TaskScalers, TaskSpec
 
 
 class FlexibleMultiTaskModel(pl.LightningModule):
@@ -48,6 +46,10 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         contrastive_weight: weight of formula/structure InfoNCE (0 disables it).
         contrastive_temperature: InfoNCE temperature.
         cross_recon_weight: weight of cross-modal reconstruction (0 disables it).
+        ensemble_size: heads per task; with 2 or more, the members' spread gives
+            ``<task>_std`` (regression, sequence) and the predictive entropy (classification),
+            rescaled on validation rows so that the Gaussian intervals are calibrated.
+        ensemble_subsample: fraction of labelled rows each ensemble member trains on.
         optimizer: optimizer factory, e.g. ``class_path: torch.optim.AdamW``.
         lr_scheduler: optional scheduler factory (ReduceLROnPlateau monitors ``val_final_loss``).
         component_lr: learning rate per component prefix, e.g. ``{encoder: 1e-4, heads: 1e-3}``.
@@ -81,6 +83,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         contrastive_weight: float = 0.0,
         contrastive_temperature: float = 0.1,
         cross_recon_weight: float = 0.0,
+        ensemble_size: int = 1,
+        ensemble_subsample: float = 0.8,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         component_lr: dict[str, float] | None = None,
@@ -111,19 +115,33 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             residual,
             modality_dropout,
         )
-        self.heads = nn.ModuleDict({t.name: t.build_head(deposit_dim) for t in self.task_specs})
+        if ensemble_size < 1:
+            raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}.")
+        self.heads = nn.ModuleDict(
+            {
+                t.name: HeadEnsemble(
+                    [t.build_head(deposit_dim) for _ in range(ensemble_size)],
+                    ensemble_subsample if ensemble_size > 1 else 1.0,
+                    seed=i,
+                )
+                for i, t in enumerate(self.task_specs)
+            }
+        )
         self.formula_scaler = StandardScaler(formula_input_dim)
         self.structure_scaler = StandardScaler(max(structure_input_dim, 1))
         self.target_scalers = nn.ModuleDict(
             {
-                t.name: StandardScaler(1, isinstance(t, RegressionTask) and t.log_transform)
+                t.name: StandardScaler(1, t.target_log10())
                 for t in self.task_specs
-                if not isinstance(t, ClassificationTask)
+                if t.has_target_scaler
             }
         )
         self.seq_x_scalers = nn.ModuleDict(
-            {t.name: StandardScaler(1) for t in self.task_specs if isinstance(t, SequenceTask)}
+            {t.name: StandardScaler(1) for t in self.task_specs if t.is_sequence}
         )
+        # recalibration factor of each task's ensemble spread (fitted on validation rows)
+        self.register_buffer("sigma_scales", torch.ones(len(self.task_specs)))
+        self.input_schema: dict[str, Any] | None = None
         self.loss_weighting = UncertaintyWeighting(
             [t.name for t in self.task_specs],
             {t.name: t.loss_weight for t in self.task_specs},
@@ -178,6 +196,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             self.set_statistics(dm.statistics())
+            if hasattr(dm, "input_schema"):
+                self.input_schema = dm.input_schema()
 
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
@@ -196,18 +216,24 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         return self.encoder(self.formula_scaler.transform(batch.x_formula), xs, batch.has_structure)
 
     def _heads(self, batch: Batch, h_task: Tensor) -> dict[str, Tensor]:
+        """Member predictions per task: ``(K, B)``, ``(K, B, C)`` or ``(K, B, L)``."""
         out: dict[str, Tensor] = {}
         for name, head in self.heads.items():
             if name in self.seq_x_scalers:
                 sx = self.seq_x_scalers[name].transform(batch.seq_x[name])  # (B, L, 1)
-                out[name] = head(h_task, sx, batch.seq_mask[name])  # (B, L)
+                out[name] = head(h_task, sx, batch.seq_mask[name])  # (K, B, L)
             else:
-                out[name] = head(h_task)  # (B,) or (B, C)
+                out[name] = head(h_task)  # (K, B) or (K, B, C)
         return out
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
-        """Model-space predictions keyed by task name (scaled values, or logits)."""
+    def member_predictions(self, batch: Batch) -> dict[str, Tensor]:
+        """Model-space predictions of every ensemble member, keyed by task name."""
         return self._heads(batch, self.encode(batch).h_task)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """Model-space ensemble predictions keyed by task name (scaled values, or logits)."""
+        stacked = self.member_predictions(batch)
+        return {spec.name: spec.combine(stacked[spec.name]) for spec in self.task_specs}
 
     # ------------------------------------------------------------------ losses
     def _ssl_losses(self, batch: Batch, enc: EncoderOutput) -> dict[str, Tensor]:
@@ -240,7 +266,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             target, mask = batch.targets[name], batch.masks[name]
             if name in self.target_scalers:
                 target = self.target_scalers[name].transform(target)
-            raw[name] = self.heads[name].loss(pred, target, mask)
+            raw[name] = self.heads[name].loss(pred, target, mask, batch.index)
             present[name] = mask.any()
         total, _ = self.loss_weighting(raw, present)
         ssl = self._ssl_losses(batch, enc)
@@ -267,9 +293,10 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         count = self._loss_counts.pop(stage, 0)
         if not sums or count == 0:
             return
+        distributed = self._world_size() > 1
         for name, total in sums.items():
             key = f"{stage}_final_loss" if name == "final" else f"{stage}_{name}_loss"
-            self.log(key, total / count, prog_bar=name == "final")
+            self.log(key, total / count, prog_bar=name == "final", sync_dist=distributed)
         if stage == "train":
             sigmas = self.loss_weighting.log_sigma.detach().exp()
             for name, sigma in zip(self.loss_weighting.task_names, sigmas, strict=True):
@@ -299,84 +326,118 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         return self._eval_step("test", batch)
 
     # ------------------------------------------------------------------ outputs
-    def to_outputs(self, batch: Batch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Predictions in original units: ``<task>_value``, ``<task>_probabilities``,
-        ``<task>_label``, ``<task>_sequence`` (NaN at padding) and ``<task>_sequence_x``."""
+    def task_scalers(self, spec: TaskSpec) -> TaskScalers:
+        """The scalers and recalibration factor ``spec`` needs for its outputs."""
+        i = [t.name for t in self.task_specs].index(spec.name)
+        return TaskScalers(
+            target=dict(self.target_scalers.items()).get(spec.name),
+            seq_x=dict(self.seq_x_scalers.items()).get(spec.name),
+            sigma_scale=self.sigma_scales[i],
+        )
+
+    def to_outputs(self, batch: Batch, stacked: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Predictions in original units from member predictions, e.g. ``<task>_value``,
+        ``<task>_std``, ``<task>_probabilities``, ``<task>_label``, ``<task>_entropy``,
+        ``<task>_sequence`` (NaN at padding); plus ``row_index`` and ``structure_used``."""
         out: dict[str, Tensor] = {"row_index": batch.index}
+        if self.encoder.structure is not None:
+            out["structure_used"] = batch.has_structure
         for spec in self.task_specs:
-            pred = preds[spec.name]
-            if isinstance(spec, ClassificationTask):
-                proba = torch.softmax(pred.float(), dim=-1)
-                out[f"{spec.name}_probabilities"] = proba
-                out[f"{spec.name}_label"] = proba.argmax(dim=-1)
-            elif isinstance(spec, SequenceTask):
-                seq = self.target_scalers[spec.name].inverse(pred)
-                keep = batch.seq_mask[spec.name]
-                out[f"{spec.name}_sequence"] = torch.where(keep, seq, torch.nan)
-                out[f"{spec.name}_sequence_x"] = torch.where(
-                    keep, batch.seq_x[spec.name][..., 0], torch.nan
-                )
-            else:
-                out[f"{spec.name}_value"] = self.target_scalers[spec.name].inverse(pred)
+            out |= spec.outputs(stacked[spec.name], batch, self.task_scalers(spec))
         return out
 
     def predict_step(
         self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Tensor]:
-        return self.to_outputs(batch, self(batch))
+        return self.to_outputs(batch, self.member_predictions(batch))
 
-    def _collect(self, stage: str, batch: Batch, preds: dict[str, Tensor]) -> None:
-        outputs = self.to_outputs(batch, preds)
+    def _collect(self, stage: str, batch: Batch, stacked: dict[str, Tensor]) -> None:
+        outputs = self.to_outputs(batch, stacked)
         store = self._collected[stage]
         for spec in self.task_specs:
-            n = spec.name
-            if isinstance(spec, ClassificationTask):
-                items = {"pred": outputs[f"{n}_probabilities"]}
-            elif isinstance(spec, SequenceTask):
-                items = {"pred": outputs[f"{n}_sequence"], "x": outputs[f"{n}_sequence_x"]}
-            else:
-                items = {"pred": outputs[f"{n}_value"]}
-            items |= {"target": batch.targets[n], "mask": batch.masks[n]}
-            for key, value in items.items():
-                store.setdefault(f"{n}/{key}", []).append(value.detach().float().cpu().numpy())
+            for key, value in spec.eval_items(outputs, batch).items():
+                store.setdefault(f"{spec.name}/{key}", []).append(
+                    value.detach().float().cpu().numpy()
+                )
+
+    @staticmethod
+    def _concat(parts: list[np.ndarray], key: str) -> np.ndarray:
+        """Concatenate batches; ``(B, L)`` parts of different widths are padded."""
+        if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) > 1:
+            width = max(p.shape[1] for p in parts)
+            fill = 0 if key == "mask" else np.nan
+            parts = [
+                np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=fill) for p in parts
+            ]
+        return np.concatenate(parts)
+
+    def _target_scale(self, spec: TaskSpec) -> float:
+        if spec.name not in self.target_scalers:
+            return 1.0
+        return float(self.target_scalers[spec.name].std.item())
+
+    def _world_size(self) -> int:
+        return int(self.trainer.world_size) if self._trainer is not None else 1
+
+    def _gathered(self, store: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+        """Every process's collected arrays (DDP), so split metrics cover the whole split."""
+        if self._world_size() < 2:
+            return store
+        import torch.distributed as dist
+
+        parts: list[dict[str, list[np.ndarray]] | None] = [None] * self._world_size()
+        dist.all_gather_object(parts, dict(store))
+        merged: dict[str, list[np.ndarray]] = {}
+        for part in parts:
+            for key, value in (part or {}).items():
+                merged.setdefault(key, []).extend(value)
+        return merged
 
     def _finish_stage(self, stage: str) -> None:
-        store = self._collected.pop(stage, {})
+        store = self._gathered(self._collected.pop(stage, {}))
         if not store:
             return
         results: dict[str, dict[str, np.ndarray]] = {}
+        errors: list[float] = []
         for spec in self.task_specs:
-            parts = {
-                k.split("/", 1)[1]: v for k, v in store.items() if k.startswith(spec.name + "/")
+            prefix = spec.name + "/"
+            arrays = {
+                k[len(prefix) :]: self._concat(v, k[len(prefix) :])
+                for k, v in store.items()
+                if k.startswith(prefix)
             }
-            if isinstance(spec, SequenceTask):
-                width = max(a.shape[1] for a in parts["pred"])
-                arrays = {
-                    k: np.concatenate(
-                        [
-                            np.pad(
-                                a,
-                                ((0, 0), (0, width - a.shape[1])),
-                                constant_values=np.nan if k != "mask" else 0,
-                            )
-                            for a in v
-                        ]
-                    )
-                    for k, v in parts.items()
-                }
-            else:
-                arrays = {k: np.concatenate(v) for k, v in parts.items()}
             arrays["mask"] = arrays["mask"].astype(bool)
             results[spec.name] = arrays
-            m = arrays["mask"]
-            if isinstance(spec, ClassificationTask):
-                metrics = classification_metrics(arrays["target"][m].astype(int), arrays["pred"][m])
-            else:
-                metrics = regression_metrics(arrays["target"][m], arrays["pred"][m])
-            for key, value in metrics.items():
+            if not arrays["mask"].any():
+                continue
+            for key, value in spec.metrics(arrays).items():
                 if np.isfinite(value):
                     self.log(f"{stage}_{spec.name}_{key}", value)
+            errors.append(spec.task_error(arrays, self._target_scale(spec)))
+        finite = [e for e in errors if np.isfinite(e)]
+        if finite:
+            # model selection: unitless task errors, free of the learned log-sigma terms
+            self.log(f"{stage}_task_error", float(np.mean(finite)), prog_bar=stage == "val")
         self.eval_outputs[stage] = results
+        if stage == "val" and self._fitting():
+            self._recalibrate(results)
+
+    def _fitting(self) -> bool:
+        if self._trainer is None:
+            return False
+        return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+
+    def _recalibrate(self, results: dict[str, dict[str, np.ndarray]]) -> None:
+        """Refit each task's sigma scale on the validation rows (ensembles only)."""
+        for i, spec in enumerate(self.task_specs):
+            arrays = results.get(spec.name, {})
+            if "std" not in arrays:
+                continue
+            m = arrays["mask"] & np.isfinite(arrays["std"]) & np.isfinite(arrays["pred"])
+            if m.sum() < 5:
+                continue
+            factor = fit_sigma_scale(arrays["target"][m], arrays["pred"][m], arrays["std"][m])
+            self.sigma_scales[i] = self.sigma_scales[i] * factor
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_losses("val")
@@ -399,11 +460,15 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["fm_tasks"] = [t.to_dict() for t in self.task_specs]
+        if self.input_schema is not None:
+            checkpoint["fm_input_schema"] = self.input_schema
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = [TaskSpec.from_dict(t) for t in checkpoint.get("fm_tasks", [])]
         if saved:
             check_same_tasks(saved, self.task_specs)
+        if checkpoint.get("fm_input_schema") is not None:
+            self.input_schema = checkpoint["fm_input_schema"]
         key = "encoder.formula.layers.0.linear.weight"
         got = checkpoint.get("state_dict", {}).get(key)
         if got is not None and got.shape != self.state_dict()[key].shape:
@@ -415,7 +480,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
 
 def _signature(spec: TaskSpec) -> tuple:
     cols = tuple(spec.target_columns())
-    n_cls = spec.num_classes if isinstance(spec, ClassificationTask) else None
+    n_cls = getattr(spec, "num_classes", None)
     return (spec.name, spec.task_type, type(spec).__name__, cols, n_cls)
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning.pytorch as pl
-import numpy as np
 from lightning.pytorch.callbacks import Callback
 
-from foundation_model.plotting.classification import classification_plot
 from foundation_model.plotting.curves import training_curves_plot
-from foundation_model.plotting.parity import parity_plot
-from foundation_model.plotting.sequence import sequence_plot
 
 
 def plot_eval_outputs(pl_module: pl.LightningModule, stage: str, out_dir: Path) -> list[Path]:
@@ -19,40 +15,10 @@ def plot_eval_outputs(pl_module: pl.LightningModule, stage: str, out_dir: Path) 
     results = getattr(pl_module, "eval_outputs", {}).get(stage, {})
     written: list[Path] = []
     for spec in getattr(pl_module, "task_specs", []):
-        r = results.get(spec.name)
-        if r is None or not r["mask"].any():
+        arrays = results.get(spec.name)
+        if arrays is None or not arrays["mask"].any():
             continue
-        m = r["mask"]
-        name = f"{stage}_{spec.name}"
-        if spec.task_type == "regression":
-            written.append(
-                parity_plot(r["target"][m], r["pred"][m], name, out_dir / f"parity_{name}.png")
-            )
-        elif spec.task_type == "classification":
-            names = spec.class_names or [str(i) for i in range(spec.num_classes)]
-            y = r["target"][m].astype(int)
-            written.append(
-                classification_plot(
-                    y, r["pred"][m], names, name, out_dir / f"classification_{name}.png"
-                )
-            )
-        else:
-            written.append(
-                sequence_plot(
-                    r["x"],
-                    r["target"],
-                    r["pred"],
-                    m,
-                    name,
-                    out_dir / f"sequence_{name}.png",
-                    xlabel=spec.x_column,
-                    ylabel=spec.y_column,
-                )
-            )
-            ok = m & np.isfinite(r["pred"])
-            written.append(
-                parity_plot(r["target"][ok], r["pred"][ok], name, out_dir / f"parity_{name}.png")
-            )
+        written.extend(spec.plot(arrays, f"{stage}_{spec.name}", out_dir))
     return written
 
 

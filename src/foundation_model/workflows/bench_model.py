@@ -154,7 +154,6 @@ def fit_predict_fold(
 
     from foundation_model.data import CompoundDataModule, PredefinedSplitter
     from foundation_model.models.task_head.base import TaskSpec
-    from foundation_model.models.task_head.classification import ClassificationTask
 
     pl.seed_everything(seed, workers=True, verbose=False)
     x, attrs = _fold_tables(features, targets, train_ids, test_ids, val_fraction, seed)
@@ -183,7 +182,9 @@ def fit_predict_fold(
     name = tasks[0].name
     rows = np.concatenate([b["row_index"].numpy() for b in batches])
     order = np.argsort(rows)
-    if isinstance(dm.tasks[0], ClassificationTask):
+    if dm.tasks[0].task_type == "classification":
         proba = np.concatenate([b[f"{name}_probabilities"].numpy() for b in batches])[order][:, 1]
         return FoldPrediction((proba >= 0.5).astype(int), proba)
-    return FoldPrediction(np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order])
+    values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
+    std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
+    return FoldPrediction(values, std=std if np.isfinite(std).any() else None)

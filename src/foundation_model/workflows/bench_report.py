@@ -137,6 +137,19 @@ def markdown_report(result: dict) -> str:
             f"model {_fmt(result['model'].get('mean_roc_auc_proba'))}, "
             f"RF {_fmt(result['rf_scm_magpie'].get('mean_roc_auc_proba'))}.",
         ]
+    cal = (result.get("calibration") or {}).get("pooled_test_folds")
+    if cal:
+        lines += [
+            "",
+            f"Uncertainty of the model on the test folds ({result['calibration']['method']}; "
+            f"plot `{result['calibration']['plot']}`):",
+            "",
+            "| coverage ±1σ (ideal 0.683) | coverage ±2σ (ideal 0.954) | miscalibration area "
+            "| Spearman(|error|, σ) |",
+            "|---|---|---|---|",
+            f"| {_fmt(cal.get('coverage_1sigma'))} | {_fmt(cal.get('coverage_2sigma'))} | "
+            f"{_fmt(cal.get('miscalibration_area'))} | {_fmt(cal.get('spearman_error_sigma'))} |",
+        ]
     anchors = ANCHORS.get(task, [])
     if anchors:
         lines += [

@@ -135,7 +135,13 @@ def task_features(task: MatbenchTask, preset: str, opts: BenchOptions) -> tuple[
 
 def _score(task_type: str, y: np.ndarray, p: FoldPrediction) -> dict[str, float]:
     if task_type == "regression":
-        return regression_scores(y, p.values)
+        scores = regression_scores(y, p.values)
+        if p.std is not None:
+            from foundation_model.models.calibration import calibration_metrics
+
+            cal = calibration_metrics(y, p.values, p.std)
+            scores |= {k: v for k, v in cal.items() if k != "n"}
+        return scores
     return classification_scores(y.astype(int), p.values.astype(int), p.proba)
 
 
@@ -247,7 +253,25 @@ def run_matbench(opts: BenchOptions) -> dict:
     arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
     if arrays:
         plot_results(result, arrays, opts.out_dir / f"{task.name}.png")
+    model = arrays.get("model", {})
+    if "std" in model:
+        _calibration_outputs(result, model, opts.out_dir / f"{task.name}_calibration.png")
+        write_json(result, opts.out_dir / f"{task.name}.json")
+        write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
     return result
+
+
+def _calibration_outputs(result: dict, model: dict[str, np.ndarray], path: Path) -> None:
+    """Pooled test-fold calibration of the model's σ (recalibrated on validation rows only)."""
+    from foundation_model.models.calibration import calibration_metrics
+    from foundation_model.plotting.calibration import calibration_plot
+
+    result["calibration"] = {
+        "pooled_test_folds": calibration_metrics(model["y"], model["values"], model["std"]),
+        "plot": path.name,
+        "method": "ensemble of heads, sigma rescaled on each fold's inner validation rows",
+    }
+    calibration_plot(model["y"], model["values"], model["std"], result["task"], path)
 
 
 def _pool(store: dict[str, list], y: np.ndarray, p: FoldPrediction) -> None:
@@ -255,3 +279,5 @@ def _pool(store: dict[str, list], y: np.ndarray, p: FoldPrediction) -> None:
     store.setdefault("values", []).append(p.values)
     if p.proba is not None:
         store.setdefault("proba", []).append(p.proba)
+    if p.std is not None:
+        store.setdefault("std", []).append(p.std)

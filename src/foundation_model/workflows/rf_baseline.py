@@ -18,10 +18,12 @@ class FoldPrediction:
     Attributes:
         values: regression predictions, or hard class labels for classification.
         proba: positive-class probabilities (classification only).
+        std: predicted standard deviations (regression models with uncertainty).
     """
 
     values: np.ndarray
     proba: np.ndarray | None = None
+    std: np.ndarray | None = None
 
 
 def rf_fold(

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
 from foundation_model.models.components.mlp import MLP
 from foundation_model.models.losses import masked_cross_entropy
-from foundation_model.models.task_head.base import TaskHead, TaskSpec
+from foundation_model.models.task_head.base import TaskData, TaskHead, TaskScalers, TaskSpec
+
+if TYPE_CHECKING:
+    from foundation_model.data.batch import Batch
 
 
 class ClassificationHead(TaskHead):
@@ -44,8 +53,10 @@ class ClassificationTask(TaskSpec):
     """A categorical property (metal / non-metal, crystal system, ...).
 
     Labels may be integers ``0..C-1`` or strings; string labels are mapped to indices in
-    ``class_names`` order (sorted unique training labels when not given). Outputs are
-    ``<name>_probabilities`` (one column per class) and ``<name>_label``.
+    ``class_names`` order (sorted unique labels of the *training rows* when not given;
+    validation/test labels outside that vocabulary are masked with a warning). Outputs are
+    ``<name>_probabilities`` (one column per class), ``<name>_label`` and
+    ``<name>_entropy`` (predictive entropy of the ensemble-mean probabilities, in nats).
 
     Args:
         name: task name.
@@ -61,6 +72,7 @@ class ClassificationTask(TaskSpec):
     """
 
     task_type = "classification"
+    has_target_scaler = False
 
     def __init__(
         self,
@@ -111,3 +123,115 @@ class ClassificationTask(TaskSpec):
             self.class_weights,
             self.label_smoothing,
         )
+
+    # ---------------------------------------------------------------- data
+    def _vocabulary(self, keys: pd.Series, train: np.ndarray) -> None:
+        if self.class_names is None:
+            self.class_names = sorted(keys[train].unique().tolist())
+            if not self.class_names:
+                raise ValueError(
+                    f"Task {self.name!r}: no labelled training row to learn the classes from; "
+                    "set class_names in the task config or add labels."
+                )
+            self.num_classes = max(len(self.class_names), 2)
+
+    def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
+        if attrs is None:
+            return TaskData(np.zeros(n, np.int64), np.zeros(n, bool))
+        raw = attrs[self.column]
+        mask = raw.notna().to_numpy()
+        in_train = np.zeros(n, bool)
+        in_train[train_rows] = True
+        numeric = pd.to_numeric(raw, errors="coerce")
+        labelled_numeric = numeric[mask]
+        integer_like = bool(
+            labelled_numeric.notna().all() and (labelled_numeric == labelled_numeric.round()).all()
+        )
+        if self.class_names is None and integer_like:
+            codes = np.zeros(n, np.int64)
+            codes[mask] = labelled_numeric.astype(np.int64).to_numpy()
+            if mask.any() and codes[mask].min() < 0:
+                raise ValueError(f"Task {self.name!r}: integer labels must be >= 0.")
+            if self.num_classes is None:
+                train_codes = codes[mask & in_train]
+                top = int(train_codes.max()) + 1 if train_codes.size else 0
+                self.num_classes = max(top, 2)
+            unseen = mask & (codes >= self.num_classes)
+        else:
+            keys = pd.Series([""] * n, index=raw.index, dtype=object)
+            text = numeric.astype("Int64").astype(str) if integer_like else raw.astype(str)
+            keys[mask] = text[mask]
+            self._vocabulary(keys, mask & in_train)
+            lookup = {c: i for i, c in enumerate(self.class_names or [])}
+            codes = keys.map(lookup).fillna(-1).to_numpy(np.int64)
+            unseen = mask & (codes < 0)
+        if (unseen & in_train).any():
+            bad = raw[unseen & in_train].iloc[0]
+            raise ValueError(
+                f"Task {self.name!r}: training label {bad!r} is not one of the classes "
+                f"{self.class_names or list(range(self.num_classes or 0))}."
+            )
+        if unseen.any():
+            warnings.warn(
+                f"Task {self.name!r}: {int(unseen.sum())} validation/test label(s) such as "
+                f"{raw[unseen].iloc[0]!r} never occur in the training rows; they are not scored.",
+                stacklevel=2,
+            )
+        mask = mask & ~unseen
+        return TaskData(np.where(mask, codes, 0).astype(np.int64), mask)
+
+    # ---------------------------------------------------------------- outputs
+    def names(self) -> list[str]:
+        """Class label of each index."""
+        return list(self.class_names or [str(i) for i in range(self.num_classes or 0)])
+
+    def combine(self, stacked: Tensor) -> Tensor:
+        """Log of the ensemble-mean probabilities (softmax of it gives the mean)."""
+        return torch.log_softmax(stacked.float(), dim=-1).exp().mean(dim=0).clamp_min(1e-12).log()
+
+    def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
+        proba = self.combine(stacked).exp()  # (B, C)
+        entropy = -(proba * proba.clamp_min(1e-12).log()).sum(dim=-1)  # (B,)
+        return {
+            f"{self.name}_probabilities": proba,
+            f"{self.name}_label": proba.argmax(dim=-1),
+            f"{self.name}_entropy": entropy,
+        }
+
+    def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
+        return {
+            "pred": outputs[f"{self.name}_probabilities"],
+            "target": batch.targets[self.name],
+            "mask": batch.masks[self.name],
+        }
+
+    def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        from foundation_model.models.metrics import classification_metrics
+
+        m = arrays["mask"]
+        return classification_metrics(arrays["target"][m].astype(int), arrays["pred"][m])
+
+    def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
+        m = arrays["mask"]
+        if not m.any():
+            return float("nan")
+        return float((arrays["pred"][m].argmax(axis=1) != arrays["target"][m]).mean())
+
+    def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
+        from foundation_model.plotting.classification import classification_plot
+
+        m = arrays["mask"]
+        y = arrays["target"][m].astype(int)
+        path = out_dir / f"classification_{title}.png"
+        return [classification_plot(y, arrays["pred"][m], self.names(), title, path)]
+
+    def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
+        names = self.names()
+        cols: dict[str, object] = {}
+        proba = outputs[f"{self.name}_probabilities"]
+        for j, cls in enumerate(names):
+            cols[f"{self.name}_probabilities_{cls}"] = proba[:, j]
+        labels = outputs[f"{self.name}_label"].astype(int)
+        cols[f"{self.name}_label"] = np.asarray(names, dtype=object)[labels]
+        cols[f"{self.name}_entropy"] = outputs[f"{self.name}_entropy"]
+        return cols

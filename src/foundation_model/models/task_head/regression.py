@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+import pandas as pd
 from torch import Tensor
 
 from foundation_model.models.components.mlp import MLP
 from foundation_model.models.losses import REGRESSION_LOSSES
-from foundation_model.models.task_head.base import TaskHead, TaskSpec, check_regression_loss
+from foundation_model.models.task_head.base import (
+    TaskData,
+    TaskHead,
+    TaskScalers,
+    TaskSpec,
+    check_regression_loss,
+    member_std,
+    to_original_std,
+)
+
+if TYPE_CHECKING:
+    from foundation_model.data.batch import Batch
 
 
 class RegressionHead(TaskHead):
@@ -30,8 +44,27 @@ class RegressionHead(TaskHead):
         return self.loss_fn(pred, target, mask)
 
 
+def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
+    """A numeric attributes column as float64 (NaN = no label); one-line errors otherwise."""
+    col = pd.to_numeric(attrs[column], errors="coerce")
+    bad = attrs[column].notna() & col.isna()
+    if bad.any():
+        raise ValueError(
+            f"attributes_source: column {column!r} (task {task!r}) has non-numeric "
+            f"value(s) such as {attrs[column][bad].iloc[0]!r} at row {bad.idxmax()!r}."
+        )
+    y = col.to_numpy(np.float64)
+    if np.isinf(y).any():
+        raise ValueError(
+            f"attributes_source: column {column!r} holds inf values; fix or blank them."
+        )
+    return y
+
+
 class RegressionTask(TaskSpec):
     """A scalar property (band gap, yield strength, ...).
+
+    Outputs ``<name>_value`` and, for an ensemble of heads, ``<name>_std`` (original units).
 
     Args:
         name: task name (output column ``<name>_value``).
@@ -72,5 +105,72 @@ class RegressionTask(TaskSpec):
     def target_columns(self) -> list[str]:
         return [self.column]
 
+    def target_log10(self) -> bool:
+        return self.log_transform
+
     def build_head(self, d_in: int) -> RegressionHead:
         return RegressionHead(d_in, self.hidden_dims, self.dropout, self.activation, self.loss)
+
+    def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
+        if attrs is None:
+            return TaskData(np.zeros(n, np.float32), np.zeros(n, bool))
+        y = numeric_column(attrs, self.column, self.name)
+        mask = ~np.isnan(y)
+        if self.log_transform and (y[mask] <= 0).any():
+            raise ValueError(
+                f"Task {self.name!r}: log_transform needs positive targets; "
+                f"{self.column!r} has values <= 0."
+            )
+        return TaskData(np.where(mask, y, 0.0).astype(np.float32), mask)
+
+    def target_statistics(self, data: TaskData, train_rows: np.ndarray) -> tuple[float, float]:
+        if not self.standardize:
+            return 0.0, 1.0
+        return super().target_statistics(data, train_rows)
+
+    def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
+        assert scalers.target is not None
+        value = scalers.target.inverse(self.combine(stacked))  # (B,)
+        std = to_original_std(member_std(stacked), value, scalers, self.log_transform)
+        return {f"{self.name}_value": value, f"{self.name}_std": std}
+
+    def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
+        return {
+            "pred": outputs[f"{self.name}_value"],
+            "std": outputs[f"{self.name}_std"],
+            "target": batch.targets[self.name],
+            "mask": batch.masks[self.name],
+        }
+
+    def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        from foundation_model.models.calibration import calibration_metrics
+        from foundation_model.models.metrics import regression_metrics
+
+        m = arrays["mask"]
+        out = regression_metrics(arrays["target"][m], arrays["pred"][m])
+        if np.isfinite(arrays["std"][m]).any():
+            cal = calibration_metrics(arrays["target"][m], arrays["pred"][m], arrays["std"][m])
+            out |= {k: v for k, v in cal.items() if k != "n"}
+        return out
+
+    def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
+        m = arrays["mask"]
+        if not m.any():
+            return float("nan")
+        err = np.abs(arrays["pred"][m] - arrays["target"][m])
+        if self.log_transform:  # compare in the space the model standardises
+            err = np.abs(
+                np.log10(np.clip(arrays["pred"][m], 1e-30, None))
+                - np.log10(np.clip(arrays["target"][m], 1e-30, None))
+            )
+        return float(np.nanmean(err) / max(scale, 1e-12))
+
+    def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
+        from foundation_model.plotting.parity import parity_plot
+
+        m = arrays["mask"]
+        return [
+            parity_plot(
+                arrays["target"][m], arrays["pred"][m], title, out_dir / f"parity_{title}.png"
+            )
+        ]

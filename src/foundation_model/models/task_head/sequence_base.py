@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from foundation_model.models.losses import REGRESSION_LOSSES
-from foundation_model.models.task_head.base import TaskHead, TaskSpec, check_regression_loss
+from foundation_model.models.task_head.base import (
+    TaskData,
+    TaskHead,
+    TaskScalers,
+    TaskSpec,
+    check_regression_loss,
+    member_std,
+    to_original_std,
+)
+
+if TYPE_CHECKING:
+    from foundation_model.data.batch import Batch
 
 
 class PointEmbedding(nn.Module):
@@ -58,6 +73,7 @@ class SequenceTask(TaskSpec):
     """
 
     task_type = "sequence"
+    is_sequence = True
 
     def __init__(
         self,
@@ -74,3 +90,111 @@ class SequenceTask(TaskSpec):
 
     def target_columns(self) -> list[str]:
         return [self.x_column, self.y_column]
+
+    # ---------------------------------------------------------------- data
+    def _parse(self, attrs: pd.DataFrame, n: int) -> tuple[list, list]:
+        from foundation_model.data.tables import parse_sequence
+
+        xs: list[list[float] | None] = [None] * n
+        ys: list[list[float] | None] = [None] * n
+        cols = zip(attrs.index, attrs[self.x_column], attrs[self.y_column], strict=True)
+        for i, (rid, xc, yc) in enumerate(cols):
+            xs[i] = parse_sequence(xc, f"column {self.x_column!r}", rid)
+            ys[i] = parse_sequence(yc, f"column {self.y_column!r}", rid)
+            if ys[i] is not None and (xs[i] is None or len(xs[i]) != len(ys[i])):
+                nx = 0 if xs[i] is None else len(xs[i])
+                raise ValueError(
+                    f"Task {self.name!r}: sequence length mismatch at row {rid!r}: "
+                    f"{self.x_column!r} has {nx} points, {self.y_column!r} has {len(ys[i])}."
+                )
+        return xs, ys
+
+    def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
+        xs, ys = self._parse(attrs, n) if attrs is not None else ([None] * n, [None] * n)
+        length = max([len(x) for x in xs if x is not None] + [1])
+        seq_x = np.zeros((n, length, 1), np.float32)
+        seq_mask = np.zeros((n, length), bool)
+        y = np.zeros((n, length), np.float32)
+        y_mask = np.zeros((n, length), bool)
+        for i, (xv, yv) in enumerate(zip(xs, ys, strict=True)):
+            if xv is not None:
+                seq_x[i, : len(xv), 0] = xv
+                seq_mask[i, : len(xv)] = True
+            if yv is not None:
+                y[i, : len(yv)] = yv
+                y_mask[i, : len(yv)] = True
+        return TaskData(y, y_mask, seq_x, seq_mask)
+
+    def point_statistics(self, data: TaskData, train_rows: np.ndarray) -> tuple[float, float]:
+        """``(mean, std)`` of the sequence points over the training rows."""
+        from foundation_model.data.scalers import masked_mean_std
+
+        assert data.seq_x is not None and data.seq_mask is not None
+        x = data.seq_x[train_rows, :, 0]
+        mean, std = masked_mean_std(x.ravel(), data.seq_mask[train_rows].ravel())
+        return float(mean), float(std)
+
+    # ---------------------------------------------------------------- outputs
+    def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
+        assert scalers.target is not None
+        keep = batch.seq_mask[self.name]  # (B, L)
+        seq = scalers.target.inverse(self.combine(stacked))  # (B, L)
+        std = to_original_std(member_std(stacked), seq, scalers, False)
+        nan = torch.tensor(float("nan"), device=seq.device)
+        return {
+            f"{self.name}_sequence": torch.where(keep, seq, nan),
+            f"{self.name}_sequence_std": torch.where(keep, std, nan),
+            f"{self.name}_sequence_x": torch.where(keep, batch.seq_x[self.name][..., 0], nan),
+        }
+
+    def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
+        return {
+            "pred": outputs[f"{self.name}_sequence"],
+            "std": outputs[f"{self.name}_sequence_std"],
+            "x": outputs[f"{self.name}_sequence_x"],
+            "target": batch.targets[self.name],
+            "mask": batch.masks[self.name],
+        }
+
+    def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+        from foundation_model.models.metrics import regression_metrics
+
+        m = arrays["mask"]
+        return regression_metrics(arrays["target"][m], arrays["pred"][m])
+
+    def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
+        m = arrays["mask"] & np.isfinite(arrays["pred"])
+        if not m.any():
+            return float("nan")
+        return float(np.abs(arrays["pred"][m] - arrays["target"][m]).mean() / max(scale, 1e-12))
+
+    def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
+        from foundation_model.plotting.parity import parity_plot
+        from foundation_model.plotting.sequence import sequence_plot
+
+        m = arrays["mask"]
+        curves = sequence_plot(
+            arrays["x"],
+            arrays["target"],
+            arrays["pred"],
+            m,
+            title,
+            out_dir / f"sequence_{title}.png",
+            xlabel=self.x_column,
+            ylabel=self.y_column,
+        )
+        ok = m & np.isfinite(arrays["pred"])
+        parity = parity_plot(
+            arrays["target"][ok], arrays["pred"][ok], title, out_dir / f"parity_{title}.png"
+        )
+        return [curves, parity]
+
+    def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
+        def as_json(arr: np.ndarray) -> list[str]:
+            return [json.dumps([round(float(v), 6) for v in row[np.isfinite(row)]]) for row in arr]
+
+        return {
+            k: as_json(v)
+            for k, v in outputs.items()
+            if k.startswith(self.name + "_sequence") and v.ndim == 2
+        }

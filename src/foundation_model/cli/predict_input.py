@@ -1,0 +1,88 @@
+"""``fm predict --ckpt_path CKPT --input new.csv --output preds.csv``: predict new rows from
+a checkpoint alone (no config, no hand featurizing).
+
+The input needs a formula column (optionally structures, structure descriptors, or per-row
+sequence points). Rows that cannot be parsed or featurized go to ``<output>.errors.csv``
+with their reason; the others are predicted. Columns: ``formula``, ``<task>_value``,
+``<task>_std``, ``<task>_probabilities_<class>``, ``<task>_label``, ``<task>_entropy``,
+``<task>_sequence`` (+ ``_sequence_std``, ``_sequence_x``), and ``structure_used`` for
+models trained with structures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def wants_input_mode(argv: list[str]) -> bool:
+    """True for ``fm predict`` with ``--input`` and no ``--config`` (the checkpoint-only path)."""
+    flags = {a.split("=", 1)[0] for a in argv}
+    return "--input" in flags and not ({"--config", "-c"} & flags)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fm predict",
+        description="Predict new materials from a checkpoint alone.",
+    )
+    p.add_argument("--ckpt_path", "--ckpt-path", required=True, help="a `fm fit` checkpoint")
+    p.add_argument("--input", required=True, type=Path, help="table of new rows (.csv/.parquet)")
+    p.add_argument("--output", type=Path, help="predictions CSV (default: <input>.predictions.csv)")
+    p.add_argument("--formula-column", default="formula", help="column with formulas")
+    p.add_argument("--structure-column", default="structure", help="column with structures")
+    p.add_argument("--id-column", default=None, help="column copied to the output as `id`")
+    p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
+    return p
+
+
+def _read(path: Path) -> object:
+    import pandas as pd
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--input {path}: file not found.")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path).reset_index()
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
+    raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from foundation_model.features.table_io import write_table
+    from foundation_model.inference import load
+
+    table = _read(args.input)
+    predictor = load(args.ckpt_path, args.batch_size)
+    preds, errors = predictor.predict_with_errors(
+        table, args.formula_column, args.structure_column, args.id_column
+    )
+    out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
+    write_table(preds.set_index(preds.columns[0]), out)
+    err_path = out.with_name(out.stem + ".errors.csv")
+    if len(errors):
+        write_table(errors.set_index("row"), err_path)
+        print(f"{len(errors)} row(s) could not be predicted: reasons in {err_path}")
+    elif err_path.exists():
+        err_path.unlink()  # a stale errors file from an earlier run would mislead
+    print(f"Predictions for {len(preds)} rows written to {out}")
+    return 0 if len(preds) else 1
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for ``fm predict --input ...``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        import os
+
+        if os.environ.get("FM_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"fm predict: error: {message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,216 @@
+"""New rows -> model inputs, using only what the checkpoint recorded (its input schema).
+
+Every row is handled on its own: it is parsed, featurized with the recorded featurizer,
+aligned by column name and imputed with the *training* statistics, so its prediction does
+not depend on the other rows of the file. Rows that fail are reported with their reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from foundation_model.data.batch import Batch
+from foundation_model.data.input_schema import DescriptorSchema, InputSchema
+
+ERROR_COLUMNS = ["row", "id", "formula", "reason"]
+
+
+@dataclass
+class PreparedInputs:
+    """Model inputs for the rows that could be prepared.
+
+    Attributes:
+        rows: positions (in the input table) of the prepared rows.
+        x_formula: ``(N, F)`` formula descriptors in schema order.
+        x_structure: ``(N, S)`` structure descriptors, or None.
+        has_structure: ``(N,)`` rows whose structure is used.
+        errors: one row per failed input: ``row``, ``id``, ``formula``, ``reason``.
+    """
+
+    rows: np.ndarray
+    x_formula: np.ndarray
+    x_structure: np.ndarray | None
+    has_structure: np.ndarray
+    errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ERROR_COLUMNS))
+
+
+def _descriptors(
+    table: pd.DataFrame,
+    schema: DescriptorSchema,
+    items: list[Any] | None,
+    what: str,
+    failed: dict[int, str],
+    reserved: set[str],
+) -> np.ndarray:
+    """``(N, F)`` for all rows: from the table's own columns, or by featurizing ``items``."""
+    present = [c for c in schema.columns if c in table.columns]
+    if len(present) == len(schema.columns) or schema.featurizer is None or items is None:
+        cols = [
+            c
+            for c in table.columns
+            if c not in reserved
+            and (c in schema.columns or pd.api.types.is_numeric_dtype(table[c]))
+        ]
+        return schema.align(table[cols], what)
+    specs = schema.featurizer.get("featurizers")
+    structure = schema.featurizer.get("kind") == "structure"
+    if not specs:
+        from foundation_model.features import presets
+
+        table_of = presets.STRUCTURE_PRESETS if structure else presets.COMPOSITION_PRESETS
+        specs = presets.resolve_preset(schema.featurizer["preset"], table_of, "featurizer")
+    if structure:
+        from foundation_model.features.structure import featurize_structures as run
+    else:
+        from foundation_model.features.composition import featurize_formulas as run
+    raw = run(items, specs, 1, progress=False)
+    for i, reason in raw.errors.items():
+        failed.setdefault(i, reason)
+    frame = pd.DataFrame(raw.values, columns=[str(c) for c in raw.columns])
+    return schema.align(frame, what)
+
+
+def prepare_inputs(
+    table: pd.DataFrame,
+    schema: InputSchema,
+    formula_column: str = "formula",
+    structure_column: str | None = "structure",
+    id_column: str | None = None,
+    extra_columns: tuple[str, ...] = (),
+) -> PreparedInputs:
+    """Featurize, align and impute ``table`` as the training rows were.
+
+    Args:
+        table: new rows: a formula column, optionally a structure column (CIF / pymatgen
+            JSON / extxyz text) or descriptor columns.
+        schema: the checkpoint's input schema.
+        formula_column: column with formulas.
+        structure_column: column with structures (ignored when absent).
+        id_column: column with row ids (for the errors table).
+        extra_columns: other non-descriptor columns (e.g. sequence points).
+    """
+    n = len(table)
+    failed: dict[int, str] = {}
+    has_formula = formula_column in table.columns
+    given = any(c in table.columns for c in schema.formula.columns)
+    if not has_formula and schema.formula.featurizer is not None and not given:
+        raise KeyError(
+            f"input: no {formula_column!r} column (and not the model's descriptor columns); "
+            f"columns are {list(table.columns)[:10]} (name the column with --formula-column)."
+        )
+    formulas = table[formula_column].tolist() if has_formula else None
+    if formulas is not None:
+        from foundation_model.features.composition import parse_formula
+
+        for i, f in enumerate(formulas):
+            try:
+                parse_formula(f)
+            except Exception as err:  # pymatgen raises many types for bad formulas
+                failed[i] = f"cannot parse formula {f!r}: {err}"
+    reserved = {formula_column, structure_column, id_column, *extra_columns}
+    reserved |= set(schema.structure.columns if schema.structure else [])
+    x_formula = _descriptors(
+        table, schema.formula, formulas, "input formula descriptors", failed, reserved
+    )
+    x_structure, has_structure = None, np.zeros(n, dtype=bool)
+    if schema.structure is not None:
+        x_structure, has_structure = _structure_inputs(
+            table, schema.structure, structure_column, reserved
+        )
+    ok = np.array([i not in failed for i in range(n)], dtype=bool)
+    ids = table[id_column].tolist() if id_column and id_column in table.columns else list(range(n))
+    errors = pd.DataFrame(
+        [
+            (i, ids[i], formulas[i] if formulas is not None else None, failed[i])
+            for i in sorted(failed)
+        ],
+        columns=ERROR_COLUMNS,
+    )
+    rows = np.flatnonzero(ok)
+    return PreparedInputs(
+        rows,
+        x_formula[rows],
+        None if x_structure is None else x_structure[rows],
+        has_structure[rows],
+        errors,
+    )
+
+
+def _structure_inputs(
+    table: pd.DataFrame, schema: DescriptorSchema, structure_column: str | None, reserved: set
+) -> tuple[np.ndarray, np.ndarray]:
+    """Structure descriptors where a row gives a structure (or descriptors), zeros elsewhere."""
+    n = len(table)
+    width = len(schema.columns)
+    values = np.zeros((n, width), dtype=np.float32)
+    has = np.zeros(n, dtype=bool)
+    if all(c in table.columns for c in schema.columns):
+        given = table[schema.columns].notna().all(axis=1).to_numpy()
+        if given.any():
+            values[given] = schema.align(table.loc[given, schema.columns], "structure descriptors")
+        return values, given
+    if structure_column and structure_column in table.columns and schema.featurizer is not None:
+        cells = table[structure_column]
+        given = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
+        if given.any():
+            idx = np.flatnonzero(given)
+            failed: dict[int, str] = {}
+            got = _descriptors(
+                table.iloc[idx], schema, cells.iloc[idx].tolist(), "structure", failed, reserved
+            )
+            keep = np.array([j not in failed for j in range(len(idx))], dtype=bool)
+            values[idx[keep]] = got[keep]
+            has[idx[keep]] = True
+    return values, has
+
+
+def sequence_points(
+    table: pd.DataFrame, rows: np.ndarray, column: str, default: list[float] | None, task: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, L, 1)`` points and ``(N, L)`` mask for one sequence task: the row's own points
+    (a list in ``column``) or the training default."""
+    from foundation_model.data.tables import parse_sequence
+
+    lists: list[list[float]] = []
+    for r in rows:
+        own = (
+            parse_sequence(table[column].iloc[r], f"column {column!r}", str(r))
+            if column in table.columns
+            else None
+        )
+        pts = own if own else default
+        if not pts:
+            raise ValueError(
+                f"input: task {task!r} needs sequence points: add a {column!r} column "
+                '(a list per row, e.g. "[300, 400, 500]").'
+            )
+        lists.append(pts)
+    length = max((len(p) for p in lists), default=1)
+    x = torch.zeros(len(lists), length, 1)
+    mask = torch.zeros(len(lists), length, dtype=torch.bool)
+    for i, pts in enumerate(lists):
+        x[i, : len(pts), 0] = torch.tensor(pts, dtype=torch.float32)
+        mask[i, : len(pts)] = True
+    return x, mask
+
+
+def make_batch(
+    prepared: PreparedInputs, start: int, stop: int, seq: dict[str, tuple[torch.Tensor, ...]]
+) -> Batch:
+    """Rows ``start:stop`` of ``prepared`` as a :class:`Batch` without targets."""
+    xs = prepared.x_structure
+    batch = Batch(
+        x_formula=torch.from_numpy(prepared.x_formula[start:stop]),
+        x_structure=None if xs is None else torch.from_numpy(xs[start:stop]),
+        has_structure=torch.from_numpy(prepared.has_structure[start:stop]),
+        index=torch.arange(start, stop),
+    )
+    for name, (x, mask) in seq.items():
+        batch.seq_x[name] = x[start:stop]
+        batch.seq_mask[name] = mask[start:stop]
+    return batch

@@ -1,0 +1,177 @@
+"""``Predictor``: a trained model applied to new materials from its checkpoint alone.
+
+    >>> import foundation_model
+    >>> p = foundation_model.load("results/runs/fm/version_0/checkpoints/best.ckpt")
+    >>> p.predict(["Fe2O3", "GaN"])          # a DataFrame, one row per formula
+
+The checkpoint's input schema says how to featurize, align and impute new rows; outputs are
+in original units with per-sample uncertainty when the model has an ensemble of heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from foundation_model.data.input_schema import InputSchema
+from foundation_model.inference.inputs import (
+    ERROR_COLUMNS,
+    make_batch,
+    prepare_inputs,
+    sequence_points,
+)
+
+
+def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint file, or raise a one-line error naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path} (check --ckpt_path).")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated zip, pickle garbage, text file, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{path} is not a readable checkpoint ({first[:120]}); "
+            "give a .ckpt written by `fm fit`."
+        ) from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise ValueError(f"{path} is not a Lightning checkpoint (no state_dict).")
+    return ckpt
+
+
+class Predictor:
+    """A :class:`FlexibleMultiTaskModel` ready for new rows.
+
+    Args:
+        model: the trained model (eval mode is set here).
+        batch_size: rows per forward pass.
+    """
+
+    def __init__(self, model: Any, batch_size: int = 1024) -> None:
+        if model.input_schema is None:
+            raise ValueError(
+                "this checkpoint records no input schema (trained before schemas existed): "
+                "retrain it, or predict with `fm predict --config ... --ckpt_path ...`."
+            )
+        self.model = model.eval()
+        self.schema = InputSchema.from_dict(model.input_schema)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, batch_size: int = 1024) -> Predictor:
+        """Load a ``fm fit`` checkpoint (CPU) with nothing else: no config, no data."""
+        from foundation_model.models import FlexibleMultiTaskModel
+
+        ckpt = load_checkpoint_dict(path)
+        hp = ckpt.get("hyper_parameters", {})
+        if "tasks" not in hp:
+            raise ValueError(
+                f"{path} is not a FlexibleMultiTaskModel checkpoint (an MLIP checkpoint? use "
+                "MLIPCalculator.from_checkpoint, or `fm predict --config ... --ckpt_path`)."
+            )
+        import inspect
+
+        params = inspect.signature(FlexibleMultiTaskModel.__init__).parameters
+        model = FlexibleMultiTaskModel(**{k: v for k, v in hp.items() if k in params})
+        model.on_load_checkpoint(ckpt)
+        missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+        if missing or unexpected:
+            raise ValueError(
+                f"{path}: weights do not fit the model its hyperparameters describe "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})."
+            )
+        return cls(model, batch_size)
+
+    @property
+    def tasks(self) -> list[Any]:
+        """The model's task specs."""
+        return list(self.model.task_specs)
+
+    def _table(self, inputs: Sequence[str] | pd.DataFrame, formula_column: str) -> pd.DataFrame:
+        if isinstance(inputs, pd.DataFrame):
+            return inputs.reset_index(drop=True)
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        return pd.DataFrame({formula_column: list(inputs)})
+
+    def predict_with_errors(
+        self,
+        inputs: Sequence[str] | pd.DataFrame,
+        formula_column: str = "formula",
+        structure_column: str = "structure",
+        id_column: str | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Predict every row that can be prepared; ``(predictions, errors)``.
+
+        Args:
+            inputs: formulas, or a table with a formula column (optionally structures,
+                structure descriptors, or per-row sequence points in each sequence task's
+                ``x_column``).
+            formula_column: the formula column of a table.
+            structure_column: the structure column (CIF / pymatgen JSON / extxyz text).
+            id_column: a column copied to the outputs as ``id``.
+        """
+        table = self._table(inputs, formula_column)
+        seq_tasks = [t for t in self.model.task_specs if t.is_sequence]
+        prepared = prepare_inputs(
+            table,
+            self.schema,
+            formula_column,
+            structure_column,
+            id_column,
+            tuple(t.x_column for t in seq_tasks),
+        )
+        seq = {
+            t.name: sequence_points(
+                table, prepared.rows, t.x_column, self.schema.sequence_points.get(t.name), t.name
+            )
+            for t in seq_tasks
+        }
+        parts: list[dict[str, torch.Tensor]] = []
+        with torch.no_grad():
+            for start in range(0, len(prepared.rows), self.batch_size):
+                stop = min(start + self.batch_size, len(prepared.rows))
+                batch = make_batch(prepared, start, stop, seq)
+                parts.append(self.model.predict_step(batch, 0))
+        return self._frame(table, prepared.rows, parts, formula_column, id_column), prepared.errors
+
+    def predict(self, inputs: Sequence[str] | pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+        """Like :meth:`predict_with_errors`, returning only the predictions."""
+        return self.predict_with_errors(inputs, **kwargs)[0]
+
+    def _frame(
+        self,
+        table: pd.DataFrame,
+        rows: np.ndarray,
+        parts: list[dict[str, torch.Tensor]],
+        formula_column: str,
+        id_column: str | None,
+    ) -> pd.DataFrame:
+        from foundation_model.cli.prediction_writer import predictions_to_frame
+
+        head = pd.DataFrame(index=range(len(rows)))
+        if id_column and id_column in table.columns:
+            head["id"] = table[id_column].to_numpy()[rows]
+        if formula_column in table.columns:
+            head["formula"] = table[formula_column].to_numpy()[rows]
+        if not parts:
+            return head
+        body = predictions_to_frame(parts, self.model.task_specs)
+        body = body.drop(columns=["id"], errors="ignore")
+        if self.schema.structure is not None:
+            body["structure_used"] = body["structure_used"].astype(bool)
+        return pd.concat([head, body.reset_index(drop=True)], axis=1)
+
+
+def load(path: str | Path, batch_size: int = 1024) -> Predictor:
+    """Load a trained model from its checkpoint alone (see :class:`Predictor`)."""
+    return Predictor.from_checkpoint(path, batch_size)
+
+
+__all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict"]

@@ -1,0 +1,218 @@
+"""Prediction from a checkpoint alone: featurize, align, impute with training statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import foundation_model
+from foundation_model.cli.featurize import main as featurize_main
+from foundation_model.cli.main import main
+
+CATIONS = ["Li", "Na", "K", "Mg", "Ca", "Sr", "Al", "Ga", "Zn", "Cu", "Fe", "Ni"]
+ANIONS = ["O", "S", "Se", "N", "F", "Cl", "Br"]
+
+
+def _training_table() -> pd.DataFrame:
+    """Binary compounds with targets computed from real elemental data (pymatgen)."""
+    from pymatgen.core import Composition
+
+    rows = []
+    for i, c in enumerate(CATIONS):
+        for j, a in enumerate(ANIONS):
+            for n in (1, 2):
+                comp = Composition(f"{c}{n}{a}")
+                chi = [el.X for el in comp.elements]
+                y = abs(chi[0] - chi[1]) + 0.1 * n
+                rows.append(
+                    {
+                        "id": f"r{i}_{j}_{n}",
+                        "formula": comp.reduced_formula,
+                        "gap": y,
+                        "ionic": "ionic" if y > 1.8 else "covalent",
+                        "T": json.dumps([300.0, 500.0, 700.0]),
+                        "cp": json.dumps([10 + y, 11 + y, 12 + 1.5 * y]),
+                    }
+                )
+    return pd.DataFrame(rows).drop_duplicates("formula")
+
+
+TASKS = [
+    {
+        "class_path": "foundation_model.models.task_head.RegressionTask",
+        "init_args": {"name": "gap"},
+    },
+    {
+        "class_path": "foundation_model.models.task_head.ClassificationTask",
+        "init_args": {"name": "ionic"},
+    },
+    {
+        "class_path": "foundation_model.models.task_head.SequenceRNNTask",
+        "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "hidden_size": 8},
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("predictor")
+    table = _training_table()
+    table.to_csv(tmp / "train.csv", index=False)
+    feats = tmp / "train_magpie.parquet"
+    argv = ["--input", str(tmp / "train.csv"), "--formula-column", "formula", "--id-column"]
+    argv += ["id", "--preset", "magpie", "--output", str(feats), "--cache-dir", str(tmp / "c")]
+    assert featurize_main([*argv, "--quiet"]) == 0
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_epochs": 4,
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp / "runs"), "name": "p"},
+            },
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {"monitor": "val_task_error", "filename": "best"},
+                }
+            ],
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [32], "deposit_dim": 16, "ensemble_size": 3},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": str(feats),
+                "attributes_source": str(tmp / "train.csv"),
+                "batch_size": 16,
+                "tasks": TASKS,
+            },
+        },
+        "plots": {"enabled": False},
+    }
+    (tmp / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["fit", "--config", str(tmp / "cfg.yaml")]) == 0
+    ckpt = next((tmp / "runs" / "p").glob("version_*/checkpoints/best.ckpt"))
+    return {"tmp": tmp, "ckpt": ckpt, "feats": feats}
+
+
+def test_load_and_predict_formulas_from_the_checkpoint_alone(trained):
+    p = foundation_model.load(trained["ckpt"])
+    df = p.predict(["Fe2O3", "GaN", "NaCl"])
+    assert df["formula"].tolist() == ["Fe2O3", "GaN", "NaCl"]
+    for col in ("gap_value", "gap_std", "ionic_probabilities_ionic", "ionic_label"):
+        assert col in df.columns, col
+    assert np.isfinite(df["gap_value"]).all()
+    assert (df["gap_std"] > 0).all()  # an ensemble of 3 heads gives a spread
+    assert ((df["ionic_entropy"] >= 0) & (df["ionic_entropy"] <= np.log(2) + 1e-6)).all()
+    curves = [json.loads(s) for s in df["cp_sequence"]]
+    assert all(len(c) == 3 for c in curves)  # the training points are the default
+
+
+def test_cli_predict_input_writes_predictions_and_errors(trained, tmp_path):
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"formula": ["GaN", "Xx2O", "LiF", "", "MgO"]}).to_csv(new, index=False)
+    out = tmp_path / "preds.csv"
+    code = main(
+        ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+        + [
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    preds = pd.read_csv(out)
+    assert preds["formula"].tolist() == ["GaN", "LiF", "MgO"]
+    errors = pd.read_csv(tmp_path / "preds.errors.csv")
+    assert errors["row"].tolist() == [1, 3]
+    assert "Xx" in errors["reason"].iloc[0]
+
+
+def test_predictions_do_not_depend_on_other_rows_or_their_order(trained):
+    p = foundation_model.load(trained["ckpt"])
+    formulas = ["GaN", "LiF", "MgO", "CuS", "ZnSe"]
+    alone = pd.concat([p.predict([f]) for f in formulas], ignore_index=True)
+    together = p.predict(list(reversed(formulas))).iloc[::-1].reset_index(drop=True)
+    np.testing.assert_allclose(alone["gap_value"], together["gap_value"], rtol=1e-5)
+    np.testing.assert_allclose(alone["gap_std"], together["gap_std"], rtol=1e-4)
+
+
+def test_descriptor_columns_align_by_name_and_missing_ones_error(trained):
+    p = foundation_model.load(trained["ckpt"])
+    feats = pd.read_parquet(trained["feats"]).iloc[:6]
+    ref = p.predict(feats)
+    shuffled = feats[list(np.random.default_rng(0).permutation(feats.columns))]
+    np.testing.assert_allclose(p.predict(shuffled)["gap_value"], ref["gap_value"], rtol=1e-5)
+    with pytest.raises(ValueError, match="missing column"):
+        p.predict(feats.drop(columns=[feats.columns[5]]))
+    with pytest.raises(ValueError, match="unexpected column"):
+        p.predict(feats.assign(extra_descriptor=1.0))
+
+
+def test_nan_descriptors_are_filled_with_training_medians(trained):
+    p = foundation_model.load(trained["ckpt"])
+    feats = pd.read_parquet(trained["feats"]).iloc[:3].copy()
+    col = p.schema.formula.columns[0]
+    filled = feats.copy()
+    filled[col] = p.schema.formula.fill[0]
+    feats[col] = np.nan
+    np.testing.assert_allclose(p.predict(feats)["gap_value"], p.predict(filled)["gap_value"])
+
+
+def test_bad_checkpoint_files_are_one_line_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint at all")
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"formula": ["GaN"]}).to_csv(new, index=False)
+    assert main(["predict", "--ckpt_path", str(bad), "--input", str(new)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.ckpt is not a readable checkpoint" in err[0]
+    assert main(["predict", "--ckpt_path", str(tmp_path / "nope.ckpt"), "--input", str(new)]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
+    """A model trained with structure descriptors predicts rows without them (modality
+    absent) and reports which rows used a structure."""
+    import lightning.pytorch as pl
+
+    from foundation_model.data import CompoundDataModule
+    from foundation_model.inference import Predictor
+    from foundation_model.models import FlexibleMultiTaskModel
+    from foundation_model.models.task_head import RegressionTask
+
+    fake = Path(__file__).resolve().parents[2] / "samples" / "fake_data"
+    dm = CompoundDataModule(
+        str(fake / "formula_descriptors.csv"),
+        [RegressionTask("y_structure")],
+        str(fake / "attributes.csv"),
+        structure_desc_source=str(fake / "structure_descriptors.csv"),
+        batch_size=128,
+    )
+    model = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, dm.structure_dim, encoder_dims=[16], deposit_dim=8
+    )
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    trainer.fit(model, dm)
+    p = Predictor(model)
+    formula = pd.read_csv(fake / "formula_descriptors.csv").iloc[:4]
+    structure = pd.read_csv(fake / "structure_descriptors.csv").set_index("id")
+    with_structure = formula.join(structure, on="id")
+    with_structure.loc[with_structure.index[1], structure.columns] = np.nan  # row 1: none
+    out = p.predict(with_structure, id_column="id")
+    assert out["structure_used"].tolist() == [
+        bool(i in structure.index) and k != 1 for k, i in enumerate(formula["id"])
+    ]
+    alone = p.predict(formula, id_column="id")
+    assert not alone["structure_used"].any()
+    assert np.isfinite(alone["y_structure_value"]).all()

@@ -1,0 +1,76 @@
+"""Multi-process training through Lightning's DDP strategy (2 CPU processes, gloo)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+FAKE = Path(__file__).resolve().parents[2] / "samples" / "fake_data"
+
+
+def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {
+            "max_epochs": 2,
+            "accelerator": "cpu",
+            "devices": 2,
+            "strategy": "ddp",
+            "enable_progress_bar": False,
+            "logger": {
+                "class_path": "lightning.pytorch.loggers.CSVLogger",
+                "init_args": {"save_dir": str(tmp_path / "runs"), "name": "ddp"},
+            },
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {"monitor": "val_task_error", "filename": "best"},
+                }
+            ],
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [16], "deposit_dim": 8, "mfm_weight": 0.1},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": str(FAKE / "formula_descriptors.csv"),
+                "attributes_source": str(FAKE / "attributes.csv"),
+                "batch_size": 128,
+                "tasks": [
+                    {
+                        "class_path": "foundation_model.models.task_head.RegressionTask",
+                        "init_args": {"name": "y_easy"},
+                    },
+                    {
+                        "class_path": "foundation_model.models.task_head.ClassificationTask",
+                        "init_args": {"name": "is_metal"},
+                    },
+                ],
+            },
+        },
+        "plots": {"enabled": False},
+    }
+    path = tmp_path / "ddp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "foundation_model.cli.main", "fit", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "distributed_backend=gloo" in proc.stderr + proc.stdout
+    run = next((tmp_path / "runs" / "ddp").glob("version_*"))
+    assert (run / "checkpoints" / "best.ckpt").is_file()
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics["val_task_error"].notna().sum() == 2  # one per epoch, whole split
