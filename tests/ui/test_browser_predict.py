@@ -52,8 +52,6 @@ def _training_table() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def checkpoint(ui_data_dir):
-    if not hasattr(foundation_model, "load"):
-        pytest.skip("needs foundation_model.load (the checkpoint predictor on main)")
     from foundation_model.cli.featurize import main as featurize
     from foundation_model.cli.main import main
 
