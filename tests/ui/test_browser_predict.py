@@ -123,3 +123,19 @@ def test_bad_formula_shows_its_reason(checkpoint, page, ui_server):
     errors = page.locator("[data-testid='stTable']").nth(1).inner_text()
     assert "Xx2O" in errors and "Xx" in errors
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_uploaded_csv_with_own_sequence_points(checkpoint, page, ui_server, tmp_path):
+    table = pd.DataFrame({"formula": ["KBr", "CaS"], "T": ["[250, 350, 450, 550]", None]})
+    path = tmp_path / "new.csv"
+    table.to_csv(path, index=False)
+    page.goto(ui_server)
+    page.locator("[data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=str(checkpoint)).click()
+    page.get_by_text("Upload CSV").click()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+    page.get_by_text("new.csv").wait_for()
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text("Predictions (2 rows)").wait_for(timeout=120_000)
+    text = page.locator("[data-testid='stTable']").first.inner_text()
+    assert "KBr" in text and "4 points" in text and "3 points" in text

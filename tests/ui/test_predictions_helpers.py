@@ -94,3 +94,17 @@ def test_sequence_x_values_follow_kept_rows():
     assert x.tolist() == [[1.0, 2.0], [7.0, 8.0]]
     assert P.sequence_x_values(["A", "B"], None, "T", default=None) is None
     assert P.sequence_x_values(["A"], None, "T", default=[3.0]).tolist() == [[3.0]]
+
+
+def test_uploads_over_the_cap_are_refused():
+    pytest.importorskip("streamlit", reason="the ui extra is not installed")
+    from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    from foundation_model.ui.context import read_upload
+
+    data = b"formula\n" + b"NaCl\n" * 400
+    upload = UploadedFile(UploadedFileRec("1", "big.csv", "text/csv", data), FileURLs())
+    assert read_upload(upload, max_bytes=len(data)) == data
+    with pytest.raises(UserInputError, match="big.csv is .* the limit is"):
+        read_upload(upload, max_bytes=len(data) - 1)
