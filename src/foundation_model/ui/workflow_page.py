@@ -84,7 +84,7 @@ def _from_file(workflow: Workflow) -> dict | None:
     names = [str(p.relative_to(cfg.project_dir)) for p in samples]
     key = f"{workflow.kind}-file"
     path_text = st.selectbox(
-        "Config file",
+        "YAML file",
         names,
         index=None,
         key=f"{key}-pick",
