@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from foundation_model.ui.safety import UserInputError
+
 DB_SUFFIXES = (".db", ".sqlite")
 SKIP_DIRS = {".git", ".venv", "__pycache__", "node_modules", ".ruff_cache", ".pytest_cache"}
 BASE_COLUMNS = ["id", "formula", "natoms", "energy", "energy_per_atom", "fmax", "fnorm_mean"]
@@ -123,21 +125,21 @@ def read_database(path: Path, limit: int = 5000) -> tuple[pd.DataFrame, int]:
         pair (provenance); ``total_rows`` counts the whole database.
 
     Raises:
-        ValueError: the file is not an ASE database.
+        UserInputError: the file is not an ASE database.
     """
     from ase.db import connect
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path} is not a file.")
+        raise UserInputError(f"{path} is not a file.")
     if not _is_ase_db(path):
-        raise ValueError(f"{path.name} is not an ASE database (SQLite or JSON).")
+        raise UserInputError(f"{path.name} is not an ASE database (SQLite or JSON).")
     try:
         with connect(str(path), create_indices=False) as db:
             total = db.count()
             records = [_row_record(row) for row in db.select(limit=limit)]
     except Exception as exc:  # sqlite3 and ASE raise many types for a foreign file
-        raise ValueError(f"{path.name} could not be read as an ASE database: {exc}") from exc
+        raise UserInputError(f"{path.name} could not be read as an ASE database: {exc}") from exc
     table = pd.DataFrame.from_records(records)
     if table.empty:
         table = pd.DataFrame(columns=BASE_COLUMNS)
