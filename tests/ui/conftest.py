@@ -108,9 +108,12 @@ def page(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a full-page screenshot under results/ui/."""
+def screenshot(page, name: str, height: int | None = None) -> Path:
+    """Save a screenshot under results/ui/ (``height``: enlarge the window first, since
+    Streamlit scrolls inside its own container and a full-page shot stops at the window)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if height is not None:
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
     path = SCREENSHOTS / f"{name}.png"
     page.wait_for_timeout(1500)  # let canvases (tables, charts, 3D view) draw
     page.screenshot(path=str(path), full_page=True)

@@ -12,6 +12,8 @@ import yaml
 from foundation_model.cli import ui as ui_cli
 from foundation_model.cli.main import TOOL_COMMANDS
 from foundation_model.ui import config_forms as cf
+from foundation_model.ui import datagen_config as dg
+from foundation_model.ui import distill_config as dc
 from foundation_model.ui.safety import UserInputError, error_message
 from foundation_model.ui.settings import AppSettings
 from foundation_model.ui.workflow_page import cli_command, config_to_yaml, parse_config_text
@@ -32,11 +34,11 @@ def test_parse_elements_and_numbers():
 
 def test_datagen_choices_validation():
     with pytest.raises(UserInputError, match="sum to"):
-        cf.DatagenChoices(fractions=[0.5, 0.6]).validate()
+        dg.DatagenChoices(fractions=[0.5, 0.6]).validate()
     with pytest.raises(UserInputError, match="one fraction per element"):
-        cf.DatagenChoices(fractions=[1.0]).validate()
+        dg.DatagenChoices(fractions=[1.0]).validate()
     with pytest.raises(UserInputError, match="md steps"):
-        cf.DatagenChoices(md_steps=0).validate()
+        dg.DatagenChoices(md_steps=0).validate()
 
 
 def test_parse_fractions_and_formulas():
@@ -64,12 +66,12 @@ def test_parse_fractions_and_formulas():
     ],
 )  # fmt: skip
 def test_datagen_config_per_system(system, raw, generator_args):
-    choices = cf.DatagenChoices(system=system, **cf.parse_system_fields(raw))
-    config = cf.datagen_config(choices, output_dir="out")
+    choices = dg.DatagenChoices(system=system, **dg.parse_system_fields(raw))
+    config = dg.datagen_config(choices, output_dir="out")
     assert list(config) == ["output_dir", "seed", "generate", "explore", "sample", "store",
                             "executor"]  # fmt: skip
     (generator,) = config["generate"]["generators"]
-    assert generator["class_path"] == cf.SYSTEMS[system]
+    assert generator["class_path"] == dg.SYSTEMS[system]
     for key, value in generator_args.items():
         assert generator["init_args"][key] == value
     explore = config["explore"]["init_args"]
@@ -84,27 +86,27 @@ def test_datagen_config_per_system(system, raw, generator_args):
 
 
 def test_datagen_calculator_and_sampler_choices():
-    config = cf.datagen_config(cf.DatagenChoices(sampler="random", calculator="GFN2-xTB (tblite)"))
-    assert config["sample"] == {"class_path": cf.SAMPLERS["random"],
+    config = dg.datagen_config(dg.DatagenChoices(sampler="random", calculator="GFN2-xTB (tblite)"))
+    assert config["sample"] == {"class_path": dg.SAMPLERS["random"],
                                 "init_args": {"n_samples": 20}}  # fmt: skip
     assert config["explore"]["init_args"]["calculator"]["init_args"] == {"method": "GFN2-xTB"}
     with pytest.raises(UserInputError, match="fine-tuned checkpoint"):
-        cf.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)").validate()
-    tuned = cf.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)", checkpoint="/m.ckpt")
-    calc = cf.datagen_config(tuned)["explore"]["init_args"]["calculator"]
+        dg.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)").validate()
+    tuned = dg.DatagenChoices(calculator="Fine-tuned checkpoint (.ckpt)", checkpoint="/m.ckpt")
+    calc = dg.datagen_config(tuned)["explore"]["init_args"]["calculator"]
     assert calc["init_args"] == {"checkpoint": "/m.ckpt"}
     with pytest.raises(UserInputError, match="Sample interval"):
-        cf.DatagenChoices(md_steps=5, sample_interval=10).validate()
+        dg.DatagenChoices(md_steps=5, sample_interval=10).validate()
 
 
 def test_cli_parser_refusals_become_messages():
     from foundation_model.cli.datagen import build_parser
 
-    config = cf.datagen_config(cf.DatagenChoices())
+    config = dg.datagen_config(dg.DatagenChoices())
     config["explore"]["init_args"]["temperatures"] = "hot"
     with pytest.raises(UserInputError, match="The CLI refuses this config"):
         cf.check_with_cli_parser(build_parser, config, instantiate=False)
-    config = cf.datagen_config(cf.DatagenChoices())
+    config = dg.datagen_config(dg.DatagenChoices())
     config["generate"]["generators"][0]["init_args"]["lattice"] = "sc"
     with pytest.raises(UserInputError, match="lattice"):
         cf.check_with_cli_parser(build_parser, config)
@@ -180,11 +182,11 @@ def test_distill_config_on_the_sample_is_accepted_by_the_cli():
 
     root = Path(__file__).resolve().parents[2]
     template = yaml.safe_load((root / "samples" / "distill" / "cu_al_emt.yaml").read_text())
-    choices = cf.DistillChoices(
+    choices = dc.DistillChoices(
         elements=["Ni", "Al"], fractions=[0.6, 0.4], budget=30, rounds=2, per_round=5,
         teacher="SevenNet-0 (pretrained)", md_temperatures=[500.0], md_steps=50,
     )  # fmt: skip
-    config = cf.distill_config(template, choices, output_dir="out")
+    config = dc.distill_config(template, choices, output_dir="out")
     assert template["oracle"]["init_args"]["budget"] == 60  # the template is not modified
     assert config["oracle"]["init_args"]["budget"] == 30 and config["output_dir"] == "out"
     assert config["active_learning"]["rounds"] == 2
@@ -201,8 +203,8 @@ def test_distill_config_refusals():
     root = Path(__file__).resolve().parents[2]
     sn2 = yaml.safe_load((root / "samples" / "distill" / "sn2_xtb.yaml").read_text())
     with pytest.raises(UserInputError, match="AlloyGenerator"):
-        cf.distill_config(sn2, cf.DistillChoices(elements=["Cu"]))
+        dc.distill_config(sn2, dc.DistillChoices(elements=["Cu"]))
     with pytest.raises(UserInputError, match="has no 'oracle.init_args.budget'"):
-        cf.distill_config({"seed": 0}, cf.DistillChoices())
+        dc.distill_config({"seed": 0}, dc.DistillChoices())
     with pytest.raises(UserInputError, match="one fraction per element"):
-        cf.DistillChoices(fractions=[1.0]).validate()
+        dc.DistillChoices(fractions=[1.0]).validate()

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from foundation_model.ui import config_forms as cf
 from foundation_model.ui import context
+from foundation_model.ui import datagen_config as dg
 from foundation_model.ui.workflow_page import Workflow, render_workflow
 
 
 def _system_fields(system: str, cols) -> dict[str, str | int | float]:
     """Raw inputs specific to the system kind (parsed after submission)."""
-    kind = cf.SYSTEMS[system].rsplit(".", 1)[1]
+    kind = dg.SYSTEMS[system].rsplit(".", 1)[1]
     c1, c2, c3 = cols
     raw: dict[str, str | int | float] = {}
     if kind in ("AlloyGenerator", "SurfaceGenerator", "CovalentGenerator"):
@@ -43,9 +44,9 @@ def form() -> dict | None:
     """The datagen form; returns the config once submitted."""
     import streamlit as st
 
-    system = st.selectbox("System kind", list(cf.SYSTEMS), key="dg-system")
+    system = st.selectbox("System kind", list(dg.SYSTEMS), key="dg-system")
     calculator = st.selectbox("Calculator (labels energies, forces, stress)",
-                              list(cf.CALCULATORS), key="dg-calc")  # fmt: skip
+                              list(dg.CALCULATORS), key="dg-calc")  # fmt: skip
     with st.form("datagen-form"):
         cols = st.columns(3)
         fields = _system_fields(system, cols)
@@ -63,7 +64,7 @@ def form() -> dict | None:
         )
         mc_interval = c1.number_input("MC swap every N steps (0: off)", 0, 100_000, 0,
                                       key="dg-mc")  # fmt: skip
-        sampler = c2.selectbox("Sampler", list(cf.SAMPLERS), key="dg-sampler")
+        sampler = c2.selectbox("Sampler", list(dg.SAMPLERS), key="dg-sampler")
         n_samples = c3.number_input("Budget (structures kept)", 1, 1_000_000, 12, key="dg-n-s")
         workers = c1.number_input("Worker processes", 1, 64, 1, key="dg-workers")
         seed = c2.number_input("Random seed", 0, 2**31 - 1, 0, key="dg-seed")
@@ -75,7 +76,7 @@ def form() -> dict | None:
     checkpoint = None
     if typed_ckpt.strip():
         checkpoint = str(context.settings().guard.resolve(typed_ckpt, must_exist=True))
-    choices = cf.DatagenChoices(
+    choices = dg.DatagenChoices(
         system=system,
         supercell=int(supercell),
         n_structures=int(n_structures),
@@ -90,9 +91,9 @@ def form() -> dict | None:
         n_samples=int(n_samples),
         workers=int(workers),
         seed=int(seed),
-        **cf.parse_system_fields(fields),
+        **dg.parse_system_fields(fields),
     )
-    return cf.datagen_config(choices)
+    return dg.datagen_config(choices)
 
 
 def prepare(config: dict, folder: Path) -> dict:

@@ -8,6 +8,7 @@ import yaml
 
 from foundation_model.ui import config_forms as cf
 from foundation_model.ui import context
+from foundation_model.ui import distill_config as dc
 from foundation_model.ui.safety import UserInputError
 from foundation_model.ui.workflow_page import Workflow, render_workflow
 
@@ -40,7 +41,7 @@ def form() -> dict | None:
         budget = c3.number_input("Oracle budget (calls)", 1, 1_000_000, 60, key="ds-budget")
         rounds = c1.number_input("Active-learning rounds", 1, 100, 3, key="ds-rounds")
         per_round = c2.number_input("Structures per round", 1, 10_000, 10, key="ds-per")
-        teacher = c3.selectbox("Teacher", list(cf.TEACHERS), key="ds-teacher")
+        teacher = c3.selectbox("Teacher", list(dc.TEACHERS), key="ds-teacher")
         epochs = c1.number_input("Teacher epochs", 1, 10_000, 60, key="ds-epochs")
         temps = c2.text_input("Surrogate MD temperatures (K)", "300, 600", key="ds-temps")
         steps = c3.number_input("Surrogate MD steps", 1, 1_000_000, 200, key="ds-steps")
@@ -49,7 +50,7 @@ def form() -> dict | None:
         seed = c3.number_input("Random seed", 0, 2**31 - 1, 0, key="ds-seed")
         if not st.form_submit_button("Build config"):
             return None
-    choices = cf.DistillChoices(
+    choices = dc.DistillChoices(
         elements=cf.parse_elements(elements) if elements.strip() else None,
         fractions=cf.parse_numbers(fractions, "Fractions") if fractions.strip() else None,
         budget=int(budget),
@@ -63,7 +64,7 @@ def form() -> dict | None:
         workers=int(workers),
         seed=int(seed),
     )
-    return cf.distill_config(template, choices)
+    return dc.distill_config(template, choices)
 
 
 def prepare(config: dict, folder: Path) -> dict:
