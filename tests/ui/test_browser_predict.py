@@ -139,3 +139,14 @@ def test_uploaded_csv_with_own_sequence_points(checkpoint, page, ui_server, tmp_
     page.get_by_text("Predictions (2 rows)").wait_for(timeout=120_000)
     text = page.locator("[data-testid='stTable']").first.inner_text()
     assert "KBr" in text and "4 points" in text and "3 points" in text
+
+
+def test_viewer_shows_the_training_run_metrics(checkpoint, page, ui_server):
+    run_folder = checkpoint.parents[1]  # .../version_0 with metrics.csv
+    page.goto(f"{ui_server}/results")
+    field = page.get_by_label("Path of an ASE database (.db) or a run folder")
+    field.fill(str(run_folder))
+    field.press("Enter")
+    page.get_by_text("Metrics: ").wait_for()
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+    screenshot(page, "viewer_training_run")

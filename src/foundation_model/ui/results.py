@@ -16,7 +16,11 @@ import pandas as pd
 from foundation_model.ui.safety import UserInputError
 
 DB_SUFFIXES = (".db", ".sqlite")
-SKIP_DIRS = {".git", ".venv", "__pycache__", "node_modules", ".ruff_cache", ".pytest_cache"}
+SKIP_DIRS = {
+    ".git", ".venv", "__pycache__", "node_modules", ".ruff_cache", ".pytest_cache", "cache",
+    "vendor", "checkpoints", "trajectories",
+}  # fmt: skip
+MAX_VISITED = 20_000  # entries looked at per scan, so a huge data folder cannot stall a page
 BASE_COLUMNS = ["id", "formula", "natoms", "energy", "energy_per_atom", "fmax", "fnorm_mean"]
 
 
@@ -38,12 +42,16 @@ class RunFolder:
 def _walk(folder: Path, max_depth: int):
     """Files under ``folder`` down to ``max_depth`` levels, skipping tool folders."""
     stack = [(Path(folder), 0)]
+    visited = 0
     while stack:
         current, depth = stack.pop()
         try:
             entries = sorted(current.iterdir())
         except OSError:
             continue
+        visited += len(entries)
+        if visited > MAX_VISITED:
+            return
         for entry in entries:
             if entry.is_dir():
                 if depth < max_depth and entry.name not in SKIP_DIRS:
