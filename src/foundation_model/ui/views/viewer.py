@@ -131,7 +131,7 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
         chosen = st.selectbox("Database", names, key=f"db-{run.folder}")
         _database_section(run.databases[names.index(chosen)], project_dir)
     for metrics in run.metrics:
-        _metrics_section(metrics, guard)
+        _metrics_section(metrics, run.folder)
     if run.plots:
         st.subheader("Plots")
         cols = st.columns(2)
@@ -139,14 +139,16 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
             cols[i % 2].image(str(plot), caption=str(plot.relative_to(run.folder)))
 
 
-def _metrics_section(path: Path, guard: PathGuard) -> None:
+def _metrics_section(path: Path, folder: Path) -> None:
     import streamlit as st
 
     table = results.read_metrics(path)
     if table.empty:
         return
-    st.subheader(f"Metrics: {guard.display(path)}")
-    default = [c for c in table.columns if c.endswith("loss")][:4] or list(table.columns[:2])
+    st.subheader(f"Metrics: {path.relative_to(folder)}")
+    preferred = [c for c in ("train_final_loss", "val_final_loss") if c in table.columns]
+    losses = [c for c in table.columns if c.endswith("loss") and c not in preferred]
+    default = (preferred + losses)[:4] or list(table.columns[:2])
     chosen = st.multiselect("Curves", list(table.columns), default=default, key=f"m-{path}")
     if chosen:
         st.line_chart(table[chosen])
