@@ -55,21 +55,36 @@ def calibration_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dic
     }
 
 
-def fit_sigma_scale(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """Factor ``s`` for ``s * sigma`` that minimises the miscalibration area on these rows.
+def fit_sigma_calibration(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+    """``(scale, floor)`` of ``sigma = sqrt((scale * spread)^2 + floor^2)`` that minimise the
+    Gaussian negative log-likelihood on these rows (validation rows only).
 
-    Fitted on validation rows only; returns 1.0 when there is nothing to fit on.
+    The floor is the part of the error that the members' spread does not see (noise of the
+    labels, shared errors of the encoder). Returns ``(1.0, 0.0)`` with too few rows.
 
     Args:
-        y: true values (validation rows).
+        y: true values.
         mu: predicted means.
-        sigma: predicted (uncalibrated) standard deviations.
+        spread: uncalibrated ensemble spread (same units as ``y``).
     """
-    err, sigma = _valid(y, mu, sigma)
-    if err.size < 5:
-        return 1.0
-    z = err / sigma
-    rms = float(np.sqrt(np.mean(z**2)))  # the Gaussian-NLL optimum: a good centre
-    grid = rms * np.exp(np.linspace(-1.5, 1.5, 121))
-    areas = [miscalibration_area(z / s) for s in grid]
-    return float(grid[int(np.argmin(areas))])
+    from scipy.optimize import minimize
+
+    y, mu, spread = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, spread))
+    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(spread)
+    err2, sp2 = (y[ok] - mu[ok]) ** 2, spread[ok] ** 2
+    if err2.size < 5:
+        return 1.0, 0.0
+    scale_ref = float(np.sqrt(err2.mean()))  # the error level: keeps the search well scaled
+    if scale_ref <= 0:
+        return 1.0, 0.0
+
+    def nll(params: np.ndarray) -> float:
+        a, b = np.exp(params)  # scale, floor / scale_ref
+        var = a**2 * sp2 + (b * scale_ref) ** 2 + 1e-12 * scale_ref**2
+        return float(0.5 * np.mean(np.log(var) + err2 / var))
+
+    mean_sp = float(np.sqrt(sp2.mean())) or 1.0
+    start = np.log([max(scale_ref / mean_sp * 0.5, 1e-6), 0.5])
+    res = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-8})
+    a, b = np.exp(res.x)
+    return float(a), float(b * scale_ref)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
 from foundation_model.data.statistics import DataStatistics
-from foundation_model.models.calibration import fit_sigma_scale
+from foundation_model.models.calibration import fit_sigma_calibration
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
@@ -141,6 +141,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         )
         # recalibration factor of each task's ensemble spread (fitted on validation rows)
         self.register_buffer("sigma_scales", torch.ones(len(self.task_specs)))
+        self.register_buffer("sigma_floors", torch.zeros(len(self.task_specs)))
         self.input_schema: dict[str, Any] | None = None
         self.loss_weighting = UncertaintyWeighting(
             [t.name for t in self.task_specs],
@@ -333,6 +334,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             target=dict(self.target_scalers.items()).get(spec.name),
             seq_x=dict(self.seq_x_scalers.items()).get(spec.name),
             sigma_scale=self.sigma_scales[i],
+            sigma_floor=self.sigma_floors[i],
         )
 
     def to_outputs(self, batch: Batch, stacked: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -431,13 +433,16 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         """Refit each task's sigma scale on the validation rows (ensembles only)."""
         for i, spec in enumerate(self.task_specs):
             arrays = results.get(spec.name, {})
-            if "std" not in arrays:
+            if "spread" not in arrays:
                 continue
-            m = arrays["mask"] & np.isfinite(arrays["std"]) & np.isfinite(arrays["pred"])
+            m = arrays["mask"] & np.isfinite(arrays["spread"]) & np.isfinite(arrays["pred"])
             if m.sum() < 5:
                 continue
-            factor = fit_sigma_scale(arrays["target"][m], arrays["pred"][m], arrays["std"][m])
-            self.sigma_scales[i] = self.sigma_scales[i] * factor
+            scale, floor = fit_sigma_calibration(
+                arrays["target"][m], arrays["pred"][m], arrays["spread"][m]
+            )
+            self.sigma_scales[i] = scale
+            self.sigma_floors[i] = floor
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_losses("val")

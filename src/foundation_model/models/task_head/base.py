@@ -70,11 +70,14 @@ class TaskScalers:
         target: the task's target scaler (None for classification).
         seq_x: the sequence-point scaler (sequence tasks only).
         sigma_scale: recalibration factor of the ensemble spread (fitted on validation rows).
+        sigma_floor: spread-independent part of the error, original units (fitted alike):
+            ``std = sqrt((sigma_scale * spread)^2 + sigma_floor^2)``.
     """
 
     target: StandardScaler | None = None
     seq_x: StandardScaler | None = None
     sigma_scale: Tensor | float = 1.0
+    sigma_floor: Tensor | float = 0.0
 
 
 class TaskSpec(ClassPathSerializable, ABC):
@@ -180,11 +183,15 @@ def member_std(stacked: Tensor) -> Tensor:
     return stacked.std(dim=0)
 
 
-def to_original_std(std_model: Tensor, value: Tensor, scalers: TaskScalers, log10: bool) -> Tensor:
-    """Model-space std -> original units (delta method through ``10**x`` for log targets)."""
+def to_original_std(
+    std_model: Tensor, value: Tensor, scalers: TaskScalers, log10: bool
+) -> tuple[Tensor, Tensor]:
+    """Member spread in model space -> ``(calibrated std, raw spread)`` in original units
+    (delta method through ``10**x`` for log targets)."""
     assert scalers.target is not None
-    scale = torch.as_tensor(scalers.sigma_scale, device=std_model.device)
-    std = std_model * scale * scalers.target.std
+    spread = std_model * scalers.target.std
     if log10:
-        std = std * float(np.log(10.0)) * value.abs()
-    return std
+        spread = spread * float(np.log(10.0)) * value.abs()
+    scale = torch.as_tensor(scalers.sigma_scale, device=spread.device)
+    floor = torch.as_tensor(scalers.sigma_floor, device=spread.device)
+    return torch.sqrt((scale * spread) ** 2 + floor**2), spread

@@ -131,13 +131,14 @@ class RegressionTask(TaskSpec):
     def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
         assert scalers.target is not None
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
-        std = to_original_std(member_std(stacked), value, scalers, self.log_transform)
-        return {f"{self.name}_value": value, f"{self.name}_std": std}
+        std, spread = to_original_std(member_std(stacked), value, scalers, self.log_transform)
+        return {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         return {
             "pred": outputs[f"{self.name}_value"],
             "std": outputs[f"{self.name}_std"],
+            "spread": outputs[f"{self.name}_spread"],
             "target": batch.targets[self.name],
             "mask": batch.masks[self.name],
         }
@@ -164,6 +165,9 @@ class RegressionTask(TaskSpec):
                 - np.log10(np.clip(arrays["target"][m], 1e-30, None))
             )
         return float(np.nanmean(err) / max(scale, 1e-12))
+
+    def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
+        return {f"{self.name}_{k}": outputs[f"{self.name}_{k}"] for k in ("value", "std")}
 
     def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
         from foundation_model.plotting.parity import parity_plot

@@ -139,11 +139,12 @@ class SequenceTask(TaskSpec):
         assert scalers.target is not None
         keep = batch.seq_mask[self.name]  # (B, L)
         seq = scalers.target.inverse(self.combine(stacked))  # (B, L)
-        std = to_original_std(member_std(stacked), seq, scalers, False)
+        std, spread = to_original_std(member_std(stacked), seq, scalers, False)
         nan = torch.tensor(float("nan"), device=seq.device)
         return {
             f"{self.name}_sequence": torch.where(keep, seq, nan),
             f"{self.name}_sequence_std": torch.where(keep, std, nan),
+            f"{self.name}_spread": torch.where(keep, spread, nan),
             f"{self.name}_sequence_x": torch.where(keep, batch.seq_x[self.name][..., 0], nan),
         }
 
@@ -151,6 +152,7 @@ class SequenceTask(TaskSpec):
         return {
             "pred": outputs[f"{self.name}_sequence"],
             "std": outputs[f"{self.name}_sequence_std"],
+            "spread": outputs[f"{self.name}_spread"],
             "x": outputs[f"{self.name}_sequence_x"],
             "target": batch.targets[self.name],
             "mask": batch.masks[self.name],

@@ -1,0 +1,55 @@
+"""Calibration metrics and recalibration on synthetic data with known noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from foundation_model.models.calibration import calibration_metrics, fit_sigma_calibration
+from foundation_model.models.components.head_ensemble import member_keep
+
+
+def _noisy(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=n)
+    sigma = rng.uniform(0.2, 2.0, size=n)
+    return mu + sigma * rng.normal(size=n), mu, sigma
+
+
+def test_true_sigma_is_calibrated_and_wrong_sigmas_are_not():
+    y, mu, sigma = _noisy(20000)
+    good = calibration_metrics(y, mu, sigma)
+    assert good["coverage_1sigma"] == pytest.approx(0.683, abs=0.015)
+    assert good["coverage_2sigma"] == pytest.approx(0.954, abs=0.01)
+    assert good["miscalibration_area"] < 0.01
+    assert good["spearman_error_sigma"] > 0.3  # errors grow with sigma
+    narrow = calibration_metrics(y, mu, 0.5 * sigma)
+    assert narrow["coverage_1sigma"] < 0.45 and narrow["miscalibration_area"] > 0.1
+    flat = calibration_metrics(y, mu, np.full_like(sigma, sigma.mean()))
+    assert np.isnan(flat["spearman_error_sigma"])  # constant sigma ranks nothing
+
+
+def test_fit_recovers_scale_and_floor():
+    rng = np.random.default_rng(1)
+    n = 20000
+    mu = rng.normal(size=n)
+    spread = rng.uniform(0.1, 1.0, size=n)  # what the members see
+    true = np.sqrt((3.0 * spread) ** 2 + 0.5**2)
+    y = mu + true * rng.normal(size=n)
+    scale, floor = fit_sigma_calibration(y, mu, spread)
+    assert scale == pytest.approx(3.0, rel=0.05)
+    assert floor == pytest.approx(0.5, rel=0.15)
+    calibrated = np.sqrt((scale * spread) ** 2 + floor**2)
+    assert calibration_metrics(y, mu, calibrated)["miscalibration_area"] < 0.01
+    assert fit_sigma_calibration(y[:3], mu[:3], spread[:3]) == (1.0, 0.0)
+
+
+def test_member_subsets_are_fixed_and_of_the_asked_size():
+    index = torch.arange(5000)
+    keep = member_keep(index, 5, 0.8, seed=3)
+    assert keep.shape == (5, 5000)
+    assert keep.float().mean(dim=1).sub(0.8).abs().max() < 0.03
+    assert torch.equal(keep, member_keep(index, 5, 0.8, seed=3))  # same rows every epoch
+    assert not torch.equal(keep[0], keep[1])  # members differ
+    assert member_keep(index, 1, 0.8, seed=3).all()  # a single head sees every row
