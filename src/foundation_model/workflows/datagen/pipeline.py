@@ -78,6 +78,20 @@ class DatagenPipeline:
         self.plots = plots
         self.timings: dict[str, float] = {}
         self.skipped: list[str] = []
+        self.check()
+
+    def check(self) -> None:
+        """Cross-stage validation: every element is known to the calculator and descriptor."""
+        elements = self.generate.elements
+        self.explore.calculator.check_elements(elements)
+        if self.store.relabel is not None:
+            self.store.relabel.check_elements(elements)
+        species = getattr(getattr(self.sample, "descriptor", None), "species", None)
+        missing = sorted(set(elements) - set(species or elements))
+        if missing:
+            raise ValueError(
+                f"sample descriptor species {species} miss {missing}, which the generators emit."
+            )
 
     # ----------------------------------------------------------------- configuration
     def settings(self) -> dict[str, Any]:
