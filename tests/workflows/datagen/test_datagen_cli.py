@@ -61,6 +61,7 @@ def test_end_to_end_database_differs_from_seeds_with_labels_and_provenance(emt_r
             and len(row.config_hash) == 16
         )
         assert row.package_version and row.sampler == "FPSSampler"
+        assert json.loads(row.explorer_settings)["steps"] == 20
         if row.ensemble == "npt":
             assert row.stress.shape == (6,) and np.abs(row.stress).max() < 1.0  # eV/Å³
     summary = json.loads((emt_run / "summary.json").read_text())

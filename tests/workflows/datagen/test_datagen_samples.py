@@ -31,6 +31,7 @@ def test_sample_config_instantiates(path: Path, tmp_path: Path) -> None:
         assert all(abs(a.get_initial_charges().sum()) < 1e-9 for a in seeds)
 
 
+@pytest.mark.slow
 def test_adsorbate_sample_runs_nvt(tmp_path: Path) -> None:
     path = [p for p in SAMPLES if p.stem == "pt_co_adsorbate"][0]
     argv = ["datagen", "run", "--config", str(path), f"--output_dir={tmp_path}"]
