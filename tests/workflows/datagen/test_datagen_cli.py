@@ -61,6 +61,7 @@ def test_end_to_end_database_differs_from_seeds_with_labels_and_provenance(emt_r
             and len(row.config_hash) == 16
         )
         assert row.package_version and row.sampler == "FPSSampler"
+        assert json.loads(row.explorer_settings)["steps"] == 20
         if row.ensemble == "npt":
             assert row.stress.shape == (6,) and np.abs(row.stress).max() < 1.0  # eV/Å³
     summary = json.loads((emt_run / "summary.json").read_text())
@@ -204,6 +205,12 @@ def test_dask_local_cluster_run(tmp_path: Path) -> None:
         ("--explore.temperatures=[300,-10]", "temperatures must be > 0"),
         ("--generate.validator.min_width_factor=0", "min_width_factor must be > 0"),
         ("--sample.n_samples=0", "n_samples must be >= 1"),
+        ("--explore.no_such_key=1", "Option 'no_such_key' is not accepted"),
+        ("--sample.descriptor.species=[Cu]", "miss ['Al']"),
+        (
+            "--generate.generators.elements=[Cu,Fe]",
+            "EMTSpec has no parameters for ['Fe']",
+        ),
     ],
 )
 def test_config_errors_are_one_line(override: str, message: str, tmp_path: Path, capsys) -> None:

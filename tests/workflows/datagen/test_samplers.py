@@ -81,3 +81,17 @@ def test_soap_structure_and_environment_vectors() -> None:
     assert np.allclose(envs[0].mean(axis=0), x[0], atol=1e-6)
     fps = FPSSampler(n_samples=2, descriptor=soap, per_environment=True)
     assert sorted(fps.select([a, b, a.copy()], seed=0))[-1] in (1, 2)
+
+
+@pytest.mark.slow
+def test_direct_on_sevennet_embeddings() -> None:
+    """DIRECT on SevenNet-0 embeddings (``foundation_model.backbones.embedding``)."""
+    from foundation_model.workflows.datagen.samplers import BackboneDescriptor
+
+    frames = []
+    for a in (3.5, 3.52, 3.9, 3.92, 4.3, 4.32):
+        frames.append(bulk("Cu", "fcc", a=a, cubic=True))
+    sampler = DIRECTSampler(n_samples=3, descriptor=BackboneDescriptor("sevennet"), n_components=2)
+    chosen = sampler.select(frames, seed=0)
+    assert sampler.features.shape[0] == 6 and len(set(chosen)) == 3
+    assert sorted(i // 2 for i in chosen) == [0, 1, 2]  # one per lattice-constant pair

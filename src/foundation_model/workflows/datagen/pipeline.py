@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,20 @@ class DatagenPipeline:
         self.plots = plots
         self.timings: dict[str, float] = {}
         self.skipped: list[str] = []
+        self.check()
+
+    def check(self) -> None:
+        """Cross-stage validation: every element is known to the calculator and descriptor."""
+        elements = self.generate.elements
+        self.explore.calculator.check_elements(elements)
+        if self.store.relabel is not None:
+            self.store.relabel.check_elements(elements)
+        species = getattr(getattr(self.sample, "descriptor", None), "species", None)
+        missing = sorted(set(elements) - set(species or elements))
+        if missing:
+            raise ValueError(
+                f"sample descriptor species {species} miss {missing}, which the generators emit."
+            )
 
     # ----------------------------------------------------------------- configuration
     def settings(self) -> dict[str, Any]:
@@ -135,14 +150,21 @@ class DatagenPipeline:
         }
         if state.done(name):
             self.skipped.append(name)
+            self._log(f"{name}: finished in an earlier run, skipped")
             return loaders[name]()
+        self._log(f"{name}: running")
         start = time.perf_counter()
         out = fn(state)
         self.timings[name] = time.perf_counter() - start
+        self._log(f"{name}: {self.timings[name]:.1f} s")
         if state.done(name):
             state.data["stages"][name]["seconds"] = round(self.timings[name], 3)
             state.save()
         return out
+
+    def _log(self, message: str) -> None:
+        if self.executor.progress:
+            print(f"[fm datagen] {message}", file=sys.stderr, flush=True)
 
     def _generate(self, state: RunState) -> list[ase.Atoms]:
         seeds, rejected = self.generate.run(self.seed, self.explore.calculator.cutoff)
@@ -161,6 +183,7 @@ class DatagenPipeline:
         tasks = self.trajectory_tasks(seeds)
         pending = [t for t in tasks if not state.trajectory_done(t.traj_id)]
         self.skipped += [f"trajectory:{t.traj_id}" for t in tasks if t not in pending]
+        self._log(f"explore: {len(pending)} of {len(tasks)} trajectories to run")
 
         def save(result: TaskResult) -> None:
             task = pending[result.index]
@@ -219,6 +242,11 @@ class DatagenPipeline:
             "explorer": type(self.explore).__name__,
             "labels_from": (self.store.relabel or self.explore.calculator).label,
             "explore_calculator": self.explore.calculator.label,
+            "explorer_settings": json.dumps(
+                {k: v for k, v in self.explore.init_args().items() if k != "calculator"},
+                sort_keys=True,
+                default=_to_jsonable,
+            ),
             "config_hash": self.config_hash(),
             "package_version": _package_version(),
             "run_seed": self.seed,
