@@ -50,7 +50,14 @@ def _copy_run(src: Path, dst: Path) -> Path:
     return dst / "run"
 
 
-@pytest.mark.parametrize("killed", list(STEPS))
+# a kill in the middle (teacher) and near the end (delta) run by default; every step with -m slow
+FAST_KILLS = ("teacher", "delta")
+
+
+@pytest.mark.parametrize(
+    "killed",
+    [k if k in FAST_KILLS else pytest.param(k, marks=pytest.mark.slow) for k in STEPS],
+)
 def test_resume_after_a_kill_at_each_step(finished_run: Path, tmp_path: Path, killed) -> None:
     run_dir = _copy_run(finished_run, tmp_path)
     state = DistillState.load(run_dir / "state.json")

@@ -160,6 +160,7 @@ class DistillPipeline:
                         break
         finally:
             self.executor.close()
+            self.oracle.executor.close()
         return {name: r.status for name, r in self.state.steps.items()}
 
     def _open(self, resume: bool) -> None:

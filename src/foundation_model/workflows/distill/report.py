@@ -115,7 +115,7 @@ def _markdown(s: dict[str, Any]) -> str:
         f"MD speed on {speed['atoms']} atoms: student {speed['student_steps_per_s']:.1f} steps/s, "
         f"teacher {speed['teacher_steps_per_s']:.1f} steps/s (x{speed['speedup']:.1f}).",
         "",
-        f"Potential: `{s['potential']}` (active set `{s['active_set']}`).",
+        f"Potential: `{s['potential']}` (active set: {s['active_set']}).",
     ]
     lines += [f"![{p}]({p})" for p in s.get("plots", [])]
     return "\n".join(lines) + "\n"
@@ -135,7 +135,7 @@ def write_report(pipe: DistillPipeline, directory: Path) -> dict[str, Any]:
         "rounds": json.loads(pipe.artifact("active", "rounds.json").read_text()),
         "md_temperature_K": pipe.evaluation.temperature_K,
         "potential": str(final_dir / "student.yace"),
-        "active_set": str(final_dir / "student.asi"),
+        "active_set": pipe.state.steps["delta"].info.get("active_set", ""),
         "steps": {n: {"seconds": r.seconds, **r.info} for n, r in pipe.state.steps.items()},
     }
     summary.update(_evaluate(pipe))

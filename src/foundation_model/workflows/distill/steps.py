@@ -112,8 +112,21 @@ def step_student(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dic
     """Step 6: linear ACE on the surrogate data -> ``student/student.{yace,yaml,asi,json}``."""
     surrogate = _surrogate_set(pipe)
     student = pipe.student.fit(surrogate, pipe.elements(surrogate))
-    student.save(directory / "student", active_set_structures=surrogate)
-    return ["student"], {"surrogate_structures": len(surrogate)}
+    info = {"surrogate_structures": len(surrogate)}
+    info["active_set"] = _save_student(student, directory / "student", surrogate)
+    return ["student"], info
+
+
+def _save_student(student: Any, directory: Path, structures: list) -> str:
+    """Save the potential and its active set; the reason when no active set can be built."""
+    from foundation_model.workflows.distill.student import write_active_set
+
+    student.save(directory)
+    try:
+        write_active_set(student.basis, structures, directory / "student.asi")
+    except ValueError as err:  # too few environments of an element for MaxVol
+        return f"unavailable: {err}"
+    return "student.asi"
 
 
 def step_delta(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dict[str, Any]]:
@@ -126,8 +139,9 @@ def step_delta(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dict[
     corrected = pipe.delta.fit(
         base, pipe.student.rows(base, surrogate), pipe.student.rows(base, oracle)
     )
-    corrected.save(directory / "student", active_set_structures=surrogate + oracle)
-    return ["student"], {"oracle_structures": len(oracle)}
+    info = {"oracle_structures": len(oracle)}
+    info["active_set"] = _save_student(corrected, directory / "student", surrogate + oracle)
+    return ["student"], info
 
 
 def step_report(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dict[str, Any]]:
