@@ -28,6 +28,8 @@ def test_datagen_form_run_reload_reattach_and_view(page, ui_server, ui_data_dir)
     job_id = re.search(r"datagen-\S+(?= is running)", running.inner_text()).group(0)
     page.reload()  # the run goes on; the page finds it again from its job folder
     page.get_by_text(re.compile(rf"Run {job_id} (is running|completed)")).wait_for()
+    # progress parsed from the live log (or the end, on a fast machine)
+    page.get_by_text(re.compile(rf"explore \d+/\d+|Run {job_id} completed")).first.wait_for()
     screenshot(page, "datagen")
 
     done = page.get_by_text(re.compile(rf"Run {job_id} (completed successfully|failed)"))
