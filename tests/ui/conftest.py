@@ -53,6 +53,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"fm ui did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def skip_without_browser() -> None:
+    """Skip the calling test when chromium or the ui extra is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium (apt-get install)")
+    pytest.importorskip("streamlit", reason="the ui extra is not installed")
+    pytest.importorskip("playwright", reason="the ui extra is not installed")
+
+
 @pytest.fixture(scope="session")
 def ui_data_dir(tmp_path_factory) -> Path:
     """The server's --data-dir (jobs, test databases, the tiny model)."""
@@ -62,10 +70,7 @@ def ui_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def ui_server(ui_data_dir) -> str:
     """URL of a running `fm ui` (started once per session)."""
-    if not CHROMIUM.exists():
-        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium (apt-get install)")
-    pytest.importorskip("streamlit", reason="the ui extra is not installed")
-    pytest.importorskip("playwright", reason="the ui extra is not installed")
+    skip_without_browser()
     port = _free_port()
     log = ui_data_dir / "server.log"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import foundation_model
-from conftest import screenshot
+from conftest import screenshot, skip_without_browser
 from foundation_model.ui.predictions import summary_table
 
 METALS = ["Li", "Na", "K", "Mg", "Ca", "Ba", "Al", "Zn", "Cd", "Ag"]
@@ -52,6 +52,7 @@ def _training_table() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def checkpoint(ui_data_dir):
+    skip_without_browser()  # before the training, which only these tests need
     from foundation_model.cli.featurize import main as featurize
     from foundation_model.cli.main import main
 
