@@ -16,10 +16,13 @@ uv run python samples/helper_tools/generate_configs.py \
     --split-column split \
     --out samples/generated_configs
 
-# 2. train every task; any key can be overridden on the command line
-uv run fm fit --config samples/generated_configs/all_tasks.yaml --trainer.max_epochs=30
+# 2. train every task; any key can be overridden on the command line, callbacks included
+#    (best.ckpt and early stopping follow val_task_error, see the README)
+uv run fm fit --config samples/generated_configs/all_tasks.yaml --trainer.max_epochs=30 \
+    --early_stopping.patience=10
 
-# 3. outputs: results/runs/all_tasks/version_N/{metrics.csv,config.yaml,checkpoints/,plots/}
+# 3. fm fit ends by printing "Run folder: results/runs/all_tasks/version_N" (N counts up
+#    with each run): {metrics.csv,config.yaml,checkpoints/,plots/}
 ls results/runs/all_tasks/
 
 # Other scenarios (the file stem is the run name):
@@ -27,6 +30,7 @@ ls results/runs/all_tasks/
 #   uv run fm fit --config samples/generated_configs/sequence_heads.yaml      # RNN/Transformer/TCN heads
 #   uv run fm fit --config samples/generated_configs/structure_ssl.yaml       # + structure, SSL losses
 #   uv run fm fit --config samples/generated_configs/predefined_split.yaml    # split column
+#   uv run fm fit --config samples/generated_configs/head_sequence_tcn.yaml   # one head of a kind
 #   for k in 0 1 2 3 4; do                                                     # 5-fold CV
 #     uv run fm fit --config samples/generated_configs/kfold.yaml \
 #       --data.init_args.splitter.init_args.fold=$k --trainer.logger.init_args.name=kfold_$k

@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-RUN=$(ls -d results/runs/all_tasks/version_* | sort -V | tail -n 1)
+# The newest fit of all_tasks (fm fit prints its folder; test/predict folders hold no checkpoint)
+CKPT=$(ls results/runs/all_tasks/version_*/checkpoints/best.ckpt | sort -V | tail -n 1)
 uv run fm predict --config samples/generated_configs/all_tasks.yaml \
-    --ckpt_path "$RUN/checkpoints/best.ckpt" \
+    --ckpt_path "$CKPT" \
     --prediction_writer.output_path results/predictions/all_tasks.csv
 
 # Only the test rows:   --data.init_args.predict_split=test

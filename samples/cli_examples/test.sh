@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-RUN=$(ls -d results/runs/all_tasks/version_* | sort -V | tail -n 1)
-uv run fm test --config samples/generated_configs/all_tasks.yaml --ckpt_path "$RUN/checkpoints/best.ckpt"
+# The newest fit of all_tasks (fm fit prints its folder; test/predict folders hold no checkpoint)
+CKPT=$(ls results/runs/all_tasks/version_*/checkpoints/best.ckpt | sort -V | tail -n 1)
+uv run fm test --config samples/generated_configs/all_tasks.yaml --ckpt_path "$CKPT"
 
 # The validation split works the same way:
-#   uv run fm validate --config samples/generated_configs/all_tasks.yaml --ckpt_path "$RUN/checkpoints/best.ckpt"
+#   uv run fm validate --config samples/generated_configs/all_tasks.yaml --ckpt_path "$CKPT"

@@ -12,23 +12,14 @@ Usage (from the repository root)::
         --split-column split \\
         --out samples/generated_configs
 
-One YAML per scenario is written (the file stem is the run name under ``results/runs``):
+One YAML per scenario is written (the file stem is the run name under ``results/runs``);
+``--help`` lists the scenarios (:data:`SCENARIOS`) and ``--scenarios`` picks some of them.
 
-==========================  ==============================================================
-``regression``              regression tasks only, random split
-``classification``          classification tasks only, stratified on the first one
-``sequence_heads``          each sequence task three times: RNN, Transformer and TCN-FiLM heads
-``all_tasks``               every task (sequence tasks with the RNN head)
-``structure_ssl``           every task + structure descriptors, contrastive and
-                            cross-reconstruction self-supervision (needs ``--structure-desc``)
-``pretrain_mfm``            every task + masked-feature modelling; checkpoints in
-                            ``results/runs/pretrain_mfm/checkpoints/`` (``best.ckpt``)
-``finetune``                warm-starts the encoder from ``pretrain_mfm``'s ``best.ckpt``,
-                            freezes the formula encoder, per-component learning rates
-``predefined_split``        regression + classification, split from ``--split-column``
-``kfold``                   regression tasks, fold 0 of 5; pick another fold with
-                            ``--data.init_args.splitter.init_args.fold=K``
-==========================  ==============================================================
+Model selection: ``model_checkpoint`` and ``early_stopping`` monitor ``val_task_error``, the
+mean over tasks of the standardised validation error, not ``val_final_loss``: the final loss
+contains the learned log-sigma terms of uncertainty weighting, which keep falling while the
+validation error rises, so it would pick later, more over-fitted epochs. Both callbacks are
+top-level keys, so one argument can be overridden: ``--early_stopping.patience=5``.
 
 The number of classes and the class names of classification tasks are read from the
 attributes table (sorted unique labels, as :class:`CompoundDataModule` infers them).
@@ -48,6 +39,27 @@ import pandas as pd
 import yaml
 
 TASK_HEAD = "foundation_model.models.task_head"
+MONITOR = "val_task_error"  # mean standardised validation error over tasks (lower is better)
+SCENARIOS = {
+    "regression": "regression tasks only, random split",
+    "classification": "classification tasks only, stratified on the first one",
+    "sequence_heads": "each sequence task three times: RNN, Transformer and TCN-FiLM heads",
+    "all_tasks": "every task (sequence tasks with the RNN head)",
+    "structure_ssl": "every task + structure descriptors, contrastive and cross-reconstruction "
+    "self-supervision (needs --structure-desc)",
+    "pretrain_mfm": "every task + masked-feature modelling; checkpoints in "
+    "results/runs/pretrain_mfm/checkpoints/ (best.ckpt)",
+    "finetune": "warm-starts the encoder from pretrain_mfm's best.ckpt, freezes the formula "
+    "encoder, per-component learning rates",
+    "predefined_split": "regression + classification, split from --split-column",
+    "kfold": "regression tasks, fold 0 of 5; pick another fold with "
+    "--data.init_args.splitter.init_args.fold=K",
+    "head_regression": "a single head: the first regression task",
+    "head_classification": "a single head: the first classification task",
+    "head_sequence_rnn": "a single head: the first sequence task with the RNN head",
+    "head_sequence_transformer": "a single head: the first sequence task, Transformer head",
+    "head_sequence_tcn": "a single head: the first sequence task with the TCN-FiLM head",
+}
 SEQUENCE_HEADS = {
     "rnn": "SequenceRNNTask",
     "transformer": "SequenceTransformerTask",
@@ -154,9 +166,14 @@ def check_columns(spec: DatasetSpec, attrs: pd.DataFrame) -> None:
 def base_config(
     name: str, max_epochs: int = 60, checkpoint_dir: str | None = None
 ) -> dict[str, Any]:
-    """Everything but the model/data ``init_args``: trainer, logger, callbacks, writers."""
+    """Everything but the model/data ``init_args``: trainer, logger, callbacks, writers.
+
+    Checkpointing and early stopping watch :data:`MONITOR`; they are the top-level
+    ``model_checkpoint``/``early_stopping`` keys of ``fm fit`` (overridable one argument at a
+    time, e.g. ``--early_stopping.patience=5``), not entries of ``trainer.callbacks``.
+    """
     checkpoint: dict[str, Any] = {
-        "monitor": "val_final_loss",
+        "monitor": MONITOR,
         "mode": "min",
         "save_last": True,
         "filename": "best",
@@ -172,16 +189,14 @@ def base_config(
                 "class_path": "lightning.pytorch.loggers.CSVLogger",
                 "init_args": {"save_dir": "results/runs", "name": name},
             },
-            "callbacks": [
-                {
-                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                    "init_args": checkpoint,
-                },
-                {
-                    "class_path": "lightning.pytorch.callbacks.EarlyStopping",
-                    "init_args": {"monitor": "val_final_loss", "patience": 20},
-                },
-            ],
+        },
+        "model_checkpoint": {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": checkpoint,
+        },
+        "early_stopping": {
+            "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+            "init_args": {"monitor": MONITOR, "mode": "min", "patience": 20},
         },
         "model": {
             "class_path": "foundation_model.models.FlexibleMultiTaskModel",
@@ -288,13 +303,46 @@ def build_configs(spec: DatasetSpec, prefix: str = "") -> dict[str, dict[str, An
         builders["predefined_split"] = lambda n: make_config(
             n, spec, reg + cls, splitter("PredefinedSplitter", column=spec.split_column)
         )
+    builders |= single_head_builders(spec, reg, cls)
     return {prefix + stem: build(prefix + stem) for stem, build in builders.items()}
+
+
+def single_head_builders(
+    spec: DatasetSpec, reg: list[dict[str, Any]], cls: list[dict[str, Any]]
+) -> dict[str, Callable[[str], dict[str, Any]]]:
+    """``head_<kind>`` scenarios: one task with one head of each kind the data supports."""
+    builders: dict[str, Callable[[str], dict[str, Any]]] = {}
+    if reg:
+        builders["head_regression"] = lambda n: make_config(n, spec, reg[:1])
+    if cls:
+        builders["head_classification"] = lambda n: make_config(n, spec, cls[:1])
+    if spec.sequence:
+        first = DatasetSpec(spec.formula_desc, spec.attributes, sequence=spec.sequence[:1])
+        for head in SEQUENCE_HEADS:
+            tasks = sequence_tasks(first, head)
+            builders[f"head_sequence_{head}"] = lambda n, t=tasks: make_config(n, spec, t)
+    return builders
+
+
+def pick_scenarios(
+    configs: dict[str, dict[str, Any]], names: list[str], prefix: str = ""
+) -> dict[str, dict[str, Any]]:
+    """The configs of ``names``; raises naming a scenario the data does not support."""
+    absent = [n for n in names if prefix + n not in configs]
+    if absent:
+        raise ValueError(
+            f"scenario(s) {absent} need tasks or tables that were not given "
+            f"(possible here: {[k[len(prefix) :] for k in configs]})."
+        )
+    return {prefix + n: configs[prefix + n] for n in names}
 
 
 HEADER = """\
 # Generated by samples/helper_tools/generate_configs.py -- scenario: {stem}
 # Run from the repository root:  uv run fm fit --config {path}
-# Every key can be overridden on the command line, e.g. --trainer.max_epochs=5.
+# Every key can be overridden on the command line, e.g. --trainer.max_epochs=5 or
+# --early_stopping.patience=5. Checkpointing and early stopping watch val_task_error (mean
+# standardised validation error over tasks), not val_final_loss (see the README).
 """
 
 
@@ -312,8 +360,12 @@ def write_configs(configs: dict[str, dict[str, Any]], out: Path) -> list[Path]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
+    scenarios = "\n".join(f"  {k:<26}{v}" for k, v in SCENARIOS.items())
     p = argparse.ArgumentParser(
-        description="Generate fm fit YAML configs.",
+        description="Generate fm fit YAML configs, one per scenario the data supports.",
+        epilog=f"scenarios (file stem = run name):\n{scenarios}\n\n"
+        f"Checkpointing and early stopping monitor {MONITOR} (mode min); override one "
+        "argument with e.g. --early_stopping.patience=5 on the fm fit command line.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--formula-desc", required=True, help="formula descriptor table (id first)")
@@ -332,6 +384,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--split-column", default=None, help="train/val/test column for predefined_split"
     )
     p.add_argument("--prefix", default="", help="prefix of every file stem (run name)")
+    p.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=None,
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help="write only these scenarios (default: every one the data supports)",
+    )
     p.add_argument(
         "--out", type=Path, default=Path("samples/generated_configs"), help="output folder"
     )
@@ -357,7 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        paths = write_configs(build_configs(spec, args.prefix), args.out)
+        configs = build_configs(spec, args.prefix)
+        if args.scenarios:
+            configs = pick_scenarios(configs, args.scenarios, args.prefix)
+        paths = write_configs(configs, args.out)
     except (KeyError, ValueError, FileNotFoundError) as err:
         print(f"generate_configs: error: {err}", file=sys.stderr)
         return 1

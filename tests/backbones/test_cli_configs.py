@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from foundation_model.backbones import MLIPCalculator
+from foundation_model.backbones.data import read_structures
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "samples" / "generated_configs"
@@ -78,6 +81,53 @@ def test_config_shape_with_small_backbone(name, tmp_path, emt_file):
         assert len(table) == 2  # the test split (10 %) of 24 structures
         for column in ("energy", "energy_per_atom", "max_force", "stress_0", "num_atoms"):
             assert table[column].notna().all()
+        check_predict_uses_ema(table, emt_file, ckpt)
+
+
+def check_predict_uses_ema(table: pd.DataFrame, data: Path, ckpt: Path) -> None:
+    """``fm predict`` energies are the EMA model's (as MLIPCalculator's), by index in file."""
+    structures = read_structures(data)
+    ema = MLIPCalculator.from_checkpoint(ckpt, device="cpu")
+    raw = MLIPCalculator.from_checkpoint(ckpt, device="cpu", use_ema=False)
+    expected = [ema.get_potential_energy(structures[i].copy()) for i in table["id"]]
+    plain = [raw.get_potential_energy(structures[i].copy()) for i in table["id"]]
+    np.testing.assert_allclose(table["energy"], expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(np.array(expected) - np.array(plain)).max() > 1e-4
+
+
+def test_unknown_element_in_file_is_one_line(tmp_path, capsys):
+    data = tmp_path / "typo.extxyz"
+    data.write_text(
+        '2\nLattice="5 0 0 0 5 0 0 0 5" Properties=species:S:1:pos:R:3 energy=-1.0 '
+        'pbc="T T T"\nCu 0 0 0\nXx 1.5 1.5 0\n'
+    )
+    from foundation_model.cli.main import main
+
+    config = schnet_variant("mlip_sevennet_finetune.yaml", tmp_path)
+    args = ["fit", "--config", str(config), f"--data.init_args.train_path={data}"]
+    assert main([*args, f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1
+    assert str(data) in errors[0] and "unknown element 'Xx'" in errors[0]
+    assert "chemical symbol" in errors[0]
+
+
+def test_missing_extra_is_one_line(tmp_path, capsys, monkeypatch):
+    for name in ("sevenn", "sevenn.util"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if sevenn were not installed
+    from foundation_model.cli.main import main
+
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "mlip_sevennet_finetune.yaml"),
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}",
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("fm fit: error: The 'sevenn' package is needed")
+    assert "`uv sync --extra sevenn`" in err[-1]
+    assert not any("class_path" in line for line in err)
 
 
 @pytest.mark.slow

@@ -80,3 +80,16 @@ def test_written_file_is_readable_by_ase(tmp_path, emt_structures):
     path = tmp_path / "x.extxyz"
     ase.io.write(path, emt_structures[:2], format="extxyz")
     assert len(read_structures(str(path))) == 2
+
+
+def test_unknown_element_names_file_structure_and_fix(tmp_path, emt_structures):
+    path = tmp_path / "typo.extxyz"
+    ase.io.write(path, emt_structures[:2], format="extxyz")
+    with path.open("a") as f:
+        f.write('2\nLattice="5 0 0 0 5 0 0 0 5" Properties=species:S:1:pos:R:3 pbc="T T T"\n')
+        f.write("Cu 0 0 0\nXx 1.5 1.5 0\n")
+    with pytest.raises(ValueError) as info:
+        read_structures(path)
+    message = str(info.value)
+    assert str(path) in message and "structure 2 has the unknown element 'Xx'" in message
+    assert "Replace it with a chemical symbol" in message

@@ -38,6 +38,18 @@ def test_predefined_splits(tmp_path, emt_structures):
     assert [len(dm.structures[s]) for s in ("train", "val", "test")] == [16, 4, 4]
     batch = next(iter(dm.train_dataloader()))
     assert isinstance(batch, list) and len(batch) == 4  # no converter: lists of Atoms
+    assert dm.locate("val", 3) == f"3 of {files['val']}"
+    assert dm.locate("predict", 0) == f"0 of {files['test']}"  # predict falls back to test
+
+
+def test_origins_of_a_random_split(emt_structures):
+    dm = MLIPDataModule(emt_structures, split_fractions=[0.5, 0.25, 0.25], split_seed=1)
+    parts = dm.load()
+    for split in ("train", "val", "test"):
+        name, indices = dm.origin(split)
+        assert name == "the train_path list"
+        assert [emt_structures[i] for i in indices] == parts[split]
+    assert dm.locate("val", 2) == f"{dm.origin('val')[1][2]} of the train_path list"
 
 
 def test_bad_split_key(emt_structures):

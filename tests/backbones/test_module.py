@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import lightning.pytorch as pl
 import numpy as np
 import pytest
@@ -130,13 +132,33 @@ def test_reset_output_heads_changes_readout_only():
     assert not torch.equal(a.backbone.energy_head[0].weight, b.backbone.energy_head[0].weight)
 
 
-def test_unlabelled_training_structure_is_reported(tmp_path, emt_structures):
+def test_predict_uses_ema_weights(trained, emt_structures, tmp_path):
+    module, _, _, _, _ = trained
+    structures = tag(emt_structures[:5])
+    raw = {n: p.detach().clone() for n, p in module.named_parameters()}
+    dm = MLIPDataModule(tag(emt_structures), predict_path=structures)
+    out = trainer(tmp_path, 1).predict(module, dm)
+    predicted = torch.cat([b["energy"] for b in out])
+    assert torch.cat([b["row_index"] for b in out]).tolist() == [0, 1, 2, 3, 4]
+    for name, value in module.named_parameters():  # raw weights are back after predict
+        assert torch.equal(value, raw[name]), name
+    ema = copy.deepcopy(module).eval()
+    ema.use_ema_weights()
+    expected = ema(ema.batch_from_atoms(structures))["energy"].detach()
+    torch.testing.assert_close(predicted, expected)
+    module.eval()
+    with_raw = module(module.batch_from_atoms(structures))["energy"].detach()
+    assert (predicted - with_raw).abs().max() > 1e-4  # the EMA really differs here
+
+
+def test_structure_without_labels_is_masked_not_rejected(tmp_path, emt_structures):
     bare = bulk("Cu", "fcc", 3.6, cubic=True)
     dm = MLIPDataModule(
         [*emt_structures[:8], bare], val_path=emt_structures[:2], test_path=emt_structures[:2]
     )
-    with pytest.raises(ValueError, match=r"#8 \(Cu4\) has no label 'energy'"):
-        trainer(tmp_path, 1).fit(MLIPFineTuneModule(SchNetBackbone(hidden=8)), dm)
+    module = MLIPFineTuneModule(SchNetBackbone(hidden=8))
+    trainer(tmp_path, 1).fit(module, dm)
+    assert bool(module.reference.fitted)
 
 
 def test_schema_errors():

@@ -75,3 +75,69 @@ def test_backbone_embeddings_feed_the_multitask_data_module(tmp_path):
     attrs = pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=formula.index)
     dm = CompoundDataModule(formula, [RegressionTask("y")], attrs, structure_desc_source=str(out))
     assert dm.structure_dim == emb.shape[1] and bool(dm.tensors.has_structure.all())
+
+
+def _run(tmp_path, src, *extra):
+    out = tmp_path / "out.parquet"
+    argv = ["--input", str(src), "--output", str(out), "--no-cache", "--quiet", *extra]
+    return main(argv), out
+
+
+def test_ids_default_to_the_first_column_like_the_attributes_table(tmp_path):
+    from foundation_model.data.tables import load_table
+
+    src = tmp_path / "data.csv"
+    pd.DataFrame(
+        {"sample": [101, 102, 103], "formula": ["NaCl", "Fe2O3", "GaN"], "y": [1.0, 2.0, 3.0]}
+    ).to_csv(src, index=False)
+    code, out = _run(tmp_path, src)
+    assert code == 0
+    features = read_table(out)
+    targets = load_table(src, "attributes_source")  # how fm fit reads the same CSV
+    assert list(features.index.astype(str)) == ["101", "102", "103"]
+    assert list(targets.index) == list(features.index.astype(str))
+
+
+def test_formula_first_column_gives_formula_ids_and_row_numbers_on_request(tmp_path, capsys):
+    src = tmp_path / "f.csv"
+    pd.DataFrame({"formula": ["NaCl", "GaN"], "y": [1.0, 2.0]}).to_csv(src, index=False)
+    code, out = _run(tmp_path, src)
+    assert code == 0 and list(read_table(out).index) == ["NaCl", "GaN"]
+    code, out = _run(tmp_path, src, "--row-numbers")
+    assert code == 0 and list(read_table(out).index.astype(str)) == ["0", "1"]
+
+
+def test_duplicated_default_ids_are_a_one_line_error(tmp_path, capsys):
+    src = tmp_path / "dup.csv"
+    pd.DataFrame({"formula": ["NaCl", "NaCl"], "y": [1.0, 2.0]}).to_csv(src, index=False)
+    code, out = _run(tmp_path, src)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "first column 'formula'" in err and "--id-column" in err and not out.exists()
+
+
+def test_no_surviving_row_exits_non_zero(tmp_path, capsys):
+    src = tmp_path / "bad.csv"
+    pd.DataFrame({"id": ["a", "b"], "formula": ["Zz9", "Qq2"]}).to_csv(src, index=False)
+    code, out = _run(tmp_path, src)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "\n" not in err
+    assert f"no row of {src} could be featurized (2 input row(s), 2 failure(s)" in err
+    assert not out.exists()
+    errors = pd.read_csv(tmp_path / "out.errors.csv")
+    assert errors["id"].tolist() == ["a", "b"]
+
+
+def test_empty_and_header_only_inputs(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, _ = _run(tmp_path, empty)
+    err = capsys.readouterr().err.strip()
+    assert (
+        code == 2 and err == f"fm featurize: error: --input {empty} is empty (no header, no rows)."
+    )
+    header = tmp_path / "header.csv"
+    header.write_text("id,formula\n")
+    code, out = _run(tmp_path, header)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "0 input row(s)" in err and "\n" not in err and not out.exists()

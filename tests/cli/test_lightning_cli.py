@@ -195,3 +195,83 @@ def test_predict_new_rows_without_targets(fitted, tmp_path, tables, capsys):
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert list(pred["id"]) == list(new.index) and "split" not in pred.columns
     assert set(pred["cls_label"]) <= {"metal", "insulator"}
+
+
+# ------------------------------------------------------------------ run folders, bad checkpoints
+def _versions(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "runs" / "t").glob("version_*"))
+
+
+def _one_error_line(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_fit_prints_its_run_folder(tmp_path, table_files, capsys):
+    cfg = write_config(tmp_path, table_files)
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "t" / "version_0"
+    assert f"Run folder: {run}" in out
+    assert f"Best checkpoint: {run / 'checkpoints' / 'best.ckpt'}" in out
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
+    assert f"Run folder: {run.parent / 'version_1'}" in capsys.readouterr().out
+
+
+BAD_CHECKPOINTS = [  # (command, file content, problem named)
+    ("test", "truncated", "is truncated or not a PyTorch checkpoint"),
+    ("test", "text", "is truncated or not a PyTorch checkpoint"),
+    ("test", "empty", "is empty"),
+    ("test", "missing", "Checkpoint not found"),
+    ("predict", "truncated", "is truncated or not a PyTorch checkpoint"),
+    ("fit", "truncated", "is truncated or not a PyTorch checkpoint"),  # resume
+]
+
+
+def test_bad_ckpt_path_is_one_line_and_leaves_no_folder(fitted, tmp_path, capsys):
+    cfg, run = fitted
+    good = (run / "checkpoints" / "last.ckpt").read_bytes()
+    contents = {"truncated": good[: len(good) // 2], "text": b"id,y\n", "empty": b""}
+    for command, content, problem in BAD_CHECKPOINTS:
+        capsys.readouterr()
+        bad = tmp_path / f"{content}.ckpt"
+        if content in contents:
+            bad.write_bytes(contents[content])
+        assert main([command, "--config", str(cfg), "--ckpt_path", str(bad)]) == 1
+        line = _one_error_line(capsys)
+        assert line.startswith(f"fm {command}: error: "), line
+        assert str(bad) in line and problem in line, line
+        assert _versions(tmp_path) == ["version_0"]
+
+
+def test_checkpoint_that_does_not_fit_the_config(fitted, tmp_path, table_files, capsys):
+    cfg, run = fitted
+    data = yaml.safe_load(cfg.read_text())
+    data["data"]["init_args"]["structure_desc_source"] = table_files["structure"]
+    other = tmp_path / "with_structure.yaml"
+    other.write_text(yaml.safe_dump(data))
+    capsys.readouterr()
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    assert main(["test", "--config", str(other), "--ckpt_path", ckpt]) == 1
+    line = _one_error_line(capsys)
+    assert "does not fit this config's model" in line and "encoder.structure" in line
+    assert _versions(tmp_path) == ["version_0"]  # the failed run's folder is gone
+
+
+def test_failed_fit_removes_only_its_own_folder(fitted, tmp_path, capsys):
+    cfg, run = fitted
+    capsys.readouterr()
+    bad_lr = "--model.init_args.component_lr={encodr: 0.001}"
+    assert main(["fit", "--config", str(cfg), bad_lr]) == 1
+    line = _one_error_line(capsys)
+    assert "component_lr: unknown component 'encodr'" in line
+    assert _versions(tmp_path) == ["version_0"]
+    assert (run / "checkpoints" / "best.ckpt").exists()  # the earlier run is kept
+
+
+def test_failed_first_run_leaves_no_run_folder(tmp_path, table_files, capsys):
+    cfg = write_config(tmp_path, table_files, component_lr={"nope": 0.1})
+    assert main(["fit", "--config", str(cfg)]) == 1
+    assert "unknown component 'nope'" in _one_error_line(capsys)
+    assert not (tmp_path / "runs" / "t").exists()

@@ -25,12 +25,14 @@ SHORT_RUN = [
     "--trainer.enable_model_summary=false",
 ]
 PLOTTED = "all_tasks"  # the other configs skip plotting to keep the suite fast
+MONITOR = "val_task_error"
 
 
 def localised_config(path: Path, tmp_path: Path) -> Path:
     """Copy of a config whose fixed checkpoint folders point into ``tmp_path``."""
     cfg = yaml.safe_load(path.read_text())
-    for callback in cfg["trainer"].get("callbacks") or []:
+    callbacks = [*(cfg["trainer"].get("callbacks") or []), cfg.get("model_checkpoint") or {}]
+    for callback in callbacks:
         args = callback.get("init_args") or {}
         if args.get("dirpath"):
             args["dirpath"] = str(tmp_path / "checkpoints" / path.stem)
@@ -89,7 +91,74 @@ def test_the_expected_scenarios_are_generated() -> None:
         "finetune",
         "predefined_split",
         "kfold",
+        "head_regression",
+        "head_classification",
+        "head_sequence_rnn",
+        "head_sequence_transformer",
+        "head_sequence_tcn",
     } <= stems
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_configs_select_the_model_on_task_error(config: Path) -> None:
+    cfg = yaml.safe_load(config.read_text())
+    assert not cfg["trainer"].get("callbacks")  # top-level keys, overridable one by one
+    for key in ("model_checkpoint", "early_stopping"):
+        assert cfg[key]["init_args"]["monitor"] == MONITOR
+        assert cfg[key]["init_args"]["mode"] == "min"
+
+
+def test_single_head_configs_hold_one_head_of_each_kind() -> None:
+    kinds = {
+        "head_regression": "RegressionTask",
+        "head_classification": "ClassificationTask",
+        "head_sequence_rnn": "SequenceRNNTask",
+        "head_sequence_transformer": "SequenceTransformerTask",
+        "head_sequence_tcn": "SequenceTCNFiLMTask",
+    }
+    for stem, kind in kinds.items():
+        tasks = yaml.safe_load((CONFIG_DIR / f"{stem}.yaml").read_text())["data"]["init_args"]
+        assert [t["class_path"].rsplit(".", 1)[1] for t in tasks["tasks"]] == [kind], stem
+
+
+def test_help_lists_every_scenario(helper_script, capsys) -> None:
+    gen = helper_script("generate_configs")
+    with pytest.raises(SystemExit):
+        gen.main(["--help"])
+    out = capsys.readouterr().out
+    for name in gen.SCENARIOS:
+        assert f"  {name} " in out, name
+    assert "val_task_error" in out and "--early_stopping.patience" in out
+
+
+def test_scenarios_option_writes_only_those(helper_script, tmp_path: Path, capsys) -> None:
+    gen = helper_script("generate_configs")
+    base = [
+        "--formula-desc",
+        str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv"),
+        "--attributes",
+        str(REPO_ROOT / "samples/fake_data/attributes.csv"),
+        "--regression",
+        "y_easy",
+        "--out",
+        str(tmp_path),
+    ]
+    assert gen.main([*base, "--scenarios", "head_regression", "kfold"]) == 0
+    assert sorted(p.stem for p in tmp_path.glob("*.yaml")) == ["head_regression", "kfold"]
+    assert gen.main([*base, "--scenarios", "head_classification"]) == 1
+    assert "head_classification" in capsys.readouterr().err
+
+
+def test_early_stopping_patience_is_overridable(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(REPO_ROOT)
+    config = CONFIG_DIR / "head_regression.yaml"
+    with pytest.raises(SystemExit) as done:
+        fm_main(["fit", "--config", str(config), "--early_stopping.patience=3", "--print_config"])
+    assert done.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["early_stopping"]["init_args"]["patience"] == 3
+    assert printed["early_stopping"]["init_args"]["monitor"] == MONITOR
+    assert printed["model_checkpoint"]["init_args"]["monitor"] == MONITOR
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -107,6 +176,7 @@ def test_config_fits(
 
     run = run_dir(save_dir, config.stem)  # the config stem is the run name
     metrics = pd.read_csv(run / "metrics.csv")
+    assert MONITOR in metrics and metrics[MONITOR].notna().any()  # what best.ckpt follows
     assert "val_final_loss" in metrics and metrics["val_final_loss"].notna().any()
     assert torch.isfinite(torch.tensor(metrics["val_final_loss"].dropna().to_numpy())).all()
     checkpoints = list(run.glob("checkpoints/*.ckpt")) + list(tmp_path.glob("checkpoints/*/*.ckpt"))

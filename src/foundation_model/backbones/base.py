@@ -30,6 +30,9 @@ from foundation_model.utils.class_path import ClassPathSerializable
 
 ForceMode = Literal["conservative", "direct"]
 
+# key of a backbone dict in checkpoint hyperparameters holding its stored_state()
+STORED_KEY = "stored"
+
 
 class BackboneOutput(TypedDict, total=False):
     """What a backbone forward returns (see the module docstring for shapes and units)."""
@@ -106,18 +109,47 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
     def reset_output_heads(self) -> None:
         """Re-initialise the layers that map features to energy (no-op if not supported)."""
 
+    # ------------------------------------------------------------------ checkpoints
+    def stored_state(self) -> dict[str, Any] | None:
+        """What a checkpoint must hold, besides the init args and the state dict, to rebuild
+        this backbone without outside files (e.g. the architecture of a model read from a
+        file); ``None`` when the init args suffice."""
+        return None
+
+    @classmethod
+    def from_stored(cls, init_args: dict[str, Any], stored: dict[str, Any]) -> MLIPBackbone:
+        """Rebuild from init args and :meth:`stored_state` output (weights come later from
+        the checkpoint's state dict)."""
+        return cls(**init_args)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | MLIPBackbone) -> MLIPBackbone:
+        """Rebuild from ``{class_path, init_args}``, plus ``stored`` when a checkpoint wrote
+        :meth:`stored_state` there (see ``MLIPFineTuneModule.on_save_checkpoint``)."""
+        if isinstance(data, dict) and data.get(STORED_KEY) is not None:
+            target = cls.resolve_class(data)
+            return target.from_stored(dict(data.get("init_args") or {}), data[STORED_KEY])
+        return super().from_dict(data)
+
     # ------------------------------------------------------------------ checks
-    def check_elements(self, atoms: ase.Atoms) -> None:
-        """Raise a clear error when ``atoms`` holds an element the backbone does not know."""
+    def check_elements(self, atoms: ase.Atoms, where: str = "") -> None:
+        """Raise a clear error when ``atoms`` holds an element the backbone does not know.
+
+        Args:
+            atoms: the structure.
+            where: how the message names it, e.g. ``"17 of train.extxyz"``.
+        """
         if self.elements is None:
             return
         unknown = sorted(set(atoms.numbers.tolist()) - self.elements)
         if unknown:
             names = [chemical_symbols[z] for z in unknown]
+            place = f"{where}, " if where else ""
             raise ValueError(
                 f"{type(self).__name__} does not know element(s) {names} "
-                f"(structure {atoms.get_chemical_formula()}); it supports "
-                f"{len(self.elements)} elements."
+                f"(structure {place}{atoms.get_chemical_formula()}); it supports "
+                f"{len(self.elements)} elements: remove those structures or use a backbone "
+                "trained on these elements."
             )
 
     def check_modes(self, forces: ForceMode | None, stress: ForceMode | None) -> None:

@@ -12,7 +12,11 @@ from torch import Tensor
 
 @dataclass
 class MLIPSample:
-    """One structure: the backbone's sample, its atomic numbers and its labels."""
+    """One structure: the backbone's sample, its atomic numbers and its labels.
+
+    ``labels`` holds only the labels the structure has; a property it lacks is masked.
+    ``index`` is the structure's position in its source file (-1 when unknown).
+    """
 
     data: Any
     numbers: np.ndarray
@@ -29,8 +33,10 @@ class MLIPBatch:
         numbers: ``(N,)`` atomic numbers of all atoms.
         batch_index: ``(N,)`` structure index of every atom.
         num_atoms: ``(B,)`` atoms per structure.
-        labels: ``energy (B,)``, ``forces (N, 3)``, ``stress (B, 3, 3)``, graph properties ``(B,)``.
-        index: ``(B,)`` position of every structure in its split (-1 when unknown).
+        labels: ``energy (B,)``, ``forces (N, 3)``, ``stress (B, 3, 3)``, graph properties ``(B,)``;
+            zeros where a structure has no label (see ``label_mask``).
+        index: ``(B,)`` position of every structure in its source file (-1 when unknown).
+        label_mask: ``(B,)`` bool per label name: which structures have that label.
     """
 
     graph: Any
@@ -39,9 +45,17 @@ class MLIPBatch:
     num_atoms: Tensor
     labels: dict[str, Tensor]
     index: Tensor | None = None
+    label_mask: dict[str, Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.num_atoms.shape[0])
+
+    def has_label(self, name: str) -> Tensor:
+        """``(B,)`` bool: structures labelled for ``name`` (all False when none is)."""
+        if name not in self.labels:
+            return torch.zeros(len(self), dtype=torch.bool, device=self.num_atoms.device)
+        mask = self.label_mask.get(name)
+        return mask if mask is not None else torch.ones_like(self.num_atoms, dtype=torch.bool)
 
     def to(self, device: torch.device | str, backbone: Any = None) -> MLIPBatch:
         graph = (
@@ -56,20 +70,40 @@ class MLIPBatch:
             num_atoms=self.num_atoms.to(device),
             labels={k: v.to(device) for k, v in self.labels.items()},
             index=None if self.index is None else self.index.to(device),
+            label_mask={k: v.to(device) for k, v in self.label_mask.items()},
         )
 
 
+def _label_names(samples: list[MLIPSample]) -> list[str]:
+    """Every label name present in at least one sample, in first-seen order."""
+    return list(dict.fromkeys(name for s in samples for name in s.labels))
+
+
+def _filled(sample: MLIPSample, name: str, like: np.ndarray) -> np.ndarray:
+    """The sample's label, or zeros of the right shape when it has none."""
+    if name in sample.labels:
+        return np.asarray(sample.labels[name])
+    shape = (len(sample.numbers), 3) if name == "forces" else like.shape
+    return np.zeros(shape)
+
+
 def collate_samples(samples: list[MLIPSample], collate_graph: Any) -> MLIPBatch:
-    """Batch samples with the backbone's ``collate`` for the native part."""
+    """Batch samples with the backbone's ``collate`` for the native part.
+
+    A label that some samples lack is zero-filled for them and masked in ``label_mask``.
+    """
     dtype = torch.get_default_dtype()
     num_atoms = torch.tensor([len(s.numbers) for s in samples], dtype=torch.long)
     labels: dict[str, Tensor] = {}
-    for name in samples[0].labels:
-        values = [np.asarray(s.labels[name]) for s in samples]
+    masks: dict[str, Tensor] = {}
+    for name in _label_names(samples):
+        like = np.asarray(next(s.labels[name] for s in samples if name in s.labels))
+        values = [_filled(s, name, like) for s in samples]
         if name == "forces":
             labels[name] = torch.tensor(np.concatenate(values), dtype=dtype)  # (N, 3)
         else:
             labels[name] = torch.tensor(np.stack(values), dtype=dtype)  # (B,) or (B, 3, 3)
+        masks[name] = torch.tensor([name in s.labels for s in samples], dtype=torch.bool)
     return MLIPBatch(
         graph=collate_graph([s.data for s in samples]),
         numbers=torch.tensor(np.concatenate([s.numbers for s in samples]), dtype=torch.long),
@@ -77,4 +111,5 @@ def collate_samples(samples: list[MLIPSample], collate_graph: Any) -> MLIPBatch:
         num_atoms=num_atoms,
         labels=labels,
         index=torch.tensor([s.index for s in samples], dtype=torch.long),
+        label_mask=masks,
     )

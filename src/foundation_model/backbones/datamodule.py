@@ -11,7 +11,12 @@ import lightning.pytorch as pl
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from foundation_model.backbones.data import AtomsDataset, StructureSource, read_structures
+from foundation_model.backbones.data import (
+    AtomsDataset,
+    StructureSource,
+    read_structures,
+    source_name,
+)
 
 SPLITS = ("train", "val", "test")
 
@@ -50,12 +55,18 @@ def predefined_split_indices(structures: list[ase.Atoms], key: str) -> dict[str,
 
 
 class _MappedDataset(Dataset):
-    """Applies a converter to each structure once and caches the result."""
+    """Applies a converter to each structure once and caches the result.
+
+    The converter gets each structure's index in its source file (``file_indices``).
+    """
 
     def __init__(
-        self, structures: list[ase.Atoms], convert: Callable[[ase.Atoms, int], Any]
+        self,
+        structures: list[ase.Atoms],
+        convert: Callable[[ase.Atoms, int], Any],
+        file_indices: np.ndarray,
     ) -> None:
-        self.structures, self.convert = structures, convert
+        self.structures, self.convert, self.file_indices = structures, convert, file_indices
         self.cache: dict[int, Any] = {}
 
     def __len__(self) -> int:
@@ -63,7 +74,7 @@ class _MappedDataset(Dataset):
 
     def __getitem__(self, idx: int) -> Any:
         if idx not in self.cache:
-            self.cache[idx] = self.convert(self.structures[idx], idx)
+            self.cache[idx] = self.convert(self.structures[idx], int(self.file_indices[idx]))
         return self.cache[idx]
 
 
@@ -115,6 +126,8 @@ class MLIPDataModule(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.structures: dict[str, list[ase.Atoms]] = {}
+        # split -> (source name, index in that source of every structure of the split)
+        self.origins: dict[str, tuple[str, np.ndarray]] = {}
         self.converter: Callable[[ase.Atoms, int], Any] | None = None
         self.collate_fn: Callable[[list[Any]], Any] | None = None
         self._datasets: dict[str, Dataset] = {}
@@ -124,23 +137,48 @@ class MLIPDataModule(pl.LightningDataModule):
         """Read every split once (idempotent) and return ``{split: structures}``."""
         if self.structures:
             return self.structures
-        train = read_structures(self.sources["train"])
+        train = read_structures(self.sources["train"], "train_path")
+        train_name = source_name(self.sources["train"], "train_path")
         given = {s: self.sources[s] is not None for s in ("val", "test")}
         if all(given.values()):
             parts = {"train": train}
+            self.origins["train"] = (train_name, np.arange(len(train)))
         else:
             if self.split_key:
                 idx = predefined_split_indices(train, self.split_key)
             else:
                 idx = random_split_indices(len(train), self.split_fractions, self.split_seed)
             parts = {s: [train[i] for i in idx[s]] for s in SPLITS}
-        for split in ("val", "test"):
-            if given[split]:
-                parts[split] = read_structures(self.sources[split])
-        if self.sources["predict"] is not None:
-            parts["predict"] = read_structures(self.sources["predict"])
+            self.origins.update({s: (train_name, idx[s]) for s in SPLITS})
+        for split in ("val", "test", "predict"):
+            source = self.sources[split]
+            if source is not None:
+                parts[split] = read_structures(source, f"{split}_path")
+                self.origins[split] = (
+                    source_name(source, f"{split}_path"),
+                    np.arange(len(parts[split])),
+                )
         self.structures = parts
         return parts
+
+    def split_structures(self, split: str) -> list[ase.Atoms]:
+        """The structures of ``split`` (``predict`` falls back to the test split)."""
+        structures = self.load().get(split)
+        if split == "predict" and structures is None:
+            return self.structures["test"]
+        return structures or []
+
+    def origin(self, split: str) -> tuple[str, np.ndarray]:
+        """``(source name, index in the source of each structure)`` of ``split``."""
+        self.load()
+        if split == "predict" and "predict" not in self.origins:
+            split = "test"
+        return self.origins[split]
+
+    def locate(self, split: str, position: int) -> str:
+        """Where structure ``position`` of ``split`` comes from, e.g. ``17 of data/x.extxyz``."""
+        name, indices = self.origin(split)
+        return f"{int(indices[position])} of {name}"
 
     def prepare_data(self) -> None:
         """Nothing to download: data are local files."""
@@ -157,9 +195,7 @@ class MLIPDataModule(pl.LightningDataModule):
 
     def dataset(self, split: str) -> Dataset:
         """The (converted, cached) dataset of ``split``."""
-        structures = self.load().get(split)
-        if split == "predict" and structures is None:
-            structures = self.structures["test"]
+        structures = self.split_structures(split)
         if not structures:
             raise ValueError(
                 f"The {split} split is empty: give {split}_path or adjust split_fractions."
@@ -167,7 +203,8 @@ class MLIPDataModule(pl.LightningDataModule):
         if self.converter is None:
             return AtomsDataset(structures, split)
         if split not in self._datasets:
-            self._datasets[split] = _MappedDataset(structures, self.converter)
+            indices = self.origin(split)[1]
+            self._datasets[split] = _MappedDataset(structures, self.converter, indices)
         return self._datasets[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -6,6 +6,7 @@ with :func:`build_small_mace` for tests and demos.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ class MACEBackbone(MLIPBackbone):
     """MACE from a model file.
 
     Forces and stress are MACE's own autograd of the energy (conservative only). Atom
-    features are the invariant channels of every interaction layer.
+    features are the invariant channels of every interaction layer. A fine-tuning
+    checkpoint stores the serialized model, so it loads without the original file.
 
     Args:
         model_path: path of a MACE model file (a pickled ``torch.nn.Module``).
@@ -66,9 +68,31 @@ class MACEBackbone(MLIPBackbone):
 
     def __init__(self, model_path: str, head: str | None = None) -> None:
         super().__init__()
-        mace = _import_mace()
+        _import_mace()
         self.model_path = str(model_path)
-        self.net = _load_model(self.model_path)
+        self._attach(_load_model(self.model_path), head)
+
+    @classmethod
+    def from_stored(cls, init_args: dict[str, Any], stored: dict[str, Any]) -> MACEBackbone:
+        """Rebuild from a checkpoint's serialized model (``model_path`` need not exist)."""
+        _import_mace()
+        net = torch.load(io.BytesIO(stored["model"]), map_location="cpu", weights_only=False)
+        backbone = cls.__new__(cls)
+        MLIPBackbone.__init__(backbone)
+        backbone.model_path = str(init_args["model_path"])
+        backbone._attach(net, init_args.get("head"))
+        return backbone
+
+    def stored_state(self) -> dict[str, Any]:
+        """The serialized model (architecture and weights) for checkpoints."""
+        buffer = io.BytesIO()
+        torch.save(self.net, buffer)
+        return {"model": buffer.getvalue()}
+
+    def _attach(self, net: torch.nn.Module, head: str | None) -> None:
+        """Use ``net`` as the backbone's MACE model."""
+        mace = _import_mace()
+        self.net = net
         self.dtype = next(self.net.parameters()).dtype
         heads = list(getattr(self.net, "heads", None) or ["Default"])
         self.head = head or heads[0]

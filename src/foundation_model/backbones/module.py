@@ -13,10 +13,17 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
-from foundation_model.backbones.base import MLIPBackbone, scatter_max, voigt_from_full
+from foundation_model.backbones.base import (
+    STORED_KEY,
+    MLIPBackbone,
+    scatter_max,
+    voigt_from_full,
+)
 from foundation_model.backbones.batch import MLIPBatch, MLIPSample, collate_samples
+from foundation_model.backbones.checks import check_datamodule
 from foundation_model.backbones.data import extract_labels
 from foundation_model.backbones.ema import WeightEMA
 from foundation_model.backbones.heads import GraphPropertyHead
@@ -37,6 +44,11 @@ from foundation_model.models.fine_tuning import configure_optimization, freeze
 class MLIPFineTuneModule(pl.LightningModule):
     """Fine-tunes an MLIP backbone; checkpoints rebuild themselves (``load_from_checkpoint``).
 
+    A structure without a label for some property (e.g. no stress) is masked for that
+    property: it adds nothing to that loss and is left out of that metric. Labels and
+    elements of every structure are checked when the data are loaded; a property without
+    any label in the training split is an error.
+
     Parameter groups for ``component_lr``/``freeze``: ``backbone``, ``backbone.<child>``,
     ``graph_heads`` and ``graph_heads.<property>``.
 
@@ -49,7 +61,7 @@ class MLIPFineTuneModule(pl.LightningModule):
         reset_output_heads: re-initialise the backbone's energy readout before training.
         component_lr: learning rate per parameter-name prefix, e.g. ``{backbone: 1e-4}``.
         ema_decay: keep an exponential moving average of weights (e.g. 0.99) used for
-            validation, test and the calculator; ``None`` disables it.
+            validation, test, predict and the calculator; ``None`` disables it.
         fit_reference_energies: fit per-element energies on ``label - backbone`` residuals
             of the training split at the start of ``fit`` (aligns a pretrained energy scale).
         reference_batch_size: structures per batch when fitting reference energies.
@@ -117,11 +129,16 @@ class MLIPFineTuneModule(pl.LightningModule):
     def atoms_to_sample(
         self, atoms: ase.Atoms, index: int = -1, has_labels: bool = True
     ) -> MLIPSample:
-        """One structure as backbone data + labels of the schema."""
+        """One structure as backbone data + the labels of the schema it has.
+
+        Args:
+            atoms: the structure.
+            index: its index in the source file (-1 when unknown).
+            has_labels: read labels (a missing one is left out and masked).
+        """
+        where = f"{index}" if index >= 0 else ""
         labels = (
-            extract_labels(atoms, self.properties, f"#{index} " if index >= 0 else "")
-            if has_labels
-            else {}
+            extract_labels(atoms, self.properties, where, allow_missing=True) if has_labels else {}
         )
         data = self.backbone.atoms_to_data(atoms, has_labels)
         return MLIPSample(data, atoms.numbers.copy(), labels, index)
@@ -170,41 +187,72 @@ class MLIPFineTuneModule(pl.LightningModule):
         return preds
 
     # ------------------------------------------------------------------ losses
-    def compute_losses(self, batch: MLIPBatch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
-        losses: dict[str, Tensor] = {}
-        n_atoms = batch.num_atoms.to(preds["energy"].dtype)
+    def _labelled(
+        self, batch: MLIPBatch, preds: dict[str, Tensor], prop: PropertyConfig
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Predictions and targets of the structures labelled for ``prop`` and their count.
+
+        Energies are per atom when the property says so, graph regression targets are
+        standardised; forces keep the rows of the labelled structures' atoms.
+        """
+        mask = batch.has_label(prop.name)  # (B,)
+        count = mask.sum()
+        pred = preds[prop.name]
+        if not bool(count):
+            return pred[:0], pred[:0], count
+        target = batch.labels[prop.name].to(pred.dtype)
+        rows = mask[batch.batch_index] if isinstance(prop, ForcesProperty) else mask
+        pred, target = pred[rows], target[rows]
+        if isinstance(prop, EnergyProperty) and prop.per_atom:
+            n_atoms = batch.num_atoms[mask].to(pred.dtype)
+            pred, target = pred / n_atoms, target / n_atoms
+        elif prop.name in self.target_scalers:
+            scaler = self.target_scalers[prop.name]
+            pred, target = scaler.transform(pred), scaler.transform(target)
+        return pred, target, count
+
+    def compute_losses(
+        self, batch: MLIPBatch, preds: dict[str, Tensor]
+    ) -> dict[str, tuple[Tensor, int]]:
+        """``{property: (loss, labelled structures)}``; a property without labels in the
+        batch gives a zero loss that still touches its outputs (no unused parameters)."""
+        losses: dict[str, tuple[Tensor, int]] = {}
         for p in self.properties:
-            pred, target = preds[p.name], batch.labels[p.name].to(preds[p.name].dtype)
-            if isinstance(p, EnergyProperty) and p.per_atom:
-                pred, target = pred / n_atoms, target / n_atoms
-            elif p.name in self.target_scalers:
-                scaler = self.target_scalers[p.name]
-                pred, target = scaler.transform(pred), scaler.transform(target)
-            losses[p.name] = p.compute_loss(pred, target)
+            pred, target, count = self._labelled(batch, preds, p)
+            if int(count) == 0:
+                losses[p.name] = (preds[p.name].sum() * 0.0, 0)
+            else:
+                losses[p.name] = (p.compute_loss(pred, target), int(count))
         return losses
 
-    def _metrics(self, batch: MLIPBatch, preds: dict[str, Tensor]) -> dict[str, Tensor]:
-        m: dict[str, Tensor] = {}
-        labels = batch.labels
-        if "energy" in labels:
-            n = batch.num_atoms.to(preds["energy"].dtype)
-            m["energy_mae_per_atom"] = ((preds["energy"] - labels["energy"]) / n).abs().mean()
-        for key in ("forces", "stress"):
-            if key in labels and key in preds:
-                m[f"{key}_mae"] = (preds[key] - labels[key]).abs().mean()
+    def _metrics(self, batch: MLIPBatch, preds: dict[str, Tensor]) -> dict[str, tuple[Tensor, int]]:
+        """``{metric: (value, labelled structures)}`` over labelled structures only."""
+        m: dict[str, tuple[Tensor, int]] = {}
         for p in self.properties:
-            if isinstance(p, GraphProperty) and p.task_type == "regression":
-                m[f"{p.name}_mae"] = (preds[p.name] - labels[p.name]).abs().mean()
-            elif isinstance(p, GraphProperty):
-                m[f"{p.name}_accuracy"] = (
-                    (preds[p.name].argmax(-1) == labels[p.name].long()).float().mean()
-                )
+            mask = batch.has_label(p.name)
+            count = int(mask.sum())
+            if count == 0 or p.name not in preds:
+                continue
+            pred, target = preds[p.name].detach(), batch.labels[p.name].to(preds[p.name].dtype)
+            if isinstance(p, EnergyProperty):
+                n = batch.num_atoms[mask].to(pred.dtype)
+                m["energy_mae_per_atom"] = (((pred[mask] - target[mask]) / n).abs().mean(), count)
+            elif isinstance(p, ForcesProperty):
+                rows = mask[batch.batch_index]
+                m["forces_mae"] = ((pred[rows] - target[rows]).abs().mean(), count)
+            elif isinstance(p, StressProperty):
+                m["stress_mae"] = ((pred[mask] - target[mask]).abs().mean(), count)
+            elif p.task_type == "regression":
+                m[f"{p.name}_mae"] = ((pred[mask] - target[mask]).abs().mean(), count)
+            else:
+                hit = (pred[mask].argmax(-1) == target[mask].long()).float()
+                m[f"{p.name}_accuracy"] = (hit.mean(), count)
         return m
 
     def _step(self, stage: str, batch: MLIPBatch) -> Tensor:
         preds = self(batch)
         losses = self.compute_losses(batch, preds)
-        total = sum(p.loss_coefficient * losses[p.name] for p in self.properties)
+        total = sum(p.loss_coefficient * losses[p.name][0] for p in self.properties)
         n = len(batch)
         self.log(
             f"{stage}_total_loss",
@@ -214,10 +262,13 @@ class MLIPFineTuneModule(pl.LightningModule):
             on_epoch=True,
             batch_size=n,
         )
-        for name, value in losses.items():
-            self.log(f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=n)
-        for name, value in self._metrics(batch, preds).items():
-            self.log(f"{stage}_{name}", value.detach(), on_step=False, on_epoch=True, batch_size=n)
+        for name, (value, count) in losses.items():
+            if count:
+                self.log(
+                    f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=count
+                )
+        for name, (value, count) in self._metrics(batch, preds).items():
+            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=count)
         return total
 
     def training_step(self, batch: MLIPBatch, batch_idx: int) -> Tensor:
@@ -271,33 +322,29 @@ class MLIPFineTuneModule(pl.LightningModule):
         dm = getattr(trainer, "datamodule", None)
         if dm is None or not hasattr(dm, "set_converter"):
             return
+        if hasattr(dm, "locate"):  # an MLIPDataModule: check every structure now
+            for line in check_datamodule(dm, stage, self.properties, self.backbone):
+                rank_zero_info(line)
         has_labels = stage != "predict"
         dm.set_converter(partial(self.atoms_to_sample, has_labels=has_labels), self.collate)
         if stage == "fit":
             self.fit_normalisation(dm.load()["train"])
 
     def fit_normalisation(self, structures: list[ase.Atoms]) -> None:
-        """Fit reference energies and graph-property scalers on training structures (once)."""
+        """Fit reference energies and graph-property scalers on the training structures
+        that have the label (once)."""
         for p in self.properties:
             if p.name in self.target_scalers and not bool(self.target_scalers[p.name].fitted):
-                values = np.array(
-                    [
-                        float(extract_labels(a, [p], f"#{i} ")[p.name])
-                        for i, a in enumerate(structures)
-                    ]
-                )
+                values = np.array([float(v) for v in _label_values(structures, p).values()])
                 self.target_scalers[p.name].set_statistics(values.mean(), max(values.std(), 1e-8))
         energy = self.prop(EnergyProperty)
         if energy is None or not self.hparams.fit_reference_energies or bool(self.reference.fitted):
             return
-        labels = np.array(
-            [
-                float(extract_labels(a, [energy], f"#{i} ")["energy"])
-                for i, a in enumerate(structures)
-            ]
-        )
-        predicted = self.backbone_energies(structures)
-        values = fit_reference_energies([a.numbers for a in structures], labels - predicted)
+        found = _label_values(structures, energy)
+        labelled = [structures[i] for i in found]
+        labels = np.array([float(v) for v in found.values()])
+        predicted = self.backbone_energies(labelled)
+        values = fit_reference_energies([a.numbers for a in labelled], labels - predicted)
         self.reference.set(values)
 
     @torch.no_grad()
@@ -344,6 +391,12 @@ class MLIPFineTuneModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._ema_out()
 
+    def on_predict_epoch_start(self) -> None:
+        self._ema_in()
+
+    def on_predict_epoch_end(self) -> None:
+        self._ema_out()
+
     def use_ema_weights(self) -> None:
         """Overwrite the weights with their moving averages (for inference)."""
         if self.ema is not None:
@@ -362,7 +415,33 @@ class MLIPFineTuneModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None:
             checkpoint["mlip_ema"] = self.ema.state_dict()
+        stored = self.backbone.stored_state()
+        hparams = checkpoint.get("hyper_parameters")
+        if stored is not None and hparams is not None:
+            # in the checkpoint only (not hparams.yaml): load_from_checkpoint then rebuilds
+            # the backbone without the file it was first read from
+            backbone = {**hparams["backbone"], STORED_KEY: stored}
+            checkpoint["hyper_parameters"] = {**hparams, "backbone": backbone}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None and "mlip_ema" in checkpoint:
             self.ema.load_state_dict(checkpoint["mlip_ema"])
+
+
+def _label_values(structures: list[ase.Atoms], prop: PropertyConfig) -> dict[int, np.ndarray]:
+    """``{position: label}`` of the training structures that have a label for ``prop``.
+
+    Raises:
+        ValueError: none has one.
+    """
+    out = {}
+    for i, atoms in enumerate(structures):
+        labels = extract_labels(atoms, [prop], f"{i}", allow_missing=True)
+        if prop.name in labels:
+            out[i] = labels[prop.name]
+    if not out:
+        raise ValueError(
+            f"No training structure has a label {prop.label_key!r} for property {prop.name!r}: "
+            "label the data or drop the property from model.properties."
+        )
+    return out

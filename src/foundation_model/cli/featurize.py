@@ -4,6 +4,10 @@ Example::
 
     fm featurize --input my.csv --formula-column formula --preset magpie \\
         --output data/my_magpie.parquet
+
+Row ids: ``--id-column`` if given, otherwise the input's first column (a Parquet input's
+index), which is what ``fm fit`` uses as ids when the same CSV is the attributes table, so
+descriptor and target rows match. ``--row-numbers`` uses 0..N-1 instead.
     fm featurize --backbone sevennet --input structures.extxyz --id-key id \\
         --output data/my_sevennet.parquet     # MLIP embeddings as structure descriptors
 """
@@ -32,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="input table (.csv or .parquet); with --backbone a structure file (extxyz, ASE .db)",
     )
     p.add_argument("--formula-column", default="formula", help="column holding formulas")
-    p.add_argument("--id-column", default=None, help="column of row ids (default: row number)")
+    p.add_argument(
+        "--id-column",
+        default=None,
+        help="column of row ids (default: the first column, or a Parquet input's index; "
+        "fm fit reads the first CSV column as ids too, so the same CSV used as the "
+        "attributes table matches these rows)",
+    )
+    p.add_argument(
+        "--row-numbers",
+        action="store_true",
+        help="use row numbers 0..N-1 as ids instead (they match no other table by themselves)",
+    )
     p.add_argument("--preset", default="magpie", help=PRESET_HELP)
     p.add_argument("--output", required=True, type=Path, help="output table (.parquet or .csv)")
     p.add_argument(
@@ -80,10 +95,34 @@ def _read_input(path: Path):  # -> pd.DataFrame
     if not path.exists():
         raise FileNotFoundError(f"--input {path} does not exist.")
     if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
+        try:
+            return pd.read_csv(path)
+        except pd.errors.EmptyDataError as err:
+            raise ValueError(f"--input {path} is empty (no header, no rows).") from err
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path).reset_index()
     raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
+
+
+def default_id_column(df, args: argparse.Namespace) -> str | None:  # df: pd.DataFrame
+    """The id column: ``--id-column``, else the first column (``None`` with ``--row-numbers``).
+
+    Raises:
+        ValueError: when the first column has duplicates (one line, with what to do).
+    """
+    if args.id_column or args.row_numbers:
+        return args.id_column
+    if df.shape[1] == 0:
+        raise ValueError(f"--input {args.input} has no columns.")
+    first = str(df.columns[0])
+    values = df[first].astype(str)
+    if values.duplicated().any():
+        dup = values[values.duplicated()].iloc[0]
+        raise ValueError(
+            f"--input {args.input}: the first column {first!r} (the default row ids) repeats "
+            f"{dup!r}; pass --id-column with a unique column, or --row-numbers."
+        )
+    return first
 
 
 def run_backbone(args: argparse.Namespace) -> int:
@@ -114,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         df,
         args.formula_column,
         preset=args.preset,
-        id_column=args.id_column,
+        id_column=default_id_column(df, args),
         structure_column=args.structure_column,
         structure_preset=args.structure_preset,
         cache_dir=None if args.no_cache else args.cache_dir,
@@ -122,10 +161,16 @@ def run(args: argparse.Namespace) -> int:
         impute=not args.no_impute,
         progress=not args.quiet,
     )
-    write_table(result.features, args.output)
     errors_path = args.errors or args.output.with_name(args.output.stem + ".errors.csv")
     if len(result.errors) or errors_path.exists():
         write_table(result.errors.set_index("id"), errors_path)
+    if len(result.features) == 0:
+        where = f"; reasons in {errors_path}" if len(result.errors) else ""
+        raise NoRowsError(
+            f"no row of {args.input} could be featurized ({result.info['n_inputs']} input "
+            f"row(s), {len(result.errors)} failure(s){where}); nothing written to {args.output}."
+        )
+    write_table(result.features, args.output)
     if result.structure_features is not None:
         s_out = args.structure_output or args.output.with_name(
             args.output.stem + "_structure" + args.output.suffix
@@ -141,11 +186,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class NoRowsError(ValueError):
+    """Featurization produced no row."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``fm featurize``."""
+    """Entry point of ``fm featurize``: 0 on success, 1 when no row survives, 2 on bad input."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)
+    except NoRowsError as err:
+        print(f"fm featurize: error: {err}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, KeyError, ValueError, ImportError) as err:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"fm featurize: error: {msg}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import operator
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def model_class_path(argv: list[str]) -> str | None:
     return found
 
 
+def _import(path: str) -> Any:
+    module_name, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
 def data_links_for(class_path: str | None) -> dict[str, str]:
     """The model class's ``data_links`` ({init arg: datamodule attribute}); ``{}`` if none."""
     path = class_path or DEFAULT_MODEL
@@ -69,6 +75,54 @@ def data_links_for(class_path: str | None) -> dict[str, str]:
 
 
 PROGRESS_REFRESH_STEPS = 20
+OPTIONAL_CALLBACKS = (
+    ("lightning.pytorch.callbacks.ModelCheckpoint", "model_checkpoint"),
+    ("lightning.pytorch.callbacks.EarlyStopping", "early_stopping"),
+)
+SPECIAL_CKPT_PATHS = ("last", "best", "hpc", "registry")
+LIGHTNING_CKPT_KEYS = ("state_dict", "pytorch-lightning_version")
+CONFIG_ONLY_FILES = frozenset({"config.yaml", "hparams.yaml"})
+
+
+def run_folder(trainer: Any) -> Path | None:
+    """The ``version_N`` folder the trainer's logger writes into (it may not exist yet)."""
+    if trainer is None or trainer.logger is None:
+        return None
+    log_dir = getattr(trainer.logger, "log_dir", None)
+    if not log_dir:
+        return None
+    folder = Path(log_dir)
+    return folder if folder.name.startswith("version_") else None
+
+
+def remove_if_config_only(folder: Path) -> bool:
+    """Delete ``folder`` if it holds nothing but a saved config (and empty sub-folders).
+
+    Used only for the folder of a run that just failed and did not exist before it, so
+    that failed starts leave no ``version_N`` behind; folders with metrics, checkpoints or
+    plots are kept. Returns whether it was removed.
+    """
+    if not folder.is_dir():
+        return False
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    if any(p.parent != folder or p.name not in CONFIG_ONLY_FILES for p in files):
+        return False
+    import shutil
+
+    shutil.rmtree(folder)
+    return True
+
+
+def remove_failed_run(folder: Path, remove_parent: bool) -> None:
+    """Remove a failed run's config-only ``folder`` and, if asked, its now empty parent.
+
+    Args:
+        folder: the ``version_N`` folder the failed run created.
+        remove_parent: the run-name folder was created by this run too.
+    """
+    removed = remove_if_config_only(folder)
+    if removed and remove_parent and not any(folder.parent.iterdir()):
+        folder.parent.rmdir()
 
 
 def default_progress_bar() -> Any:
@@ -104,17 +158,76 @@ class FMLightningCLI(LightningCLI):
             )
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_lightning_class_args(PlotCallback, "plots")
+        # Optional top-level callbacks, so that e.g. ``--early_stopping.patience=5`` overrides
+        # one argument of a configured callback (entries of trainer.callbacks cannot be
+        # addressed one by one). ``null`` (the default) adds none.
+        for cls, key in OPTIONAL_CALLBACKS:
+            parser.add_lightning_class_args(_import(cls), key, subclass_mode=True, required=False)
+
+    def _parse_ckpt_path(self) -> None:
+        """Check ``--ckpt_path`` before LightningCLI reads its hyperparameters: a missing,
+        truncated or foreign file is a one-line error naming it."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and str(ckpt_path) not in SPECIAL_CKPT_PATHS:
+            from foundation_model.utils.checkpoint import load_checkpoint
+
+            load_checkpoint(ckpt_path, mmap=True, require=LIGHTNING_CKPT_KEYS)
+        super()._parse_ckpt_path()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run the subcommand; print the run folder after it, or remove the folder this run
+        created if it fails before writing anything but its config."""
+        folder = run_folder(self.trainer)
+        existed = [p.exists() for p in (folder, folder.parent)] if folder else [True, True]
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            if folder is not None and not existed[0]:
+                remove_failed_run(folder, remove_parent=not existed[1])
+            raise
+        if folder is not None and folder.exists():
+            print(f"Run folder: {folder}")
+        best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
+        if subcommand == "fit" and best:
+            print(f"Best checkpoint: {best}")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
         """Add :func:`default_progress_bar` unless the config disables or brings its own bar."""
         from lightning.pytorch.callbacks import ProgressBar
 
+        callbacks = [c for c in callbacks if c is not None]  # unset optional callbacks
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
         has_bar = any(isinstance(c, ProgressBar) for c in [*given, *callbacks])
         if config.get("enable_progress_bar", True) is not False and not has_bar:
             callbacks = [*callbacks, default_progress_bar()]
         return super()._instantiate_trainer(config, callbacks)
+
+
+STATE_DICT_ERROR = "Error(s) in loading state_dict"
+
+
+def state_dict_mismatch(err: RuntimeError) -> str:
+    """One line out of torch's multi-line ``load_state_dict`` error."""
+    text = str(err)
+    counts = []
+    for label, pattern in (
+        ("missing", r"Missing key\(s\) in state_dict: (.*?)\.\s*$"),
+        ("unexpected", r"Unexpected key\(s\) in state_dict: (.*?)\.\s*$"),
+    ):
+        found = re.search(pattern, text, re.MULTILINE)
+        if found:
+            keys = re.findall(r'"([^"]+)"', found.group(1))
+            counts.append(f"{len(keys)} {label} (e.g. {keys[0]})" if keys else label)
+    shapes = re.findall(r"size mismatch for ([^:]+):", text)
+    if shapes:
+        counts.append(f"{len(shapes)} with another shape (e.g. {shapes[0]})")
+    detail = "; ".join(counts) or text.splitlines()[0]
+    return (
+        f"the checkpoint does not fit this config's model: {detail}; use the config the "
+        "checkpoint was trained with (its run folder's config.yaml)."
+    )
 
 
 def run_lightning_cli(argv: list[str]) -> int:
@@ -124,7 +237,10 @@ def run_lightning_cli(argv: list[str]) -> int:
 
     import lightning.pytorch as pl
 
+    from foundation_model.utils.checkpoint import allow_checkpoint_globals
+
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    allow_checkpoint_globals()  # numpy arrays in checkpoints load with weights_only=True
     try:
         FMLightningCLI(
             pl.LightningModule,
@@ -136,14 +252,98 @@ def run_lightning_cli(argv: list[str]) -> int:
             save_config_kwargs={"overwrite": True},
             args=argv,
         )
+    except RuntimeError as err:
+        if os.environ.get("FM_DEBUG") or not str(err).startswith(STATE_DICT_ERROR):
+            raise
+        print(f"fm {argv[0]}: error: {state_dict_mismatch(err)}", file=sys.stderr)
+        return 1
     except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
         if os.environ.get("FM_DEBUG"):
             raise
-        while err.__cause__ is not None and isinstance(
-            err.__cause__, (ValueError, KeyError, FileNotFoundError, TypeError)
-        ):
-            err = err.__cause__  # links and jsonargparse wrap our one-line errors
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"fm {argv[0]}: error: {message}", file=sys.stderr)
+        print(f"fm {argv[0]}: error: {error_message(err)}", file=sys.stderr)
         return 1
     return 0
+
+
+class _FitConfigReader(FMLightningCLI):
+    """``fm fit``'s parser, stopped after parsing: nothing is instantiated, seeded or run."""
+
+    def _set_seed(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        pass
+
+
+def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read a YAML through exactly the schema ``fm fit`` uses (the same LightningCLI parser).
+
+    Unknown keys, wrong types and bad ``class_path`` values fail as in ``fm fit``; defaults
+    are filled in. ``fm bench`` reads its model config with this function.
+
+    Args:
+        path: the YAML file.
+        overrides: extra ``fm fit`` command-line arguments, e.g. ``["--trainer.max_epochs=3"]``.
+
+    Returns:
+        The parsed config as plain dicts (``model``, ``data``, ``trainer``,
+        ``model_checkpoint``, ``early_stopping``, ...), classes as ``{class_path, init_args}``.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: one line naming the file when it does not fit the schema (the parser's
+            own message is printed to stderr before).
+    """
+    import warnings
+
+    import lightning.pytorch as pl
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Config {path} not found.")
+    argv = ["fit", "--config", str(path), *overrides]
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    try:
+        reader = _FitConfigReader(
+            pl.LightningModule,
+            pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            model_links=data_links_for(model_class_path(argv)),
+            trainer_defaults=TRAINER_DEFAULTS,
+            save_config_callback=None,
+            args=argv,
+        )
+    except SystemExit as err:  # jsonargparse printed why
+        raise ValueError(f"Config {path} does not fit the fm fit schema (see above).") from err
+    return reader.config["fit"].as_dict()
+
+
+def _raised_by_fm(err: BaseException) -> bool:
+    """Whether ``err`` was raised in foundation_model code (its innermost frame)."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith("foundation_model.")
+
+
+def error_message(err: BaseException) -> str:
+    """The one line to print for ``err``.
+
+    Links and jsonargparse wrap our errors, and our errors wrap the packages' ones: the
+    first error of the cause chain that foundation_model raised carries the message meant
+    for the user (it names the file and the fix); without one, the innermost error.
+    """
+    chain = [err]
+    while chain[-1].__cause__ is not None and len(chain) < 50:
+        chain.append(chain[-1].__cause__)
+    ours = next((e for e in chain if _raised_by_fm(e)), None)
+    chosen = ours if ours is not None else chain[-1]
+    if isinstance(chosen, KeyError) and chosen.args:
+        return str(chosen.args[0])
+    return str(chosen)

@@ -22,7 +22,19 @@ _READERS = {
 }
 
 
-def load_table(source: TableSource, what: str, id_column: str | None = None) -> pd.DataFrame:
+def _read_csv(path: Path, what: str, id_column: str | None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, index_col=None if id_column else 0)
+    except pd.errors.EmptyDataError as err:
+        raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{what}: {path} is not a readable CSV ({first}).") from err
+
+
+def load_table(
+    source: TableSource, what: str, id_column: str | None = None, require_rows: bool = True
+) -> pd.DataFrame:
     """Load a table from a DataFrame, CSV, Parquet or pickled DataFrame.
 
     The row index is the sample id: ``id_column`` if given, otherwise the first CSV column
@@ -32,6 +44,10 @@ def load_table(source: TableSource, what: str, id_column: str | None = None) -> 
         source: a path or a DataFrame.
         what: the table's role, used in error messages (e.g. ``"formula_desc_source"``).
         id_column: column holding row ids.
+        require_rows: a table without rows (an empty file, a header only) is an error.
+
+    Raises:
+        ValueError: one line naming the role and the file, e.g. for an empty CSV.
     """
     if isinstance(source, pd.DataFrame):
         df = source.copy()
@@ -51,13 +67,17 @@ def load_table(source: TableSource, what: str, id_column: str | None = None) -> 
                 "use .csv, .parquet or .pkl."
             )
         if kind == "csv":
-            df = pd.read_csv(path, index_col=None if id_column else 0)
+            df = _read_csv(path, what, id_column)
         elif kind == "parquet":
             df = pd.read_parquet(path)
         else:
             df = pd.read_pickle(path)
             if not isinstance(df, pd.DataFrame):
                 raise ValueError(f"{what}: {path} does not hold a pandas DataFrame.")
+    if require_rows and df.empty and len(df.index) == 0:
+        name = "the DataFrame given" if isinstance(source, pd.DataFrame) else str(source)
+        header = f" (only a header: {list(df.columns)[:5]})" if len(df.columns) else ""
+        raise ValueError(f"{what}: {name} has no rows{header}; it needs at least one row.")
     if id_column:
         if id_column not in df.columns:
             raise KeyError(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from foundation_model.utils import atomic
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
@@ -23,22 +22,6 @@ def _check_suffix(path: Path) -> str:
     return suffix
 
 
-def _atomic(path: Path, write: Any, mode: str = "wb") -> None:
-    """Write through ``write(tmp_path)`` to a temp file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` (index kept) to Parquet or CSV by suffix, atomically.
 
@@ -48,12 +31,9 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """
     path = Path(path)
     suffix = _check_suffix(path)
-    if suffix == ".csv":
-        _atomic(path, lambda p: df.to_csv(p))
-        if df.attrs.get("fm_featurizer"):  # CSV has no metadata: a side file carries it
-            write_json(df.attrs["fm_featurizer"], path.with_name(path.name + ".featurizer.json"))
-    else:
-        _atomic(path, lambda p: df.to_parquet(p, engine="pyarrow"))
+    atomic.write_dataframe(df, path)
+    if suffix == ".csv" and df.attrs.get("fm_featurizer"):  # CSV has no metadata: a side file
+        write_json(df.attrs["fm_featurizer"], path.with_name(path.name + ".featurizer.json"))
     return path
 
 
@@ -80,10 +60,7 @@ def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:
         path: destination file.
         compact: no indentation (for large id lists).
     """
-    path = Path(path)
-    text = json.dumps(data, indent=None if compact else 2, default=str) + "\n"
-    _atomic(path, lambda p: p.write_text(text))
-    return path
+    return atomic.write_json(data, path, compact)
 
 
 def write_text(text: str, path: str | Path) -> Path:
@@ -93,6 +70,4 @@ def write_text(text: str, path: str | Path) -> Path:
         text: file content.
         path: destination file.
     """
-    path = Path(path)
-    _atomic(path, lambda p: p.write_text(text))
-    return path
+    return atomic.write_text(text, path)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from foundation_model.utils.atomic import atomic_write
 
 
 def new_figure(ncols: int = 1, size: tuple[float, float] = (4.5, 4.0)) -> tuple[Any, Any]:
@@ -22,10 +23,8 @@ def save(fig: Any, path: Path) -> Path:
     """Save ``fig`` as PNG through a temporary file and close it."""
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.tight_layout()
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
+    finally:
+        plt.close(fig)

@@ -29,6 +29,12 @@ class ClassPathSerializable:
         """Rebuild from :meth:`to_dict` output; instances of ``cls`` pass through unchanged."""
         if isinstance(data, cls):
             return data
+        target = cls.resolve_class(data)
+        return target(**dict(data.get("init_args") or {}))
+
+    @classmethod
+    def resolve_class(cls, data: dict[str, Any]) -> type[Self]:
+        """The subclass of ``cls`` named by ``data["class_path"]``."""
         if not isinstance(data, dict) or "class_path" not in data:
             raise ValueError(
                 f"A {cls.__name__} must be given as {{class_path: ..., init_args: {{...}}}}, "
@@ -41,7 +47,7 @@ class ClassPathSerializable:
             raise ValueError(f"Unknown {cls.__name__} class {data['class_path']!r}: {err}") from err
         if not (isinstance(target, type) and issubclass(target, cls)):
             raise ValueError(f"{data['class_path']!r} is not a {cls.__name__} subclass.")
-        return target(**dict(data.get("init_args") or {}))
+        return target
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.init_args().items())

@@ -1,8 +1,10 @@
 """Train a configured model on one fold and predict its test rows.
 
-The config has the ``fm fit`` schema (``model``/``data``/``trainer``); its data sources and
-splitter are replaced per fold. The model is built by importing ``model.class_path`` and
-passing ``init_args`` plus the data-linked arguments named by the class's ``data_links``.
+The config is read by :func:`foundation_model.cli.lightning_cli.load_fit_config`, the
+parser of ``fm fit`` itself, so a config that ``fm fit`` accepts works here and one it rejects
+fails the same way. Its data sources and splitter are replaced per fold. The model is built
+by importing ``model.class_path`` and passing ``init_args`` plus the data-linked arguments
+named by the class's ``data_links``.
 """
 
 from __future__ import annotations
@@ -74,7 +76,12 @@ def build_model(model_cfg: dict, dm: Any) -> Any:
     return cls(**kwargs)
 
 
-def build_trainer(trainer_cfg: dict, workdir: Path, max_epochs: int | None) -> tuple[Any, bool]:
+def build_trainer(
+    trainer_cfg: dict,
+    workdir: Path,
+    max_epochs: int | None,
+    extra_callbacks: list[dict | None] | None = None,
+) -> tuple[Any, bool]:
     """A quiet CPU/GPU ``Trainer`` from the config; returns it and whether it checkpoints.
 
     Loggers are dropped (metrics go to the benchmark JSON); a configured ``ModelCheckpoint``
@@ -84,6 +91,8 @@ def build_trainer(trainer_cfg: dict, workdir: Path, max_epochs: int | None) -> t
         trainer_cfg: the config's ``trainer`` section.
         workdir: scratch folder of this fold.
         max_epochs: override of ``max_epochs``.
+        extra_callbacks: the config's top-level ``model_checkpoint``/``early_stopping``
+            entries (``None`` entries are skipped).
     """
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -91,7 +100,8 @@ def build_trainer(trainer_cfg: dict, workdir: Path, max_epochs: int | None) -> t
     cfg = {
         k: v for k, v in trainer_cfg.items() if k not in ("logger", "callbacks", "default_root_dir")
     }
-    callbacks = instantiate(list(trainer_cfg.get("callbacks") or []))
+    given = [*(trainer_cfg.get("callbacks") or []), *(extra_callbacks or [])]
+    callbacks = instantiate([c for c in given if c])
     has_ckpt = False
     for cb in callbacks:
         if isinstance(cb, ModelCheckpoint):
@@ -129,7 +139,7 @@ def _fold_tables(
 
 
 def fit_predict_fold(
-    config: dict,
+    config: dict | str | Path,
     features: pd.DataFrame,
     targets: pd.Series,
     train_ids: list[str],
@@ -141,7 +151,8 @@ def fit_predict_fold(
     """Train on ``train_ids`` (an inner validation part held out) and predict ``test_ids``.
 
     Args:
-        config: parsed YAML (``model``, ``data``, ``trainer``).
+        config: a YAML path (read with the ``fm fit`` parser) or a parsed config dict
+            (``model``, ``data``, ``trainer``).
         features: raw descriptors for all ids (imputed here from the fold's train rows).
         targets: target per id.
         train_ids: the fold's official training ids.
@@ -155,6 +166,10 @@ def fit_predict_fold(
     from foundation_model.data import CompoundDataModule, PredefinedSplitter
     from foundation_model.models.task_head.base import TaskSpec
 
+    if not isinstance(config, dict):
+        from foundation_model.cli.lightning_cli import load_fit_config
+
+        config = load_fit_config(config)
     pl.seed_everything(seed, workers=True, verbose=False)
     x, attrs = _fold_tables(features, targets, train_ids, test_ids, val_fraction, seed)
     data_args = dict((config.get("data") or {}).get("init_args") or {})
@@ -176,7 +191,8 @@ def fit_predict_fold(
     dm.setup("fit")
     model = build_model(config.get("model") or {}, dm)
     with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
-        trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs)
+        extra = [config.get("model_checkpoint"), config.get("early_stopping")]
+        trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs, extra)
         trainer.fit(model, dm)
         batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
     name = tasks[0].name

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from foundation_model.utils.atomic import atomic_write
+
 # Matbench v0.1 leaderboard means (matbench.materialsproject.org, 5-fold official protocol).
 # "sure": values we are confident of; "unsure": recalled, verify before quoting.
 ANCHORS: dict[str, list[tuple[str, float, str]]] = {
@@ -207,9 +209,7 @@ def plot_results(result: dict, preds: dict[str, dict[str, np.ndarray]], path: Pa
     ax.set_title(f"{result['task']} — test folds {result['folds_run']}")
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        return atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
+    finally:
+        plt.close(fig)

@@ -75,23 +75,18 @@ class BenchOptions:
 
 
 def load_config(path: Path) -> dict:
-    """Parse a model YAML (``fm fit`` schema).
+    """Read a model YAML with the parser of ``fm fit`` (same schema, same errors).
 
     Args:
         path: YAML file.
     """
-    import yaml
+    from foundation_model.cli.lightning_cli import load_fit_config
 
     if not path.exists():
         raise FileNotFoundError(
             f"Config {path} not found; pass --config or create it (see samples/generated_configs)."
         )
-    cfg = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(cfg, dict) or "model" not in cfg or "data" not in cfg:
-        raise ValueError(
-            f"Config {path} needs top-level 'model' and 'data' sections (fm fit schema)."
-        )
-    return cfg
+    return load_fit_config(path)
 
 
 def _preset(opts: BenchOptions, cfg: dict) -> str:

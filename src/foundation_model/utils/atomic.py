@@ -1,0 +1,123 @@
+"""Atomic file writes: write a temporary file in the destination folder, then rename it.
+
+A reader never sees half a file: either the old content or the new one. ``os.replace`` is
+atomic when source and destination are on the same file system, which is why the temporary
+file lives in the destination's folder. On any failure the temporary file is removed and
+the destination is left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "atomic_write",
+    "write_bytes",
+    "write_dataframe",
+    "write_json",
+    "write_text",
+    "save_torch",
+]
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Create ``path`` through ``write(tmp_path)`` and an atomic rename.
+
+    Args:
+        path: destination file; its folder is created when missing.
+        write: callable that writes the whole content to the path it is given.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, _default_mode())  # mkstemp creates 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes(data: bytes, path: str | Path) -> Path:
+    """Write ``data`` to ``path`` atomically.
+
+    Args:
+        data: file content.
+        path: destination file.
+    """
+    return atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def write_text(text: str, path: str | Path, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically.
+
+    Args:
+        text: file content.
+        path: destination file.
+        encoding: text encoding.
+    """
+    return atomic_write(path, lambda p: p.write_text(text, encoding=encoding))
+
+
+def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:
+    """Write ``data`` as JSON atomically (indent 2, or one line when ``compact``).
+
+    Objects JSON does not know (paths, numpy scalars) are written with ``str``.
+
+    Args:
+        data: JSON-serialisable object.
+        path: destination file.
+        compact: no indentation (for large id lists).
+    """
+    text = json.dumps(data, indent=None if compact else 2, default=str) + "\n"
+    return write_text(text, path)
+
+
+def write_dataframe(df: Any, path: str | Path, index: bool = True) -> Path:
+    """Write a pandas DataFrame as CSV or Parquet (chosen by suffix) atomically.
+
+    Args:
+        df: the table.
+        path: destination; ``.csv``, ``.parquet`` or ``.pq``.
+        index: write the row index (CSV: as the first column).
+
+    Raises:
+        ValueError: for any other suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return atomic_write(path, lambda p: df.to_csv(p, index=index))
+    if suffix in (".parquet", ".pq"):
+        return atomic_write(path, lambda p: df.to_parquet(p, engine="pyarrow", index=index))
+    raise ValueError(f"Cannot write a table to {path}: use a .csv, .parquet or .pq file name.")
+
+
+def save_torch(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (e.g. a checkpoint dict).
+
+    Args:
+        obj: anything ``torch.save`` accepts.
+        path: destination file.
+    """
+    import torch
+
+    return atomic_write(path, lambda p: torch.save(obj, p))

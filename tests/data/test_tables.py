@@ -1,0 +1,59 @@
+"""``load_table``: empty and header-only files name the file and its role in one line."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from foundation_model.data import CompoundDataModule
+from foundation_model.data.tables import load_table
+from foundation_model.models.task_head import RegressionTask
+
+
+def _one_line(err: pytest.ExceptionInfo) -> str:
+    text = str(err.value)
+    assert "\n" not in text
+    return text
+
+
+def test_empty_csv_names_file_and_role(tmp_path):
+    path = tmp_path / "targets.csv"
+    path.write_text("")
+    with pytest.raises(ValueError) as err:
+        load_table(path, "attributes_source")
+    assert _one_line(err) == f"attributes_source: {path} is empty (no header, no rows)."
+
+
+def test_header_only_csv_is_an_error_unless_rows_are_optional(tmp_path):
+    path = tmp_path / "desc.csv"
+    path.write_text("id,d0,d1\n")
+    with pytest.raises(ValueError, match=r"formula_desc_source: .*desc\.csv has no rows") as err:
+        load_table(path, "formula_desc_source")
+    assert "['d0', 'd1']" in _one_line(err)
+    assert load_table(path, "formula_desc_source", require_rows=False).empty
+
+
+def test_empty_parquet_and_dataframe(tmp_path):
+    path = tmp_path / "s.parquet"
+    pd.DataFrame({"s0": pd.Series([], dtype=float)}).to_parquet(path)
+    with pytest.raises(ValueError, match=r"structure_desc_source: .*s\.parquet has no rows"):
+        load_table(path, "structure_desc_source")
+    with pytest.raises(ValueError, match=r"attributes_source: the DataFrame given has no rows"):
+        load_table(pd.DataFrame(), "attributes_source")
+
+
+def test_rows_load_with_string_ids(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,y\n1,2.5\n2,3.5\n")
+    df = load_table(path, "attributes_source")
+    assert list(df.index) == ["1", "2"] and list(df["y"]) == [2.5, 3.5]
+
+
+def test_datamodule_reports_the_empty_attributes_file(tmp_path, tables):
+    formula = tmp_path / "f.csv"
+    tables["formula"].to_csv(formula)
+    attrs = tmp_path / "attrs.csv"
+    attrs.write_text("")
+    dm = CompoundDataModule(str(formula), [RegressionTask("y")], str(attrs))
+    with pytest.raises(ValueError, match=r"attributes_source: .*attrs\.csv is empty"):
+        dm.setup("fit")

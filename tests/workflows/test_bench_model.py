@@ -1,0 +1,79 @@
+"""``fm bench`` reads model configs with the parser of ``fm fit`` (one schema, one loader)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from foundation_model.cli.lightning_cli import load_fit_config
+from foundation_model.workflows.bench_model import fit_predict_fold
+from foundation_model.workflows.matbench_bench import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, **extra) -> Path:
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {"max_epochs": 2, "accelerator": "cpu"},
+        "model_checkpoint": {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_target_mae", "mode": "min", "filename": "best"},
+        },
+        "early_stopping": {
+            "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+            "init_args": {"monitor": "val_target_mae", "mode": "min", "patience": 1},
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [8], "deposit_dim": 4},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": "unused.parquet",
+                "batch_size": 32,
+                "tasks": [
+                    {
+                        "class_path": "foundation_model.models.task_head.RegressionTask",
+                        "init_args": {"name": "target", "column": "target"},
+                    }
+                ],
+            },
+        },
+        **extra,
+    }
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_the_loader_is_fm_fits_schema(tmp_path):
+    cfg = load_fit_config(_config(tmp_path), ["--early_stopping.patience=7"])
+    assert cfg["early_stopping"]["init_args"]["patience"] == 7
+    assert cfg["model"]["init_args"]["norm"] == "layer"  # defaults filled in, as fm fit does
+    assert cfg["model"]["init_args"]["optimizer"]["class_path"] == "torch.optim.AdamW"
+    steels = load_config(ROOT / "samples" / "generated_configs" / "matbench_steels.yaml")
+    assert steels["trainer"]["callbacks"][0]["init_args"]["monitor"] == "val_steels_yield_mae"
+
+
+def test_a_key_fm_fit_rejects_is_rejected(tmp_path, capsys):
+    bad = _config(tmp_path, modle={"typo": 1})
+    with pytest.raises(ValueError, match=r"bench\.yaml does not fit the fm fit schema"):
+        load_config(bad)
+    assert "modle" in capsys.readouterr().err  # jsonargparse names the key
+    with pytest.raises(FileNotFoundError, match="nope.yaml not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_fold_from_a_config_path_uses_top_level_callbacks(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(120)]
+    x = pd.DataFrame(rng.normal(size=(120, 6)), index=ids, columns=[f"d{i}" for i in range(6)])
+    y = pd.Series(x["d0"] * 2.0 + 1.0, index=ids)
+    pred = fit_predict_fold(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)
+    assert pred.values.shape == (20,) and np.isfinite(pred.values).all()
