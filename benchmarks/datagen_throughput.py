@@ -72,7 +72,8 @@ def main() -> None:
         "# Exploration throughput (fm datagen, EMT)",
         "",
         f"{len(tasks)} NVT trajectories x {args.steps} steps of {len(seeds[0])}-atom Cu-Al cells. "
-        "Command: `OMP_NUM_THREADS=1 uv run python benchmarks/datagen_throughput.py`.",
+        "Command: `OMP_NUM_THREADS=1 uv run python benchmarks/datagen_throughput.py "
+        f"--trajectories {args.trajectories} --steps {args.steps}`.",
         "1 worker runs in-process; 2 workers are a spawn `ProcessPoolExecutor` (cold: pool start "
         "included; warm: pool already running).",
         "",

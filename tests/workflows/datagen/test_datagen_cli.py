@@ -127,7 +127,9 @@ def test_datagen_database_feeds_fm_fit(emt_run: Path, tmp_path: Path) -> None:
     assert sorted(tmp_path.glob("**/checkpoints/last.ckpt"))
 
 
-def test_finished_run_resumes_without_redoing_anything(emt_run: Path, capsys) -> None:
+def test_finished_run_resumes_without_redoing_anything(
+    emt_run: Path, tmp_path: Path, capsys
+) -> None:
     db_mtime = (emt_run / "dataset.db").stat().st_mtime_ns
     argv = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={emt_run}", *SMALL]
     assert main([*argv, "--sample.n_samples=6", "--plots=true", "--resume"]) == 0
@@ -137,8 +139,16 @@ def test_finished_run_resumes_without_redoing_anything(emt_run: Path, capsys) ->
     assert (emt_run / "dataset.db").stat().st_mtime_ns == db_mtime
     assert main(argv + ["--sample.n_samples=6", "--plots=true"]) == 2  # no --resume
     assert "already holds a run" in capsys.readouterr().err
-    assert main([*argv, "--sample.n_samples=7", "--resume"]) == 2  # config changed
-    assert "configuration changed" in capsys.readouterr().err
+    # a new sampler setting (on a copy): generation and exploration kept, sample + store redone
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(emt_run, copy)
+    argv = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={copy}", *SMALL]
+    assert main([*argv, "--sample.n_samples=7", "--plots=true", "--resume"]) == 0
+    summary = json.loads((copy / "summary.json").read_text())
+    assert set(summary["skipped_this_run"]) == {"generate", "explore"}
+    assert summary["n_rows"] == 7 and summary["n_frames"] == 12
 
 
 def test_resume_after_kill_redoes_nothing_finished(tmp_path: Path) -> None:

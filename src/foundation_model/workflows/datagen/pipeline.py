@@ -106,8 +106,23 @@ class DatagenPipeline:
         }
 
     def config_hash(self) -> str:
-        text = json.dumps(self.settings(), sort_keys=True, default=_to_jsonable)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Hash of every scientific setting (stored on each database row)."""
+        return self.stage_hashes()["store"]
+
+    def stage_hashes(self) -> dict[str, str]:
+        """Cumulative hash per stage: a stage's hash changes with its settings or upstream's."""
+        cfg = self.settings()
+        parts = {
+            "generate": [cfg["generate"], cfg["seed"], self.explore.calculator.cutoff],
+            "explore": [cfg["explore"]],
+            "sample": [cfg["sample"]],
+            "store": [cfg["store"]],
+        }
+        out, previous = {}, ""
+        for stage, items in parts.items():
+            text = previous + json.dumps(items, sort_keys=True, default=_to_jsonable)
+            previous = out[stage] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return out
 
     def path(self, name: str) -> Path:
         return self.output_dir / name
@@ -120,9 +135,12 @@ class DatagenPipeline:
                     f"{self.output_dir} already holds a run: pass --resume to continue it "
                     "or choose another output_dir."
                 )
-            return RunState.load(state_path, self.config_hash())
+            state = RunState.load(state_path, self.stage_hashes())
+            if state.invalidated:
+                self._log(f"settings changed: redoing {', '.join(state.invalidated)}")
+            return state
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        state = RunState(state_path, self.config_hash())
+        state = RunState(state_path, self.stage_hashes())
         state.save()
         return state
 
@@ -144,7 +162,7 @@ class DatagenPipeline:
     def _stage(self, state: RunState, name: str, fn: Any) -> Any:
         loaders = {
             "generate": lambda: read_frames(self.path("initial_structures.extxyz")),
-            "explore": self.load_frames,
+            "explore": lambda: self.load_frames(state),
             "sample": lambda: read_frames(self.path("samples.extxyz")),
             "store": lambda: None,
         }
@@ -203,13 +221,13 @@ class DatagenPipeline:
             raise RuntimeError(f"Every trajectory failed, e.g. {first[0]}: {first[1]}")
         if not failed:
             state.finish("explore", n_trajectories=len(tasks))
-        return self.load_frames()
+        return self.load_frames(state)
 
-    def load_frames(self) -> list[ase.Atoms]:
-        """Every saved trajectory frame, in trajectory-id order."""
+    def load_frames(self, state: RunState) -> list[ase.Atoms]:
+        """The frames of every finished trajectory of this run, in trajectory-id order."""
         frames = []
-        for path in sorted(self.path("trajectories").glob("*.extxyz")):
-            frames.extend(read_frames(path))
+        for traj_id in sorted(state.data["trajectories"]):
+            frames.extend(read_frames(self.path(f"trajectories/{traj_id}.extxyz")))
         return frames
 
     def _sample(self, state: RunState, frames: list[ase.Atoms]) -> list[ase.Atoms]:
