@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 pytest.importorskip("streamlit", reason="the ui extra is not installed")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -67,3 +68,27 @@ def test_predict_page_without_checkpoints_says_so(project):
     assert "No checkpoint found" in app.info[0].value
     app.text_input(key="predict-ckpt-path").input("results/missing.ckpt").run()
     assert "does not exist" in app.error[0].value
+
+
+def _datagen_page():
+    from foundation_model.ui.safety import guarded
+    from foundation_model.ui.views import datagen
+
+    guarded(datagen.render)()
+
+
+def test_datagen_form_builds_a_config_the_cli_accepts(project):
+    app = AppTest.from_function(_datagen_page, default_timeout=120).run()
+    assert not app.exception and not app.error
+    app.text_input(key="dg-el").input("Cu, Xx")
+    app.button[0].click().run(timeout=120)  # the form's "Build config"
+    assert app.error[0].value == "Unknown element(s): Xx."
+    app.text_input(key="dg-el").input("Ni, Al")
+    app.text_input(key="dg-temps").input("500, 700")
+    app.button[0].click().run(timeout=120)
+    assert not app.error
+    config = yaml.safe_load(app.code[0].value)
+    generator = config["generate"]["generators"][0]["init_args"]
+    assert generator["elements"] == ["Ni", "Al"]
+    assert config["explore"]["init_args"]["temperatures"] == [500.0, 700.0]
+    assert [b.label for b in app.button][-1] == "Launch datagen run"
