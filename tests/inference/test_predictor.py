@@ -174,9 +174,9 @@ def test_bad_checkpoint_files_are_one_line_errors(tmp_path, capsys):
     pd.DataFrame({"formula": ["GaN"]}).to_csv(new, index=False)
     assert main(["predict", "--ckpt_path", str(bad), "--input", str(new)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "bad.ckpt is not a readable checkpoint" in err[0]
+    assert len(err) == 1 and "bad.ckpt is truncated or not a PyTorch checkpoint" in err[0]
     assert main(["predict", "--ckpt_path", str(tmp_path / "nope.ckpt"), "--input", str(new)]) == 1
-    assert "checkpoint not found" in capsys.readouterr().err
+    assert "Checkpoint not found" in capsys.readouterr().err
 
 
 def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):

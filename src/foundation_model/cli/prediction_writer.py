@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,8 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from foundation_model.utils.atomic import write_dataframe
 
 
 def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -63,14 +64,6 @@ def predictions_to_frame(
     return pd.DataFrame(frame)
 
 
-def write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a CSV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 class PredictionWriter(BasePredictionWriter):
     """Save ``fm predict`` results as CSV.
 
@@ -102,6 +95,6 @@ class PredictionWriter(BasePredictionWriter):
         df = predictions_to_frame(predictions, specs, ids, labels)
         root = Path(trainer.log_dir or trainer.default_root_dir)
         path = Path(self.output_path) if self.output_path else root / "predictions.csv"
-        write_csv_atomic(df, path)
+        write_dataframe(df, path, index=False)
         self.written = path
         print(f"Predictions for {len(df)} rows written to {path}")

@@ -1,7 +1,7 @@
 """``Predictor``: a trained model applied to new materials from its checkpoint alone.
 
     >>> import foundation_model
-    >>> p = foundation_model.load("results/runs/fm/version_0/checkpoints/best.ckpt")
+    >>> p = foundation_model.load("<run folder>/checkpoints/best.ckpt")
     >>> p.predict(["Fe2O3", "GaN"])          # a DataFrame, one row per formula
 
 The checkpoint's input schema says how to featurize, align and impute new rows; outputs are
@@ -28,21 +28,10 @@ from foundation_model.inference.inputs import (
 
 
 def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint file, or raise a one-line error naming the file and the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path} (check --ckpt_path).")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # truncated zip, pickle garbage, text file, ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(
-            f"{path} is not a readable checkpoint ({first[:120]}); "
-            "give a .ckpt written by `fm fit`."
-        ) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a Lightning checkpoint (no state_dict).")
-    return ckpt
+    """Read a checkpoint safely (``weights_only``), or raise one line naming the file."""
+    from foundation_model.utils.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
 
 
 class Predictor:
