@@ -57,10 +57,12 @@ def run_md(
     max_force: float = 50.0,
     min_distance: float = 0.5,
     seed: int = 0,
+    max_energy_jump: float | None = None,
 ) -> MDResult:
     """Run NVT (Langevin) or NVE (velocity Verlet) dynamics, sampling frames.
 
-    Stops early (``MDResult.stopped``) when forces blow up or atoms collide.
+    Stops early (``MDResult.stopped``) when forces blow up, atoms collide or the energy
+    jumps.
 
     Args:
         atoms: starting structure (copied).
@@ -74,6 +76,8 @@ def run_md(
         max_force: largest allowed force component (eV/Å).
         min_distance: smallest allowed interatomic distance (Å).
         seed: seed of initial velocities and the thermostat noise.
+        max_energy_jump: largest allowed change of the potential energy per atom between
+            two steps (eV/atom; ``None``: no check).
     """
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
@@ -98,10 +102,16 @@ def run_md(
         raise ValueError(f"Unknown ensemble {ensemble!r}: choose langevin or nve.")
     result = MDResult()
     start = time.perf_counter()
+    previous = atoms.get_potential_energy() if max_energy_jump is not None else 0.0
     for step in range(1, steps + 1):
         dyn.run(1)
         result.steps = step
         reason = _unphysical(atoms, max_force, min_distance)
+        if not reason and max_energy_jump is not None:
+            energy = atoms.get_potential_energy()
+            if not np.isfinite(energy) or abs(energy - previous) / len(atoms) > max_energy_jump:
+                reason = f"energy jump above {max_energy_jump} eV/atom"
+            previous = energy
         if reason:
             result.stopped = f"step {step}: {reason}"
             break

@@ -4,6 +4,9 @@
 * ``fm featurize ...`` -> :mod:`foundation_model.cli.featurize`
 * ``fm data ...`` -> :mod:`foundation_model.cli.data`
 * ``fm bench ...`` -> :mod:`foundation_model.cli.bench`
+* ``fm datagen ...`` -> :mod:`foundation_model.cli.datagen`
+* ``fm distill ...`` -> :mod:`foundation_model.cli.distill`
+* ``fm ui ...`` -> :mod:`foundation_model.cli.ui`
 """
 
 from __future__ import annotations
@@ -22,6 +25,15 @@ TOOL_COMMANDS = {
         "Build datasets (Matbench v0.1 with official folds; the pretraining corpus).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "datagen": (
+        "foundation_model.cli.datagen",
+        "Generate MLIP training data: generate -> explore -> sample -> store.",
+    ),
+    "distill": (
+        "foundation_model.cli.distill",
+        "Active learning + distillation of a pretrained potential into ACE.",
+    ),
+    "ui": ("foundation_model.cli.ui", "Serve the local web app (predict, datagen, results)."),
 }
 
 USAGE = """usage: fm <command> [options]

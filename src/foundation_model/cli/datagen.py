@@ -1,0 +1,93 @@
+"""``fm datagen``: MLIP training data (generate -> explore -> sample -> store).
+
+Examples::
+
+    fm datagen run --config samples/datagen/cu_al_alloy.yaml
+    fm datagen run --config samples/datagen/cu_al_alloy.yaml --resume
+    fm datagen run --config samples/datagen/cu_al_alloy.yaml --explore.init_args.steps=400 \\
+        --executor.init_args.n_workers=2
+    fm datagen run --config samples/datagen/cu_al_alloy.yaml --print_config
+
+Every key of the YAML can be overridden on the command line; each stage is chosen by
+``class_path`` (see :class:`foundation_model.workflows.datagen.pipeline.DatagenPipeline`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+USAGE = "usage: fm datagen run --config X.yaml [--resume] [--<key>=<value> ...]"
+
+
+def build_parser() -> Any:
+    """The jsonargparse parser of ``fm datagen run``."""
+    from jsonargparse import ActionConfigFile, ArgumentParser
+
+    from foundation_model.workflows.datagen.pipeline import DatagenPipeline
+
+    parser = ArgumentParser(
+        prog="fm datagen run",
+        description="Generate, explore, sample and store MLIP training data.",
+        exit_on_error=False,
+    )
+    parser.add_argument("--config", action=ActionConfigFile, help="YAML configuration")
+    parser.add_argument(
+        "--resume", type=bool, default=False, help="continue a run: skip finished work"
+    )
+    parser.add_class_arguments(DatagenPipeline, fail_untyped=True)
+    return parser
+
+
+def _one_line(err: BaseException) -> str:
+    """The error as one line (jsonargparse nests messages over several indented lines)."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
+
+
+def _normalise(argv: list[str]) -> list[str]:
+    """``--resume`` alone means ``--resume=true``."""
+    return ["--resume=true" if a == "--resume" else a for a in argv]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fm datagen``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if argv[0] != "run":
+        print(f"fm datagen: unknown subcommand {argv[0]!r}. {USAGE}", file=sys.stderr)
+        return 2
+    from foundation_model.workflows.datagen.pipeline import DatagenPipeline
+
+    parser = build_parser()
+    try:
+        cfg = parser.parse_args(_normalise(argv[1:]))
+        init = parser.instantiate_classes(cfg)
+        kwargs = {k: v for k, v in vars(init).items() if k not in ("config", "resume", "__path__")}
+        pipeline = DatagenPipeline(**kwargs)
+        summary = pipeline.run(resume=bool(cfg.resume))
+    except (
+        ValueError,
+        TypeError,
+        RuntimeError,
+        FileNotFoundError,
+        ImportError,
+        argparse.ArgumentError,
+    ) as err:
+        if os.environ.get("FM_DEBUG"):
+            raise
+        print(f"fm datagen: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except SystemExit as err:  # jsonargparse --help / --print_config
+        return int(err.code or 0)
+    print(
+        f"fm datagen: {summary['n_seeds']} seeds, {summary['n_trajectories']} trajectories, "
+        f"{summary['n_frames']} frames -> {summary['n_samples']} samples -> "
+        f"{summary['n_rows']} rows in {summary['database']}"
+        + (f" (skipped: {len(summary['skipped_this_run'])} finished items)" if cfg.resume else "")
+    )
+    return 0

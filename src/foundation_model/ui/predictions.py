@@ -1,0 +1,202 @@
+"""Inputs and outputs of the predict page, as plain pandas (no Streamlit).
+
+Column conventions of ``Predictor.predict``: ``formula``; per regression task
+``<task>_value`` and ``<task>_std``; per classification task ``<task>_label``,
+``<task>_entropy`` and ``<task>_probabilities_<class>``; per sequence task
+``<task>_sequence`` (a list per row) and optionally ``<task>_sequence_std``.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from foundation_model.ui.safety import UserInputError
+
+MAX_FORMULAS = 10_000
+PRETRAINED = Path("results") / "pretrained" / "fm-base" / "model.ckpt"
+
+
+@dataclass
+class TaskColumns:
+    """Prediction columns grouped by task."""
+
+    regression: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    classification: dict[str, dict[str, str]] = field(default_factory=dict)
+    sequence: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def parse_formulas(text: str) -> list[str]:
+    """Formulas from pasted text: one per line, or separated by commas/semicolons/spaces."""
+    items = [t.strip() for t in re.split(r"[\n,;\t ]+", text) if t.strip()]
+    if not items:
+        raise UserInputError("Enter at least one formula, e.g. Fe2O3.")
+    if len(items) > MAX_FORMULAS:
+        raise UserInputError(f"{len(items)} formulas; at most {MAX_FORMULAS} per request.")
+    return items
+
+
+def read_input_csv(data: bytes, formula_column: str = "formula") -> pd.DataFrame:
+    """An uploaded CSV with a formula column (other columns, e.g. sequence inputs, kept)."""
+    try:
+        table = pd.read_csv(io.BytesIO(data))
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise UserInputError(f"The upload could not be read as CSV: {exc}") from exc
+    if formula_column not in table.columns:
+        columns = ", ".join(map(str, table.columns[:10]))
+        raise UserInputError(f"The CSV has no {formula_column!r} column (columns: {columns}).")
+    if table.empty:
+        raise UserInputError("The CSV has no rows.")
+    if len(table) > MAX_FORMULAS:
+        raise UserInputError(f"{len(table)} rows; at most {MAX_FORMULAS} per request.")
+    return table
+
+
+def find_checkpoints(
+    project_dir: Path, extra_dirs: list[Path] = (), limit: int = 200
+) -> list[Path]:
+    """Checkpoints to offer: the shipped pretrained model, then run checkpoints, newest first."""
+    project_dir = Path(project_dir)
+    found: list[Path] = []
+    pretrained = project_dir / PRETRAINED
+    runs = list((project_dir / "results" / "runs").glob("**/checkpoints/*.ckpt"))
+    for folder in extra_dirs:
+        if folder is not None and Path(folder).is_dir():
+            runs += list(Path(folder).glob("**/checkpoints/*.ckpt"))
+    runs = sorted(set(runs), key=lambda p: p.stat().st_mtime, reverse=True)
+    if pretrained.is_file():
+        found.append(pretrained)
+    found += [p for p in runs if p != pretrained]
+    return found[:limit]
+
+
+def task_columns(predictions: pd.DataFrame) -> TaskColumns:
+    """Group prediction columns by task and kind."""
+    groups = TaskColumns()
+    columns = list(predictions.columns)
+    for column in columns:
+        if column.endswith("_value"):
+            task = column[: -len("_value")]
+            std = f"{task}_std"
+            groups.regression[task] = (column, std if std in columns else None)
+        elif column.endswith("_sequence"):
+            task = column[: -len("_sequence")]
+            std = f"{task}_sequence_std"
+            groups.sequence[task] = (column, std if std in columns else None)
+        elif "_probabilities_" in column:
+            task, cls = column.split("_probabilities_", 1)
+            groups.classification.setdefault(task, {})[cls] = column
+    return groups
+
+
+def _as_list(value) -> list[float]:
+    if isinstance(value, str):
+        value = ast.literal_eval(value)
+    if value is None or (np.isscalar(value) and pd.isna(value)):
+        return []
+    return [float(v) for v in np.asarray(value, dtype=float).ravel()]
+
+
+def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """One row per formula: ``value ± std`` per regression task, label (p) per classification."""
+    groups = task_columns(predictions)
+    out = pd.DataFrame({"formula": predictions["formula"].astype(str)})
+    for task, (value, std) in groups.regression.items():
+        if std is None:
+            out[task] = predictions[value].round(digits).astype(str)
+        else:
+            out[task] = [
+                _with_std(v, s, digits)
+                for v, s in zip(predictions[value], predictions[std], strict=True)
+            ]
+    for task, classes in groups.classification.items():
+        probs = predictions[list(classes.values())].to_numpy(dtype=float)
+        names = list(classes)
+        label_col = f"{task}_label"
+        labels = predictions.get(label_col)
+        out[task] = [
+            f"{labels.iloc[i] if labels is not None else names[int(np.argmax(p))]} "
+            f"(p={np.max(p):.2f})"
+            for i, p in enumerate(probs)
+        ]
+    for task, (column, _) in groups.sequence.items():
+        out[task] = [f"{len(_as_list(v))} points" for v in predictions[column]]
+    return out
+
+
+def _with_std(value: float, std: float, digits: int) -> str:
+    """``"1.234 ± 0.05"``; the value alone when the model gives no spread (std NaN)."""
+    if pd.isna(value):
+        return ""
+    return f"{value:.{digits}g}" if pd.isna(std) else f"{value:.{digits}g} ± {std:.2g}"
+
+
+def sequence_frame(
+    predictions: pd.DataFrame, task: str, x_values: pd.Series | None = None
+) -> pd.DataFrame:
+    """Wide table for plotting a sequence task: index = x (or point number), a column per formula.
+
+    Args:
+        predictions: the prediction table.
+        task: sequence task name.
+        x_values: per-row x lists (e.g. the input's temperature column), same row order.
+    """
+    column = f"{task}_sequence"
+    curves: dict[str, pd.Series] = {}
+    for i, (formula, value) in enumerate(
+        zip(predictions["formula"], predictions[column], strict=True)
+    ):
+        y = _as_list(value)
+        x = _as_list(x_values.iloc[i]) if x_values is not None else []
+        index = x if len(x) == len(y) else list(range(len(y)))
+        name = str(formula) if str(formula) not in curves else f"{formula} (row {i})"
+        curves[name] = pd.Series(y, index=index, dtype=float)
+    return pd.DataFrame(curves).sort_index()
+
+
+def probability_frame(predictions: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Class probabilities of a classification task: rows = formulas, columns = classes."""
+    classes = task_columns(predictions).classification[task]
+    table = predictions[list(classes.values())].astype(float)
+    table.columns = list(classes)
+    table.index = predictions["formula"].astype(str)
+    return table
+
+
+def kept_rows(n_inputs: int, errors: pd.DataFrame | None) -> list[int]:
+    """Input row numbers that have a prediction (every row not listed in ``errors``)."""
+    failed = set() if errors is None or errors.empty else set(errors["row"].astype(int))
+    return [i for i in range(n_inputs) if i not in failed]
+
+
+def sequence_x_values(
+    inputs: pd.DataFrame | list[str],
+    errors: pd.DataFrame | None,
+    x_column: str | None,
+    default: list[float] | None,
+) -> pd.Series | None:
+    """Per predicted row, the x points of a sequence task: the input's own list, else the
+    model's default points (the training curve's), else None (plot against point number)."""
+    n_inputs = len(inputs)
+    rows = kept_rows(n_inputs, errors)
+    own = None
+    if isinstance(inputs, pd.DataFrame) and x_column and x_column in inputs.columns:
+        own = inputs[x_column].reset_index(drop=True)
+    values = []
+    for r in rows:
+        point = own.iloc[r] if own is not None else None
+        listed = _as_list(point) if point is not None and not _is_missing(point) else []
+        values.append(listed or (list(default) if default else None))
+    if all(v is None for v in values):
+        return None
+    return pd.Series(values, dtype=object)
+
+
+def _is_missing(value) -> bool:
+    return value is None or (np.isscalar(value) and pd.isna(value))

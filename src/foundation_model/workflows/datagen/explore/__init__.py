@@ -1,0 +1,1 @@
+"""Exploration: MD (NVT/NPT chosen by vacuum detection), MC swaps, explosion guards."""

@@ -1,0 +1,1 @@
+"""Active learning and distillation (``fm distill``): oracles, selection, teacher, ACE student."""

@@ -1,0 +1,7 @@
+"""Oracles: the reference methods that label structures (one per file).
+
+* :class:`.emt.EMTOracle` - ASE EMT (tests, benchmarks).
+* :class:`.xtb.XTBOracle` - GFN2-xTB through tblite (molecules and periodic cells).
+* :class:`.espresso.EspressoOracle` - Quantum ESPRESSO through ASE.
+* :class:`.vasp.VaspOracle` - VASP through ASE.
+"""

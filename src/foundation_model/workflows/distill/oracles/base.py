@@ -1,0 +1,173 @@
+"""The oracle interface: the expensive reference method that labels structures.
+
+``compute(atoms)`` returns a labelled copy (``info["energy"]``, ``arrays["forces"]``,
+``info["stress"]`` for 3D-periodic cells; the keys ``MLIPDataModule`` reads).
+``compute_batch(structures)`` labels many structures through the ``fm datagen`` executor
+(worker processes or a Dask cluster; the calculator is built in the worker from a spec).
+A failed calculation is retried up to ``max_retries`` times and, if it still fails, comes
+back as an :class:`OracleFailure` - never silently dropped. Every attempt counts against
+the ``budget``; a request larger than what is left raises :class:`OracleBudgetError`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import ase
+
+from foundation_model.utils.class_path import ClassPathSerializable
+from foundation_model.workflows.datagen.calculators import CalculatorSpec
+from foundation_model.workflows.datagen.executor import TaskExecutor
+from foundation_model.workflows.datagen.labelling import LabelTask, label_structure
+
+
+class OracleBudgetError(RuntimeError):
+    """More oracle calls were requested than the budget has left."""
+
+
+@dataclass
+class OracleFailure:
+    """A structure the oracle could not label.
+
+    Attributes:
+        index: position in the batch given to ``compute_batch``.
+        atoms: the structure (no calculator attached).
+        error: ``"Type: message"`` of the last attempt.
+        attempts: how many times it was tried.
+    """
+
+    index: int
+    atoms: ase.Atoms
+    error: str
+    attempts: int
+
+
+@dataclass
+class OracleBatch:
+    """Result of :meth:`Oracle.compute_batch`.
+
+    Attributes:
+        labelled: labelled copies, in the order of the input (failures left out).
+        indices: input position of every labelled structure.
+        failures: the structures that failed every attempt.
+        calls: oracle calls spent on this batch (attempts, retries included).
+    """
+
+    labelled: list[ase.Atoms] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    failures: list[OracleFailure] = field(default_factory=list)
+    calls: int = 0
+
+
+class Oracle(ClassPathSerializable):
+    """Base class of oracles; a subclass only says which calculator it builds.
+
+    Args:
+        budget: most oracle calls allowed over the oracle's life (``None``: unlimited).
+        max_retries: extra attempts for a structure whose calculation failed.
+        executor: where batches run (default: in this process).
+        stress: compute the stress of 3D-periodic cells.
+    """
+
+    def __init__(
+        self,
+        budget: int | None = None,
+        max_retries: int = 1,
+        executor: TaskExecutor | None = None,
+        stress: bool = True,
+    ) -> None:
+        if budget is not None and budget < 0:
+            raise ValueError(f"budget must be >= 0, got {budget}.")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}.")
+        self.budget = budget
+        self.max_retries = int(max_retries)
+        self.executor = (
+            TaskExecutor.from_dict(executor)
+            if executor is not None
+            else TaskExecutor(n_workers=1, progress=False)
+        )
+        self.stress = bool(stress)
+        self.calls = 0
+
+    @abstractmethod
+    def calculator_spec(self) -> CalculatorSpec:
+        """The spec of the calculator that does the work (built in the worker)."""
+
+    def init_args(self) -> dict[str, Any]:
+        args = super().init_args()
+        args["executor"] = self.executor.to_dict()
+        return args
+
+    @property
+    def remaining(self) -> int | None:
+        """Calls left in the budget (``None``: unlimited)."""
+        return None if self.budget is None else max(self.budget - self.calls, 0)
+
+    def _check_budget(self, n: int) -> None:
+        left = self.remaining
+        if left is not None and n > left:
+            raise OracleBudgetError(
+                f"{type(self).__name__}: {n} calls requested, {left} left of the budget "
+                f"{self.budget} ({self.calls} spent)."
+            )
+
+    def compute(self, atoms: ase.Atoms) -> ase.Atoms:
+        """Label one structure (raises ``RuntimeError`` if every attempt fails)."""
+        batch = self.compute_batch([atoms])
+        if batch.failures:
+            failure = batch.failures[0]
+            raise RuntimeError(
+                f"Oracle failed on {atoms.get_chemical_formula()} after "
+                f"{failure.attempts} attempt(s): {failure.error}"
+            )
+        return batch.labelled[0]
+
+    def compute_batch(self, structures: list[ase.Atoms], description: str = "oracle"):
+        """Label ``structures`` (see :class:`OracleBatch`); failed ones are retried."""
+        structures = [_detached(a) for a in structures]
+        self._check_budget(len(structures))
+        spec = self.calculator_spec()
+        out = OracleBatch()
+        pending = list(range(len(structures)))
+        errors: dict[int, str] = {}
+        attempts = dict.fromkeys(pending, 0)
+        labelled: dict[int, ase.Atoms] = {}
+        for attempt in range(self.max_retries + 1):
+            left = self.remaining
+            todo = pending if left is None else pending[:left]
+            if not todo:
+                break
+            tasks = [LabelTask(structures[i], spec, self.stress) for i in todo]
+            name = description if attempt == 0 else f"{description} (retry {attempt})"
+            results = self.executor.map(label_structure, tasks, description=name)
+            self.calls += len(todo)
+            out.calls += len(todo)
+            for i, result in zip(todo, results, strict=True):
+                attempts[i] += 1
+                if result.ok:
+                    labelled[i] = self.annotate(result.value)
+                else:
+                    errors[i] = result.error
+            pending = [i for i in pending if i not in labelled]
+        for i in sorted(labelled):
+            out.labelled.append(labelled[i])
+            out.indices.append(i)
+        for i in pending:
+            error = errors.get(i, "oracle budget exhausted before this structure was tried")
+            out.failures.append(OracleFailure(i, structures[i], error, attempts[i]))
+        return out
+
+    def annotate(self, atoms: ase.Atoms) -> ase.Atoms:
+        """Mark a labelled structure with its provenance."""
+        atoms.info["oracle"] = type(self).__name__
+        return atoms
+
+
+def _detached(atoms: ase.Atoms) -> ase.Atoms:
+    """A copy without a calculator (ASE calculators do not pickle)."""
+    out = atoms.copy()
+    out.calc = None
+    return out

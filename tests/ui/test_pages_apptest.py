@@ -1,0 +1,94 @@
+"""Pages run headless through Streamlit's AppTest (no browser): errors become messages."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytest.importorskip("streamlit", reason="the ui extra is not installed")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    (root / "results").mkdir(parents=True)
+    monkeypatch.setenv("FM_UI_PROJECT_DIR", str(root))
+    monkeypatch.delenv("FM_UI_DATA_DIR", raising=False)
+    return root
+
+
+def _failing_page():
+    from foundation_model.ui.safety import guarded
+
+    def body():
+        raise RuntimeError("boom\nsecond line with details")
+
+    guarded(body)()
+
+
+def _viewer_page():
+    from foundation_model.ui.safety import guarded
+    from foundation_model.ui.views import viewer
+
+    guarded(viewer.render)()
+
+
+def _predict_page():
+    from foundation_model.ui.safety import guarded
+    from foundation_model.ui.views import predict
+
+    guarded(predict.render)()
+
+
+def test_an_unexpected_error_is_one_line_on_the_page(project):
+    app = AppTest.from_function(_failing_page).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["RuntimeError: boom"]
+
+
+def test_viewer_refuses_paths_outside_the_project(project):
+    app = AppTest.from_function(_viewer_page).run()
+    app.text_input(key="viewer_path").input("../../etc/passwd").run()
+    assert not app.exception
+    assert "outside the folders this app may use" in app.error[0].value
+
+
+def test_viewer_reports_a_file_that_is_not_a_database(project):
+    (project / "results" / "notes.db").write_text("not sqlite")
+    app = AppTest.from_function(_viewer_page).run()
+    app.text_input(key="viewer_path").input("results/notes.db").run()
+    assert not app.exception
+    assert app.error[0].value == "notes.db is not an ASE database (SQLite or JSON)."
+
+
+def test_predict_page_without_checkpoints_says_so(project):
+    app = AppTest.from_function(_predict_page).run()
+    assert not app.exception and not app.error
+    assert "No checkpoint found" in app.info[0].value
+    app.text_input(key="predict-ckpt-path").input("results/missing.ckpt").run()
+    assert "does not exist" in app.error[0].value
+
+
+def _datagen_page():
+    from foundation_model.ui.safety import guarded
+    from foundation_model.ui.views import datagen
+
+    guarded(datagen.render)()
+
+
+def test_datagen_form_builds_a_config_the_cli_accepts(project):
+    app = AppTest.from_function(_datagen_page, default_timeout=120).run()
+    assert not app.exception and not app.error
+    app.text_input(key="dg-el").input("Cu, Xx")
+    app.button[0].click().run(timeout=120)  # the form's "Build config"
+    assert app.error[0].value == "Unknown element(s): Xx."
+    app.text_input(key="dg-el").input("Ni, Al")
+    app.text_input(key="dg-temps").input("500, 700")
+    app.button[0].click().run(timeout=120)
+    assert not app.error
+    config = yaml.safe_load(app.code[0].value)
+    generator = config["generate"]["generators"][0]["init_args"]
+    assert generator["elements"] == ["Ni", "Al"]
+    assert config["explore"]["init_args"]["temperatures"] == [500.0, 700.0]
+    assert [b.label for b in app.button][-1] == "Launch datagen run"

@@ -1,0 +1,110 @@
+"""Predict-page helpers: input parsing, checkpoint discovery, grouping of prediction columns."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from foundation_model.ui import predictions as P
+from foundation_model.ui.safety import UserInputError
+
+
+def test_parse_formulas():
+    assert P.parse_formulas("Fe2O3\nNaCl, GaAs ;  SiO2\n\n") == ["Fe2O3", "NaCl", "GaAs", "SiO2"]
+    with pytest.raises(UserInputError, match="at least one"):
+        P.parse_formulas(" \n ")
+
+
+def test_read_input_csv():
+    table = P.read_input_csv(b'formula,T\nFe2O3,"[300, 400]"\n')
+    assert table["formula"].tolist() == ["Fe2O3"]
+    with pytest.raises(UserInputError, match="no 'formula' column"):
+        P.read_input_csv(b"name\nFe2O3\n")
+    with pytest.raises(UserInputError, match="could not be read"):
+        P.read_input_csv(b"")
+    with pytest.raises(UserInputError, match="no rows"):
+        P.read_input_csv(b"formula\n")
+
+
+def test_find_checkpoints_pretrained_first_then_newest(tmp_path):
+    old = tmp_path / "results" / "runs" / "a" / "version_0" / "checkpoints" / "best.ckpt"
+    new = tmp_path / "results" / "runs" / "b" / "version_0" / "checkpoints" / "last.ckpt"
+    extra = tmp_path / "extra" / "x" / "checkpoints" / "best.ckpt"
+    for path in (old, new, extra):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"")
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    assert P.find_checkpoints(tmp_path) == [new, old]
+    pretrained = tmp_path / P.PRETRAINED
+    pretrained.parent.mkdir(parents=True)
+    pretrained.write_bytes(b"")
+    found = P.find_checkpoints(tmp_path, [tmp_path / "extra", None])
+    assert found[0] == pretrained and set(found[1:]) == {new, old, extra}
+
+
+@pytest.fixture
+def preds():
+    return pd.DataFrame(
+        {
+            "formula": ["NaCl", "Fe2O3"],
+            "gap_value": [5.123456, 2.0],
+            "gap_std": [0.25, float("nan")],
+            "metal_probabilities_no": [0.9, 0.2],
+            "metal_probabilities_yes": [0.1, 0.8],
+            "metal_label": ["no", "yes"],
+            "metal_entropy": [0.3, 0.5],
+            "cp_sequence": [[1.0, 2.0, 3.0], "[4.0, 5.0, 6.0]"],
+        }
+    )
+
+
+def test_task_columns(preds):
+    groups = P.task_columns(preds)
+    assert groups.regression == {"gap": ("gap_value", "gap_std")}
+    assert groups.classification == {
+        "metal": {"no": "metal_probabilities_no", "yes": "metal_probabilities_yes"}
+    }
+    assert groups.sequence == {"cp": ("cp_sequence", None)}
+
+
+def test_summary_table(preds):
+    summary = P.summary_table(preds)
+    assert summary["gap"].tolist() == ["5.123 ± 0.25", "2"]
+    assert summary["metal"].tolist() == ["no (p=0.90)", "yes (p=0.80)"]
+    assert summary["cp"].tolist() == ["3 points", "3 points"]
+
+
+def test_sequence_and_probability_frames(preds):
+    curves = P.sequence_frame(preds, "cp")
+    assert curves.index.tolist() == [0, 1, 2] and curves["Fe2O3"].tolist() == [4.0, 5.0, 6.0]
+    x = pd.Series([[300, 400, 500], [300, 400, 500]])
+    assert P.sequence_frame(preds, "cp", x).index.tolist() == [300, 400, 500]
+    probs = P.probability_frame(preds, "metal")
+    assert probs.loc["Fe2O3", "yes"] == 0.8 and list(probs.columns) == ["no", "yes"]
+
+
+def test_sequence_x_values_follow_kept_rows():
+    inputs = pd.DataFrame({"formula": ["A", "Bad", "C"], "T": ["[1, 2]", "[5]", None]})
+    errors = pd.DataFrame({"row": [1], "formula": ["Bad"], "reason": ["unknown element"]})
+    assert P.kept_rows(3, errors) == [0, 2] and P.kept_rows(2, None) == [0, 1]
+    x = P.sequence_x_values(inputs, errors, "T", default=[7.0, 8.0])
+    assert x.tolist() == [[1.0, 2.0], [7.0, 8.0]]
+    assert P.sequence_x_values(["A", "B"], None, "T", default=None) is None
+    assert P.sequence_x_values(["A"], None, "T", default=[3.0]).tolist() == [[3.0]]
+
+
+def test_uploads_over_the_cap_are_refused():
+    pytest.importorskip("streamlit", reason="the ui extra is not installed")
+    from streamlit.proto.Common_pb2 import FileURLs
+    from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+
+    from foundation_model.ui.context import read_upload
+
+    data = b"formula\n" + b"NaCl\n" * 400
+    upload = UploadedFile(UploadedFileRec("1", "big.csv", "text/csv", data), FileURLs())
+    assert read_upload(upload, max_bytes=len(data)) == data
+    with pytest.raises(UserInputError, match="big.csv is .* the limit is"):
+        read_upload(upload, max_bytes=len(data) - 1)

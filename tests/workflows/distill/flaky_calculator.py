@@ -1,0 +1,20 @@
+"""A calculator for oracle tests: EMT that fails the first call on every new structure."""
+
+from __future__ import annotations
+
+from ase.calculators.emt import EMT
+
+
+class FailsOnceEMT(EMT):
+    """EMT, except the first evaluation of each distinct structure raises ``RuntimeError``
+    (a stand-in for an SCF that does not converge on the first attempt)."""
+
+    seen: set[bytes] = set()
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
+        key = atoms.positions.round(6).tobytes() + atoms.cell.array.round(6).tobytes()
+        if key not in FailsOnceEMT.seen:
+            FailsOnceEMT.seen.add(key)
+            raise RuntimeError("SCF did not converge")
+        kwargs = {} if system_changes is None else {"system_changes": system_changes}
+        super().calculate(atoms, properties, **kwargs)

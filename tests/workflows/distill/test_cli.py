@@ -1,0 +1,43 @@
+"""``fm distill``: the sample configs build a pipeline; the command is registered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from foundation_model.cli.distill import build_pipeline, main
+from foundation_model.cli.main import TOOL_COMMANDS
+from foundation_model.workflows.datagen.samplers.direct import DIRECTSampler
+from foundation_model.workflows.distill.oracles.emt import EMTOracle
+from foundation_model.workflows.distill.oracles.xtb import XTBOracle
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples" / "distill"
+
+
+def test_registered_and_help(capsys) -> None:
+    assert TOOL_COMMANDS["distill"][0] == "foundation_model.cli.distill"
+    assert main(["--help"]) == 0 and "fm distill run" in capsys.readouterr().out
+    assert main(["fly"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "oracle"), [("cu_al_emt.yaml", EMTOracle), ("sn2_xtb.yaml", XTBOracle)]
+)
+def test_sample_configs_build(name: str, oracle: type, tmp_path: Path) -> None:
+    pipe, resume = build_pipeline(
+        ["--config", str(SAMPLES / name), "--output_dir", str(tmp_path), "--resume", "--seed", "3"]
+    )
+    assert resume and pipe.seed == 3 and isinstance(pipe.oracle, oracle)
+    assert isinstance(pipe.pool.sampler, DIRECTSampler) and pipe.oracle.budget > 0
+    assert pipe.step_directory("pool").parent == tmp_path
+    if oracle is XTBOracle:
+        assert pipe.oracle.charge == -1
+        assert pipe.teacher.backbone["class_path"].endswith("SevenNetBackbone")
+    # a setting of a later step changes the hash of that step and the ones after it only
+    other, _ = build_pipeline(
+        ["--config", str(SAMPLES / name), "--output_dir", str(tmp_path), "--seed", "3",
+         "--delta.init_args.oracle_weight", "7"]
+    )  # fmt: skip
+    a, b = pipe.step_hashes(), other.step_hashes()
+    assert a["student"] == b["student"] and a["delta"] != b["delta"]

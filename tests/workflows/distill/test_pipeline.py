@@ -1,0 +1,101 @@
+"""The orchestrator: all steps end to end, hashed artifacts, state file, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import seed_file, tiny_pipeline
+
+from foundation_model.workflows.distill.dbio import count_rows
+from foundation_model.workflows.distill.state import DistillState
+from foundation_model.workflows.distill.steps import STEPS
+
+pytest.importorskip("pyace")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("distill")
+    seeds = seed_file(root / "seeds.extxyz")
+    pipe = tiny_pipeline(root / "run", seeds)
+    status = pipe.run()
+    assert set(status.values()) == {"done"} and list(status) == list(STEPS)
+    return root
+
+
+def test_full_run_writes_every_artifact(finished_run: Path) -> None:
+    pipe = tiny_pipeline(finished_run / "run", finished_run / "seeds.extxyz")
+    state = DistillState.load(pipe.output_dir / "state.json")
+    active = state.steps["active"].info
+    assert active["oracle_calls"] <= 11 and active["test"] == 3
+    assert count_rows(pipe.artifact("active", "oracle_train.db")) == active["train"]
+    rounds = json.loads(pipe.artifact("active", "rounds.json").read_text())
+    assert [r["round"] for r in rounds][:2] == [0, 1]
+    assert pipe.artifact("delta", "student").joinpath("student.yace").is_file()
+    assert pipe.artifact("delta", "student").joinpath("student.asi").is_file()
+    report = json.loads(pipe.artifact("report", "report.json").read_text())
+    assert set(report["errors_vs_oracle"]) == {"teacher", "base_student", "student"}
+    assert report["student_md"]["steps"] > 0 and report["md_speed"]["speedup"] > 0
+    assert len(report["plots"]) == 3
+    # every artifact folder is named after the hash of the config that produced it
+    for name, record in state.steps.items():
+        assert record.directory.endswith(record.config_hash[:10]) and name in record.directory
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src / "run", dst / "run")
+    return dst / "run"
+
+
+# a kill in the middle (teacher) and near the end (delta) run by default; every step with -m slow
+FAST_KILLS = ("teacher", "delta")
+
+
+@pytest.mark.parametrize(
+    "killed",
+    [k if k in FAST_KILLS else pytest.param(k, marks=pytest.mark.slow) for k in STEPS],
+)
+def test_resume_after_a_kill_at_each_step(finished_run: Path, tmp_path: Path, killed) -> None:
+    run_dir = _copy_run(finished_run, tmp_path)
+    state = DistillState.load(run_dir / "state.json")
+    names = list(STEPS)
+    # what a kill during step `killed` leaves: that step 'running' with partial output,
+    # later steps never started
+    for name in names[names.index(killed) :]:
+        record = state.steps[name]
+        if name == killed:
+            record.status = "running"
+            folder = run_dir / record.directory
+            for child in folder.iterdir():
+                (shutil.rmtree if child.is_dir() else Path.unlink)(child)
+                break
+        else:
+            del state.steps[name]
+    state.save()
+    runs_before = {n: r.runs for n, r in state.steps.items()}
+    pipe = tiny_pipeline(run_dir, finished_run / "seeds.extxyz")
+    with pytest.raises(FileExistsError, match="--resume"):
+        pipe.run()
+    status = pipe.run(resume=True)
+    assert set(status.values()) == {"done"}
+    after = DistillState.load(run_dir / "state.json")
+    for name in names[: names.index(killed)]:
+        assert after.steps[name].runs == runs_before[name]  # verified, not redone
+    assert after.steps[killed].runs == runs_before[killed] + 1
+    if killed in ("teacher", "report"):
+        assert pipe.oracle.calls == after.steps["active"].info["oracle_calls"]
+
+
+def test_resume_redoes_a_step_whose_artifact_changed(finished_run: Path, tmp_path) -> None:
+    run_dir = _copy_run(finished_run, tmp_path)
+    pipe = tiny_pipeline(run_dir, finished_run / "seeds.extxyz")
+    before = DistillState.load(run_dir / "state.json")
+    json_path = pipe.artifact("surrogate_md", "trajectories.json")
+    json_path.write_text(json_path.read_text() + " ")
+    pipe.run(resume=True)
+    after = DistillState.load(run_dir / "state.json")
+    assert after.steps["teacher"].runs == before.steps["teacher"].runs
+    assert after.steps["surrogate_md"].runs == before.steps["surrogate_md"].runs + 1
