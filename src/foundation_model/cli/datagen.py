@@ -14,6 +14,7 @@ Every key of the YAML can be overridden on the command line; each stage is chose
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Any
@@ -41,9 +42,9 @@ def build_parser() -> Any:
 
 
 def _one_line(err: BaseException) -> str:
-    while err.__cause__ is not None and isinstance(err.__cause__, ValueError | TypeError):
-        err = err.__cause__
-    return str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    """The error as one line (jsonargparse nests messages over several indented lines)."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
 
 
 def _normalise(argv: list[str]) -> list[str]:
@@ -69,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = {k: v for k, v in vars(init).items() if k not in ("config", "resume", "__path__")}
         pipeline = DatagenPipeline(**kwargs)
         summary = pipeline.run(resume=bool(cfg.resume))
-    except (ValueError, TypeError, RuntimeError, FileNotFoundError, ImportError) as err:
+    except (
+        ValueError,
+        TypeError,
+        RuntimeError,
+        FileNotFoundError,
+        ImportError,
+        argparse.ArgumentError,
+    ) as err:
         if os.environ.get("FM_DEBUG"):
             raise
         print(f"fm datagen: error: {_one_line(err)}", file=sys.stderr)

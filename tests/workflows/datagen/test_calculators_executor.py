@@ -85,7 +85,8 @@ def test_process_pool_executor_runs_in_other_processes() -> None:
 
     tasks = [LabelTask(bulk("Cu", "fcc", a=a), EMTSpec()) for a in (3.5, 3.6, 3.7)]
     tasks.append(LabelTask(bulk("Cu", "fcc", a=3.6), ImportedCalculatorSpec("no.such.Calc")))
-    with TaskExecutor(n_workers=2, progress=False) as ex:
+    # fork: spawned workers re-import numpy/ase, ~10 s on this loaded 2-core machine
+    with TaskExecutor(n_workers=2, start_method="fork", progress=False) as ex:
         results = ex.map(label_structure, tasks, description="label")
     assert len(results) == 4 and all(isinstance(r, TaskResult) for r in results)
     assert [r.ok for r in results] == [True, True, True, False]

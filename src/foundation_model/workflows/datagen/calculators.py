@@ -47,6 +47,9 @@ class CalculatorSpec(ClassPathSerializable):
         """A fresh ASE calculator (called in the worker process)."""
         raise NotImplementedError
 
+    def check_elements(self, elements: list[str]) -> None:
+        """Raise a one-line error when the calculator cannot treat ``elements``."""
+
     @property
     def label(self) -> str:
         """Short description stored as provenance in the database."""
@@ -73,6 +76,15 @@ class EMTSpec(CalculatorSpec):
         from ase.calculators.emt import EMT
 
         return EMT()
+
+    def check_elements(self, elements: list[str]) -> None:
+        from ase.calculators.emt import parameters
+
+        missing = sorted(set(elements) - set(parameters))
+        if missing:
+            raise ValueError(
+                f"EMTSpec has no parameters for {missing}; EMT knows {sorted(parameters)}."
+            )
 
     @property
     def label(self) -> str:

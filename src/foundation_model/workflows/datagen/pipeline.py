@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,20 @@ class DatagenPipeline:
         self.plots = plots
         self.timings: dict[str, float] = {}
         self.skipped: list[str] = []
+        self.check()
+
+    def check(self) -> None:
+        """Cross-stage validation: every element is known to the calculator and descriptor."""
+        elements = self.generate.elements
+        self.explore.calculator.check_elements(elements)
+        if self.store.relabel is not None:
+            self.store.relabel.check_elements(elements)
+        species = getattr(getattr(self.sample, "descriptor", None), "species", None)
+        missing = sorted(set(elements) - set(species or elements))
+        if missing:
+            raise ValueError(
+                f"sample descriptor species {species} miss {missing}, which the generators emit."
+            )
 
     # ----------------------------------------------------------------- configuration
     def settings(self) -> dict[str, Any]:
@@ -91,8 +106,23 @@ class DatagenPipeline:
         }
 
     def config_hash(self) -> str:
-        text = json.dumps(self.settings(), sort_keys=True, default=_to_jsonable)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Hash of every scientific setting (stored on each database row)."""
+        return self.stage_hashes()["store"]
+
+    def stage_hashes(self) -> dict[str, str]:
+        """Cumulative hash per stage: a stage's hash changes with its settings or upstream's."""
+        cfg = self.settings()
+        parts = {
+            "generate": [cfg["generate"], cfg["seed"], self.explore.calculator.cutoff],
+            "explore": [cfg["explore"]],
+            "sample": [cfg["sample"]],
+            "store": [cfg["store"]],
+        }
+        out, previous = {}, ""
+        for stage, items in parts.items():
+            text = previous + json.dumps(items, sort_keys=True, default=_to_jsonable)
+            previous = out[stage] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return out
 
     def path(self, name: str) -> Path:
         return self.output_dir / name
@@ -105,9 +135,12 @@ class DatagenPipeline:
                     f"{self.output_dir} already holds a run: pass --resume to continue it "
                     "or choose another output_dir."
                 )
-            return RunState.load(state_path, self.config_hash())
+            state = RunState.load(state_path, self.stage_hashes())
+            if state.invalidated:
+                self._log(f"settings changed: redoing {', '.join(state.invalidated)}")
+            return state
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        state = RunState(state_path, self.config_hash())
+        state = RunState(state_path, self.stage_hashes())
         state.save()
         return state
 
@@ -129,20 +162,27 @@ class DatagenPipeline:
     def _stage(self, state: RunState, name: str, fn: Any) -> Any:
         loaders = {
             "generate": lambda: read_frames(self.path("initial_structures.extxyz")),
-            "explore": self.load_frames,
+            "explore": lambda: self.load_frames(state),
             "sample": lambda: read_frames(self.path("samples.extxyz")),
             "store": lambda: None,
         }
         if state.done(name):
             self.skipped.append(name)
+            self._log(f"{name}: finished in an earlier run, skipped")
             return loaders[name]()
+        self._log(f"{name}: running")
         start = time.perf_counter()
         out = fn(state)
         self.timings[name] = time.perf_counter() - start
+        self._log(f"{name}: {self.timings[name]:.1f} s")
         if state.done(name):
             state.data["stages"][name]["seconds"] = round(self.timings[name], 3)
             state.save()
         return out
+
+    def _log(self, message: str) -> None:
+        if self.executor.progress:
+            print(f"[fm datagen] {message}", file=sys.stderr, flush=True)
 
     def _generate(self, state: RunState) -> list[ase.Atoms]:
         seeds, rejected = self.generate.run(self.seed, self.explore.calculator.cutoff)
@@ -161,6 +201,7 @@ class DatagenPipeline:
         tasks = self.trajectory_tasks(seeds)
         pending = [t for t in tasks if not state.trajectory_done(t.traj_id)]
         self.skipped += [f"trajectory:{t.traj_id}" for t in tasks if t not in pending]
+        self._log(f"explore: {len(pending)} of {len(tasks)} trajectories to run")
 
         def save(result: TaskResult) -> None:
             task = pending[result.index]
@@ -180,13 +221,13 @@ class DatagenPipeline:
             raise RuntimeError(f"Every trajectory failed, e.g. {first[0]}: {first[1]}")
         if not failed:
             state.finish("explore", n_trajectories=len(tasks))
-        return self.load_frames()
+        return self.load_frames(state)
 
-    def load_frames(self) -> list[ase.Atoms]:
-        """Every saved trajectory frame, in trajectory-id order."""
+    def load_frames(self, state: RunState) -> list[ase.Atoms]:
+        """The frames of every finished trajectory of this run, in trajectory-id order."""
         frames = []
-        for path in sorted(self.path("trajectories").glob("*.extxyz")):
-            frames.extend(read_frames(path))
+        for traj_id in sorted(state.data["trajectories"]):
+            frames.extend(read_frames(self.path(f"trajectories/{traj_id}.extxyz")))
         return frames
 
     def _sample(self, state: RunState, frames: list[ase.Atoms]) -> list[ase.Atoms]:
@@ -217,8 +258,13 @@ class DatagenPipeline:
         provenance = {
             "sampler": type(self.sample).__name__,
             "explorer": type(self.explore).__name__,
-            "calculator": (self.store.relabel or self.explore.calculator).label,
+            "labels_from": (self.store.relabel or self.explore.calculator).label,
             "explore_calculator": self.explore.calculator.label,
+            "explorer_settings": json.dumps(
+                {k: v for k, v in self.explore.init_args().items() if k != "calculator"},
+                sort_keys=True,
+                default=_to_jsonable,
+            ),
             "config_hash": self.config_hash(),
             "package_version": _package_version(),
             "run_seed": self.seed,

@@ -84,9 +84,12 @@ def plot_traces(pipeline: Any, path: Path) -> Path | None:
         if not frames:
             continue
         steps = [a.info["md_step"] for a in frames]
-        ax_e.plot(steps, [a.info["energy"] / len(a) for a in frames], marker=".", lw=1)
+        ax_e.plot(
+            steps, [a.info["energy"] / len(a) for a in frames], marker=".", lw=1, label=f.stem
+        )
         ax_t.plot(steps, [a.info["instant_temperature_K"] for a in frames], marker=".", lw=1)
     ax_e.set(xlabel="MD step", ylabel="energy (eV/atom)", title="energy traces")
+    ax_e.legend(fontsize=6, ncol=2)
     ax_t.set(xlabel="MD step", ylabel="temperature (K)", title="temperature traces")
     return save(fig, path)
 

@@ -16,30 +16,39 @@ class RunState:
 
     Args:
         path: the state file.
-        config_hash: hash of the run's scientific settings.
+        stage_hashes: cumulative hash of each stage's settings (see
+            ``DatagenPipeline.stage_hashes``); the last one is the run's config hash.
     """
 
-    def __init__(self, path: str | Path, config_hash: str) -> None:
+    def __init__(self, path: str | Path, stage_hashes: dict[str, str]) -> None:
         self.path = Path(path)
+        self.invalidated: list[str] = []
         self.data: dict[str, Any] = {
-            "config_hash": config_hash,
+            "config_hash": stage_hashes[STAGES[-1]],
+            "stage_hashes": dict(stage_hashes),
             "stages": {s: {"done": False} for s in STAGES},
             "trajectories": {},
             "failed": {},
         }
 
     @classmethod
-    def load(cls, path: str | Path, config_hash: str) -> RunState:
-        """Read a state file; a changed config hash is an error."""
-        state = cls(path, config_hash)
+    def load(cls, path: str | Path, stage_hashes: dict[str, str]) -> RunState:
+        """Read a state file. From the first stage whose settings (or upstream settings)
+        changed on, stages are marked unfinished (``invalidated``); earlier work is kept."""
+        state = cls(path, stage_hashes)
         data = json.loads(Path(path).read_text())
-        if data.get("config_hash") != config_hash:
-            raise ValueError(
-                f"{path}: the configuration changed since this run started "
-                f"(hash {data.get('config_hash')} != {config_hash}); "
-                "use a new output_dir or restore the config."
-            )
+        old = data.get("stage_hashes", {})
+        changed = [s for s in STAGES if old.get(s) != stage_hashes[s]]
+        if changed:
+            state.invalidated = list(STAGES[STAGES.index(changed[0]) :])
+            for stage in state.invalidated:
+                data["stages"][stage] = {"done": False}
+            if "generate" in state.invalidated or "explore" in state.invalidated:
+                data["trajectories"], data["failed"] = {}, {}
+        data["stage_hashes"] = dict(stage_hashes)
+        data["config_hash"] = stage_hashes[STAGES[-1]]
         state.data = data
+        state.save()
         return state
 
     def save(self) -> None:

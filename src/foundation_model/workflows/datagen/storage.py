@@ -104,9 +104,14 @@ class AseDatabaseStorage(ClassPathSerializable):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         tmp.unlink(missing_ok=True)
-        rows = [(labelled_copy(a), provenance_of(a, provenance)) for a in frames]
-        with connect(tmp, type="db", append=False) as db:  # one transaction
-            for atoms, pairs in rows:
-                db.write(atoms, key_value_pairs=pairs)
+        n = 0
+        try:
+            with connect(tmp, type="db", append=False) as db:  # one transaction
+                for atoms in frames:
+                    db.write(labelled_copy(atoms), key_value_pairs=provenance_of(atoms, provenance))
+                    n += 1
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # rolled back: the old database (if any) stays as it was
+            raise
         os.replace(tmp, path)
-        return len(rows)
+        return n

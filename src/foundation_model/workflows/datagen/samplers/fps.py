@@ -11,26 +11,38 @@ from foundation_model.workflows.datagen.samplers.base import Sampler
 from foundation_model.workflows.datagen.samplers.descriptors import Descriptor, SOAPDescriptor
 
 
+def _sq_dist_to(x: np.ndarray, sq_norms: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Squared distances ``(n,)`` from every row of ``x`` to ``y``, by one matrix-vector
+    product (no ``(n, D)`` temporary)."""
+    return np.maximum(sq_norms - 2.0 * (x @ y) + y @ y, 0.0)
+
+
 def farthest_point_sampling(x: np.ndarray, k: int, first: int = 0) -> list[int]:
     """Greedy FPS: start at ``first``, then repeatedly take the point farthest (Euclidean)
     from all points taken so far. ``x`` is ``(n, D)``; returns ``k`` distinct indices."""
-    n = len(x)
-    k = min(k, n)
+    x = np.asarray(x, dtype=float)
+    k = min(k, len(x))
+    sq_norms = np.einsum("ij,ij->i", x, x)  # (n,)
     chosen = [int(first)]
-    dist = np.linalg.norm(x - x[first], axis=1)  # (n,) distance to the chosen set
+    dist = _sq_dist_to(x, sq_norms, x[first])  # (n,) squared distance to the chosen set
+    dist[first] = -1.0
     for _ in range(k - 1):
         nxt = int(np.argmax(dist))
         chosen.append(nxt)
-        np.minimum(dist, np.linalg.norm(x - x[nxt], axis=1), out=dist)
+        np.minimum(dist, _sq_dist_to(x, sq_norms, x[nxt]), out=dist)
+        dist[chosen] = -1.0
     return chosen
 
 
 def covering_radius(x: np.ndarray, chosen: Sequence[int]) -> float:
     """Largest distance from any point to its nearest chosen point (lower is better)."""
+    x = np.asarray(x, dtype=float)
+    sq_norms = np.einsum("ij,ij->i", x, x)
     dist = np.full(len(x), np.inf)
     for i in chosen:
-        np.minimum(dist, np.linalg.norm(x - x[i], axis=1), out=dist)
-    return float(dist.max())
+        np.minimum(dist, _sq_dist_to(x, sq_norms, x[i]), out=dist)
+    dist[list(chosen)] = 0.0
+    return float(np.sqrt(dist.max()))
 
 
 def fps_environments(envs: Sequence[np.ndarray], k: int, first: int = 0) -> list[int]:
@@ -40,7 +52,8 @@ def fps_environments(envs: Sequence[np.ndarray], k: int, first: int = 0) -> list
     every chosen environment; taking a structure adds all its environments to the set.
     """
     owner = np.concatenate([np.full(len(e), i) for i, e in enumerate(envs)])
-    x = np.concatenate(envs)  # (sum n_atoms, D)
+    x = np.concatenate(envs).astype(float)  # (sum n_atoms, D)
+    sq_norms = np.einsum("ij,ij->i", x, x)
     k = min(k, len(envs))
     dist = np.full(len(x), np.inf)
     chosen: list[int] = []
@@ -48,8 +61,8 @@ def fps_environments(envs: Sequence[np.ndarray], k: int, first: int = 0) -> list
     while len(chosen) < k:
         chosen.append(nxt)
         for v in envs[nxt]:
-            np.minimum(dist, np.linalg.norm(x - v, axis=1), out=dist)
-        dist[owner == nxt] = -1.0
+            np.minimum(dist, _sq_dist_to(x, sq_norms, v), out=dist)
+        dist[np.isin(owner, chosen)] = -1.0
         nxt = int(owner[int(np.argmax(dist))])
     return chosen
 
