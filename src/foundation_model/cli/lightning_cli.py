@@ -172,8 +172,25 @@ class FMLightningCLI(LightningCLI):
         if ckpt_path and str(ckpt_path) not in SPECIAL_CKPT_PATHS:
             from foundation_model.utils.checkpoint import load_checkpoint
 
-            load_checkpoint(ckpt_path, mmap=True, require=LIGHTNING_CKPT_KEYS)
-        super()._parse_ckpt_path()
+            ckpt = load_checkpoint(ckpt_path, mmap=True, require=LIGHTNING_CKPT_KEYS)
+            self._parse_checkpoint_hparams(subcommand, ckpt)
+
+    def _parse_checkpoint_hparams(self, subcommand: str, ckpt: dict[str, Any]) -> None:
+        """Merge the checkpoint's model hyperparameters into the config (as LightningCLI
+        does), leaving out a backbone's stored model file: that is the checkpoint's own
+        copy of a file, not a config value the parser knows."""
+        from foundation_model.backbones.base import STORED_KEY
+
+        hparams = dict(ckpt.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        backbone = hparams.get("backbone")
+        if isinstance(backbone, dict) and STORED_KEY in backbone:
+            hparams["backbone"] = {k: v for k, v in backbone.items() if k != STORED_KEY}
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run the subcommand; print the run folder after it, or remove the folder this run

@@ -91,26 +91,6 @@ def load_table(
     return df
 
 
-def numeric_matrix(df: pd.DataFrame, what: str) -> np.ndarray:
-    """Return ``df`` as float32, or raise naming non-numeric or non-finite columns."""
-    bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
-        raise ValueError(
-            f"{what}: non-numeric descriptor column(s) {bad[:5]}; descriptors must be numbers "
-            "(drop text columns such as formulas, or featurize them with `fm featurize`)."
-        )
-    values = df.to_numpy(dtype=np.float64)
-    finite = np.isfinite(values)
-    if not finite.all():
-        cols = df.columns[~finite.all(axis=0)].tolist()
-        n = int((~finite).sum())
-        raise ValueError(
-            f"{what}: {n} NaN/inf value(s) in column(s) {cols[:5]}; impute or drop them first "
-            "(`fm featurize` imputes with the column median) or drop those rows."
-        )
-    return values.astype(np.float32)
-
-
 def require_columns(df: pd.DataFrame, columns: list[str], what: str, task: str) -> None:
     """Raise a one-line error naming each missing column."""
     missing = [c for c in columns if c not in df.columns]

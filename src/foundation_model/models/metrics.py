@@ -34,3 +34,17 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
     except ValueError:
         pass
     return out
+
+
+def point_metrics(arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """Regression metrics over labelled points (``pred``/``target``/``mask`` arrays), plus
+    calibration metrics when the arrays carry a finite ``std``."""
+    from foundation_model.models.calibration import calibration_metrics
+
+    m = arrays["mask"] & np.isfinite(arrays["pred"])
+    out = regression_metrics(arrays["target"][m], arrays["pred"][m])
+    std = arrays.get("std")
+    if std is not None and np.isfinite(std[m]).any():
+        cal = calibration_metrics(arrays["target"][m], arrays["pred"][m], std[m])
+        out |= {k: v for k, v in cal.items() if k != "n"}
+    return out

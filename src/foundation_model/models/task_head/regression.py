@@ -144,15 +144,9 @@ class RegressionTask(TaskSpec):
         }
 
     def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-        from foundation_model.models.calibration import calibration_metrics
-        from foundation_model.models.metrics import regression_metrics
+        from foundation_model.models.metrics import point_metrics
 
-        m = arrays["mask"]
-        out = regression_metrics(arrays["target"][m], arrays["pred"][m])
-        if np.isfinite(arrays["std"][m]).any():
-            cal = calibration_metrics(arrays["target"][m], arrays["pred"][m], arrays["std"][m])
-            out |= {k: v for k, v in cal.items() if k != "n"}
-        return out
+        return point_metrics(arrays)
 
     def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
         m = arrays["mask"]

@@ -159,10 +159,9 @@ class SequenceTask(TaskSpec):
         }
 
     def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-        from foundation_model.models.metrics import regression_metrics
+        from foundation_model.models.metrics import point_metrics
 
-        m = arrays["mask"]
-        return regression_metrics(arrays["target"][m], arrays["pred"][m])
+        return point_metrics(arrays)
 
     def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
         m = arrays["mask"] & np.isfinite(arrays["pred"])
