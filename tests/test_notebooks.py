@@ -24,6 +24,9 @@ def _stdout(nb: nbformat.NotebookNode) -> str:
 
 def test_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FM_QUICKSTART_RUNS", str(tmp_path / "runs"))  # keep results/ clean
+    # importing streamlit (the web-app tests) sets MPLBACKEND=Agg for the whole process; the
+    # kernel inherits the environment and would then show no inline figures
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.read(REPO_ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
     client = NotebookClient(
         nb,
