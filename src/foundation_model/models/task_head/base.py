@@ -176,6 +176,14 @@ def check_regression_loss(loss: str) -> str:
     return loss
 
 
+def scaled_mae(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, scale: float) -> float:
+    """MAE over labelled, finite predictions divided by ``scale`` (NaN with none)."""
+    m = mask & np.isfinite(pred)
+    if not m.any():
+        return float("nan")
+    return float(np.abs(pred[m] - target[m]).mean() / max(scale, 1e-12))
+
+
 def member_std(stacked: Tensor) -> Tensor:
     """Spread of ensemble members ``(K, B, ...) -> (B, ...)``; NaN for a single member."""
     if stacked.shape[0] < 2:

@@ -18,6 +18,7 @@ from foundation_model.models.task_head.base import (
     TaskSpec,
     check_regression_loss,
     member_std,
+    scaled_mae,
     to_original_std,
 )
 
@@ -149,16 +150,10 @@ class RegressionTask(TaskSpec):
         return point_metrics(arrays)
 
     def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
-        m = arrays["mask"]
-        if not m.any():
-            return float("nan")
-        err = np.abs(arrays["pred"][m] - arrays["target"][m])
+        pred, target = arrays["pred"], arrays["target"]
         if self.log_transform:  # compare in the space the model standardises
-            err = np.abs(
-                np.log10(np.clip(arrays["pred"][m], 1e-30, None))
-                - np.log10(np.clip(arrays["target"][m], 1e-30, None))
-            )
-        return float(np.nanmean(err) / max(scale, 1e-12))
+            pred, target = (np.log10(np.clip(a, 1e-30, None)) for a in (pred, target))
+        return scaled_mae(pred, target, arrays["mask"], scale)
 
     def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
         return {f"{self.name}_{k}": outputs[f"{self.name}_{k}"] for k in ("value", "std")}

@@ -20,6 +20,7 @@ from foundation_model.models.task_head.base import (
     TaskSpec,
     check_regression_loss,
     member_std,
+    scaled_mae,
     to_original_std,
 )
 
@@ -164,10 +165,7 @@ class SequenceTask(TaskSpec):
         return point_metrics(arrays)
 
     def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
-        m = arrays["mask"] & np.isfinite(arrays["pred"])
-        if not m.any():
-            return float("nan")
-        return float(np.abs(arrays["pred"][m] - arrays["target"][m]).mean() / max(scale, 1e-12))
+        return scaled_mae(arrays["pred"], arrays["target"], arrays["mask"], scale)
 
     def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
         from foundation_model.plotting.parity import parity_plot
