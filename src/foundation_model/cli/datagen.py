@@ -14,8 +14,6 @@ Every key of the YAML can be overridden on the command line; each stage is chose
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from typing import Any
 
@@ -41,12 +39,6 @@ def build_parser() -> Any:
     return parser
 
 
-def _one_line(err: BaseException) -> str:
-    """The error as one line (jsonargparse nests messages over several indented lines)."""
-    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
-    return text or type(err).__name__
-
-
 def _normalise(argv: list[str]) -> list[str]:
     """``--resume`` alone means ``--resume=true``."""
     return ["--resume=true" if a == "--resume" else a for a in argv]
@@ -61,33 +53,27 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] != "run":
         print(f"fm datagen: unknown subcommand {argv[0]!r}. {USAGE}", file=sys.stderr)
         return 2
+    from foundation_model.cli.workflow_errors import run_reporting_errors
     from foundation_model.workflows.datagen.pipeline import DatagenPipeline
 
     parser = build_parser()
-    try:
+    resume = False
+
+    def run() -> dict:
+        nonlocal resume
         cfg = parser.parse_args(_normalise(argv[1:]))
+        resume = bool(cfg.resume)
         init = parser.instantiate_classes(cfg)
         kwargs = {k: v for k, v in vars(init).items() if k not in ("config", "resume", "__path__")}
-        pipeline = DatagenPipeline(**kwargs)
-        summary = pipeline.run(resume=bool(cfg.resume))
-    except (
-        ValueError,
-        TypeError,
-        RuntimeError,
-        FileNotFoundError,
-        ImportError,
-        argparse.ArgumentError,
-    ) as err:
-        if os.environ.get("FM_DEBUG"):
-            raise
-        print(f"fm datagen: error: {_one_line(err)}", file=sys.stderr)
-        return 2
-    except SystemExit as err:  # jsonargparse --help / --print_config
-        return int(err.code or 0)
+        return DatagenPipeline(**kwargs).run(resume=resume)
+
+    code, summary = run_reporting_errors("datagen", run)
+    if summary is None:
+        return code
     print(
         f"fm datagen: {summary['n_seeds']} seeds, {summary['n_trajectories']} trajectories, "
         f"{summary['n_frames']} frames -> {summary['n_samples']} samples -> "
         f"{summary['n_rows']} rows in {summary['database']}"
-        + (f" (skipped: {len(summary['skipped_this_run'])} finished items)" if cfg.resume else "")
+        + (f" (skipped: {len(summary['skipped_this_run'])} finished items)" if resume else "")
     )
     return 0

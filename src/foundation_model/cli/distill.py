@@ -56,8 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] != "run":
         print(f"fm distill: unknown subcommand {argv[0]!r}\n{USAGE}", file=sys.stderr)
         return 2
-    pipeline, resume = build_pipeline(argv[1:])
-    status = pipeline.run(resume=resume)
+    from foundation_model.cli.workflow_errors import run_reporting_errors
+
+    def run() -> tuple[Any, str]:
+        pipeline, resume = build_pipeline(argv[1:])
+        return pipeline, pipeline.run(resume=resume)
+
+    code, result = run_reporting_errors("distill", run)
+    if result is None:
+        return code
+    pipeline, status = result
     report = pipeline.artifact("report", "report.md")
     print(f"fm distill: {status}")
     if report.is_file():

@@ -41,3 +41,11 @@ def test_sample_configs_build(name: str, oracle: type, tmp_path: Path) -> None:
     )  # fmt: skip
     a, b = pipe.step_hashes(), other.step_hashes()
     assert a["student"] == b["student"] and a["delta"] != b["delta"]
+
+
+def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    from foundation_model.cli.main import main
+
+    assert main(["distill", "run", "--config", str(tmp_path / "nope.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fm distill: error:") and "nope.yaml" in err[0]
