@@ -25,7 +25,7 @@ With ``--corpus DIR`` (a folder written by ``fm data corpus``) the script instea
 ``pretrain_base``: every corpus task (regression; ``is_metal`` / ``mp_on_hull``
 classification; the JANAF Cp(T) and S(T) curves as sequence tasks), learnable log-sigma
 weighting and masked-feature modelling, on ``DIR/corpus.parquet`` with the descriptors of
-``fm featurize`` in ``DIR/corpus_magpie.parquet``; sized for <= 90 min on a 2-core CPU::
+``fm featurize`` in ``DIR/corpus_rich.parquet``; sized for <= 90 min on a 2-core CPU::
 
     python samples/helper_tools/generate_configs.py --corpus data/corpus
 
@@ -347,13 +347,18 @@ def pick_scenarios(
 
 
 # ---------------------------------------------------------------------- pretraining corpus
-CORPUS_FEATURES = "corpus_magpie.parquet"
+CORPUS_FEATURES = "corpus_rich.parquet"
 # sequence head of the curves: the best inner-validation MAE of the JANAF Cp(T) benchmark
 # (benchmarks/sequence_heads_janaf.py: transformer 2.40, rnn 2.51, tcn 2.63 J/(K mol atoms))
 PRETRAIN_HEAD = "transformer"
-# ~0.12 s of CPU per step (batch 512) measured here -> ~530 steps, ~70-80 s per epoch of the
-# ~300k-formula corpus: 40 epochs leave a margin within 90 minutes on 2 CPU cores
-PRETRAIN_EPOCHS = 40
+# Measured here on 2 CPU cores with the 271 rich descriptors: 5-head ensembles at batch 512
+# ran 2.8 steps/s (~190 s per epoch); one head per task at batch 1024 runs ~4 steps/s
+# (~65 s per epoch, per-step overhead of 26 heads dominates). 30 epochs of one-head training
+# leave a margin within 90 minutes; fine-tuned models get their own ensembles.
+PRETRAIN_EPOCHS = 30
+PRETRAIN_BATCH = 1024
+BASE_ARCHITECTURE = {"encoder_dims": [512, 256], "deposit_dim": 256}
+SHIPPED_BASE = "results/pretrained/fm-base/model.ckpt"
 
 
 def corpus_tasks(info: dict[str, Any], head: str = PRETRAIN_HEAD) -> list[dict[str, Any]]:
@@ -391,7 +396,7 @@ def pretrain_base_config(
 
     Args:
         info: the content of ``corpus.json``.
-        corpus_dir: folder of ``corpus.parquet`` and ``corpus_magpie.parquet`` as written
+        corpus_dir: folder of ``corpus.parquet`` and ``corpus_rich.parquet`` as written
             in the YAML (relative to where ``fm fit`` runs).
         max_epochs: training epochs.
     """
@@ -405,18 +410,63 @@ def pretrain_base_config(
         corpus_tasks(info),
         splitter("RandomSplitter", val_fraction=0.05, test_fraction=0.05, seed=42),
         model_args={
-            "encoder_dims": [512, 256],
-            "deposit_dim": 256,
+            **BASE_ARCHITECTURE,
             "mfm_weight": 0.2,
             "mfm_mask_ratio": 0.15,
+            "ensemble_size": 1,
         },
         checkpoint_dir=f"results/runs/{name}/checkpoints",
     )
     cfg["trainer"]["max_epochs"] = max_epochs
     cfg["trainer"]["log_every_n_steps"] = 50
-    cfg["early_stopping"]["init_args"]["patience"] = 5
-    cfg["data"]["init_args"]["batch_size"] = 512
+    # val_task_error averages 26 tasks, most with a handful of validation rows: too noisy to
+    # stop on. The run goes through all epochs under a cosine schedule and the shipped model
+    # is the last epoch (last.ckpt); best.ckpt is kept beside it.
+    cfg["early_stopping"]["init_args"]["patience"] = max_epochs
+    cfg["model"]["init_args"]["lr_scheduler"] = {
+        "class_path": "torch.optim.lr_scheduler.CosineAnnealingLR",
+        "init_args": {"T_max": max_epochs, "eta_min": 1e-5},
+    }
+    cfg["data"]["init_args"]["batch_size"] = PRETRAIN_BATCH
     cfg["plots"] = {"enabled": False}
+    return cfg
+
+
+def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
+    """The ``finetune_from_base`` scenario: the one fine-tuning recipe of the shipped model.
+
+    One regression task reading column ``target`` of the attributes table; the encoder is
+    copied from ``checkpoint`` and trains at a tenth of the head's learning rate. ``fm bench
+    matbench --pretrained`` uses this file as its recipe (it sets batch size, epochs and
+    patience from the number of training rows and picks probe / partial / full on
+    inner-validation rows). The example data are Matbench expt_gap (``fm data matbench``, then
+    featurize with ``--preset rich``); point ``formula_desc_source``/``attributes_source`` at
+    your own tables.
+
+    Args:
+        checkpoint: the pretrained checkpoint.
+    """
+    name = "finetune_from_base"
+    spec = DatasetSpec(
+        formula_desc="data/matbench/features/matbench_expt_gap_rich.parquet",
+        attributes="data/matbench/matbench_expt_gap.csv",
+    )
+    cfg = make_config(
+        name,
+        spec,
+        [_task("RegressionTask", name="target", column="target", hidden_dims=[64], loss="l1")],
+        model_args={
+            **BASE_ARCHITECTURE,
+            "dropout": 0.1,
+            "ensemble_size": 1,
+            "init_from_checkpoint": checkpoint,
+            "init_components": ["encoder"],
+            "component_lr": {"encoder": 0.0001, "heads": 0.001},
+        },
+    )
+    cfg["trainer"]["max_epochs"] = 300
+    cfg["early_stopping"]["init_args"]["patience"] = 30
+    cfg["plots"] = {"enabled": True}
     return cfg
 
 
@@ -456,7 +506,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--corpus",
         default=None,
-        help="folder written by `fm data corpus`: write only the pretrain_base scenario",
+        help="folder written by `fm data corpus`: write only pretrain_base and finetune_from_base",
     )
     p.add_argument("--structure-desc", default=None, help="optional structure descriptor table")
     p.add_argument("--regression", nargs="*", default=[], help="regression target columns")
@@ -487,7 +537,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def write_pretrain_base(corpus: str, out: Path) -> int:
-    """Write ``<out>/pretrain_base.yaml`` from ``<corpus>/corpus.json``.
+    """Write ``<out>/pretrain_base.yaml`` from ``<corpus>/corpus.json``, and
+    ``<out>/finetune_from_base.yaml`` (the fine-tuning recipe of the shipped model).
 
     Args:
         corpus: folder written by ``fm data corpus``.
@@ -503,7 +554,8 @@ def write_pretrain_base(corpus: str, out: Path) -> int:
         )
         return 1
     cfg = pretrain_base_config(json.loads(path.read_text()), corpus_dir=Path(corpus).as_posix())
-    for written in write_configs({"pretrain_base": cfg}, out):
+    configs = {"pretrain_base": cfg, "finetune_from_base": finetune_from_base_config()}
+    for written in write_configs(configs, out):
         print(f"wrote {written}")
     return 0
 

@@ -162,7 +162,7 @@ def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) ->
     from foundation_model.data import CompoundDataModule
     from foundation_model.models.task_head.base import TaskSpec
 
-    features = tmp_path / "corpus_magpie.parquet"
+    features = tmp_path / "corpus_rich.parquet"
     argv = ["--input", str(subset.parquet), "--id-column", "formula", "--output", str(features)]
     assert featurize_main([*argv, "--no-cache", "--quiet"]) == 0
     attrs = pd.read_parquet(subset.parquet)

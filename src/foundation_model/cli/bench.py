@@ -4,6 +4,12 @@
 runs the official Matbench v0.1 protocol for the model config
 ``samples/generated_configs/matbench_<task>.yaml`` (or ``--config``) and the RF-SCM/Magpie
 baseline on the same folds.
+
+``fm bench matbench --task matbench_expt_gap --pretrained results/pretrained/fm-base/model.ckpt``
+runs the transfer comparison instead: the pretrained encoder fine-tuned with the one recipe
+(``--config`` is then the recipe YAML, default
+``samples/generated_configs/finetune_from_base.yaml``) against the same network from scratch,
+RF on Magpie, RF on the model's own descriptors and a Dummy, fold by fold.
 """
 
 from __future__ import annotations
@@ -20,7 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     mb = sub.add_parser("matbench", help="Matbench v0.1 protocol (5 official folds)")
     mb.add_argument("--task", required=True, help="e.g. matbench_steels or steels")
     mb.add_argument("--out", type=Path, default=Path("results/bench"), help="results folder")
-    mb.add_argument("--config", type=Path, default=None, help="model YAML (fm fit schema)")
+    mb.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="model YAML (fm fit schema); with --pretrained the fine-tuning recipe YAML",
+    )
+    mb.add_argument(
+        "--pretrained",
+        type=Path,
+        default=None,
+        help="pretrained checkpoint: compare it fine-tuned against scratch and both RFs",
+    )
     mb.add_argument(
         "--folds", type=int, nargs="+", default=None, help="subset of folds, e.g. --folds 0"
     )
@@ -63,17 +80,20 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         n_jobs=args.n_jobs,
         progress=not args.quiet,
+        pretrained=args.pretrained,
     )
     try:
         result = run_matbench(opts)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"fm bench matbench: error: {err}", file=sys.stderr)
         return 2
-    m = result["metric"]
+    from foundation_model.workflows.bench_report import ENTRY_LABELS
+
+    scores = ", ".join(
+        f"{key} {_fmt(result[key]['mean'])}" for key in ENTRY_LABELS if key in result
+    )
     print(
-        f"{result['task']} folds {result['folds_run']}: model {m} {_fmt(result['model']['mean'])}, "
-        f"RF-SCM/Magpie {_fmt(result['rf_scm_magpie']['mean'])}, "
-        f"dummy {_fmt(result['dummy']['mean'])} "
+        f"{result['task']} folds {result['folds_run']} ({result['metric']}): {scores} "
         f"({result['seconds']:.0f} s) -> {args.out / (result['task'] + '.json')}"
     )
     if result["failed_folds"]:

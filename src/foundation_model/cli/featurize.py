@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="use row numbers 0..N-1 as ids instead (they match no other table by themselves)",
     )
     p.add_argument("--preset", default="magpie", help=PRESET_HELP)
+    p.add_argument(
+        "--like",
+        type=Path,
+        default=None,
+        help="a pretrained checkpoint: use its preset and write exactly its descriptor "
+        "columns, NaNs filled with its training medians (for fine-tuning it, e.g. "
+        "results/pretrained/fm-base/model.ckpt)",
+    )
     p.add_argument("--output", required=True, type=Path, help="output table (.parquet or .csv)")
     p.add_argument(
         "--structure-column", default=None, help="column with CIF / pymatgen JSON / extxyz text"
@@ -148,6 +156,12 @@ def run(args: argparse.Namespace) -> int:
     from foundation_model.features.pipeline import featurize_table
     from foundation_model.features.table_io import write_table
 
+    base = None
+    if args.like is not None:
+        from foundation_model.workflows.finetune_recipe import PretrainedBase
+
+        base = PretrainedBase.read(args.like)  # one-line error for a bad checkpoint
+        args.preset = base.preset or args.preset
     df = _read_input(args.input)
     result = featurize_table(
         df,
@@ -158,9 +172,11 @@ def run(args: argparse.Namespace) -> int:
         structure_preset=args.structure_preset,
         cache_dir=None if args.no_cache else args.cache_dir,
         n_jobs=args.n_jobs,
-        impute=not args.no_impute,
+        impute=not args.no_impute and base is None,
         progress=not args.quiet,
     )
+    if base is not None:
+        result.features = base.align(result.features)
     errors_path = args.errors or args.output.with_name(args.output.stem + ".errors.csv")
     if len(result.errors) or errors_path.exists():
         write_table(result.errors.set_index("id"), errors_path)

@@ -195,12 +195,14 @@ def fit_predict_fold(
         trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs, extra)
         trainer.fit(model, dm)
         batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
+        best = trainer.checkpoint_callback.best_model_score if has_ckpt else None
+    val_score = float(best) if best is not None else None
     name = tasks[0].name
     rows = np.concatenate([b["row_index"].numpy() for b in batches])
     order = np.argsort(rows)
     if dm.tasks[0].task_type == "classification":
         proba = np.concatenate([b[f"{name}_probabilities"].numpy() for b in batches])[order][:, 1]
-        return FoldPrediction((proba >= 0.5).astype(int), proba)
+        return FoldPrediction((proba >= 0.5).astype(int), proba, val_score=val_score)
     values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
-    return FoldPrediction(values, std=std if np.isfinite(std).any() else None)
+    return FoldPrediction(values, std=std if np.isfinite(std).any() else None, val_score=val_score)

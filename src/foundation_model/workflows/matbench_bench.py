@@ -56,6 +56,10 @@ class BenchOptions:
         n_jobs: featurization processes.
         val_fraction: share of each fold's training ids held out for validation.
         progress: show tqdm bars.
+        pretrained: a pretrained checkpoint: run the transfer comparison (scratch vs
+            fine-tuned with :class:`~foundation_model.workflows.finetune_recipe.FinetuneRecipe`,
+            RF on Magpie and RF on the model's own descriptors); ``config`` is then the
+            recipe YAML (default ``samples/generated_configs/finetune_from_base.yaml``).
     """
 
     task: str
@@ -72,6 +76,7 @@ class BenchOptions:
     n_jobs: int = 1
     val_fraction: float = 0.1
     progress: bool = True
+    pretrained: Path | None = None
 
 
 def load_config(path: Path) -> dict:
@@ -186,6 +191,10 @@ def run_matbench(opts: BenchOptions) -> dict:
     from foundation_model.workflows.bench_model import fit_predict_fold
 
     start = time.perf_counter()
+    if opts.pretrained is not None:
+        from foundation_model.workflows.transfer_bench import run_transfer
+
+        return run_transfer(opts, start)
     task = _load_task(opts)
     config_path = opts.config or CONFIG_DIR / f"{task.name}.yaml"
     cfg = load_config(config_path)

@@ -19,11 +19,14 @@ class FoldPrediction:
         values: regression predictions, or hard class labels for classification.
         proba: positive-class probabilities (classification only).
         std: predicted standard deviations (regression models with uncertainty).
+        val_score: the model's best inner-validation score (its checkpoint monitor), when
+            the model was selected on one.
     """
 
     values: np.ndarray
     proba: np.ndarray | None = None
     std: np.ndarray | None = None
+    val_score: float | None = None
 
 
 def rf_fold(

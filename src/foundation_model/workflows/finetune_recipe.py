@@ -1,0 +1,204 @@
+"""The one fine-tuning recipe of the transfer benchmark, the same for every task.
+
+The recipe is a ``fm fit`` YAML (``samples/generated_configs/finetune_from_base.yaml`` by
+default): optimizer, per-component learning rates, head shape, ensemble size. On top of it,
+fixed rules that depend only on the number of training rows set the batch size, the epoch
+budget and the early-stopping patience, and the encoder architecture is read from the
+pretrained checkpoint, so the scratch control is the same network with a random start.
+
+How much of the pretrained encoder to adapt is not chosen by hand: each candidate mode
+
+* ``probe`` — encoder frozen, only the new head trains;
+* ``partial`` — the formula encoder frozen, fusion/deposit layer and head train;
+* ``full`` — everything trains, the encoder at ``component_lr['encoder']``;
+
+is trained on the fold's inner-training rows and the one with the lowest inner-validation
+error (``val_task_error``) predicts the test rows. Test rows play no part in the choice.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from foundation_model.utils.checkpoint import load_checkpoint
+
+# encoder hyper-parameters that a warm start needs to match the checkpoint's shapes
+ARCHITECTURE_KEYS = (
+    "encoder_dims",
+    "deposit_dim",
+    "norm",
+    "activation",
+    "residual",
+    "structure_encoder_dims",
+)
+MODES = ("probe", "partial", "full")
+_FREEZE = {"probe": ["encoder"], "partial": ["encoder.formula"], "full": []}
+
+
+@dataclass
+class PretrainedBase:
+    """What the recipe needs from a pretrained checkpoint.
+
+    Attributes:
+        path: the checkpoint file.
+        architecture: encoder hyper-parameters (:data:`ARCHITECTURE_KEYS`).
+        columns: descriptor columns in the order the encoder reads them.
+        fill: per column, the pre-training median (used where a task's column is all-NaN).
+        preset: the composition preset that made the columns (None: unknown).
+    """
+
+    path: Path
+    architecture: dict[str, Any]
+    columns: list[str]
+    fill: list[float]
+    preset: str | None
+
+    @classmethod
+    def read(cls, path: str | Path) -> PretrainedBase:
+        """Read a checkpoint written by ``fm fit`` (one-line errors for bad files).
+
+        Args:
+            path: the checkpoint.
+        """
+        ckpt = load_checkpoint(path)
+        hp = ckpt.get("hyper_parameters") or {}
+        schema = ckpt.get("fm_input_schema") or {}
+        formula = schema.get("formula") or {}
+        if not formula.get("columns"):
+            raise ValueError(
+                f"Checkpoint {path} has no input schema (descriptor columns); re-save it with "
+                "this version of fm fit."
+            )
+        if int(hp.get("structure_input_dim") or 0) > 0:
+            raise ValueError(
+                f"Checkpoint {path} uses structure descriptors; the Matbench transfer "
+                "benchmark fine-tunes composition-only encoders."
+            )
+        featurizer = formula.get("featurizer") or {}
+        return cls(
+            path=Path(path),
+            architecture={k: copy.deepcopy(hp[k]) for k in ARCHITECTURE_KEYS if k in hp},
+            columns=[str(c) for c in formula["columns"]],
+            fill=[float(v) for v in formula.get("fill") or [0.0] * len(formula["columns"])],
+            preset=featurizer.get("preset"),
+        )
+
+    def align(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """``raw`` descriptors in this checkpoint's column order, NaNs filled with its
+        pre-training medians (a column the table lacks comes out as that median).
+
+        Args:
+            raw: descriptors of new rows (any column order, NaN where missing).
+        """
+        x = raw.reindex(columns=self.columns)
+        x = x.fillna(dict(zip(self.columns, self.fill, strict=True)))
+        x.attrs = dict(raw.attrs)
+        return x
+
+
+@dataclass
+class FinetuneRecipe:
+    """Size rules of the recipe (the rest lives in the recipe YAML).
+
+    Args:
+        target_steps: optimizer steps aimed at per training run (epochs = steps / batches).
+        min_epochs: fewest epochs.
+        max_epochs: most epochs.
+        large_rows: tasks with at least this many training rows get ``large_max_epochs``
+            (a reduced budget, marked in reports).
+        large_max_epochs: epochs of a large task.
+        modes: candidate modes compared on inner-validation rows.
+    """
+
+    target_steps: int = 4000
+    min_epochs: int = 20
+    max_epochs: int = 500
+    large_rows: int = 50_000
+    large_max_epochs: int = 8
+    modes: tuple[str, ...] = MODES
+
+    def sizes(self, n_train: int) -> dict[str, Any]:
+        """Batch size, epochs and patience for ``n_train`` training rows.
+
+        Args:
+            n_train: rows the model trains on (the fold's training rows minus validation).
+        """
+        batch = 32 if n_train < 2_000 else 128 if n_train < 20_000 else 512
+        reduced = n_train >= self.large_rows
+        if reduced:
+            epochs = self.large_max_epochs
+        else:
+            steps = max(1, math.ceil(n_train / batch))
+            wanted = math.ceil(self.target_steps / steps)
+            epochs = min(self.max_epochs, max(self.min_epochs, wanted))
+        patience = max(5, epochs // 6)
+        return {"batch_size": batch, "max_epochs": epochs, "patience": patience, "reduced": reduced}
+
+    def configs(
+        self,
+        recipe: dict[str, Any],
+        base: PretrainedBase,
+        task_name: str,
+        task_type: str,
+        n_train: int,
+    ) -> dict[str, dict[str, Any]]:
+        """Parsed ``fm fit`` configs: ``scratch`` plus one per mode, for one task.
+
+        Args:
+            recipe: the recipe YAML parsed by ``load_fit_config``.
+            base: the pretrained checkpoint.
+            task_name: head name.
+            task_type: ``regression`` or ``classification``.
+            n_train: training rows (sets batch size, epochs and patience).
+        """
+        sizes = self.sizes(n_train)
+        cfg = copy.deepcopy(recipe)
+        cfg["data"]["init_args"]["tasks"] = [_task(recipe, task_name, task_type)]
+        cfg["data"]["init_args"]["batch_size"] = sizes["batch_size"]
+        cfg["trainer"]["max_epochs"] = sizes["max_epochs"]
+        for key in ("model_checkpoint", "early_stopping"):
+            if cfg.get(key) is None:
+                raise ValueError(f"The fine-tuning recipe needs a top-level {key} entry.")
+        cfg["early_stopping"]["init_args"]["patience"] = sizes["patience"]
+        args = cfg["model"]["init_args"]
+        args.update(copy.deepcopy(base.architecture))
+        for key in ("init_from_checkpoint", "init_components", "freeze_components"):
+            args.pop(key, None)
+        scratch = copy.deepcopy(cfg)
+        scratch["model"]["init_args"].pop("component_lr", None)  # one lr: nothing is pretrained
+        out = {"scratch": scratch}
+        for mode in self.modes:
+            if mode not in _FREEZE:
+                raise ValueError(f"Unknown fine-tuning mode {mode!r}; use {list(_FREEZE)}.")
+            tuned = copy.deepcopy(cfg)
+            targs = tuned["model"]["init_args"]
+            targs["init_from_checkpoint"] = str(base.path)
+            targs["init_components"] = ["encoder"]
+            targs["freeze_components"] = list(_FREEZE[mode])
+            lrs = dict(targs.get("component_lr") or {})
+            targs["component_lr"] = {k: v for k, v in lrs.items() if k in ("encoder", "heads")}
+            out[mode] = tuned
+        return out
+
+
+def _task(recipe: dict[str, Any], name: str, task_type: str) -> dict[str, Any]:
+    """The recipe's head settings for a task of ``task_type`` reading column ``target``."""
+    given = (recipe.get("data") or {}).get("init_args", {}).get("tasks") or []
+    head = dict((given[0].get("init_args") or {}) if given else {})
+    hidden = head.get("hidden_dims", [64])
+    if task_type == "regression":
+        loss = head.get("loss", "l1")
+        return {
+            "class_path": "foundation_model.models.task_head.RegressionTask",
+            "init_args": {"name": name, "column": "target", "hidden_dims": hidden, "loss": loss},
+        }
+    return {
+        "class_path": "foundation_model.models.task_head.ClassificationTask",
+        "init_args": {"name": name, "column": "target", "num_classes": 2, "hidden_dims": hidden},
+    }

@@ -1,0 +1,208 @@
+"""Transfer on Matbench: the pretrained encoder fine-tuned vs the same network from scratch.
+
+Per official fold, in one run and on the same rows:
+
+* ``model_scratch`` — the recipe's network (the pretrained architecture) from a random start;
+* ``model_pretrained`` — the pretrained encoder fine-tuned; the mode (probe / partial / full,
+  see :mod:`foundation_model.workflows.finetune_recipe`) is the one with the lowest
+  inner-validation error on the fold's training ids;
+* ``rf_scm_magpie`` — the leaderboard's RF on Magpie descriptors;
+* ``rf_same_features`` — the same RF on the model's own descriptors (the fair control);
+* ``dummy`` — train mean / majority class.
+
+Writes ``<out>/<task>.json`` (each entry with ``mean``, ``std``, ``per_fold``, ``folds``),
+``<task>.md`` and ``<task>.png``.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foundation_model.data.matbench import MatbenchTask
+from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.rf_baseline import FoldPrediction
+
+RECIPE_CONFIG = "finetune_from_base.yaml"
+ENTRIES = ("model_pretrained", "model_scratch", "rf_scm_magpie", "rf_same_features", "dummy")
+
+
+def model_features(raw: pd.DataFrame, base: PretrainedBase) -> pd.DataFrame:
+    """The task's descriptors in the checkpoint's column order.
+
+    A checkpoint column the task's table lacks, or that is NaN in every row of the task, is
+    filled with the pre-training median, so no column is dropped and the shapes match.
+
+    Args:
+        raw: the task's raw descriptors (NaN where featurization failed).
+        base: the pretrained checkpoint.
+    """
+    x = raw.reindex(columns=base.columns)
+    empty = x.columns[x.isna().all()]
+    fill = dict(zip(base.columns, base.fill, strict=True))
+    for col in empty:
+        x[col] = fill[col]
+    return x
+
+
+def _fit(cfg: dict, x: pd.DataFrame, y: pd.Series, train, test, seed, opts) -> FoldPrediction:
+    from foundation_model.workflows.bench_model import fit_predict_fold
+
+    return fit_predict_fold(cfg, x, y, train, test, seed, opts.max_epochs, opts.val_fraction)
+
+
+def transfer_fold(
+    configs: dict[str, dict],
+    x: pd.DataFrame,
+    y: pd.Series,
+    train: list[str],
+    test: list[str],
+    seed: int,
+    opts: Any,
+) -> tuple[FoldPrediction, FoldPrediction, dict[str, Any]]:
+    """Train scratch and every fine-tuning mode on one fold; pick the mode on validation.
+
+    Returns:
+        ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
+        inner-validation score and the seconds spent.
+    """
+    t0 = time.perf_counter()
+    scratch = _fit(configs["scratch"], x, y, train, test, seed, opts)
+    t1 = time.perf_counter()
+    candidates = {
+        mode: _fit(cfg, x, y, train, test, seed, opts)
+        for mode, cfg in configs.items()
+        if mode != "scratch"
+    }
+    t2 = time.perf_counter()
+    scores = {m: p.val_score for m, p in candidates.items()}
+    valid = {m: s for m, s in scores.items() if s is not None and np.isfinite(s)}
+    chosen = min(valid, key=valid.get) if valid else "full"
+    info = {
+        "mode": chosen,
+        "val_task_error": scores,
+        "val_task_error_scratch": scratch.val_score,
+        "seconds_scratch": t1 - t0,
+        "seconds_finetune_all_modes": t2 - t1,
+    }
+    return scratch, candidates[chosen], info
+
+
+def run_transfer(opts: Any, start: float) -> dict:
+    """The transfer comparison of ``opts.task`` (see the module docstring).
+
+    Args:
+        opts: :class:`~foundation_model.workflows.matbench_bench.BenchOptions` with
+            ``pretrained`` set.
+        start: ``time.perf_counter()`` at the start of the run.
+    """
+    from tqdm.auto import tqdm
+
+    from foundation_model.features.table_io import write_json, write_text
+    from foundation_model.workflows.bench_report import markdown_report, plot_results, summarize
+    from foundation_model.workflows.matbench_bench import (
+        CONFIG_DIR,
+        _baselines,
+        _load_task,
+        _pool,
+        _score,
+        load_config,
+        task_features,
+    )
+
+    base = PretrainedBase.read(opts.pretrained)  # a bad checkpoint fails before any work
+    recipe_path = opts.config or CONFIG_DIR / RECIPE_CONFIG
+    recipe_cfg = load_config(recipe_path)
+    task: MatbenchTask = _load_task(opts)
+    recipe = FinetuneRecipe()
+    folds = list(range(len(task.folds))) if opts.folds is None else list(opts.folds)
+    if any(not 0 <= k < len(task.folds) for k in folds):
+        raise ValueError(f"--folds must be in 0..{len(task.folds) - 1}, got {folds}.")
+    preset = base.preset or "magpie"
+    raw_model, n_bad = task_features(task, preset, opts)
+    x_model = model_features(raw_model, base)
+    x_magpie = raw_model if preset == "magpie" else task_features(task, "magpie", opts)[0]
+    y = task.table["target"]
+    short = task.name.removeprefix("matbench_")
+    scores: dict[str, list] = {k: [] for k in ENTRIES}
+    pooled: dict[str, dict[str, list]] = {"model_pretrained": {}, "rf_scm_magpie": {}}
+    fold_info: list[dict[str, Any]] = []
+    failed: list[dict] = []
+    sizes: dict[str, Any] = {}
+    for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
+        train, test = task.folds[k]
+        y_test = y.loc[test].to_numpy()
+        seed = opts.seed + k
+        rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, seed)
+        rf_same, _ = _baselines(x_model, y, train, test, task.task_type, opts, seed)
+        for key, pred in (("rf_scm_magpie", rf), ("rf_same_features", rf_same), ("dummy", dummy)):
+            scores[key].append(_score(task.task_type, y_test, pred))
+        _pool(pooled["rf_scm_magpie"], y_test, rf)
+        n_train = len(train) - max(1, int(round(opts.val_fraction * len(train))))
+        sizes = recipe.sizes(n_train)
+        configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train)
+        try:
+            scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
+        except Exception as err:  # a failed fold is reported, the run goes on
+            failed.append(
+                {
+                    "fold": k,
+                    "error": f"{type(err).__name__}: {err}",
+                    "traceback": traceback.format_exc(limit=3),
+                }
+            )
+            scores["model_scratch"].append(None)
+            scores["model_pretrained"].append(None)
+            continue
+        scores["model_scratch"].append(_score(task.task_type, y_test, scratch))
+        scores["model_pretrained"].append(_score(task.task_type, y_test, tuned))
+        _pool(pooled["model_pretrained"], y_test, tuned)
+        fold_info.append({"fold": k, **info})
+        if opts.progress:
+            key = "mae" if task.task_type == "regression" else "roc_auc"
+            pre, scr, rfm = (scores[e][-1][key] for e in ENTRIES[:3])
+            tqdm.write(
+                f"fold {k}: pretrained[{info['mode']}] {key} {pre:.4f} | scratch {scr:.4f} "
+                f"| RF {rfm:.4f}"
+            )
+    metric = "mae" if task.task_type == "regression" else "roc_auc"
+    result: dict[str, Any] = {
+        "task": task.name,
+        "metric": metric,
+        "unit": task.unit,
+        "task_type": task.task_type,
+        "n_rows": len(task.table),
+        "folds_run": folds,
+        "pretrained": str(base.path),
+        "recipe": {
+            "config": str(recipe_path),
+            "sizes": sizes,
+            "modes": list(recipe.modes),
+            "selection": "lowest inner-validation val_task_error on each fold's training ids",
+            "reduced_budget": bool(sizes.get("reduced")),
+            "max_epochs_override": opts.max_epochs,
+        },
+        "model_preset": preset,
+        "n_featurization_failures": n_bad,
+        "data_source": task.source,
+        **{key: _summary(summarize(vals, metric)) for key, vals in scores.items()},
+        "folds": fold_info,
+        "failed_folds": failed,
+        "seconds": time.perf_counter() - start,
+    }
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(result, opts.out_dir / f"{task.name}.json")
+    write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
+    arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
+    if arrays:
+        plot_results(result, arrays, opts.out_dir / f"{task.name}.png")
+    return result
+
+
+def _summary(s: dict[str, Any]) -> dict[str, Any]:
+    """``summarize`` output plus ``folds`` (the per-fold primary scores, as the issue names it)."""
+    return {**s, "folds": s["per_fold"]}

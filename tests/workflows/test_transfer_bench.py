@@ -1,0 +1,157 @@
+"""fm bench matbench --pretrained: one fold of steels, 2 epochs, from a tiny pretrained model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from foundation_model.cli.featurize import main as featurize_main
+from foundation_model.cli.main import main as fm_main
+from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+
+ROOT = Path(__file__).resolve().parents[2]
+WHEELS = ROOT / "data" / "cache" / "wheels"
+RECIPE = ROOT / "samples" / "generated_configs" / "finetune_from_base.yaml"
+ELEMENTS = ["Li", "Na", "Mg", "Al", "Ga", "Zn", "Cu", "Ti", "Zr", "Nb", "Mo", "W"]
+
+
+def _pretrain_table() -> pd.DataFrame:
+    """Binary alloys (none is a steel) with a target from real elemental data (pymatgen)."""
+    from pymatgen.core import Composition
+
+    rows = []
+    for i, a in enumerate(ELEMENTS):
+        for b in ELEMENTS[i + 1 :]:
+            for n in (1, 3):
+                comp = Composition(f"{a}{n}{b}")
+                rows.append(
+                    {
+                        "formula": comp.reduced_formula,
+                        "mass": comp.weight / comp.num_atoms,
+                        "chi": sum(el.X * comp.get_atomic_fraction(el) for el in comp.elements),
+                    }
+                )
+    return pd.DataFrame(rows).drop_duplicates("formula")
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("pretrain")
+    _pretrain_table().to_csv(tmp / "corpus.csv", index=False)
+    feats = tmp / "corpus_magpie.parquet"
+    argv = ["--input", str(tmp / "corpus.csv"), "--formula-column", "formula"]
+    argv += ["--preset", "magpie", "--output", str(feats), "--cache-dir", str(tmp / "c")]
+    assert featurize_main([*argv, "--quiet"]) == 0
+    tasks = [
+        {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": {"name": n}}
+        for n in ("mass", "chi")
+    ]
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {"max_epochs": 2, "enable_progress_bar": False, "logger": False},
+        "model_checkpoint": {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_task_error", "dirpath": str(tmp / "ck"), "filename": "b"},
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [32], "deposit_dim": 16, "mfm_weight": 0.1},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": str(feats),
+                "attributes_source": str(tmp / "corpus.csv"),
+                "batch_size": 16,
+                "tasks": tasks,
+            },
+        },
+        "plots": {"enabled": False},
+    }
+    (tmp / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    assert fm_main(["fit", "--config", str(tmp / "cfg.yaml")]) == 0
+    return tmp / "ck" / "b.ckpt"
+
+
+def test_pretrained_base_reads_architecture_and_columns(pretrained):
+    base = PretrainedBase.read(pretrained)
+    assert base.architecture["encoder_dims"] == [32] and base.architecture["deposit_dim"] == 16
+    assert base.preset == "magpie" and len(base.columns) == len(base.fill) > 100
+
+
+def test_recipe_sizes_follow_training_rows_only():
+    recipe = FinetuneRecipe()
+    small, mid, large = recipe.sizes(250), recipe.sizes(4000), recipe.sizes(90_000)
+    assert small["batch_size"] < mid["batch_size"] < large["batch_size"]
+    assert small["max_epochs"] >= mid["max_epochs"] and not mid["reduced"] and large["reduced"]
+    assert large["max_epochs"] == recipe.large_max_epochs
+
+
+def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):
+    from foundation_model.cli.lightning_cli import load_fit_config
+
+    recipe_cfg = load_fit_config(RECIPE)
+    base = PretrainedBase.read(pretrained)
+    cfgs = FinetuneRecipe().configs(recipe_cfg, base, "y", "classification", 500)
+    assert set(cfgs) == {"scratch", "probe", "partial", "full"}
+    scratch = cfgs["scratch"]["model"]["init_args"]
+    assert "init_from_checkpoint" not in scratch and scratch["encoder_dims"] == [32]
+    assert cfgs["probe"]["model"]["init_args"]["freeze_components"] == ["encoder"]
+    assert cfgs["full"]["model"]["init_args"]["freeze_components"] == []
+    assert cfgs["full"]["model"]["init_args"]["init_from_checkpoint"] == str(pretrained)
+    task = cfgs["full"]["data"]["init_args"]["tasks"][0]
+    assert task["class_path"].endswith("ClassificationTask")
+    assert task["init_args"]["column"] == "target"
+    for cfg in cfgs.values():  # same data rules for every candidate
+        assert cfg["data"]["init_args"]["batch_size"] == 32
+        assert cfg["trainer"]["max_epochs"] == cfgs["scratch"]["trainer"]["max_epochs"]
+
+
+def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
+    from foundation_model.data import matbench_sources as sources
+
+    if not list(WHEELS.glob("crabnet-2.0.8-*.whl")) and not sources.host_reachable(
+        "https://pypi.org", 5
+    ):
+        pytest.skip("PyPI is unreachable and the crabnet wheel is not cached in data/cache/wheels")
+    out = tmp_path / "out"
+    argv = ["matbench", "--task", "steels", "--pretrained", str(pretrained), "--folds", "0"]
+    argv += ["--max-epochs", "2", "--rf-estimators", "20", "--out", str(out), "--quiet"]
+    argv += ["--data-dir", str(tmp_path / "mb"), "--feature-cache", str(tmp_path / "fc")]
+    assert fm_main(["bench", *argv, "--config", str(RECIPE)]) == 0
+    saved = json.loads((out / "matbench_steels.json").read_text())
+    for key in ("model_scratch", "model_pretrained", "rf_scm_magpie", "rf_same_features", "dummy"):
+        assert len(saved[key]["folds"]) == 1 and math.isfinite(saved[key]["mean"]), key
+        assert saved[key]["std"] == 0.0
+    fold = saved["folds"][0]
+    assert fold["mode"] in ("probe", "partial", "full")
+    assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
+    assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
+    assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()
+    assert (out / "matbench_steels.png").stat().st_size > 1000
+
+
+def test_incompatible_pretrained_checkpoint_is_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    argv = ["matbench", "--task", "steels", "--pretrained", str(bad), "--folds", "0"]
+    argv += ["--data-dir", str(tmp_path / "mb"), "--out", str(tmp_path / "o"), "--quiet"]
+    assert fm_main(["bench", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.ckpt" in err[0]
+
+
+def test_featurize_like_a_checkpoint_writes_its_columns(pretrained, tmp_path):
+    base = PretrainedBase.read(pretrained)
+    pd.DataFrame({"id": ["a", "b"], "formula": ["Fe2O3", "Xx2"]}).to_csv(tmp_path / "my.csv")
+    out = tmp_path / "my.parquet"
+    argv = ["--input", str(tmp_path / "my.csv"), "--id-column", "id", "--output", str(out)]
+    assert featurize_main([*argv, "--like", str(pretrained), "--no-cache", "--quiet"]) == 0
+    table = pd.read_parquet(out)
+    assert list(table.columns) == base.columns and list(table.index) == ["a"]
+    assert not table.isna().any().any()
