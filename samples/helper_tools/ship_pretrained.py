@@ -11,7 +11,7 @@ Writes into ``--out``:
   benchmark table when ``results/bench/matbench_all.json`` exists, intended use, limits).
 
     uv run python samples/helper_tools/ship_pretrained.py --run results/runs/pretrain_base \\
-        --train-minutes 25 --out results/pretrained/fm-base
+        --train-minutes 29 --out results/pretrained/fm-base
 """
 
 from __future__ import annotations
@@ -111,10 +111,12 @@ def card(
         f"Formula encoder {hp['encoder_dims']} → deposit {hp['deposit_dim']} "
         f"({hp.get('norm')} norm, dropout {hp.get('dropout')}), one head per task "
         f"({len(tasks)} tasks), learnable log-σ task weighting, masked feature modelling "
-        f"(weight {hp.get('mfm_weight')}). {n_params / 1e6:.2f}M parameters. Trained "
-        f"{info['epochs']} epochs ({info['global_step']} steps) in {minutes:.0f} min on "
-        "2 CPU cores; this checkpoint is the last epoch. Config: `config.yaml` "
-        "(= `samples/generated_configs/pretrain_base.yaml`).",
+        f"(weight {hp.get('mfm_weight')}). {n_params / 1e6:.2f}M parameters. The run "
+        f"trained {info['max_epochs']} epochs in {minutes:.0f} min on 2 CPU cores; this "
+        f"checkpoint is epoch {info['epoch']} (step {info['global_step']}, the run's "
+        f"`{info['file']}`"
+        + (", lowest validation `val_task_error`" if info["file"] == "best.ckpt" else "")
+        + "). Config: `config.yaml` (= `samples/generated_configs/pretrain_base.yaml`).",
         "",
         "## Held-out test split of the corpus (5 %)",
         "",
@@ -167,11 +169,21 @@ def card(
     return "\n".join(lines) + "\n"
 
 
+def _max_epochs(config: Path) -> int | None:
+    import yaml
+
+    return (yaml.safe_load(config.read_text()).get("trainer") or {}).get("max_epochs")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Package the run."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", type=Path, default=Path("results/runs/pretrain_base"))
-    p.add_argument("--checkpoint", default="last.ckpt", help="file in <run>/checkpoints")
+    p.add_argument(
+        "--checkpoint",
+        default="best.ckpt",
+        help="file in <run>/checkpoints (best.ckpt: lowest val_task_error; last.ckpt: newest)",
+    )
     p.add_argument("--corpus", type=Path, default=Path("data/corpus/corpus.json"))
     p.add_argument("--bench", type=Path, default=Path("results/bench/matbench_all.json"))
     p.add_argument("--train-minutes", type=float, required=True, help="measured wall time")
@@ -202,7 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     pred = foundation_model.load(args.out / "model.ckpt").predict(["Fe2O3", "GaN", "NaCl"])
     print(pred.filter(like="oqmd_formation_enthalpy").round(3).to_string())
     bench = json.loads(args.bench.read_text()) if args.bench.is_file() else None
-    info = {"epochs": int(slim.get("epoch", -1)) + 1, "global_step": slim.get("global_step")}
+    info = {
+        "epoch": int(slim.get("epoch", -1)),
+        "global_step": slim.get("global_step"),
+        "file": args.checkpoint,
+        "max_epochs": _max_epochs(configs[-1]),
+    }
     text = card(info, slim, metrics, json.loads(args.corpus.read_text()), bench, args.train_minutes)
     (args.out / "README.md").write_text(text)
     print(f"wrote {args.out} (model.ckpt {size_mb:.1f} MB)")

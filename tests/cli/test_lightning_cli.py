@@ -275,3 +275,20 @@ def test_failed_first_run_leaves_no_run_folder(tmp_path, table_files, capsys):
     assert main(["fit", "--config", str(cfg)]) == 1
     assert "unknown component 'nope'" in _one_error_line(capsys)
     assert not (tmp_path / "runs" / "t").exists()
+
+
+def test_last_checkpoint_is_the_newest_epoch_not_the_best(tmp_path, table_files):
+    """Lightning 2.6 writes last.ckpt only when the monitor improves; fm fit writes it every
+    epoch. Mode ``max`` on a falling loss makes epoch 0 the best, so the two differ."""
+    cfg_path = write_config(tmp_path, table_files)
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["trainer"]["max_epochs"] = 4
+    cfg["trainer"]["callbacks"][0]["init_args"]["mode"] = "max"  # val_final_loss falls
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert main(["fit", "--config", str(cfg_path)]) == 0
+    ckpts = tmp_path / "runs" / "t" / "version_0" / "checkpoints"
+    last = torch.load(ckpts / "last.ckpt", weights_only=False)
+    best = torch.load(ckpts / "best.ckpt", weights_only=False)
+    assert last["epoch"] == 3 and last["global_step"] > best["global_step"]
+    code = main(["fit", "--config", str(cfg_path), "--ckpt_path", str(ckpts / "last.ckpt")])
+    assert code == 0  # resuming at the end of max_epochs is a clean no-op

@@ -210,12 +210,18 @@ class FMLightningCLI(LightningCLI):
             print(f"Best checkpoint: {best}")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
-        """Add :func:`default_progress_bar` unless the config disables or brings its own bar."""
+        """Add :func:`default_progress_bar` unless the config disables or brings its own bar,
+        and a :class:`~foundation_model.utils.latest_checkpoint.LatestCheckpoint` beside every
+        monitored ``ModelCheckpoint`` with ``save_last: true``."""
         from lightning.pytorch.callbacks import ProgressBar
+
+        from foundation_model.utils.latest_checkpoint import LatestCheckpoint, needs_latest
 
         callbacks = [c for c in callbacks if c is not None]  # unset optional callbacks
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
+        # a real last.ckpt every epoch (Lightning writes it only when the monitor improves)
+        callbacks += [LatestCheckpoint(c) for c in [*given, *callbacks] if needs_latest(c)]
         has_bar = any(isinstance(c, ProgressBar) for c in [*given, *callbacks])
         if config.get("enable_progress_bar", True) is not False and not has_bar:
             callbacks = [*callbacks, default_progress_bar()]
