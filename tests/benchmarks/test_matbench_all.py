@@ -1,0 +1,48 @@
+"""``benchmarks/matbench_all.py`` resumes from finished tasks and writes the summary table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "matbench_all.py"
+CKPT = ROOT / "results" / "pretrained" / "fm-base" / "model.ckpt"
+DONE = ROOT / "results" / "bench" / "transfer"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("fm_bench_matbench_all", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch):
+    bench = _module()
+    digest = bench.sha256(CKPT)
+    out = tmp_path / "transfer"
+    out.mkdir()
+    for task in ("matbench_steels", "matbench_expt_gap"):
+        done = json.loads((DONE / f"{task}.json").read_text())
+        assert done["pretrained_sha256"] == digest  # shipped results belong to the shipped model
+        shutil.copy(DONE / f"{task}.json", out)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished task was run again")
+
+    monkeypatch.setattr("foundation_model.workflows.matbench_bench.run_matbench", refuse)
+    argv = ["--pretrained", str(CKPT), "--tasks", "steels", "expt_gap", "--out", str(out)]
+    assert bench.main([*argv, "--results", str(tmp_path), "--data-dir", str(tmp_path / "no-data")]) == 0
+    summary = json.loads((tmp_path / "matbench_all.json").read_text())
+    assert set(summary["tasks"]) == {"matbench_steels", "matbench_expt_gap"}
+    assert len(summary["tasks_missing"]) == 11
+    steels = summary["tasks"]["matbench_steels"]
+    assert steels["beats_scratch"] == (steels["model_pretrained"] < steels["model_scratch"])
+    text = (tmp_path / "matbench_all.md").read_text()
+    assert "commit bb3eebf" in text and "| steels | mae |" in text
+    assert (tmp_path / "matbench_all.png").stat().st_size > 1000
