@@ -37,7 +37,8 @@ def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch)
 
     monkeypatch.setattr("foundation_model.workflows.matbench_bench.run_matbench", refuse)
     argv = ["--pretrained", str(CKPT), "--tasks", "steels", "expt_gap", "--out", str(out)]
-    assert bench.main([*argv, "--results", str(tmp_path), "--data-dir", str(tmp_path / "no-data")]) == 0
+    argv += ["--results", str(tmp_path), "--data-dir", str(tmp_path / "no-data")]
+    assert bench.main(argv) == 0
     summary = json.loads((tmp_path / "matbench_all.json").read_text())
     assert set(summary["tasks"]) == {"matbench_steels", "matbench_expt_gap"}
     assert len(summary["tasks_missing"]) == 11
