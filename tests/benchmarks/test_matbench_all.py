@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "matbench_all.py"
 CKPT = ROOT / "results" / "pretrained" / "fm-base" / "model.ckpt"
-DONE = ROOT / "results" / "bench" / "transfer"
+DONE = ROOT / "results" / "bench" / "transfer_v1"
 
 
 def _module():

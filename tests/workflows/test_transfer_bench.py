@@ -98,11 +98,13 @@ def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):
     recipe_cfg = load_fit_config(RECIPE)
     base = PretrainedBase.read(pretrained)
     cfgs = FinetuneRecipe().configs(recipe_cfg, base, "y", "classification", 500)
-    assert set(cfgs) == {"scratch", "probe", "partial", "full"}
+    assert set(cfgs) == {"scratch", "probe", "partial", "full", "full_uniform"}
     scratch = cfgs["scratch"]["model"]["init_args"]
     assert "init_from_checkpoint" not in scratch and scratch["encoder_dims"] == [32]
     assert cfgs["probe"]["model"]["init_args"]["freeze_components"] == ["encoder"]
     assert cfgs["full"]["model"]["init_args"]["freeze_components"] == []
+    assert cfgs["full"]["model"]["init_args"]["component_lr"]["encoder"] == 1e-4
+    assert cfgs["full_uniform"]["model"]["init_args"]["component_lr"] == {}  # one lr for all
     assert cfgs["full"]["model"]["init_args"]["init_from_checkpoint"] == str(pretrained)
     task = cfgs["full"]["data"]["init_args"]["tasks"][0]
     assert task["class_path"].endswith("ClassificationTask")
@@ -129,7 +131,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
         assert len(saved[key]["folds"]) == 1 and math.isfinite(saved[key]["mean"]), key
         assert saved[key]["std"] == 0.0
     fold = saved["folds"][0]
-    assert fold["mode"] in ("probe", "partial", "full")
+    assert fold["mode"] in ("probe", "partial", "full", "full_uniform")
     assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()

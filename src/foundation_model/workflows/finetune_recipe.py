@@ -11,6 +11,7 @@ How much of the pretrained encoder to adapt is not chosen by hand: each candidat
 * ``probe`` — encoder frozen, only the new head trains;
 * ``partial`` — the formula encoder frozen, fusion/deposit layer and head train;
 * ``full`` — everything trains, the encoder at ``component_lr['encoder']``;
+* ``full_uniform`` — everything trains at the optimizer's one learning rate;
 
 is trained on the fold's inner-training rows and the one with the lowest inner-validation
 error (``val_task_error``) predicts the test rows. Test rows play no part in the choice.
@@ -37,8 +38,14 @@ ARCHITECTURE_KEYS = (
     "residual",
     "structure_encoder_dims",
 )
-MODES = ("probe", "partial", "full")
-_FREEZE = {"probe": ["encoder"], "partial": ["encoder.formula"], "full": []}
+MODES = ("probe", "partial", "full", "full_uniform")
+# mode -> (components frozen, keep the recipe's per-component learning rates)
+_MODES: dict[str, tuple[list[str], bool]] = {
+    "probe": (["encoder"], True),
+    "partial": (["encoder.formula"], True),
+    "full": ([], True),
+    "full_uniform": ([], False),
+}
 
 
 @dataclass
@@ -174,14 +181,15 @@ class FinetuneRecipe:
         scratch["model"]["init_args"].pop("component_lr", None)  # one lr: nothing is pretrained
         out = {"scratch": scratch}
         for mode in self.modes:
-            if mode not in _FREEZE:
-                raise ValueError(f"Unknown fine-tuning mode {mode!r}; use {list(_FREEZE)}.")
+            if mode not in _MODES:
+                raise ValueError(f"Unknown fine-tuning mode {mode!r}; use {list(_MODES)}.")
+            frozen, per_component = _MODES[mode]
             tuned = copy.deepcopy(cfg)
             targs = tuned["model"]["init_args"]
             targs["init_from_checkpoint"] = str(base.path)
             targs["init_components"] = ["encoder"]
-            targs["freeze_components"] = list(_FREEZE[mode])
-            lrs = dict(targs.get("component_lr") or {})
+            targs["freeze_components"] = list(frozen)
+            lrs = dict(targs.get("component_lr") or {}) if per_component else {}
             targs["component_lr"] = {k: v for k, v in lrs.items() if k in ("encoder", "heads")}
             out[mode] = tuned
         return out
