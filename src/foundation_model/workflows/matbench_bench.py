@@ -220,13 +220,7 @@ def run_matbench(opts: BenchOptions) -> dict:
                 cfg, x_model, y, train, test, opts.seed + k, opts.max_epochs, opts.val_fraction
             )
         except Exception as err:  # a failed fold is reported, the run goes on
-            failed.append(
-                {
-                    "fold": k,
-                    "error": f"{type(err).__name__}: {err}",
-                    "traceback": traceback.format_exc(limit=3),
-                }
-            )
+            failed.append(failed_fold(k, err))
             scores["model"].append(None)
             continue
         scores["model"].append(_score(task.task_type, y_test, pred))
@@ -251,12 +245,7 @@ def run_matbench(opts: BenchOptions) -> dict:
         "failed_folds": failed,
         "seconds": time.perf_counter() - start,
     }
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(result, opts.out_dir / f"{task.name}.json")
-    write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
-    arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
-    if arrays:
-        plot_results(result, arrays, opts.out_dir / f"{task.name}.png")
+    arrays = write_outputs(result, pooled, opts.out_dir)
     model = arrays.get("model", {})
     if "std" in model:
         _calibration_outputs(result, model, opts.out_dir / f"{task.name}_calibration.png")
@@ -276,6 +265,44 @@ def _calibration_outputs(result: dict, model: dict[str, np.ndarray], path: Path)
         "method": "ensemble of heads, sigma rescaled on each fold's inner validation rows",
     }
     calibration_plot(model["y"], model["values"], model["std"], result["task"], path)
+
+
+def write_outputs(
+    result: dict, pooled: dict[str, dict[str, list]], out_dir: Path
+) -> dict[str, dict[str, np.ndarray]]:
+    """Write ``<task>.json``, ``<task>.md`` and the pooled parity/ROC ``<task>.png``.
+
+    Args:
+        result: the benchmark JSON dict.
+        pooled: per entry, the test-fold arrays collected by :func:`_pool`.
+        out_dir: destination folder.
+
+    Returns:
+        The pooled arrays, concatenated over folds.
+    """
+    from foundation_model.features.table_io import write_json, write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(result, out_dir / f"{result['task']}.json")
+    write_text(markdown_report(result), out_dir / f"{result['task']}.md")
+    arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
+    if arrays:
+        plot_results(result, arrays, out_dir / f"{result['task']}.png")
+    return arrays
+
+
+def failed_fold(fold: int, err: BaseException) -> dict[str, object]:
+    """The JSON record of a fold whose model failed (the run goes on without it).
+
+    Args:
+        fold: fold index.
+        err: the exception, raised inside an ``except`` block.
+    """
+    return {
+        "fold": fold,
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": traceback.format_exc(limit=3),
+    }
 
 
 def _pool(store: dict[str, list], y: np.ndarray, p: FoldPrediction) -> None:

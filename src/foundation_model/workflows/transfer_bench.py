@@ -3,7 +3,7 @@
 Per official fold, in one run and on the same rows:
 
 * ``model_scratch`` — the recipe's network (the pretrained architecture) from a random start;
-* ``model_pretrained`` — the pretrained encoder fine-tuned; the mode (probe / partial / full,
+* ``model_pretrained`` — the pretrained encoder fine-tuned; the mode (probe / partial / full / full_uniform,
   see :mod:`foundation_model.workflows.finetune_recipe`) is the one with the lowest
   inner-validation error on the fold's training ids;
 * ``rf_scm_magpie`` — the leaderboard's RF on Magpie descriptors;
@@ -17,7 +17,6 @@ Writes ``<out>/<task>.json`` (each entry with ``mean``, ``std``, ``per_fold``, `
 from __future__ import annotations
 
 import time
-import traceback
 from typing import Any
 
 import numpy as np
@@ -102,16 +101,17 @@ def run_transfer(opts: Any, start: float) -> dict:
     """
     from tqdm.auto import tqdm
 
-    from foundation_model.features.table_io import write_json, write_text
-    from foundation_model.workflows.bench_report import markdown_report, plot_results, summarize
+    from foundation_model.workflows.bench_report import summarize
     from foundation_model.workflows.matbench_bench import (
         CONFIG_DIR,
         _baselines,
         _load_task,
         _pool,
         _score,
+        failed_fold,
         load_config,
         task_features,
+        write_outputs,
     )
 
     base = PretrainedBase.read(opts.pretrained)  # a bad checkpoint fails before any work
@@ -148,13 +148,7 @@ def run_transfer(opts: Any, start: float) -> dict:
         try:
             scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
         except Exception as err:  # a failed fold is reported, the run goes on
-            failed.append(
-                {
-                    "fold": k,
-                    "error": f"{type(err).__name__}: {err}",
-                    "traceback": traceback.format_exc(limit=3),
-                }
-            )
+            failed.append(failed_fold(k, err))
             scores["model_scratch"].append(None)
             scores["model_pretrained"].append(None)
             continue
@@ -194,12 +188,7 @@ def run_transfer(opts: Any, start: float) -> dict:
         "failed_folds": failed,
         "seconds": time.perf_counter() - start,
     }
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(result, opts.out_dir / f"{task.name}.json")
-    write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
-    arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}
-    if arrays:
-        plot_results(result, arrays, opts.out_dir / f"{task.name}.png")
+    write_outputs(result, pooled, opts.out_dir)
     return result
 
 
