@@ -96,15 +96,20 @@ class PretrainedBase:
             preset=featurizer.get("preset"),
         )
 
-    def align(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def align(self, raw: pd.DataFrame, empty_columns_only: bool = False) -> pd.DataFrame:
         """``raw`` descriptors in this checkpoint's column order, NaNs filled with its
         pre-training medians (a column the table lacks comes out as that median).
 
         Args:
             raw: descriptors of new rows (any column order, NaN where missing).
+            empty_columns_only: fill only columns that are NaN in every row (so that no
+                column is dropped later) and leave other gaps to a per-fold imputer.
         """
         x = raw.reindex(columns=self.columns)
-        x = x.fillna(dict(zip(self.columns, self.fill, strict=True)))
+        fill = dict(zip(self.columns, self.fill, strict=True))
+        if empty_columns_only:
+            fill = {c: fill[c] for c in x.columns[x.isna().all()]}
+        x = x.fillna(fill)
         x.attrs = dict(raw.attrs)
         return x
 

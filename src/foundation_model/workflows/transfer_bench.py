@@ -30,24 +30,6 @@ RECIPE_CONFIG = "finetune_from_base.yaml"
 ENTRIES = ("model_pretrained", "model_scratch", "rf_scm_magpie", "rf_same_features", "dummy")
 
 
-def model_features(raw: pd.DataFrame, base: PretrainedBase) -> pd.DataFrame:
-    """The task's descriptors in the checkpoint's column order.
-
-    A checkpoint column the task's table lacks, or that is NaN in every row of the task, is
-    filled with the pre-training median, so no column is dropped and the shapes match.
-
-    Args:
-        raw: the task's raw descriptors (NaN where featurization failed).
-        base: the pretrained checkpoint.
-    """
-    x = raw.reindex(columns=base.columns)
-    empty = x.columns[x.isna().all()]
-    fill = dict(zip(base.columns, base.fill, strict=True))
-    for col in empty:
-        x[col] = fill[col]
-    return x
-
-
 def _fit(cfg: dict, x: pd.DataFrame, y: pd.Series, train, test, seed, opts) -> FoldPrediction:
     from foundation_model.workflows.bench_model import fit_predict_fold
 
@@ -124,7 +106,7 @@ def run_transfer(opts: Any, start: float) -> dict:
         raise ValueError(f"--folds must be in 0..{len(task.folds) - 1}, got {folds}.")
     preset = base.preset or "magpie"
     raw_model, n_bad = task_features(task, preset, opts)
-    x_model = model_features(raw_model, base)
+    x_model = base.align(raw_model, empty_columns_only=True)  # gaps: per-fold medians
     x_magpie = raw_model if preset == "magpie" else task_features(task, "magpie", opts)[0]
     y = task.table["target"]
     short = task.name.removeprefix("matbench_")
