@@ -145,4 +145,20 @@ def test_sample_config_with_real_backbone(backbone, tmp_path, emt_file):
         config = tmp_path / config.name
         config.write_text(yaml.safe_dump(cfg))
     ckpt = run_fm(config, emt_file, tmp_path / "runs")
+    if backbone == "mace":
+        model.unlink()  # test / predict rebuild MACE from the checkpoint's stored model
     run_fm(config, emt_file, tmp_path / "runs_test", "test", ckpt)
+    from foundation_model.cli.main import main
+
+    out = tmp_path / "pred.csv"
+    args = [
+        "predict",
+        "--config",
+        str(config),
+        f"--data.init_args.train_path={emt_file}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs_pred'}",
+        f"--ckpt_path={ckpt}",
+        f"--prediction_writer.output_path={out}",
+    ]
+    assert main(args) == 0
+    check_predict_uses_ema(pd.read_csv(out), emt_file, ckpt)

@@ -53,3 +53,27 @@ def test_member_subsets_are_fixed_and_of_the_asked_size():
     assert torch.equal(keep, member_keep(index, 5, 0.8, seed=3))  # same rows every epoch
     assert not torch.equal(keep[0], keep[1])  # members differ
     assert member_keep(index, 1, 0.8, seed=3).all()  # a single head sees every row
+
+
+def _heavy_tailed(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Laplace errors whose scale follows the spread plus a floor (heavier tails than a
+    Gaussian, as on real Matbench errors)."""
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=n)
+    spread = rng.uniform(0.1, 1.0, size=n)
+    scale = np.sqrt((2.0 * spread) ** 2 + 0.3**2)
+    return mu + rng.laplace(scale=scale / np.sqrt(2.0)), mu, spread
+
+
+def test_heavy_tails_get_intervals_with_nominal_coverage():
+    y, mu, spread = _heavy_tailed(400, seed=2)  # a validation set
+    scale, floor = fit_sigma_calibration(y, mu, spread)
+    y_test, mu_test, spread_test = _heavy_tailed(40000, seed=3)
+    sigma = np.sqrt((scale * spread_test) ** 2 + floor**2)
+    got = calibration_metrics(y_test, mu_test, sigma)
+    assert 0.61 <= got["coverage_1sigma"] <= 0.75
+    assert 0.91 <= got["coverage_2sigma"] <= 0.99
+    # the likelihood fit alone (the variance of a Laplace) leaves ±2σ short
+    a0 = np.sqrt(2.0) * 2.0 / np.sqrt(2.0)
+    plain = calibration_metrics(y_test, mu_test, np.sqrt((a0 * spread_test) ** 2 + 0.3**2))
+    assert plain["coverage_2sigma"] < 0.945

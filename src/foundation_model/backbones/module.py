@@ -421,7 +421,10 @@ class MLIPFineTuneModule(pl.LightningModule):
             # in the checkpoint only (not hparams.yaml): load_from_checkpoint then rebuilds
             # the backbone without the file it was first read from
             backbone = {**hparams["backbone"], STORED_KEY: stored}
-            checkpoint["hyper_parameters"] = {**hparams, "backbone": backbone}
+            # LightningCLI's instantiator would pass the stored model through its parser,
+            # which rejects it; this class's own __init__ rebuilds it (MLIPBackbone.from_dict)
+            kept = {k: v for k, v in hparams.items() if k != "_instantiator"}
+            checkpoint["hyper_parameters"] = {**kept, "backbone": backbone}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None and "mlip_ema" in checkpoint:

@@ -143,6 +143,8 @@ class FMLightningCLI(LightningCLI):
         self, *args: Any, model_links: dict[str, str] | None = None, **kwargs: Any
     ) -> None:
         self.model_links = model_links or {}
+        # a backbone's stored model read from --ckpt_path: (class_path, stored state)
+        self._stored_backbone: tuple[str, dict[str, Any]] | None = None
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: Any) -> None:
@@ -186,11 +188,35 @@ class FMLightningCLI(LightningCLI):
         backbone = hparams.get("backbone")
         if isinstance(backbone, dict) and STORED_KEY in backbone:
             hparams["backbone"] = {k: v for k, v in backbone.items() if k != STORED_KEY}
+            self._stored_backbone = (str(backbone.get("class_path")), backbone[STORED_KEY])
         if not hparams:
             return
         if "_class_path" in hparams:
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+
+    def _add_instantiators(self) -> None:
+        """Also rebuild a backbone from the model stored in ``--ckpt_path`` (e.g. a MACE
+        model read from a file when it was fine-tuned), so that ``fm test`` / ``fm predict``
+        on that checkpoint do not need the original file the config names."""
+        super()._add_instantiators()
+        if self._stored_backbone is None:
+            return
+        import warnings
+
+        from foundation_model.backbones.base import MLIPBackbone
+
+        class_path, stored = self._stored_backbone
+        stored_class = MLIPBackbone.resolve_class({"class_path": class_path})
+
+        def from_checkpoint(cls: type, *args: Any, **kwargs: Any) -> Any:
+            if cls is stored_class and not args:
+                return cls.from_stored(kwargs, stored)
+            return cls(*args, **kwargs)
+
+        with warnings.catch_warnings():  # deprecated in jsonargparse, as Lightning's own use
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.parser.add_instantiator(from_checkpoint, MLIPBackbone, subclasses=True)
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run the subcommand; print the run folder after it, or remove the folder this run
