@@ -51,10 +51,15 @@ class HeadEnsemble(nn.Module):
         self, h_task: Tensor, seq_x: Tensor | None = None, seq_mask: Tensor | None = None
     ) -> Tensor:
         """Member predictions stacked: ``(K, B)``, ``(K, B, C)`` or ``(K, B, L)``."""
+        if len(self.members) == 1:  # a view, no copy: the single-head path costs nothing extra
+            return self.members[0](h_task, seq_x, seq_mask).unsqueeze(0)
         return torch.stack([m(h_task, seq_x, seq_mask) for m in self.members])
 
     def loss(self, stacked: Tensor, target: Tensor, mask: Tensor, index: Tensor) -> Tensor:
         """Mean over members of each member's masked loss on its own rows."""
+        if len(self.members) == 1 or self.subsample >= 1.0:
+            total = sum(m.loss(stacked[k], target, mask) for k, m in enumerate(self.members))
+            return total / len(self.members)
         keep = member_keep(index, len(self.members), self.subsample, self.seed)  # (K, B)
         total = stacked.new_zeros(())
         for k, member in enumerate(self.members):
