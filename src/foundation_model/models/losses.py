@@ -71,6 +71,25 @@ def masked_cross_entropy(
     return (values * mask.to(values.dtype)).sum() / w.sum().clamp_min(1e-12)
 
 
+def masked_noise_nll(pred: Tensor, target: Tensor, mask: Tensor, family: str) -> Tensor:
+    """Negative log-likelihood of a mean and a per-row noise scale, over valid rows.
+
+    Args:
+        pred: ``(B, 2)``: the mean and the log of the noise scale (model units).
+        target: ``(B,)``.
+        mask: ``(B,)`` bool.
+        family: ``laplace`` (scale ``b``, the likelihood of an L1 fit) or ``gaussian``
+            (standard deviation).
+    """
+    mu, log_scale = pred[..., 0], pred[..., 1]
+    err = (mu - _safe_target(target, mask)).abs()
+    if family == "laplace":
+        values = err * torch.exp(-log_scale) + log_scale
+    else:
+        values = 0.5 * (err * torch.exp(-log_scale)) ** 2 + log_scale
+    return _masked_mean(values, mask)
+
+
 REGRESSION_LOSSES: dict[str, MaskedLoss] = {
     "mse": masked_mse,
     "l1": masked_l1,

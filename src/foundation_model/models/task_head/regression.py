@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor
 
 from foundation_model.models.components.mlp import MLP
-from foundation_model.models.losses import REGRESSION_LOSSES
+from foundation_model.models.losses import REGRESSION_LOSSES, masked_noise_nll
 from foundation_model.models.task_head.base import (
     TaskData,
     TaskHead,
@@ -27,21 +28,40 @@ if TYPE_CHECKING:
 
 
 class RegressionHead(TaskHead):
-    """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units."""
+    """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units, or
+    ``(B, 2)`` (mean, log noise scale) with ``noise=True``."""
+
+    #: bounds of the predicted log noise scale (standardised units), for stable training
+    LOG_SCALE_RANGE = (-7.0, 3.0)
 
     def __init__(
-        self, d_in: int, hidden_dims: list[int], dropout: float, activation: str, loss: str
+        self,
+        d_in: int,
+        hidden_dims: list[int],
+        dropout: float,
+        activation: str,
+        loss: str,
+        noise: bool = False,
     ) -> None:
         super().__init__()
-        self.mlp = MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
+        out = 2 if noise else 1
+        self.mlp = MLP([d_in, *hidden_dims, out], "none", activation, dropout, plain_last=True)
         self.loss_fn = REGRESSION_LOSSES[loss]
+        self.noise = noise
+        self.family = "laplace" if loss == "l1" else "gaussian"
 
     def forward(
         self, h_task: Tensor, seq_x: Tensor | None = None, seq_mask: Tensor | None = None
     ) -> Tensor:
-        return self.mlp(h_task).squeeze(-1)  # (B,)
+        out = self.mlp(h_task)
+        if not self.noise:
+            return out.squeeze(-1)  # (B,)
+        log_scale = out[:, 1].clamp(*self.LOG_SCALE_RANGE)
+        return torch.stack([out[:, 0], log_scale], dim=-1)  # (B, 2)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        if self.noise:
+            return masked_noise_nll(pred, target, mask, self.family)
         return self.loss_fn(pred, target, mask)
 
 
@@ -65,7 +85,8 @@ def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
 class RegressionTask(TaskSpec):
     """A scalar property (band gap, yield strength, ...).
 
-    Outputs ``<name>_value`` and, for an ensemble of heads, ``<name>_std`` (original units).
+    Outputs ``<name>_value`` and ``<name>_std`` (original units) when the model gives a
+    spread: an ensemble of heads, a noise head, or both (their variances add).
 
     Args:
         name: task name (output column ``<name>_value``).
@@ -78,6 +99,10 @@ class RegressionTask(TaskSpec):
         log_transform: fit on ``log10(y)`` (targets must be positive); predictions are
             returned in original units.
         loss_weight: fixed weight ``w_t`` in the total loss.
+        noise_head: also predict each row's noise scale (heteroscedastic regression): the head
+            outputs a mean and a log scale, trained by the likelihood that matches ``loss``
+            (Laplace for ``l1``, Gaussian otherwise). ``<name>_std`` is then the predicted
+            noise combined with the ensemble spread, recalibrated on validation rows.
     """
 
     task_type = "regression"
@@ -93,6 +118,7 @@ class RegressionTask(TaskSpec):
         standardize: bool = True,
         log_transform: bool = False,
         loss_weight: float = 1.0,
+        noise_head: bool = False,
     ) -> None:
         super().__init__(name, loss_weight)
         self.column = column or name
@@ -102,6 +128,7 @@ class RegressionTask(TaskSpec):
         self.loss = check_regression_loss(loss)
         self.standardize = standardize
         self.log_transform = log_transform
+        self.noise_head = bool(noise_head)
 
     def target_columns(self) -> list[str]:
         return [self.column]
@@ -110,7 +137,23 @@ class RegressionTask(TaskSpec):
         return self.log_transform
 
     def build_head(self, d_in: int) -> RegressionHead:
-        return RegressionHead(d_in, self.hidden_dims, self.dropout, self.activation, self.loss)
+        return RegressionHead(
+            d_in, self.hidden_dims, self.dropout, self.activation, self.loss, self.noise_head
+        )
+
+    def combine(self, stacked: Tensor) -> Tensor:
+        """Mean over members of the predicted means, ``(K, B[, 2]) -> (B,)``."""
+        return (stacked[..., 0] if self.noise_head else stacked).mean(dim=0)
+
+    def model_std(self, stacked: Tensor) -> Tensor:
+        """Model-space predictive std: member spread, plus the mean predicted noise variance
+        with a noise head (Laplace scale ``b`` has variance ``2 b^2``)."""
+        if not self.noise_head:
+            return member_std(stacked)
+        spread = torch.nan_to_num(member_std(stacked[..., 0]), nan=0.0)
+        scale = stacked[..., 1].exp()
+        noise_var = (2.0 * scale**2 if self.loss == "l1" else scale**2).mean(dim=0)
+        return torch.sqrt(spread**2 + noise_var)
 
     def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
         if attrs is None:
@@ -132,7 +175,7 @@ class RegressionTask(TaskSpec):
     def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
         assert scalers.target is not None
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
-        std, spread = to_original_std(member_std(stacked), value, scalers, self.log_transform)
+        std, spread = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
         return {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
