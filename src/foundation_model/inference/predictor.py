@@ -5,7 +5,8 @@
     >>> p.predict(["Fe2O3", "GaN"])          # a DataFrame, one row per formula
 
 The checkpoint's input schema says how to featurize, align and impute new rows; outputs are
-in original units with per-sample uncertainty when the model has an ensemble of heads.
+in original units with per-sample uncertainty when the model has an ensemble of heads or
+noise heads.
 """
 
 from __future__ import annotations
