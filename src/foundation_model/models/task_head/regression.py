@@ -60,9 +60,16 @@ class RegressionHead(TaskHead):
         return torch.stack([out[:, 0], log_scale], dim=-1)  # (B, 2)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        if self.noise:
-            return masked_noise_nll(pred, target, mask, self.family)
-        return self.loss_fn(pred, target, mask)
+        if not self.noise:
+            return self.loss_fn(pred, target, mask)
+        # the mean learns from the task's own loss, exactly as without a noise head; the
+        # scale learns the likelihood of the (detached) residuals, so that it cannot
+        # down-weight hard rows in the mean's fit
+        mean, log_scale = pred[..., 0], pred[..., 1]
+        detached = torch.stack([mean.detach(), log_scale], dim=-1)
+        return self.loss_fn(mean, target, mask) + masked_noise_nll(
+            detached, target, mask, self.family
+        )
 
 
 def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
@@ -100,9 +107,11 @@ class RegressionTask(TaskSpec):
             returned in original units.
         loss_weight: fixed weight ``w_t`` in the total loss.
         noise_head: also predict each row's noise scale (heteroscedastic regression): the head
-            outputs a mean and a log scale, trained by the likelihood that matches ``loss``
-            (Laplace for ``l1``, Gaussian otherwise). ``<name>_std`` is then the predicted
-            noise combined with the ensemble spread, recalibrated on validation rows.
+            outputs a mean, trained by ``loss`` as without a noise head, and a log scale,
+            trained by the likelihood that matches ``loss`` (Laplace for ``l1``, Gaussian
+            otherwise) of the mean's residuals (gradients stop at the mean). ``<name>_std``
+            is then the predicted noise combined with the ensemble spread, recalibrated on
+            validation rows.
     """
 
     task_type = "regression"
