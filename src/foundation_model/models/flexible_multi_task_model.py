@@ -258,17 +258,22 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         return out
 
     def compute_losses(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
-        """Return ``(total, raw_task_losses, ssl_losses)`` and keep predictions for metrics."""
+        """Return ``(total, raw_task_losses, ssl_losses)`` and keep predictions for metrics;
+        the last also holds the heads' auxiliary losses (``<task>_noise``)."""
         enc = self.encode(batch)
         preds = self._heads(batch, enc.h_task)
         raw: dict[str, Tensor] = {}
         present: dict[str, Tensor] = {}
+        aux: dict[str, Tensor] = {}
         for name, pred in preds.items():
             target, mask = batch.targets[name], batch.masks[name]
             if name in self.target_scalers:
                 target = self.target_scalers[name].transform(target)
             raw[name] = self.heads[name].loss(pred, target, mask, batch.index)
             present[name] = mask.any()
+            extra = self.heads[name].aux_loss(pred, target, mask, batch.index)
+            if extra is not None:  # e.g. a noise head's likelihood: outside the weighting
+                aux[f"{name}_noise"] = extra
         total, _ = self.loss_weighting(raw, present)
         ssl = self._ssl_losses(batch, enc)
         weights = {
@@ -278,6 +283,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         }
         for key, value in ssl.items():
             total = total + weights[key] * value
+        for value in aux.values():
+            total = total + value
+        ssl = {**ssl, **aux}  # logged as <stage>_<task>_noise_loss
         self._last_preds = preds
         return total, raw, ssl
 

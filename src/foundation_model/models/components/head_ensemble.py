@@ -67,5 +67,20 @@ class HeadEnsemble(nn.Module):
             total = total + member.loss(stacked[k], target, mask & row_keep)
         return total / len(self.members)
 
+    def aux_loss(
+        self, stacked: Tensor, target: Tensor, mask: Tensor, index: Tensor
+    ) -> Tensor | None:
+        """Mean over members of each member's auxiliary loss on its own rows (``None`` when
+        the heads have none)."""
+        keep = member_keep(index, len(self.members), self.subsample, self.seed)  # (K, B)
+        losses = []
+        for k, member in enumerate(self.members):
+            row_keep = keep[k].view(-1, *([1] * (mask.dim() - 1)))
+            aux = member.aux_loss(stacked[k], target, mask & row_keep)
+            if aux is None:
+                return None
+            losses.append(aux)
+        return torch.stack(losses).mean()
+
     def extra_repr(self) -> str:
         return f"members={len(self.members)}, subsample={self.subsample}"

@@ -44,6 +44,11 @@ class TaskHead(nn.Module, ABC):
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         """Masked scalar loss on model-space targets."""
 
+    def aux_loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor | None:
+        """A loss added to the total outside the task weighting (e.g. a noise head's
+        likelihood, which can be negative); ``None`` when the head has none."""
+        return None
+
 
 @dataclass
 class TaskData:

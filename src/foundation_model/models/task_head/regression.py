@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 
 class RegressionHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units, or
-    ``(B, 2)`` (mean, log noise scale) with ``noise=True``."""
+    ``(B, 2)`` (mean, log noise scale) with ``noise=True``.
+
+    The noise scale comes from its own MLP on the shared features and learns from
+    :meth:`aux_loss` only, in which the mean is detached: the mean's own loss is unchanged
+    by a noise head (the shared encoder also learns what predicts the noise).
+    """
 
     #: bounds of the predicted log noise scale (standardised units), for stable training
     LOG_SCALE_RANGE = (-7.0, 3.0)
@@ -44,32 +49,34 @@ class RegressionHead(TaskHead):
         noise: bool = False,
     ) -> None:
         super().__init__()
-        out = 2 if noise else 1
-        self.mlp = MLP([d_in, *hidden_dims, out], "none", activation, dropout, plain_last=True)
+        self.mlp = MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
         self.loss_fn = REGRESSION_LOSSES[loss]
-        self.noise = noise
+        self.noise_mlp = (
+            MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
+            if noise
+            else None
+        )
         self.family = "laplace" if loss == "l1" else "gaussian"
 
     def forward(
         self, h_task: Tensor, seq_x: Tensor | None = None, seq_mask: Tensor | None = None
     ) -> Tensor:
-        out = self.mlp(h_task)
-        if not self.noise:
-            return out.squeeze(-1)  # (B,)
-        log_scale = out[:, 1].clamp(*self.LOG_SCALE_RANGE)
-        return torch.stack([out[:, 0], log_scale], dim=-1)  # (B, 2)
+        mean = self.mlp(h_task).squeeze(-1)  # (B,)
+        if self.noise_mlp is None:
+            return mean
+        log_scale = self.noise_mlp(h_task).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
+        return torch.stack([mean, log_scale], dim=-1)  # (B, 2)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        if not self.noise:
-            return self.loss_fn(pred, target, mask)
-        # the mean learns from the task's own loss, exactly as without a noise head; the
-        # scale learns the likelihood of the (detached) residuals, so that it cannot
-        # down-weight hard rows in the mean's fit
-        mean, log_scale = pred[..., 0], pred[..., 1]
-        detached = torch.stack([mean.detach(), log_scale], dim=-1)
-        return self.loss_fn(mean, target, mask) + masked_noise_nll(
-            detached, target, mask, self.family
-        )
+        mean = pred[..., 0] if self.noise_mlp is not None else pred
+        return self.loss_fn(mean, target, mask)
+
+    def aux_loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor | None:
+        """Likelihood of the detached mean's residuals under the predicted noise scale."""
+        if self.noise_mlp is None:
+            return None
+        detached = torch.stack([pred[..., 0].detach(), pred[..., 1]], dim=-1)
+        return masked_noise_nll(detached, target, mask, self.family)
 
 
 def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
@@ -107,11 +114,11 @@ class RegressionTask(TaskSpec):
             returned in original units.
         loss_weight: fixed weight ``w_t`` in the total loss.
         noise_head: also predict each row's noise scale (heteroscedastic regression): the head
-            outputs a mean, trained by ``loss`` as without a noise head, and a log scale,
-            trained by the likelihood that matches ``loss`` (Laplace for ``l1``, Gaussian
-            otherwise) of the mean's residuals (gradients stop at the mean). ``<name>_std``
-            is then the predicted noise combined with the ensemble spread, recalibrated on
-            validation rows.
+            outputs a mean, trained by ``loss`` as without a noise head, and a log scale from
+            its own MLP on the shared features, trained by the likelihood that matches
+            ``loss`` (Laplace for ``l1``, Gaussian otherwise) of the mean's residuals,
+            outside the task weighting. ``<name>_std`` is then the predicted noise combined
+            with the ensemble spread, recalibrated on validation rows.
     """
 
     task_type = "regression"
