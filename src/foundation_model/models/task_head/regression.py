@@ -31,9 +31,9 @@ class RegressionHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units, or
     ``(B, 2)`` (mean, log noise scale) with ``noise=True``.
 
-    The noise scale comes from its own MLP on the shared features and learns from
-    :meth:`aux_loss` only, in which the mean is detached: the mean's own loss is unchanged
-    by a noise head (the shared encoder also learns what predicts the noise).
+    The noise scale comes from its own MLP on the detached shared features and learns from
+    :meth:`aux_loss` only, in which the mean is detached too: a noise head leaves the
+    training of the mean and of the encoder unchanged.
     """
 
     #: bounds of the predicted log noise scale (standardised units), for stable training
@@ -64,7 +64,7 @@ class RegressionHead(TaskHead):
         mean = self.mlp(h_task).squeeze(-1)  # (B,)
         if self.noise_mlp is None:
             return mean
-        log_scale = self.noise_mlp(h_task).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
+        log_scale = self.noise_mlp(h_task.detach()).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
         return torch.stack([mean, log_scale], dim=-1)  # (B, 2)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -115,7 +115,7 @@ class RegressionTask(TaskSpec):
         loss_weight: fixed weight ``w_t`` in the total loss.
         noise_head: also predict each row's noise scale (heteroscedastic regression): the head
             outputs a mean, trained by ``loss`` as without a noise head, and a log scale from
-            its own MLP on the shared features, trained by the likelihood that matches
+            its own MLP on the detached shared features, trained by the likelihood that matches
             ``loss`` (Laplace for ``l1``, Gaussian otherwise) of the mean's residuals,
             outside the task weighting. ``<name>_std`` is then the predicted noise combined
             with the ensemble spread, recalibrated on validation rows.
