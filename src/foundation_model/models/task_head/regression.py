@@ -31,8 +31,9 @@ class RegressionHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units, or
     ``(B, 2)`` (mean, log noise scale) with ``noise=True``.
 
-    The noise scale comes from its own MLP on the detached shared features and learns from
-    :meth:`aux_loss` only, in which the mean is detached too: a noise head leaves the
+    The noise scale comes from its own MLP on the detached shared features and the detached
+    mean (errors often depend on the predicted value, e.g. near-zero band gaps) and learns
+    from :meth:`aux_loss` only, in which the mean is detached too: a noise head leaves the
     training of the mean and of the encoder unchanged.
     """
 
@@ -52,7 +53,7 @@ class RegressionHead(TaskHead):
         self.mlp = MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
         self.loss_fn = REGRESSION_LOSSES[loss]
         self.noise_mlp = (
-            MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
+            MLP([d_in + 1, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
             if noise
             else None
         )
@@ -64,7 +65,8 @@ class RegressionHead(TaskHead):
         mean = self.mlp(h_task).squeeze(-1)  # (B,)
         if self.noise_mlp is None:
             return mean
-        log_scale = self.noise_mlp(h_task.detach()).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
+        features = torch.cat([h_task.detach(), mean.detach().unsqueeze(-1)], dim=-1)
+        log_scale = self.noise_mlp(features).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
         return torch.stack([mean, log_scale], dim=-1)  # (B, 2)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -115,7 +117,8 @@ class RegressionTask(TaskSpec):
         loss_weight: fixed weight ``w_t`` in the total loss.
         noise_head: also predict each row's noise scale (heteroscedastic regression): the head
             outputs a mean, trained by ``loss`` as without a noise head, and a log scale from
-            its own MLP on the detached shared features, trained by the likelihood that matches
+            its own MLP on the detached shared features and predicted mean, trained by the
+            likelihood that matches
             ``loss`` (Laplace for ``l1``, Gaussian otherwise) of the mean's residuals,
             outside the task weighting. ``<name>_std`` is then the predicted noise combined
             with the ensemble spread, recalibrated on validation rows.
