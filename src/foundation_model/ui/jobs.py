@@ -191,7 +191,8 @@ class Job:
     def stop(self) -> bool:
         """Ask the job to stop (SIGTERM to its process group). False if not running."""
         pid = self.runner_pid()
-        if not pid_alive(pid):
+        # a recorded exit code means finished, even while the supervisor is still exiting
+        if self.state().get("returncode") is not None or not pid_alive(pid):
             return False
         (self.folder / STOP_FILE).write_text(str(time.time()))
         try:
