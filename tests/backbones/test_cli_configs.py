@@ -41,6 +41,24 @@ def run_fm(
     return found[-1] if found else Path()
 
 
+def run_predict(config: Path, data: Path, ckpt: Path, tmp_path: Path) -> pd.DataFrame:
+    """``fm predict --config ... --ckpt_path ...`` on the test split of ``data``."""
+    from foundation_model.cli.main import main
+
+    out = tmp_path / "pred.csv"
+    args = [
+        "predict",
+        "--config",
+        str(config),
+        f"--data.init_args.train_path={data}",
+        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs_pred'}",
+        f"--ckpt_path={ckpt}",
+        f"--prediction_writer.output_path={out}",
+    ]
+    assert main(args) == 0
+    return pd.read_csv(out)
+
+
 def schnet_variant(name: str, tmp_path: Path) -> Path:
     """The sample config with its backbone swapped for the tiny pure-torch one."""
     cfg = yaml.safe_load((CONFIGS / name).read_text())
@@ -64,20 +82,7 @@ def test_config_shape_with_small_backbone(name, tmp_path, emt_file):
     calc = MLIPCalculator.from_checkpoint(ckpt, device="cpu")
     assert calc.module.ema is not None
     if "sevennet" in name:
-        from foundation_model.cli.main import main
-
-        out = tmp_path / "pred.csv"
-        args = [
-            "predict",
-            "--config",
-            str(config),
-            f"--data.init_args.train_path={emt_file}",
-            f"--trainer.logger.init_args.save_dir={tmp_path / 'runs_pred'}",
-            f"--ckpt_path={ckpt}",
-            f"--prediction_writer.output_path={out}",
-        ]
-        assert main(args) == 0
-        table = pd.read_csv(out)
+        table = run_predict(config, emt_file, ckpt, tmp_path)
         assert len(table) == 2  # the test split (10 %) of 24 structures
         for column in ("energy", "energy_per_atom", "max_force", "stress_0", "num_atoms"):
             assert table[column].notna().all()
@@ -148,17 +153,4 @@ def test_sample_config_with_real_backbone(backbone, tmp_path, emt_file):
     if backbone == "mace":
         model.unlink()  # test / predict rebuild MACE from the checkpoint's stored model
     run_fm(config, emt_file, tmp_path / "runs_test", "test", ckpt)
-    from foundation_model.cli.main import main
-
-    out = tmp_path / "pred.csv"
-    args = [
-        "predict",
-        "--config",
-        str(config),
-        f"--data.init_args.train_path={emt_file}",
-        f"--trainer.logger.init_args.save_dir={tmp_path / 'runs_pred'}",
-        f"--ckpt_path={ckpt}",
-        f"--prediction_writer.output_path={out}",
-    ]
-    assert main(args) == 0
-    check_predict_uses_ema(pd.read_csv(out), emt_file, ckpt)
+    check_predict_uses_ema(run_predict(config, emt_file, ckpt, tmp_path), emt_file, ckpt)
