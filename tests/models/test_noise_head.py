@@ -56,6 +56,12 @@ def test_noise_head_sigma_is_calibrated_and_ranks_errors(loss):
     assert 0.60 <= got["coverage_1sigma"] <= 0.77
     assert 0.90 <= got["coverage_2sigma"] <= 0.99
     assert got["spearman_error_sigma"] > 0.2  # single draws: |err| ranks noisily even for a true σ
+    # predictions from one head carry a finite, positive <task>_std in original units
+    model.eval()
+    with torch.no_grad():
+        batch = next(iter(dm.test_dataloader()))
+        out = model.to_outputs(batch, model.member_predictions(batch))
+    assert torch.isfinite(out["y_std"]).all() and (out["y_std"] > 0).all()
     true_noise = attrs["noise"].to_numpy()[dm.splits.test]
     rho = pd.Series(test["std"][m]).corr(pd.Series(true_noise[m]), method="spearman")
     assert rho > 0.8  # σ tracks the real noise level, row by row
