@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
+from benchmark_scripts import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "matbench_all.py"
 CKPT = ROOT / "results" / "pretrained" / "fm-base" / "model.ckpt"
 DONE = ROOT / "results" / "bench" / "transfer_v1"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("fm_bench_matbench_all", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("matbench_all")
 
 
 def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch):
