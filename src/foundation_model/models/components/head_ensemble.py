@@ -55,32 +55,29 @@ class HeadEnsemble(nn.Module):
             return self.members[0](h_task, seq_x, seq_mask).unsqueeze(0)
         return torch.stack([m(h_task, seq_x, seq_mask) for m in self.members])
 
+    def member_masks(self, mask: Tensor, index: Tensor) -> list[Tensor]:
+        """Each member's label mask: ``mask`` restricted to the rows of its subsample."""
+        if len(self.members) == 1 or self.subsample >= 1.0:
+            return [mask] * len(self.members)
+        keep = member_keep(index, len(self.members), self.subsample, self.seed)  # (K, B)
+        return [mask & keep[k].view(-1, *([1] * (mask.dim() - 1))) for k in range(len(keep))]
+
     def loss(self, stacked: Tensor, target: Tensor, mask: Tensor, index: Tensor) -> Tensor:
         """Mean over members of each member's masked loss on its own rows."""
-        if len(self.members) == 1 or self.subsample >= 1.0:
-            total = sum(m.loss(stacked[k], target, mask) for k, m in enumerate(self.members))
-            return total / len(self.members)
-        keep = member_keep(index, len(self.members), self.subsample, self.seed)  # (K, B)
-        total = stacked.new_zeros(())
-        for k, member in enumerate(self.members):
-            row_keep = keep[k].view(-1, *([1] * (mask.dim() - 1)))  # (B,) or (B, 1)
-            total = total + member.loss(stacked[k], target, mask & row_keep)
+        masks = self.member_masks(mask, index)
+        total = sum(m.loss(stacked[k], target, masks[k]) for k, m in enumerate(self.members))
         return total / len(self.members)
 
     def aux_loss(
         self, stacked: Tensor, target: Tensor, mask: Tensor, index: Tensor
     ) -> Tensor | None:
         """Mean over members of each member's auxiliary loss on its own rows (``None`` when
-        the heads have none)."""
-        keep = member_keep(index, len(self.members), self.subsample, self.seed)  # (K, B)
-        losses = []
-        for k, member in enumerate(self.members):
-            row_keep = keep[k].view(-1, *([1] * (mask.dim() - 1)))
-            aux = member.aux_loss(stacked[k], target, mask & row_keep)
-            if aux is None:
-                return None
-            losses.append(aux)
-        return torch.stack(losses).mean()
+        the heads have none; such heads return None at once)."""
+        if self.members[0].aux_loss(stacked[0], target, mask) is None:
+            return None
+        masks = self.member_masks(mask, index)
+        losses = [m.aux_loss(stacked[k], target, masks[k]) for k, m in enumerate(self.members)]
+        return torch.stack(losses).mean()  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
         return f"members={len(self.members)}, subsample={self.subsample}"
