@@ -33,4 +33,7 @@ def test_small_run_writes_the_reports(bench: ModuleType, tmp_path: Path) -> None
     assert result["ratio"] == pytest.approx(ratio)
     assert result["setup"]["steps_per_epoch"] == 6
     assert len(result["epoch_seconds"]["fm"]) == len(result["epoch_seconds"]["plain"]) == 1
-    assert "ratio (fm / plain)" in (tmp_path / "train_throughput.md").read_text()
+    (fm,), (plain,) = result["epoch_seconds"]["fm"], result["epoch_seconds"]["plain"]
+    assert result["paired_ratios"] == [pytest.approx(plain / fm)]
+    text = (tmp_path / "train_throughput.md").read_text()
+    assert "ratio (fm / plain)" in text and "Per-round ratio" in text
