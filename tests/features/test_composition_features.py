@@ -104,3 +104,41 @@ def test_unknown_preset_and_column_give_clear_errors():
         featurize_table(df, "formula", "nope", cache_dir=None, progress=False)
     with pytest.raises(KeyError, match="--formula-column"):
         featurize_table(df, "composition", cache_dir=None, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CuSO4·5H2O", "CuH10SO9"),
+        ("CuSO4*5H2O", "CuH10SO9"),
+        ("CuSO4 • 5 H2O", "CuH10SO9"),
+        ("Na2CO3·0.5H2O", "Na2CO3.5H1"),
+        ("2NaCl·Al2O3", "Na2Cl2Al2O3"),
+        ("Fe0.7Ni0.3", "Fe0.7Ni0.3"),
+    ],
+)
+def test_parse_formula_sums_adducts_and_hydrates(text, expected):
+    from foundation_model.features.composition import parse_formula
+
+    assert parse_formula(text) == Composition(expected)
+
+
+@pytest.mark.parametrize("text", ["CuSO4·", "·H2O", "CuSO4··H2O", "fe2o3", "Xx2O", " "])
+def test_parse_formula_rejects_malformed_text(text):
+    from foundation_model.features.composition import parse_formula
+
+    with pytest.raises(Exception):  # noqa: B017 -- pymatgen raises several types
+        parse_formula(text)
+
+
+def test_a_hydrate_featurizes_as_its_total_composition():
+    res = featurize_table(
+        pd.DataFrame({"formula": ["CuSO4·5H2O", "CuH10SO9"]}),
+        "formula",
+        "magpie",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    )
+    assert res.errors.empty
+    np.testing.assert_allclose(res.features.iloc[0], res.features.iloc[1])

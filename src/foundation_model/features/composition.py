@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,18 +10,35 @@ import numpy as np
 from foundation_model.features.presets import FeaturizerSpec
 from foundation_model.features.runner import RawFeatures, run_featurizers
 
+# adduct / hydrate separators of experimental tables: CuSO4·5H2O, CuSO4*5H2O, CuSO4•5H2O
+_ADDUCT = re.compile(r"\s*[\u00b7\u2022\u2219\u22c5*]\s*")
+_MULTIPLIER = re.compile(r"^(\d+(?:\.\d+)?)\s*(?=[A-Z(\[])")
+
 
 def parse_formula(formula: object) -> object:
     """Parse one formula into a pymatgen ``Composition``; raises with the reason.
 
+    Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
+    leading multipliers: ``"CuSO4·5H2O"`` is CuSO4 + 5 H2O (CuH10SO9).
+
     Args:
-        formula: a formula string such as ``"Fe2O3"`` or ``"Fe0.7Ni0.3"``.
+        formula: a formula string such as ``"Fe2O3"``, ``"Fe0.7Ni0.3"`` or ``"CuSO4·5H2O"``.
     """
     from pymatgen.core import Composition, Element
 
     if not isinstance(formula, str) or not formula.strip():
         raise ValueError("empty or missing formula")
-    comp = Composition(formula.strip())
+    parts = _ADDUCT.split(formula.strip())
+    if len(parts) == 1:
+        comp = Composition(parts[0])
+    else:
+        comp = Composition()
+        for part in parts:
+            match = _MULTIPLIER.match(part)
+            body = part[match.end() :] if match else part
+            if not body:
+                raise ValueError(f"formula {formula!r} has an empty part around a separator")
+            comp += Composition(body) * (float(match.group(1)) if match else 1.0)
     unknown = [str(el) for el in comp.elements if not isinstance(el, Element)]
     if unknown:
         raise ValueError(f"{', '.join(unknown)} is not a chemical element")
