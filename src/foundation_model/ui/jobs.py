@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation_model.utils.atomic import write_text
+
 STATE_FILE = "job.json"
 LOG_FILE = "log.txt"
 RUNNER_PID_FILE = "runner.pid"
@@ -41,10 +43,7 @@ def read_state(path: Path) -> dict:
 
 def write_state(path: Path, state: dict) -> None:
     """Write ``job.json`` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, path)
+    write_text(json.dumps(state, indent=2), path)
 
 
 def update_state(path: Path, **fields) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,14 @@ import ase
 import ase.io
 import numpy as np
 
+from foundation_model.utils.atomic import atomic_write, write_text
+
 LABEL_KEYS = ("energy", "forces", "stress", "free_energy")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(text, path)
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
@@ -41,16 +38,12 @@ def _json_default(value: Any) -> Any:
 
 def write_frames(path: str | Path, frames: Sequence[ase.Atoms]) -> None:
     """Frames to an extxyz file, atomically (labels from ``info``/``arrays``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     clean = []
     for atoms in frames:
         a = atoms.copy()
         a.calc = None
         clean.append(a)
-    ase.io.write(tmp, clean, format="extxyz")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: ase.io.write(tmp, clean, format="extxyz"))
 
 
 def read_frames(path: str | Path) -> list[ase.Atoms]:

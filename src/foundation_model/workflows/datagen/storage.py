@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import ase
 import numpy as np
 
+from foundation_model.utils.atomic import atomic_write
 from foundation_model.utils.class_path import ClassPathSerializable
 from foundation_model.workflows.datagen.calculators import CalculatorSpec
 
@@ -100,18 +100,15 @@ class AseDatabaseStorage(ClassPathSerializable):
         """Write ``frames`` (labels in ``info``/``arrays``) to ``path``; returns the row count."""
         from ase.db import connect
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.unlink(missing_ok=True)
         n = 0
-        try:
+
+        def write_db(tmp: Path) -> None:
+            nonlocal n
             with connect(tmp, type="db", append=False) as db:  # one transaction
                 for atoms in frames:
                     db.write(labelled_copy(atoms), key_value_pairs=provenance_of(atoms, provenance))
                     n += 1
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # rolled back: the old database (if any) stays as it was
-            raise
-        os.replace(tmp, path)
+
+        # a failure leaves the old database (if any) as it was
+        atomic_write(path, write_db)
         return n

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from foundation_model.utils.atomic import write_json
 
 
 def file_digest(path: str | Path) -> str:
@@ -74,14 +75,11 @@ class DistillState:
         return cls(path, steps)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "steps": {name: asdict(r) for name, r in self.steps.items()},
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-        os.replace(tmp, self.path)
+        write_json(data, self.path)
 
     def record(self, name: str) -> StepRecord:
         return self.steps.setdefault(name, StepRecord())
