@@ -36,7 +36,7 @@ def collect(root: Path) -> list[dict]:
             # runs at the top level are the 2026-12-02 ones (Gaussian-likelihood σ fit)
             "run": str(path.parent.relative_to(root))
             if path.parent != root
-            else f"likelihood_fit/{path.stem.removeprefix('matbench_')}",
+            else f"{path.name} (likelihood fit)",
             "task": data["task"].removeprefix("matbench_"),
             "config": data.get("config"),
             "mae": data["model"]["mean"],
