@@ -61,7 +61,8 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
     digest = sha256(ckpt)
     if path.exists() and not args.force:
         done = json.loads(path.read_text())
-        if done.get("pretrained_sha256") == digest and not done.get("failed_folds"):
+        same_seeds = (done.get("recipe") or {}).get("seeds", 1) == args.seeds
+        if done.get("pretrained_sha256") == digest and not done.get("failed_folds") and same_seeds:
             print(f"{task}: done before, read {path}")
             return done
     folds_file = args.data_dir / f"{task}_folds.json"
@@ -80,6 +81,7 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
         data_dir=args.data_dir,
         rf_estimators=100 if large else 500,
         n_jobs=2,
+        seeds=args.seeds,
         progress=not args.quiet,
         folds=args.folds,
     )
@@ -109,6 +111,7 @@ def summarize(results: dict[str, dict]) -> dict:
             "n_rows": r["n_rows"],
             "folds_run": r["folds_run"],
             "reduced_budget": bool(r["recipe"].get("reduced_budget")),
+            "seeds": r["recipe"].get("seeds", 1),
             "rf_estimators": r.get("rf_estimators"),
             **{k: means[k] for k in ENTRIES},
             **{f"{k}_std": r[k]["std"] for k in ENTRIES},
@@ -147,7 +150,8 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         beats = (r["beats_scratch"], r["beats_rf_magpie"], r["beats_rf_same_features"])
         flag = "—" if None in beats else ("yes" if all(beats) else "no")
         folds = "" if r["folds_run"] == [0, 1, 2, 3, 4] else f", folds {r['folds_run']}"
-        budget = ("reduced" if r["reduced_budget"] else "full") + folds
+        seeds = f", {r['seeds']} seeds" if r.get("seeds", 1) > 1 else ""
+        budget = ("reduced" if r["reduced_budget"] else "full") + folds + seeds
         lines.append(
             f"| {task.removeprefix('matbench_')} | {r['metric']} | "
             + " | ".join(_f(r[k]) for k in ENTRIES)
@@ -231,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("results/bench/transfer"), help="per task")
     p.add_argument("--results", type=Path, default=Path("results/bench"), help="summary folder")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="subset of folds")
+    p.add_argument("--seeds", type=int, default=1, help="networks per model entry (seed ensemble)")
     p.add_argument("--force", action="store_true", help="rerun tasks already done")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

@@ -65,3 +65,23 @@ def test_failed_fold_is_reported_not_hidden(opts_base, tmp_path):
     assert result["model"]["per_fold"] == [None] and result["model"]["mean"] is None
     assert result["failed_folds"][0]["fold"] == 0 and result["failed_folds"][0]["error"]
     assert math.isfinite(result["rf_scm_magpie"]["mean"])
+
+
+def test_seed_ensemble_trains_one_network_per_seed(opts_base, tmp_path, monkeypatch):
+    import foundation_model.workflows.bench_model as bench_model
+
+    seen: list[int] = []
+    real = bench_model.fit_predict_fold
+
+    def counting(cfg, x, y, train, test, seed, *args):
+        seen.append(seed)
+        return real(cfg, x, y, train, test, seed, *args)
+
+    monkeypatch.setattr(bench_model, "fit_predict_fold", counting)
+    opts = BenchOptions(
+        task="matbench_steels", out_dir=tmp_path, config=CONFIG, seeds=2, **opts_base
+    )
+    run_matbench(opts)
+    saved = json.loads((tmp_path / "matbench_steels.json").read_text())
+    assert seen == [0, 1000] and saved["seeds"] == 2
+    assert math.isfinite(saved["model"]["mean"]) and saved["failed_folds"] == []

@@ -125,6 +125,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
     argv = ["matbench", "--task", "steels", "--pretrained", str(pretrained), "--folds", "0"]
     argv += ["--max-epochs", "2", "--rf-estimators", "20", "--out", str(out), "--quiet"]
     argv += ["--data-dir", str(tmp_path / "mb"), "--feature-cache", str(tmp_path / "fc")]
+    argv += ["--seeds", "2"]  # scratch and the chosen mode: 2-network seed ensembles
     assert fm_main(["bench", *argv, "--config", str(RECIPE)]) == 0
     saved = json.loads((out / "matbench_steels.json").read_text())
     for key in ("model_scratch", "model_pretrained", "rf_scm_magpie", "rf_same_features", "dummy"):
@@ -134,6 +135,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
     assert fold["mode"] in ("probe", "partial", "full", "full_uniform")
     assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
+    assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()
     assert (out / "matbench_steels.png").stat().st_size > 1000
 
@@ -157,3 +159,9 @@ def test_featurize_like_a_checkpoint_writes_its_columns(pretrained, tmp_path):
     table = pd.read_parquet(out)
     assert list(table.columns) == base.columns and list(table.index) == ["a"]
     assert not table.isna().any().any()
+
+
+def test_seeds_below_one_is_a_one_line_error(tmp_path, capsys):
+    argv = ["bench", "matbench", "--task", "steels", "--seeds", "0", "--out", str(tmp_path)]
+    assert fm_main(argv) == 2
+    assert "--seeds must be at least 1" in capsys.readouterr().err

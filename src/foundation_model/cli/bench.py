@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mb.add_argument("--rf-estimators", type=int, default=500, help="trees of the RF baseline")
     mb.add_argument("--seed", type=int, default=0, help="base seed (fold k uses seed + k)")
+    mb.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="networks per model entry, predictions averaged (a seed ensemble; RFs unchanged)",
+    )
     mb.add_argument("--n-jobs", type=int, default=1, help="featurization processes")
     mb.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -67,22 +73,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from foundation_model.workflows.matbench_bench import BenchOptions, run_matbench
 
-    opts = BenchOptions(
-        task=args.task,
-        out_dir=args.out,
-        config=args.config,
-        folds=args.folds,
-        max_epochs=args.max_epochs,
-        preset=args.preset,
-        data_dir=args.data_dir,
-        feature_cache=args.feature_cache,
-        rf_estimators=args.rf_estimators,
-        seed=args.seed,
-        n_jobs=args.n_jobs,
-        progress=not args.quiet,
-        pretrained=args.pretrained,
-    )
     try:
+        opts = BenchOptions(
+            task=args.task,
+            out_dir=args.out,
+            config=args.config,
+            folds=args.folds,
+            max_epochs=args.max_epochs,
+            preset=args.preset,
+            data_dir=args.data_dir,
+            feature_cache=args.feature_cache,
+            rf_estimators=args.rf_estimators,
+            seed=args.seed,
+            seeds=args.seeds,
+            n_jobs=args.n_jobs,
+            progress=not args.quiet,
+            pretrained=args.pretrained,
+        )
         result = run_matbench(opts)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"fm bench matbench: error: {err}", file=sys.stderr)

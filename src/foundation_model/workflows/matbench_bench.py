@@ -56,6 +56,10 @@ class BenchOptions:
         n_jobs: featurization processes.
         val_fraction: share of each fold's training ids held out for validation.
         progress: show tqdm bars.
+        seeds: networks per model entry; with more than one, the network is trained with
+            seeds ``s, s + 1000, ...`` (each also draws its own validation rows) and the
+            predictions are averaged (a seed ensemble). With ``pretrained``, scratch and the
+            chosen fine-tuning mode get the same number. The RFs are unchanged.
         pretrained: a pretrained checkpoint: run the transfer comparison (scratch vs
             fine-tuned with :class:`~foundation_model.workflows.finetune_recipe.FinetuneRecipe`,
             RF on Magpie and RF on the model's own descriptors); ``config`` is then the
@@ -76,7 +80,49 @@ class BenchOptions:
     n_jobs: int = 1
     val_fraction: float = 0.1
     progress: bool = True
+    seeds: int = 1
     pretrained: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"--seeds must be at least 1, got {self.seeds}.")
+
+
+SEED_STRIDE = 1000  # member j of a seed ensemble trains with seed + j * SEED_STRIDE
+
+
+def fit_seed_ensemble(
+    cfg: dict,
+    x: pd.DataFrame,
+    y: pd.Series,
+    train,
+    test,
+    seed: int,
+    opts: BenchOptions,
+    first: FoldPrediction | None = None,
+) -> FoldPrediction:
+    """``opts.seeds`` networks of ``cfg`` on one fold, predictions averaged.
+
+    Args:
+        cfg: parsed ``fm fit`` config.
+        x: descriptors of every id.
+        y: targets.
+        train: the fold's training ids.
+        test: the fold's test ids.
+        seed: the fold's seed (member ``j`` uses ``seed + j * SEED_STRIDE``).
+        opts: run options (``seeds``, ``max_epochs``, ``val_fraction``).
+        first: member 0 when it is already trained (e.g. during mode selection).
+    """
+    from foundation_model.workflows.bench_model import fit_predict_fold
+
+    members = [first] if first is not None else []
+    for j in range(len(members), opts.seeds):
+        members.append(
+            fit_predict_fold(
+                cfg, x, y, train, test, seed + j * SEED_STRIDE, opts.max_epochs, opts.val_fraction
+            )
+        )
+    return FoldPrediction.mean_of(members)
 
 
 def load_config(path: Path) -> dict:
@@ -188,7 +234,6 @@ def run_matbench(opts: BenchOptions) -> dict:
     from tqdm.auto import tqdm
 
     from foundation_model.features.table_io import write_json, write_text
-    from foundation_model.workflows.bench_model import fit_predict_fold
 
     start = time.perf_counter()
     if opts.pretrained is not None:
@@ -216,9 +261,7 @@ def run_matbench(opts: BenchOptions) -> dict:
         scores["dummy"].append(_score(task.task_type, y_test, dummy))
         _pool(pooled["rf_scm_magpie"], y_test, rf)
         try:
-            pred = fit_predict_fold(
-                cfg, x_model, y, train, test, opts.seed + k, opts.max_epochs, opts.val_fraction
-            )
+            pred = fit_seed_ensemble(cfg, x_model, y, train, test, opts.seed + k, opts)
         except Exception as err:  # a failed fold is reported, the run goes on
             failed.append(failed_fold(k, err))
             scores["model"].append(None)
@@ -238,6 +281,7 @@ def run_matbench(opts: BenchOptions) -> dict:
         "n_rows": len(task.table),
         "folds_run": folds,
         "config": str(config_path),
+        "seeds": opts.seeds,
         "model_preset": model_preset,
         "n_featurization_failures": n_bad,
         "data_source": task.source,

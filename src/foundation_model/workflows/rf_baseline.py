@@ -28,6 +28,31 @@ class FoldPrediction:
     std: np.ndarray | None = None
     val_score: float | None = None
 
+    @classmethod
+    def mean_of(cls, members: list[FoldPrediction]) -> FoldPrediction:
+        """The seed ensemble of ``members`` (same test rows): mean values, or mean
+        probabilities thresholded at 0.5; σ of the equal-weight mixture when every member
+        has one (mean variance + variance of the means); the mean validation score.
+
+        Args:
+            members: predictions of independently trained models, one or more.
+        """
+        if not members:
+            raise ValueError("mean_of needs at least one member prediction.")
+        if len(members) == 1:
+            return members[0]
+        scores = [m.val_score for m in members if m.val_score is not None]
+        val_score = float(np.mean(scores)) if scores else None
+        if all(m.proba is not None for m in members):
+            proba = np.mean([m.proba for m in members], axis=0)
+            return cls((proba >= 0.5).astype(int), proba, val_score=val_score)
+        values = np.stack([np.asarray(m.values, dtype=np.float64) for m in members])
+        std = None
+        if all(m.std is not None for m in members):
+            var = np.mean([np.asarray(m.std, dtype=np.float64) ** 2 for m in members], axis=0)
+            std = np.sqrt(var + values.var(axis=0))
+        return cls(values.mean(axis=0), std=std, val_score=val_score)
+
 
 def rf_fold(
     x_train: np.ndarray,

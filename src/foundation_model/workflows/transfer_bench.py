@@ -47,10 +47,15 @@ def transfer_fold(
 ) -> tuple[FoldPrediction, FoldPrediction, dict[str, Any]]:
     """Train scratch and every fine-tuning mode on one fold; pick the mode on validation.
 
+    With ``opts.seeds > 1`` the scratch network and the chosen mode are then seed
+    ensembles of that many networks (the mode is chosen on the first seed's models).
+
     Returns:
         ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
         inner-validation score and the seconds spent.
     """
+    from foundation_model.workflows.matbench_bench import fit_seed_ensemble
+
     t0 = time.perf_counter()
     scratch = _fit(configs["scratch"], x, y, train, test, seed, opts)
     t1 = time.perf_counter()
@@ -70,7 +75,14 @@ def transfer_fold(
         "seconds_scratch": t1 - t0,
         "seconds_finetune_all_modes": t2 - t1,
     }
-    return scratch, candidates[chosen], info
+    tuned = candidates[chosen]
+    seeds = getattr(opts, "seeds", 1)
+    if seeds > 1:
+        scratch = fit_seed_ensemble(configs["scratch"], x, y, train, test, seed, opts, scratch)
+        tuned = fit_seed_ensemble(configs[chosen], x, y, train, test, seed, opts, tuned)
+        info["seeds"] = seeds
+        info["seconds_extra_seeds"] = time.perf_counter() - t2
+    return scratch, tuned, info
 
 
 def run_transfer(opts: Any, start: float) -> dict:
@@ -159,6 +171,7 @@ def run_transfer(opts: Any, start: float) -> dict:
             "sizes": sizes,
             "modes": list(recipe.modes),
             "selection": "lowest inner-validation val_task_error on each fold's training ids",
+            "seeds": opts.seeds,
             "reduced_budget": bool(sizes.get("reduced")),
             "max_epochs_override": opts.max_epochs,
         },
