@@ -1,0 +1,121 @@
+"""Seed ensembles vs single networks, on training ids only (how ``--seeds`` was judged).
+
+For one Matbench regression task, fold 0's training ids are split into ``--splits`` inner
+folds (KFold, seed 7); the official test ids are never read. On every inner fold it trains
+the recipe's scratch network and the pretrained encoder fine-tuned in mode ``full_uniform``
+(``samples/generated_configs/finetune_from_base.yaml``), each with ``--seeds`` seeds
+(0, 1, ...), and scores the first seed alone and the mean of all seeds; the RF on the same
+descriptors is the reference. Results go to ``<out>/seed_ensemble_inner_<task>.{json,md}``.
+
+    uv run python benchmarks/seed_ensemble_inner.py --task matbench_steels --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+ENTRIES = {
+    "scratch_1": "scratch, 1 seed",
+    "scratch_n": "scratch, mean of the seeds",
+    "finetuned_1": "fine-tuned (full_uniform), 1 seed",
+    "finetuned_n": "fine-tuned (full_uniform), mean of the seeds",
+    "rf_same_features": "RF (500 trees) on the same descriptors",
+}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train every entry on every inner fold; return per-fold MAEs and their means."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.model_selection import KFold
+
+    from foundation_model.cli.lightning_cli import load_fit_config
+    from foundation_model.data.matbench import read_matbench_task
+    from foundation_model.workflows.bench_model import fit_predict_fold
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+    from foundation_model.workflows.matbench_bench import BenchOptions, task_features
+
+    task = read_matbench_task(args.data_dir, args.task)
+    if task is None or task.task_type != "regression":
+        raise SystemExit("seed_ensemble_inner: run `fm data matbench` first; regression only.")
+    base = PretrainedBase.read(args.pretrained)
+    raw, _ = task_features(task, base.preset or "magpie", BenchOptions(task=args.task))
+    x, y = base.align(raw, empty_columns_only=True), task.table["target"]
+    ids = np.array(list(task.folds[0][0]))  # fold 0's training ids only
+    recipe = load_fit_config(args.recipe)
+    maes: dict[str, list[float]] = {k: [] for k in ENTRIES}
+    start = time.perf_counter()
+    splits = KFold(args.splits, shuffle=True, random_state=7).split(ids)
+    for i, (tr, te) in enumerate(splits):
+        train, test = list(ids[tr]), list(ids[te])
+        y_test = y.loc[test].to_numpy()
+        n_train = int(len(train) * 0.9)
+        cfgs = FinetuneRecipe().configs(recipe, base, "t", "regression", n_train)
+        for key, cfg in (("scratch", cfgs["scratch"]), ("finetuned", cfgs["full_uniform"])):
+            preds = [fit_predict_fold(cfg, x, y, train, test, s).values for s in range(args.seeds)]
+            maes[f"{key}_1"].append(float(np.abs(preds[0] - y_test).mean()))
+            maes[f"{key}_n"].append(float(np.abs(np.mean(preds, axis=0) - y_test).mean()))
+        xi = x.fillna(x.loc[train].median())
+        rf = RandomForestRegressor(500, n_jobs=1, random_state=0).fit(xi.loc[train], y.loc[train])
+        maes["rf_same_features"].append(float(np.abs(rf.predict(xi.loc[test]) - y_test).mean()))
+        print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
+    return {
+        "task": args.task,
+        "seeds": args.seeds,
+        "inner_folds": args.splits,
+        "protocol": "KFold(seed 7) over fold 0's training ids; official test ids never read",
+        "pretrained": str(args.pretrained),
+        "recipe": str(args.recipe),
+        "mae_per_inner_fold": maes,
+        "mae_mean": {k: float(np.mean(v)) for k, v in maes.items()},
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def markdown(result: dict) -> str:
+    """The table of mean inner-fold MAEs."""
+    lines = [
+        f"# Seed ensembles on {result['task']}, inner folds of fold 0's training ids",
+        "",
+        f"{result['inner_folds']} inner folds, {result['seeds']} seeds per network; "
+        f"{result['protocol']}. {result['seconds']:.0f} s.",
+        "",
+        "| entry | mean MAE | per inner fold |",
+        "|---|---|---|",
+    ]
+    for key, label in ENTRIES.items():
+        per = ", ".join(f"{v:.4g}" for v in result["mae_per_inner_fold"][key])
+        lines.append(f"| {label} | {result['mae_mean'][key]:.4g} | {per} |")
+    return "\n".join([*lines, ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run and write the JSON and Markdown reports."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--task", default="matbench_steels")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--splits", type=int, default=5, help="inner folds")
+    p.add_argument("--pretrained", type=Path, default=Path("results/pretrained/fm-base/model.ckpt"))
+    p.add_argument("--recipe", default="samples/generated_configs/finetune_from_base.yaml")
+    p.add_argument("--data-dir", type=Path, default=Path("data/matbench"))
+    p.add_argument("--out", type=Path, default=Path("results/bench"))
+    args = p.parse_args(argv)
+    result = run(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"seed_ensemble_inner_{args.task.removeprefix('matbench_')}"
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(result))
+    print(markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
