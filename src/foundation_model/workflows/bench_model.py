@@ -206,3 +206,52 @@ def fit_predict_fold(
     values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
     return FoldPrediction(values, std=std if np.isfinite(std).any() else None, val_score=val_score)
+
+
+SEED_STRIDE = 1000  # member j of a seed ensemble trains with seed + j * SEED_STRIDE
+
+
+def fit_seed_ensemble(
+    config: dict | str | Path,
+    features: pd.DataFrame,
+    targets: pd.Series,
+    train_ids: list[str],
+    test_ids: list[str],
+    seed: int,
+    seeds: int,
+    max_epochs: int | None = None,
+    val_fraction: float = 0.1,
+    first: FoldPrediction | None = None,
+) -> FoldPrediction:
+    """:func:`fit_predict_fold` with ``seeds`` networks, predictions averaged
+    (:meth:`FoldPrediction.mean_of`); member ``j`` uses ``seed + j * SEED_STRIDE``, which
+    also draws its own validation rows.
+
+    Args:
+        config: as in :func:`fit_predict_fold`.
+        features: as in :func:`fit_predict_fold`.
+        targets: as in :func:`fit_predict_fold`.
+        train_ids: as in :func:`fit_predict_fold`.
+        test_ids: as in :func:`fit_predict_fold`.
+        seed: the fold's seed (member 0).
+        seeds: networks in the ensemble (1: a single network).
+        max_epochs: as in :func:`fit_predict_fold`.
+        val_fraction: as in :func:`fit_predict_fold`.
+        first: member 0 when it is already trained (e.g. during mode selection).
+    """
+    members = [first] if first is not None else []
+    for j in range(len(members), seeds):
+        member_seed = seed + j * SEED_STRIDE
+        members.append(
+            fit_predict_fold(
+                config,
+                features,
+                targets,
+                train_ids,
+                test_ids,
+                member_seed,
+                max_epochs,
+                val_fraction,
+            )
+        )
+    return FoldPrediction.mean_of(members)

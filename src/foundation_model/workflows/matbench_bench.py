@@ -88,43 +88,6 @@ class BenchOptions:
             raise ValueError(f"--seeds must be at least 1, got {self.seeds}.")
 
 
-SEED_STRIDE = 1000  # member j of a seed ensemble trains with seed + j * SEED_STRIDE
-
-
-def fit_seed_ensemble(
-    cfg: dict,
-    x: pd.DataFrame,
-    y: pd.Series,
-    train,
-    test,
-    seed: int,
-    opts: BenchOptions,
-    first: FoldPrediction | None = None,
-) -> FoldPrediction:
-    """``opts.seeds`` networks of ``cfg`` on one fold, predictions averaged.
-
-    Args:
-        cfg: parsed ``fm fit`` config.
-        x: descriptors of every id.
-        y: targets.
-        train: the fold's training ids.
-        test: the fold's test ids.
-        seed: the fold's seed (member ``j`` uses ``seed + j * SEED_STRIDE``).
-        opts: run options (``seeds``, ``max_epochs``, ``val_fraction``).
-        first: member 0 when it is already trained (e.g. during mode selection).
-    """
-    from foundation_model.workflows.bench_model import fit_predict_fold
-
-    members = [first] if first is not None else []
-    for j in range(len(members), opts.seeds):
-        members.append(
-            fit_predict_fold(
-                cfg, x, y, train, test, seed + j * SEED_STRIDE, opts.max_epochs, opts.val_fraction
-            )
-        )
-    return FoldPrediction.mean_of(members)
-
-
 def load_config(path: Path) -> dict:
     """Read a model YAML with the parser of ``fm fit`` (same schema, same errors).
 
@@ -234,6 +197,7 @@ def run_matbench(opts: BenchOptions) -> dict:
     from tqdm.auto import tqdm
 
     from foundation_model.features.table_io import write_json, write_text
+    from foundation_model.workflows.bench_model import fit_seed_ensemble
 
     start = time.perf_counter()
     if opts.pretrained is not None:
@@ -261,7 +225,17 @@ def run_matbench(opts: BenchOptions) -> dict:
         scores["dummy"].append(_score(task.task_type, y_test, dummy))
         _pool(pooled["rf_scm_magpie"], y_test, rf)
         try:
-            pred = fit_seed_ensemble(cfg, x_model, y, train, test, opts.seed + k, opts)
+            pred = fit_seed_ensemble(
+                cfg,
+                x_model,
+                y,
+                train,
+                test,
+                opts.seed + k,
+                opts.seeds,
+                opts.max_epochs,
+                opts.val_fraction,
+            )
         except Exception as err:  # a failed fold is reported, the run goes on
             failed.append(failed_fold(k, err))
             scores["model"].append(None)

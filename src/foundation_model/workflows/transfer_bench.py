@@ -30,10 +30,17 @@ RECIPE_CONFIG = "finetune_from_base.yaml"
 ENTRIES = ("model_pretrained", "model_scratch", "rf_scm_magpie", "rf_same_features", "dummy")
 
 
-def _fit(cfg: dict, x: pd.DataFrame, y: pd.Series, train, test, seed, opts) -> FoldPrediction:
-    from foundation_model.workflows.bench_model import fit_predict_fold
+def _fit(
+    cfg: dict, x: pd.DataFrame, y: pd.Series, train, test, seed, opts, first=None
+) -> FoldPrediction:
+    """One network, or with ``first`` (member 0, already trained) the ``opts.seeds`` ensemble."""
+    from foundation_model.workflows.bench_model import fit_predict_fold, fit_seed_ensemble
 
-    return fit_predict_fold(cfg, x, y, train, test, seed, opts.max_epochs, opts.val_fraction)
+    if first is None:
+        return fit_predict_fold(cfg, x, y, train, test, seed, opts.max_epochs, opts.val_fraction)
+    return fit_seed_ensemble(
+        cfg, x, y, train, test, seed, opts.seeds, opts.max_epochs, opts.val_fraction, first
+    )
 
 
 def transfer_fold(
@@ -54,8 +61,6 @@ def transfer_fold(
         ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
         inner-validation score and the seconds spent.
     """
-    from foundation_model.workflows.matbench_bench import fit_seed_ensemble
-
     t0 = time.perf_counter()
     scratch = _fit(configs["scratch"], x, y, train, test, seed, opts)
     t1 = time.perf_counter()
@@ -75,13 +80,10 @@ def transfer_fold(
         "seconds_scratch": t1 - t0,
         "seconds_finetune_all_modes": t2 - t1,
     }
-    tuned = candidates[chosen]
-    seeds = getattr(opts, "seeds", 1)
-    if seeds > 1:
-        scratch = fit_seed_ensemble(configs["scratch"], x, y, train, test, seed, opts, scratch)
-        tuned = fit_seed_ensemble(configs[chosen], x, y, train, test, seed, opts, tuned)
-        info["seeds"] = seeds
-        info["seconds_extra_seeds"] = time.perf_counter() - t2
+    scratch = _fit(configs["scratch"], x, y, train, test, seed, opts, scratch)
+    tuned = _fit(configs[chosen], x, y, train, test, seed, opts, candidates[chosen])
+    info["seeds"] = opts.seeds
+    info["seconds_extra_seeds"] = time.perf_counter() - t2
     return scratch, tuned, info
 
 

@@ -72,12 +72,15 @@ class HeadEnsemble(nn.Module):
         self, stacked: Tensor, target: Tensor, mask: Tensor, index: Tensor
     ) -> Tensor | None:
         """Mean over members of each member's auxiliary loss on its own rows (``None`` when
-        the heads have none; such heads return None at once)."""
-        if self.members[0].aux_loss(stacked[0], target, mask) is None:
-            return None
+        the heads have none)."""
         masks = self.member_masks(mask, index)
-        losses = [m.aux_loss(stacked[k], target, masks[k]) for k, m in enumerate(self.members)]
-        return torch.stack(losses).mean()  # type: ignore[arg-type]
+        losses = []
+        for k, member in enumerate(self.members):
+            aux = member.aux_loss(stacked[k], target, masks[k])
+            if aux is None:  # all members are alike: none of them has one
+                return None
+            losses.append(aux)
+        return torch.stack(losses).mean()
 
     def extra_repr(self) -> str:
         return f"members={len(self.members)}, subsample={self.subsample}"

@@ -16,14 +16,9 @@ from foundation_model.utils.atomic import atomic_write, write_text
 LABEL_KEYS = ("energy", "forces", "stress", "free_energy")
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half a file)."""
-    write_text(text, path)
-
-
 def atomic_write_json(path: str | Path, data: Any) -> None:
     """JSON with numpy values converted; atomic."""
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    write_text(json.dumps(data, indent=2, default=_json_default) + "\n", path)
 
 
 def _json_default(value: Any) -> Any:

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from foundation_model.workflows.datagen.io import atomic_write_json, atomic_write_text, read_frames
+from foundation_model.utils.atomic import write_text
+from foundation_model.workflows.datagen.io import atomic_write_json, read_frames
 
 
 def _rejections(path: Path) -> dict[str, int]:
@@ -124,5 +125,5 @@ def write_report(pipeline: Any, state: Any) -> dict[str, Any]:
         ]
         summary["plots"] = [str(p) for p in plots if p is not None]
     atomic_write_json(pipeline.path("summary.json"), summary)
-    atomic_write_text(pipeline.path("summary.md"), markdown(summary))
+    write_text(markdown(summary), pipeline.path("summary.md"))
     return summary
