@@ -22,7 +22,6 @@ numbers are not comparable to structure models on the leaderboard.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -39,18 +38,10 @@ from foundation_model.workflows.bench_report import (  # noqa: E402
     ENTRY_LABELS,
     LEADERBOARD_SOURCE,
 )
+from foundation_model.workflows.fold_store import file_sha256  # noqa: E402
 
 ENTRIES = ("model_pretrained", "model_scratch", "rf_scm_magpie", "rf_same_features", "dummy")
 LARGE_ROWS = 50_000
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict:
@@ -58,11 +49,13 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
     from foundation_model.workflows.matbench_bench import BenchOptions, run_matbench
 
     path = out / f"{task}.json"
-    digest = sha256(ckpt)
+    digest = file_sha256(ckpt)
     if path.exists() and not args.force:
         done = json.loads(path.read_text())
         same_seeds = (done.get("recipe") or {}).get("seeds", 1) == args.seeds
-        if done.get("pretrained_sha256") == digest and not done.get("failed_folds") and same_seeds:
+        same_folds = done.get("folds_run") == (args.folds or list(range(5)))
+        fresh = not done.get("failed_folds") and same_seeds and same_folds
+        if done.get("pretrained_sha256") == digest and fresh:
             print(f"{task}: done before, read {path}")
             return done
     folds_file = args.data_dir / f"{task}_folds.json"
@@ -84,6 +77,7 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
         seeds=args.seeds,
         progress=not args.quiet,
         folds=args.folds,
+        resume=args.resume,
     )
     result = run_matbench(opts)
     result["pretrained_sha256"] = digest
@@ -236,7 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=Path("results/bench"), help="summary folder")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="subset of folds")
     p.add_argument("--seeds", type=int, default=1, help="networks per model entry (seed ensemble)")
-    p.add_argument("--force", action="store_true", help="rerun tasks already done")
+    p.add_argument(
+        "--force", action="store_true", help="rerun tasks already done (finished folds are read)"
+    )
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="train every fold again (default: read the folds a run with the same settings "
+        "finished, from <out>/<task>.folds/)",
+    )
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if not args.pretrained.is_file():
@@ -249,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     for task in tasks:
         results[task] = run_task(task, args.pretrained, args.out, args)
     # the summary holds every task done so far with this checkpoint, in the canonical order
-    digest = sha256(args.pretrained)
+    digest = file_sha256(args.pretrained)
     for task in CRABNET_STEMS:
         path = args.out / f"{task}.json"
         if task not in results and path.exists():

@@ -19,7 +19,7 @@ def _module():
 
 def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch):
     bench = _module()
-    digest = bench.sha256(CKPT)
+    digest = bench.file_sha256(CKPT)
     out = tmp_path / "transfer"
     out.mkdir()
     for task in ("matbench_steels", "matbench_expt_gap"):

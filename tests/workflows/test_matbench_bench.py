@@ -85,3 +85,44 @@ def test_seed_ensemble_trains_one_network_per_seed(opts_base, tmp_path, monkeypa
     saved = json.loads((tmp_path / "matbench_steels.json").read_text())
     assert seen == [0, 1000] and saved["seeds"] == 2
     assert math.isfinite(saved["model"]["mean"]) and saved["failed_folds"] == []
+
+
+def test_finished_folds_are_read_back_and_failed_ones_rerun(opts_base, tmp_path, monkeypatch):
+    import foundation_model.workflows.bench_model as bench_model
+
+    opts = {**opts_base, "folds": [0, 1], "max_epochs": 2}
+    real = bench_model.fit_predict_fold
+
+    def fail_fold_1(cfg, x, y, train, test, seed, *args):
+        if seed == 1:  # fold 1 (seed = fold): an interrupted or failed fold
+            raise RuntimeError("fold 1 broke")
+        return real(cfg, x, y, train, test, seed, *args)
+
+    monkeypatch.setattr(bench_model, "fit_predict_fold", fail_fold_1)
+    first = run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, **opts))
+    assert [f["fold"] for f in first["failed_folds"]] == [1]
+    stored = sorted(p.name for p in (tmp_path / "matbench_steels.folds").rglob("fold_*"))
+    assert stored == ["fold_0.json", "fold_0.npz"]  # the failed fold is not kept
+
+    trained: list[int] = []
+
+    def only_fold_1(cfg, x, y, train, test, seed, *args):
+        trained.append(seed)
+        return real(cfg, x, y, train, test, seed, *args)
+
+    monkeypatch.setattr(bench_model, "fit_predict_fold", only_fold_1)
+    second = run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, **opts))
+    assert trained == [1] and second["failed_folds"] == []
+    for key in ("model", "rf_scm_magpie", "dummy"):
+        assert second[key]["per_fold"][0] == first[key]["per_fold"][0], key
+    assert (tmp_path / "matbench_steels.png").stat().st_size > 1000
+
+    # other settings (here the epoch budget) never read these folds; resume=False retrains
+    trained.clear()
+    other = {**opts, "folds": [0], "max_epochs": 1}
+    run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, **other))
+    run_matbench(
+        BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, resume=False, **opts)
+    )
+    assert trained == [0, 0, 1]
+    assert len(list((tmp_path / "matbench_steels.folds").iterdir())) == 2

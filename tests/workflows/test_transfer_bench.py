@@ -114,7 +114,7 @@ def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):
         assert cfg["trainer"]["max_epochs"] == cfgs["scratch"]["trainer"]["max_epochs"]
 
 
-def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
+def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     from foundation_model.data import matbench_sources as sources
 
     if not list(WHEELS.glob("crabnet-2.0.8-*.whl")) and not sources.host_reachable(
@@ -138,6 +138,20 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path):
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()
     assert (out / "matbench_steels.png").stat().st_size > 1000
+
+    # the finished fold is kept: a rerun with the same settings reads it and trains nothing
+    import foundation_model.workflows.transfer_bench as transfer_bench
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished fold was trained again")
+
+    monkeypatch.setattr(transfer_bench, "transfer_fold", refuse)
+    monkeypatch.setattr("foundation_model.workflows.matbench_bench._baselines", refuse)
+    assert fm_main(["bench", *argv, "--config", str(RECIPE)]) == 0
+    again = json.loads((out / "matbench_steels.json").read_text())
+    for key in ("model_scratch", "model_pretrained", "rf_scm_magpie", "rf_same_features"):
+        assert again[key]["folds"] == saved[key]["folds"], key
+    assert again["folds"] == saved["folds"] and again["failed_folds"] == []
 
 
 def test_incompatible_pretrained_checkpoint_is_one_line_error(tmp_path, capsys):

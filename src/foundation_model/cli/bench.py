@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="networks per model entry, predictions averaged (a seed ensemble; RFs unchanged)",
     )
     mb.add_argument("--n-jobs", type=int, default=1, help="featurization processes")
+    mb.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="train every fold again instead of reading the folds that a run with the same "
+        "settings finished before (kept in <out>/<task>.folds/)",
+    )
     mb.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             n_jobs=args.n_jobs,
             progress=not args.quiet,
             pretrained=args.pretrained,
+            resume=args.resume,
         )
         result = run_matbench(opts)
     except (FileNotFoundError, ValueError, RuntimeError) as err:

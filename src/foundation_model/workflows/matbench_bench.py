@@ -8,6 +8,8 @@ and a Dummy are trained on the same folds in the same run. Results go to
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import traceback
@@ -31,6 +33,7 @@ from foundation_model.workflows.bench_report import (
     regression_scores,
     summarize,
 )
+from foundation_model.workflows.fold_store import FoldRecord, FoldStore, source_sha256
 from foundation_model.workflows.rf_baseline import FoldPrediction, dummy_fold, rf_fold
 
 CONFIG_DIR = Path("samples/generated_configs")
@@ -64,6 +67,8 @@ class BenchOptions:
             fine-tuned with :class:`~foundation_model.workflows.finetune_recipe.FinetuneRecipe`,
             RF on Magpie and RF on the model's own descriptors); ``config`` is then the
             recipe YAML (default ``samples/generated_configs/finetune_from_base.yaml``).
+        resume: read the folds a run with the same settings finished before (from
+            ``<out_dir>/<task>.folds/``) instead of training them again.
     """
 
     task: str
@@ -82,6 +87,7 @@ class BenchOptions:
     progress: bool = True
     seeds: int = 1
     pretrained: Path | None = None
+    resume: bool = True
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -217,33 +223,44 @@ def run_matbench(opts: BenchOptions) -> dict:
     scores: dict[str, list] = {"model": [], "rf_scm_magpie": [], "dummy": []}
     pooled: dict[str, dict[str, list]] = {"model": {}, "rf_scm_magpie": {}}
     failed: list[dict] = []
+    store = fold_store(opts, task, {"config_text": config_path.read_text(), "preset": model_preset})
     for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
-        train, test = task.folds[k]
-        y_test = y.loc[test].to_numpy()
-        rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, opts.seed + k)
-        scores["rf_scm_magpie"].append(_score(task.task_type, y_test, rf))
-        scores["dummy"].append(_score(task.task_type, y_test, dummy))
-        _pool(pooled["rf_scm_magpie"], y_test, rf)
-        try:
-            pred = fit_seed_ensemble(
-                cfg,
-                x_model,
-                y,
-                train,
-                test,
-                opts.seed + k,
-                opts.seeds,
-                opts.max_epochs,
-                opts.val_fraction,
+        record = store.load(k)
+        if record is None:
+            train, test = task.folds[k]
+            y_test = y.loc[test].to_numpy()
+            rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, opts.seed + k)
+            record = FoldRecord(
+                {
+                    "rf_scm_magpie": _score(task.task_type, y_test, rf),
+                    "dummy": _score(task.task_type, y_test, dummy),
+                },
+                {"rf_scm_magpie": fold_arrays(y_test, rf)},
             )
-        except Exception as err:  # a failed fold is reported, the run goes on
-            failed.append(failed_fold(k, err))
-            scores["model"].append(None)
-            continue
-        scores["model"].append(_score(task.task_type, y_test, pred))
-        _pool(pooled["model"], y_test, pred)
-        if opts.progress:
-            m, r = scores["model"][-1], scores["rf_scm_magpie"][-1]
+            try:
+                pred = fit_seed_ensemble(
+                    cfg,
+                    x_model,
+                    y,
+                    train,
+                    test,
+                    opts.seed + k,
+                    opts.seeds,
+                    opts.max_epochs,
+                    opts.val_fraction,
+                )
+            except Exception as err:  # a failed fold is reported, the run goes on
+                failed.append(failed_fold(k, err))
+                record.scores["model"] = None
+            else:
+                record.scores["model"] = _score(task.task_type, y_test, pred)
+                record.pooled["model"] = fold_arrays(y_test, pred)
+                store.save(k, record)
+        elif opts.progress:
+            tqdm.write(f"fold {k}: finished before, read from {store.folder}")
+        add_fold(record, scores, pooled)
+        if opts.progress and record.scores.get("model"):
+            m, r = record.scores["model"], record.scores["rf_scm_magpie"]
             key = "mae" if task.task_type == "regression" else "roc_auc"
             tqdm.write(f"fold {k}: model {key} {m[key]:.4f} | RF {r[key]:.4f}")
     metric = "mae" if task.task_type == "regression" else "roc_auc"
@@ -324,10 +341,62 @@ def failed_fold(fold: int, err: BaseException) -> dict[str, object]:
     }
 
 
-def _pool(store: dict[str, list], y: np.ndarray, p: FoldPrediction) -> None:
-    store.setdefault("y", []).append(y)
-    store.setdefault("values", []).append(p.values)
+def fold_arrays(y: np.ndarray, p: FoldPrediction) -> dict[str, np.ndarray]:
+    """The test-fold arrays of one entry that the pooled plots need.
+
+    Args:
+        y: true test values.
+        p: the entry's prediction.
+    """
+    arrays = {"y": np.asarray(y), "values": np.asarray(p.values)}
     if p.proba is not None:
-        store.setdefault("proba", []).append(p.proba)
+        arrays["proba"] = np.asarray(p.proba)
     if p.std is not None:
-        store.setdefault("std", []).append(p.std)
+        arrays["std"] = np.asarray(p.std)
+    return arrays
+
+
+def add_fold(
+    record: FoldRecord, scores: dict[str, list], pooled: dict[str, dict[str, list]]
+) -> None:
+    """Append one fold's scores (every entry of ``scores``) and arrays to the run's lists.
+
+    Args:
+        record: the fold (computed now or read from the fold store).
+        scores: per entry, the list of per-fold scores (``None`` for a failed fold).
+        pooled: per entry, the lists of test-fold arrays.
+    """
+    for entry, values in scores.items():
+        values.append(record.scores.get(entry))
+    for entry, arrays in record.pooled.items():
+        if entry in pooled:
+            for name, value in arrays.items():
+                pooled[entry].setdefault(name, []).append(value)
+
+
+def fold_store(opts: BenchOptions, task: MatbenchTask, settings: dict) -> FoldStore:
+    """The store of this run's finished folds, keyed by everything that decides a fold.
+
+    Args:
+        opts: run options (``resume=False`` turns the store off).
+        task: the task (its fold ids are part of the key).
+        settings: the caller's own settings (config text, checkpoint hash, ...).
+    """
+    folds = json.dumps([[sorted(tr), sorted(te)] for tr, te in task.folds])
+    return FoldStore(
+        opts.out_dir,
+        task.name,
+        {
+            **settings,
+            "task": task.name,
+            "n_rows": len(task.table),
+            "folds_sha256": hashlib.sha256(folds.encode()).hexdigest(),
+            "seed": opts.seed,
+            "seeds": opts.seeds,
+            "max_epochs": opts.max_epochs,
+            "val_fraction": opts.val_fraction,
+            "rf_estimators": opts.rf_estimators,
+            "source_sha256": source_sha256(),
+        },
+        enabled=opts.resume,
+    )

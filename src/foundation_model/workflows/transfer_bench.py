@@ -17,6 +17,7 @@ Writes ``<out>/<task>.json`` (each entry with ``mean``, ``std``, ``per_fold``, `
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 
 from foundation_model.data.matbench import MatbenchTask
 from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.fold_store import FoldRecord, file_sha256
 from foundation_model.workflows.rf_baseline import FoldPrediction
 
 RECIPE_CONFIG = "finetune_from_base.yaml"
@@ -100,11 +102,9 @@ def run_transfer(opts: Any, start: float) -> dict:
     from foundation_model.workflows.bench_report import summarize
     from foundation_model.workflows.matbench_bench import (
         CONFIG_DIR,
-        _baselines,
         _load_task,
-        _pool,
-        _score,
-        failed_fold,
+        add_fold,
+        fold_store,
         load_config,
         task_features,
         write_outputs,
@@ -122,41 +122,45 @@ def run_transfer(opts: Any, start: float) -> dict:
     raw_model, n_bad = task_features(task, preset, opts)
     x_model = base.align(raw_model, empty_columns_only=True)  # gaps: per-fold medians
     x_magpie = raw_model if preset == "magpie" else task_features(task, "magpie", opts)[0]
-    y = task.table["target"]
-    short = task.name.removeprefix("matbench_")
     scores: dict[str, list] = {k: [] for k in ENTRIES}
     pooled: dict[str, dict[str, list]] = {"model_pretrained": {}, "rf_scm_magpie": {}}
     fold_info: list[dict[str, Any]] = []
     failed: list[dict] = []
     sizes: dict[str, Any] = {}
+    store = fold_store(
+        opts,
+        task,
+        {
+            "recipe_text": Path(recipe_path).read_text(),
+            "pretrained_sha256": file_sha256(base.path),
+            "preset": preset,
+            "modes": list(recipe.modes),
+        },
+    )
     for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
         train, test = task.folds[k]
-        y_test = y.loc[test].to_numpy()
-        seed = opts.seed + k
-        rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, seed)
-        rf_same, _ = _baselines(x_model, y, train, test, task.task_type, opts, seed)
-        for key, pred in (("rf_scm_magpie", rf), ("rf_same_features", rf_same), ("dummy", dummy)):
-            scores[key].append(_score(task.task_type, y_test, pred))
-        _pool(pooled["rf_scm_magpie"], y_test, rf)
         n_train = len(train) - max(1, int(round(opts.val_fraction * len(train))))
         sizes = recipe.sizes(n_train)
-        configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train)
-        try:
-            scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
-        except Exception as err:  # a failed fold is reported, the run goes on
-            failed.append(failed_fold(k, err))
-            scores["model_scratch"].append(None)
-            scores["model_pretrained"].append(None)
-            continue
-        scores["model_scratch"].append(_score(task.task_type, y_test, scratch))
-        scores["model_pretrained"].append(_score(task.task_type, y_test, tuned))
-        _pool(pooled["model_pretrained"], y_test, tuned)
-        fold_info.append({"fold": k, **info})
-        if opts.progress:
+        record = store.load(k)
+        if record is not None:
+            if opts.progress:
+                tqdm.write(f"fold {k}: finished before, read from {store.folder}")
+        else:
+            record = _transfer_fold_record(
+                k, task, recipe, recipe_cfg, base, (x_model, x_magpie), n_train, opts
+            )
+            if "error" in record.info:
+                failed.append(record.info)
+            else:
+                store.save(k, record)
+        add_fold(record, scores, pooled)
+        if "error" not in record.info:
+            fold_info.append({"fold": k, **record.info})
+        if opts.progress and "error" not in record.info:
             key = "mae" if task.task_type == "regression" else "roc_auc"
-            pre, scr, rfm = (scores[e][-1][key] for e in ENTRIES[:3])
+            pre, scr, rfm = (record.scores[e][key] for e in ENTRIES[:3])
             tqdm.write(
-                f"fold {k}: pretrained[{info['mode']}] {key} {pre:.4f} | scratch {scr:.4f} "
+                f"fold {k}: pretrained[{record.info['mode']}] {key} {pre:.4f} | scratch {scr:.4f} "
                 f"| RF {rfm:.4f}"
             )
     metric = "mae" if task.task_type == "regression" else "roc_auc"
@@ -187,6 +191,54 @@ def run_transfer(opts: Any, start: float) -> dict:
     }
     write_outputs(result, pooled, opts.out_dir)
     return result
+
+
+def _transfer_fold_record(
+    k: int,
+    task: MatbenchTask,
+    recipe: FinetuneRecipe,
+    recipe_cfg: dict,
+    base: PretrainedBase,
+    features: tuple[pd.DataFrame, pd.DataFrame],
+    n_train: int,
+    opts: Any,
+) -> FoldRecord:
+    """Every entry of fold ``k``; a failed network leaves ``info`` with the error record."""
+    from foundation_model.workflows.matbench_bench import (
+        _baselines,
+        _score,
+        failed_fold,
+        fold_arrays,
+    )
+
+    x_model, x_magpie = features
+    y = task.table["target"]
+    train, test = task.folds[k]
+    y_test = y.loc[test].to_numpy()
+    seed = opts.seed + k
+    rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, seed)
+    rf_same, _ = _baselines(x_model, y, train, test, task.task_type, opts, seed)
+    record = FoldRecord(
+        {
+            "rf_scm_magpie": _score(task.task_type, y_test, rf),
+            "rf_same_features": _score(task.task_type, y_test, rf_same),
+            "dummy": _score(task.task_type, y_test, dummy),
+        },
+        {"rf_scm_magpie": fold_arrays(y_test, rf)},
+    )
+    short = task.name.removeprefix("matbench_")
+    configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train)
+    try:
+        scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
+    except Exception as err:  # a failed fold is reported, the run goes on
+        record.scores |= {"model_scratch": None, "model_pretrained": None}
+        record.info = failed_fold(k, err)
+        return record
+    record.scores["model_scratch"] = _score(task.task_type, y_test, scratch)
+    record.scores["model_pretrained"] = _score(task.task_type, y_test, tuned)
+    record.pooled["model_pretrained"] = fold_arrays(y_test, tuned)
+    record.info = info
+    return record
 
 
 def _summary(s: dict[str, Any]) -> dict[str, Any]:
