@@ -121,8 +121,6 @@ def test_finished_folds_are_read_back_and_failed_ones_rerun(opts_base, tmp_path,
     trained.clear()
     other = {**opts, "folds": [0], "max_epochs": 1}
     run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, **other))
-    run_matbench(
-        BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, resume=False, **opts)
-    )
+    run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, resume=False, **opts))
     assert trained == [0, 0, 1]
     assert len(list((tmp_path / "matbench_steels.folds").iterdir())) == 2

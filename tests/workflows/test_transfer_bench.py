@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -179,3 +180,23 @@ def test_seeds_below_one_is_a_one_line_error(tmp_path, capsys):
     argv = ["bench", "matbench", "--task", "steels", "--seeds", "0", "--out", str(tmp_path)]
     assert fm_main(argv) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
+
+
+def test_point_mass_rule_reads_training_targets_only(pretrained):
+    from foundation_model.cli.lightning_cli import load_fit_config
+
+    recipe = FinetuneRecipe()
+    gaps = np.r_[np.zeros(30), np.linspace(0.5, 4.0, 70), np.nan]  # 30 % metals at 0 eV
+    assert recipe.point_mass(gaps) == 0.0
+    assert recipe.point_mass(np.linspace(1000.0, 2000.0, 300)) is None  # no value repeats
+    assert FinetuneRecipe(point_mass_share=0.0).point_mass(gaps) is None
+    assert FinetuneRecipe(point_mass_share=0.5).point_mass(gaps) is None
+    cfgs = recipe.configs(
+        load_fit_config(RECIPE), PretrainedBase.read(pretrained), "g", "regression", 400, 0.0
+    )
+    for cfg in cfgs.values():  # scratch and every mode get the same gate
+        assert cfg["data"]["init_args"]["tasks"][0]["init_args"]["point_mass"] == 0.0
+    plain = recipe.configs(
+        load_fit_config(RECIPE), PretrainedBase.read(pretrained), "g", "regression", 400
+    )
+    assert "point_mass" not in plain["full"]["data"]["init_args"]["tasks"][0]["init_args"]

@@ -192,6 +192,20 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         for name, scaler in self.seq_x_scalers.items():
             if name in stats.seq_x and (overwrite or not bool(scaler.fitted)):
                 scaler.set_statistics(*stats.seq_x[name])
+        self._set_point_masses()
+
+    def _set_point_masses(self) -> None:
+        """Each point-mass gate's point mass in model units, from its task's target scaler."""
+        for spec in self.task_specs:
+            point_mass = getattr(spec, "point_mass", None)
+            if point_mass is None or spec.name not in self.target_scalers:
+                continue
+            scaler = self.target_scalers[spec.name]
+            if not bool(scaler.fitted):
+                continue
+            z = scaler.transform(torch.tensor([point_mass], device=scaler.mean.device))
+            for member in self.heads[spec.name].members:
+                member.point_mass_z.fill_(float(z.reshape(-1)[0]))
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
@@ -259,7 +273,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
 
     def compute_losses(self, batch: Batch) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
         """Return ``(total, raw_task_losses, ssl_losses)`` and keep predictions for metrics;
-        the last also holds the heads' auxiliary losses (``<task>_noise``)."""
+        the last also holds the heads' auxiliary losses (``<task>_aux``)."""
         enc = self.encode(batch)
         preds = self._heads(batch, enc.h_task)
         raw: dict[str, Tensor] = {}
@@ -272,8 +286,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             raw[name] = self.heads[name].loss(pred, target, mask, batch.index)
             present[name] = mask.any()
             extra = self.heads[name].aux_loss(pred, target, mask, batch.index)
-            if extra is not None:  # e.g. a noise head's likelihood: outside the weighting
-                aux[f"{name}_noise"] = extra
+            if extra is not None:  # noise likelihood, point-mass BCE: outside the weighting
+                aux[f"{name}_aux"] = extra
         total, _ = self.loss_weighting(raw, present)
         ssl = self._ssl_losses(batch, enc)
         weights = {
@@ -285,7 +299,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             total = total + weights[key] * value
         for value in aux.values():
             total = total + value
-        ssl = {**ssl, **aux}  # logged as <stage>_<task>_noise_loss
+        ssl = {**ssl, **aux}  # logged as <stage>_<task>_aux_loss
         self._last_preds = preds
         return total, raw, ssl
 

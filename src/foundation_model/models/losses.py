@@ -71,6 +71,19 @@ def masked_cross_entropy(
     return (values * mask.to(values.dtype)).sum() / w.sum().clamp_min(1e-12)
 
 
+def masked_bce_with_logits(logits: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
+    """Binary cross-entropy of ``logits`` against bool ``labels`` over ``mask`` (zero when the
+    mask is empty).
+
+    Args:
+        logits: ``(B,)``.
+        labels: ``(B,)`` bool.
+        mask: ``(B,)`` bool, rows that count.
+    """
+    per_row = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+    return _masked_mean(per_row, mask)
+
+
 def masked_noise_nll(pred: Tensor, target: Tensor, mask: Tensor, family: str) -> Tensor:
     """Negative log-likelihood of a mean and a per-row noise scale, over valid rows.
 

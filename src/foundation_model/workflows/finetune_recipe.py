@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from foundation_model.utils.checkpoint import load_checkpoint
@@ -126,6 +127,10 @@ class FinetuneRecipe:
             (a reduced budget, marked in reports).
         large_max_epochs: epochs of a large task.
         modes: candidate modes compared on inner-validation rows.
+        point_mass_share: a regression target whose training minimum holds at least this
+            share of the labelled training rows (band gaps: metals at exactly 0) gets a
+            point-mass gate at that value (``RegressionTask(point_mass=...)``), in the
+            scratch network and every mode alike; 0 turns the rule off.
     """
 
     target_steps: int = 4000
@@ -134,6 +139,20 @@ class FinetuneRecipe:
     large_rows: int = 50_000
     large_max_epochs: int = 8
     modes: tuple[str, ...] = MODES
+    point_mass_share: float = 0.1
+
+    def point_mass(self, y_train: Any) -> float | None:
+        """The point mass of a regression target by :attr:`point_mass_share` (None: none).
+
+        Args:
+            y_train: the training rows' targets (NaN = unlabelled).
+        """
+        y = np.asarray(y_train, dtype=np.float64)
+        y = y[np.isfinite(y)]
+        if self.point_mass_share <= 0 or y.size == 0:
+            return None
+        low = float(y.min())
+        return low if float((y == low).mean()) >= self.point_mass_share else None
 
     def sizes(self, n_train: int) -> dict[str, Any]:
         """Batch size, epochs and patience for ``n_train`` training rows.
@@ -159,6 +178,7 @@ class FinetuneRecipe:
         task_name: str,
         task_type: str,
         n_train: int,
+        point_mass: float | None = None,
     ) -> dict[str, dict[str, Any]]:
         """Parsed ``fm fit`` configs: ``scratch`` plus one per mode, for one task.
 
@@ -168,10 +188,11 @@ class FinetuneRecipe:
             task_name: head name.
             task_type: ``regression`` or ``classification``.
             n_train: training rows (sets batch size, epochs and patience).
+            point_mass: the regression target's point mass (see :meth:`point_mass`).
         """
         sizes = self.sizes(n_train)
         cfg = copy.deepcopy(recipe)
-        cfg["data"]["init_args"]["tasks"] = [_task(recipe, task_name, task_type)]
+        cfg["data"]["init_args"]["tasks"] = [_task(recipe, task_name, task_type, point_mass)]
         cfg["data"]["init_args"]["batch_size"] = sizes["batch_size"]
         cfg["trainer"]["max_epochs"] = sizes["max_epochs"]
         for key in ("model_checkpoint", "early_stopping"):
@@ -200,17 +221,19 @@ class FinetuneRecipe:
         return out
 
 
-def _task(recipe: dict[str, Any], name: str, task_type: str) -> dict[str, Any]:
+def _task(
+    recipe: dict[str, Any], name: str, task_type: str, point_mass: float | None = None
+) -> dict[str, Any]:
     """The recipe's head settings for a task of ``task_type`` reading column ``target``."""
     given = (recipe.get("data") or {}).get("init_args", {}).get("tasks") or []
     head = dict((given[0].get("init_args") or {}) if given else {})
     hidden = head.get("hidden_dims", [64])
     if task_type == "regression":
         loss = head.get("loss", "l1")
-        return {
-            "class_path": "foundation_model.models.task_head.RegressionTask",
-            "init_args": {"name": name, "column": "target", "hidden_dims": hidden, "loss": loss},
-        }
+        args = {"name": name, "column": "target", "hidden_dims": hidden, "loss": loss}
+        if point_mass is not None:
+            args["point_mass"] = point_mass
+        return {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": args}
     return {
         "class_path": "foundation_model.models.task_head.ClassificationTask",
         "init_args": {"name": name, "column": "target", "num_classes": 2, "hidden_dims": hidden},

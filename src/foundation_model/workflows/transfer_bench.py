@@ -177,6 +177,7 @@ def run_transfer(opts: Any, start: float) -> dict:
             "sizes": sizes,
             "modes": list(recipe.modes),
             "selection": "lowest inner-validation val_task_error on each fold's training ids",
+            "point_mass_share": recipe.point_mass_share,
             "seeds": opts.seeds,
             "reduced_budget": bool(sizes.get("reduced")),
             "max_epochs_override": opts.max_epochs,
@@ -227,7 +228,8 @@ def _transfer_fold_record(
         {"rf_scm_magpie": fold_arrays(y_test, rf)},
     )
     short = task.name.removeprefix("matbench_")
-    configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train)
+    mass = recipe.point_mass(y.loc[train]) if task.task_type == "regression" else None
+    configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train, mass)
     try:
         scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
     except Exception as err:  # a failed fold is reported, the run goes on
@@ -237,7 +239,7 @@ def _transfer_fold_record(
     record.scores["model_scratch"] = _score(task.task_type, y_test, scratch)
     record.scores["model_pretrained"] = _score(task.task_type, y_test, tuned)
     record.pooled["model_pretrained"] = fold_arrays(y_test, tuned)
-    record.info = info
+    record.info = {**info, "point_mass": mass}
     return record
 
 

@@ -11,7 +11,11 @@ import torch
 from torch import Tensor
 
 from foundation_model.models.components.mlp import MLP
-from foundation_model.models.losses import REGRESSION_LOSSES, masked_noise_nll
+from foundation_model.models.losses import (
+    REGRESSION_LOSSES,
+    masked_bce_with_logits,
+    masked_noise_nll,
+)
 from foundation_model.models.task_head.base import (
     TaskData,
     TaskHead,
@@ -29,13 +33,21 @@ if TYPE_CHECKING:
 
 class RegressionHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> 1``; outputs ``(B,)`` in standardised target units, or
-    ``(B, 2)`` (mean, log noise scale) with ``noise=True``.
+    ``(B, C)`` columns ``[mean, log noise scale (noise=True), point-mass logit (gate=True)]``.
 
     The noise scale comes from its own MLP on the detached shared features and the detached
     mean (errors often depend on the predicted value, e.g. near-zero band gaps) and learns
     from :meth:`aux_loss` only, in which the mean is detached too: a noise head leaves the
     training of the mean and of the encoder unchanged.
+
+    The point-mass gate (``gate=True``) is a classifier of "the target sits exactly at the
+    point mass" (a band gap of 0 for a metal) on the shared features; its binary
+    cross-entropy is part of :meth:`aux_loss` and trains the encoder too. ``point_mass_z``
+    (a buffer, set by the model from its target scaler) is the point mass in model units.
     """
+
+    #: rows within this distance of the point mass (standardised units) count as at it
+    POINT_MASS_TOLERANCE = 1e-4
 
     #: bounds of the predicted log noise scale (standardised units), for stable training
     LOG_SCALE_RANGE = (-7.0, 3.0)
@@ -48,6 +60,7 @@ class RegressionHead(TaskHead):
         activation: str,
         loss: str,
         noise: bool = False,
+        gate: bool = False,
     ) -> None:
         super().__init__()
         self.mlp = MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
@@ -58,27 +71,44 @@ class RegressionHead(TaskHead):
             else None
         )
         self.family = "laplace" if loss == "l1" else "gaussian"
+        self.gate_mlp = (
+            MLP([d_in, *hidden_dims, 1], "none", activation, dropout, plain_last=True)
+            if gate
+            else None
+        )
+        if gate:
+            self.register_buffer("point_mass_z", torch.tensor(float("nan")))
+        self.n_columns = 1 + int(noise) + int(gate)
 
     def forward(
         self, h_task: Tensor, seq_x: Tensor | None = None, seq_mask: Tensor | None = None
     ) -> Tensor:
         mean = self.mlp(h_task).squeeze(-1)  # (B,)
-        if self.noise_mlp is None:
+        if self.n_columns == 1:
             return mean
-        features = torch.cat([h_task.detach(), mean.detach().unsqueeze(-1)], dim=-1)
-        log_scale = self.noise_mlp(features).squeeze(-1).clamp(*self.LOG_SCALE_RANGE)
-        return torch.stack([mean, log_scale], dim=-1)  # (B, 2)
+        columns = [mean]
+        if self.noise_mlp is not None:
+            features = torch.cat([h_task.detach(), mean.detach().unsqueeze(-1)], dim=-1)
+            columns.append(self.noise_mlp(features).squeeze(-1).clamp(*self.LOG_SCALE_RANGE))
+        if self.gate_mlp is not None:
+            columns.append(self.gate_mlp(h_task).squeeze(-1))
+        return torch.stack(columns, dim=-1)  # (B, C)
 
     def loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-        mean = pred[..., 0] if self.noise_mlp is not None else pred
+        mean = pred[..., 0] if self.n_columns > 1 else pred
         return self.loss_fn(mean, target, mask)
 
     def aux_loss(self, pred: Tensor, target: Tensor, mask: Tensor) -> Tensor | None:
-        """Likelihood of the detached mean's residuals under the predicted noise scale."""
-        if self.noise_mlp is None:
-            return None
-        detached = torch.stack([pred[..., 0].detach(), pred[..., 1]], dim=-1)
-        return masked_noise_nll(detached, target, mask, self.family)
+        """The noise head's likelihood of the detached mean's residuals, plus the point-mass
+        gate's binary cross-entropy (``None`` with neither)."""
+        losses = []
+        if self.noise_mlp is not None:
+            detached = torch.stack([pred[..., 0].detach(), pred[..., 1]], dim=-1)
+            losses.append(masked_noise_nll(detached, target, mask, self.family))
+        if self.gate_mlp is not None and bool(torch.isfinite(self.point_mass_z)):
+            at_mass = (target - self.point_mass_z).abs() <= self.POINT_MASS_TOLERANCE
+            losses.append(masked_bce_with_logits(pred[..., -1], at_mass, mask))
+        return sum(losses[1:], losses[0]) if losses else None
 
 
 def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
@@ -122,6 +152,13 @@ class RegressionTask(TaskSpec):
             ``loss`` (Laplace for ``l1``, Gaussian otherwise) of the mean's residuals,
             outside the task weighting. ``<name>_std`` is then the predicted noise combined
             with the ensemble spread, recalibrated on validation rows.
+        point_mass: a target value that many rows sit at exactly, such as the band gap 0 of
+            metals (None: off). The head then also predicts the probability that a row sits
+            at it (``<name>_point_mass_probability``), trained by binary cross-entropy on
+            the labelled rows beside the regression loss, and ``<name>_value`` is the point
+            mass where that probability exceeds 0.5 (the median of the two-part prediction),
+            otherwise the regression mean. ``<name>_std`` is recalibrated on validation rows
+            against those values.
     """
 
     task_type = "regression"
@@ -138,6 +175,7 @@ class RegressionTask(TaskSpec):
         log_transform: bool = False,
         loss_weight: float = 1.0,
         noise_head: bool = False,
+        point_mass: float | None = None,
     ) -> None:
         super().__init__(name, loss_weight)
         self.column = column or name
@@ -148,6 +186,14 @@ class RegressionTask(TaskSpec):
         self.standardize = standardize
         self.log_transform = log_transform
         self.noise_head = bool(noise_head)
+        if point_mass is not None:
+            point_mass = float(point_mass)
+            if not np.isfinite(point_mass) or (log_transform and point_mass <= 0):
+                raise ValueError(
+                    f"Task {name!r}: point_mass must be a finite number (positive with "
+                    f"log_transform), got {point_mass!r}."
+                )
+        self.point_mass = point_mass
 
     def target_columns(self) -> list[str]:
         return [self.column]
@@ -157,18 +203,31 @@ class RegressionTask(TaskSpec):
 
     def build_head(self, d_in: int) -> RegressionHead:
         return RegressionHead(
-            d_in, self.hidden_dims, self.dropout, self.activation, self.loss, self.noise_head
+            d_in,
+            self.hidden_dims,
+            self.dropout,
+            self.activation,
+            self.loss,
+            self.noise_head,
+            self.point_mass is not None,
         )
 
+    def _multi_column(self) -> bool:
+        return self.noise_head or self.point_mass is not None
+
     def combine(self, stacked: Tensor) -> Tensor:
-        """Mean over members of the predicted means, ``(K, B[, 2]) -> (B,)``."""
-        return (stacked[..., 0] if self.noise_head else stacked).mean(dim=0)
+        """Mean over members of the predicted means, ``(K, B[, C]) -> (B,)``."""
+        return (stacked[..., 0] if self._multi_column() else stacked).mean(dim=0)
+
+    def point_mass_probability(self, stacked: Tensor) -> Tensor:
+        """Mean over members of the point-mass probability, ``(K, B, C) -> (B,)``."""
+        return torch.sigmoid(stacked[..., -1]).mean(dim=0)
 
     def model_std(self, stacked: Tensor) -> Tensor:
         """Model-space predictive std: member spread, plus the mean predicted noise variance
         with a noise head (Laplace scale ``b`` has variance ``2 b^2``)."""
         if not self.noise_head:
-            return member_std(stacked)
+            return member_std(stacked[..., 0] if self._multi_column() else stacked)
         spread = torch.nan_to_num(member_std(stacked[..., 0]), nan=0.0)
         scale = stacked[..., 1].exp()
         noise_var = (2.0 * scale**2 if self.loss == "l1" else scale**2).mean(dim=0)
@@ -195,7 +254,14 @@ class RegressionTask(TaskSpec):
         assert scalers.target is not None
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
         std, spread = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
-        return {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
+        out = {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
+        if self.point_mass is not None:
+            prob = self.point_mass_probability(stacked)
+            out[f"{self.name}_value"] = torch.where(
+                prob > 0.5, torch.full_like(value, self.point_mass), value
+            )
+            out[f"{self.name}_point_mass_probability"] = prob
+        return out
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         return {
@@ -218,7 +284,10 @@ class RegressionTask(TaskSpec):
         return scaled_mae(pred, target, arrays["mask"], scale)
 
     def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
-        return {f"{self.name}_{k}": outputs[f"{self.name}_{k}"] for k in ("value", "std")}
+        keys = ["value", "std"]
+        if self.point_mass is not None:
+            keys.append("point_mass_probability")
+        return {f"{self.name}_{k}": outputs[f"{self.name}_{k}"] for k in keys}
 
     def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
         from foundation_model.plotting.parity import parity_plot
