@@ -25,3 +25,11 @@ def test_bench_missing_config(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="pass --config"):
         load_config(tmp_path / "none.yaml")
+
+
+def test_bench_resumes_by_default_and_no_resume_turns_it_off():
+    from foundation_model.cli.bench import build_parser
+
+    base = ["matbench", "--task", "steels"]
+    assert build_parser().parse_args(base).resume is True
+    assert build_parser().parse_args([*base, "--no-resume"]).resume is False
