@@ -26,25 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the variants and print one line each."""
     import foundation_model.models.fine_tuning as ft
     from foundation_model.cli.lightning_cli import load_fit_config
-    from foundation_model.data.matbench import read_matbench_task
     from foundation_model.workflows.bench_model import fit_predict_fold
-    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
-    from foundation_model.workflows.matbench_bench import BenchOptions, task_features
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.inner_folds import add_inner_arguments, load_inner_data
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", default="matbench_steels")
-    p.add_argument("--pretrained", type=Path, default=Path("results/pretrained/fm-base/model.ckpt"))
-    p.add_argument("--recipe", default="samples/generated_configs/finetune_from_base.yaml")
-    p.add_argument("--data-dir", type=Path, default=Path("data/matbench"))
+    add_inner_arguments(p, "matbench_steels")
     args = p.parse_args(argv)
-    task = read_matbench_task(args.data_dir, args.task)
-    if task is None or task.task_type != "regression":
-        print("recipe_inner_split: error: run `fm data matbench` first; regression tasks only.")
-        return 2
-    base = PretrainedBase.read(args.pretrained)
-    raw, _ = task_features(task, base.preset or "magpie", BenchOptions(task=args.task))
-    x, y = base.align(raw, empty_columns_only=True), task.table["target"]
-    ids = list(task.folds[0][0])  # training ids of fold 0 only
+    data = load_inner_data(args.task, args.pretrained, args.data_dir, "recipe_inner_split")
+    base, x, y = data.base, data.x, data.y
+    ids = list(data.train_ids)  # training ids of fold 0 only
     np.random.default_rng(123).shuffle(ids)
     k = len(ids) // 5
     inner_test, inner_train = ids[:k], ids[k:]

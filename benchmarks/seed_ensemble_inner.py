@@ -13,7 +13,6 @@ descriptors is the reference. Results go to ``<out>/seed_ensemble_inner_<task>.{
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,18 +37,12 @@ def run(args: argparse.Namespace) -> dict:
     from sklearn.model_selection import KFold
 
     from foundation_model.cli.lightning_cli import load_fit_config
-    from foundation_model.data.matbench import read_matbench_task
     from foundation_model.workflows.bench_model import fit_predict_fold
-    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
-    from foundation_model.workflows.matbench_bench import BenchOptions, task_features
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.inner_folds import load_inner_data
 
-    task = read_matbench_task(args.data_dir, args.task)
-    if task is None or task.task_type != "regression":
-        raise SystemExit("seed_ensemble_inner: run `fm data matbench` first; regression only.")
-    base = PretrainedBase.read(args.pretrained)
-    raw, _ = task_features(task, base.preset or "magpie", BenchOptions(task=args.task))
-    x, y = base.align(raw, empty_columns_only=True), task.table["target"]
-    ids = np.array(list(task.folds[0][0]))  # fold 0's training ids only
+    data = load_inner_data(args.task, args.pretrained, args.data_dir, "seed_ensemble_inner")
+    base, x, y, ids = data.base, data.x, data.y, data.train_ids
     recipe = load_fit_config(args.recipe)
     maes: dict[str, list[float]] = {k: [] for k in ENTRIES}
     start = time.perf_counter()
@@ -99,20 +92,15 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run and write the JSON and Markdown reports."""
+    from foundation_model.workflows.inner_folds import add_inner_arguments, write_report
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", default="matbench_steels")
+    add_inner_arguments(p, "matbench_steels")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--splits", type=int, default=5, help="inner folds")
-    p.add_argument("--pretrained", type=Path, default=Path("results/pretrained/fm-base/model.ckpt"))
-    p.add_argument("--recipe", default="samples/generated_configs/finetune_from_base.yaml")
-    p.add_argument("--data-dir", type=Path, default=Path("data/matbench"))
-    p.add_argument("--out", type=Path, default=Path("results/bench"))
     args = p.parse_args(argv)
     result = run(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"seed_ensemble_inner_{args.task.removeprefix('matbench_')}"
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(result))
+    write_report(result, markdown(result), args.out, "seed_ensemble_inner")
     print(markdown(result))
     return 0
 
