@@ -192,20 +192,14 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         for name, scaler in self.seq_x_scalers.items():
             if name in stats.seq_x and (overwrite or not bool(scaler.fitted)):
                 scaler.set_statistics(*stats.seq_x[name])
-        self._set_point_masses()
+        self._load_head_statistics()
 
-    def _set_point_masses(self) -> None:
-        """Each point-mass gate's point mass in model units, from its task's target scaler."""
+    def _load_head_statistics(self) -> None:
+        """Let each task put target-scaler-dependent constants into its heads."""
         for spec in self.task_specs:
-            point_mass = getattr(spec, "point_mass", None)
-            if point_mass is None or spec.name not in self.target_scalers:
-                continue
-            scaler = self.target_scalers[spec.name]
-            if not bool(scaler.fitted):
-                continue
-            z = scaler.transform(torch.tensor([point_mass], device=scaler.mean.device))
-            for member in self.heads[spec.name].members:
-                member.point_mass_z.fill_(float(z.reshape(-1)[0]))
+            scaler = dict(self.target_scalers.items()).get(spec.name)
+            if scaler is not None and bool(scaler.fitted):
+                spec.load_head_statistics(self.heads[spec.name].members, scaler)
 
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None

@@ -116,6 +116,10 @@ class TaskSpec(ClassPathSerializable, ABC):
         """Whether the target scaler works on ``log10(y)``."""
         return False
 
+    def load_head_statistics(self, members: Any, scaler: StandardScaler) -> None:
+        """Put constants that depend on the fitted target scaler into the heads (the
+        members of this task's ensemble); nothing by default."""
+
     def combine(self, stacked: Tensor) -> Tensor:
         """Model-space ensemble prediction from member predictions ``(K, B, ...)``."""
         return stacked.mean(dim=0)

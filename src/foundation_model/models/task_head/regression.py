@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from foundation_model.models.task_head.base import (
 
 if TYPE_CHECKING:
     from foundation_model.data.batch import Batch
+    from foundation_model.data.scalers import StandardScaler
 
 
 class RegressionHead(TaskHead):
@@ -212,6 +213,14 @@ class RegressionTask(TaskSpec):
             self.noise_head,
             self.point_mass is not None,
         )
+
+    def load_head_statistics(self, members: Any, scaler: StandardScaler) -> None:
+        """The point mass in model units, for the gates' positives (``point_mass_z``)."""
+        if self.point_mass is None:
+            return
+        z = scaler.transform(torch.tensor([self.point_mass], device=scaler.mean.device))
+        for member in members:
+            member.point_mass_z.fill_(float(z.reshape(-1)[0]))
 
     def _multi_column(self) -> bool:
         return self.noise_head or self.point_mass is not None
