@@ -13,7 +13,7 @@ import yaml
 
 from foundation_model.cli.featurize import main as featurize_main
 from foundation_model.cli.main import main as fm_main
-from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.finetune_recipe import MODES, FinetuneRecipe, PretrainedBase
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "data" / "cache" / "wheels"
@@ -98,7 +98,7 @@ def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):
 
     recipe_cfg = load_fit_config(RECIPE)
     base = PretrainedBase.read(pretrained)
-    cfgs = FinetuneRecipe().configs(recipe_cfg, base, "y", "classification", 500)
+    cfgs = FinetuneRecipe(modes=MODES).configs(recipe_cfg, base, "y", "classification", 500)
     assert set(cfgs) == {"scratch", "probe", "partial", "full", "full_uniform"}
     scratch = cfgs["scratch"]["model"]["init_args"]
     assert "init_from_checkpoint" not in scratch and scratch["encoder_dims"] == [32]
@@ -133,7 +133,8 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
         assert len(saved[key]["folds"]) == 1 and math.isfinite(saved[key]["mean"]), key
         assert saved[key]["std"] == 0.0
     fold = saved["folds"][0]
-    assert fold["mode"] in ("probe", "partial", "full", "full_uniform")
+    assert saved["recipe"]["modes"] == ["full", "full_uniform"]  # the recipe's candidates
+    assert fold["mode"] in saved["recipe"]["modes"]
     assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
