@@ -67,6 +67,30 @@ def test_failed_fold_is_reported_not_hidden(opts_base, tmp_path):
     assert math.isfinite(result["rf_scm_magpie"]["mean"])
 
 
+def test_sigma_runs_keep_what_a_recalibration_study_needs(opts_base, tmp_path):
+    """An ensemble run writes the raw spread and the validation rows its σ map was fitted
+    on: refitting that map from the saved validation rows gives the saved test σ."""
+    import numpy as np
+
+    from foundation_model.models.calibration import fit_sigma_calibration
+
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["model"]["init_args"]["ensemble_size"] = 3
+    path = tmp_path / "k3.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    run_matbench(BenchOptions(task="steels", out_dir=out, config=path, **opts_base))
+    saved = json.loads((out / "matbench_steels.json").read_text())
+    assert saved["calibration"]["arrays"] == "matbench_steels_uncertainty.npz"
+    a = np.load(out / "matbench_steels_uncertainty.npz")
+    n_train = 312 - len(a["y"])
+    assert len(a["val_y"]) == round(0.1 * n_train) and set(a["fold"]) == {0}
+    assert (a["spread"] > 0).all() and np.isfinite(a["val_values"]).all()
+    scale, floor = fit_sigma_calibration(a["val_y"], a["val_values"], a["val_spread"])
+    refit = np.sqrt((scale * a["spread"]) ** 2 + floor**2)
+    np.testing.assert_allclose(refit, a["std"], rtol=1e-4)
+
+
 def test_seed_ensemble_trains_one_network_per_seed(opts_base, tmp_path, monkeypatch):
     import foundation_model.workflows.bench_model as bench_model
 

@@ -79,6 +79,58 @@ INTERVAL_LEVELS = (float(norm.cdf(1.0) - norm.cdf(-1.0)), float(norm.cdf(2.0) - 
 CONSISTENT_CHI2 = 1.386
 
 
+def _prepare(
+    y: np.ndarray, mu: np.ndarray, spread: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Squared errors, squared spreads and the RMS error of the finite rows (None: too few)."""
+    y, mu, spread = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, spread))
+    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(spread)
+    err2, sp2 = (y[ok] - mu[ok]) ** 2, spread[ok] ** 2
+    if err2.size < 5:
+        return None
+    scale_ref = float(np.sqrt(err2.mean()))  # the error level: keeps the search well scaled
+    return (err2, sp2, scale_ref) if scale_ref > 0 else None
+
+
+def _map_grid(err2: np.ndarray, sp2: np.ndarray, scale_ref: float) -> dict[str, np.ndarray]:
+    """Maps ``sqrt((a spread)^2 + b^2)`` on a grid around the likelihood fit (entry
+    ``[0, 0]``): their scales, floors, ±1σ/±2σ hit counts on these rows and mean NLL."""
+    a0, b0 = _nll_fit(err2, sp2, scale_ref)
+    steps = 2.0 ** (np.arange(-24, 25) / 8.0)
+    scales = np.concatenate([[a0], a0 * steps, [0.0]])
+    floors = np.concatenate([[b0], b0 * steps, scale_ref * 2.0 ** (np.arange(-16, 5) / 2.0), [0.0]])
+    hits = np.zeros((2, scales.size, floors.size))
+    nll = np.empty((scales.size, floors.size))
+    for i, a in enumerate(scales):  # one scale at a time keeps memory at (floors, rows)
+        var = a**2 * sp2[None, :] + (floors**2)[:, None]
+        bad = (var <= 0).any(axis=1)
+        var = np.where(var > 0, var, 1.0)
+        z2 = err2[None, :] / var
+        for j, k in enumerate((1.0, 2.0)):
+            hits[j, i] = np.where(bad, -1, (z2 <= k * k).sum(axis=1))
+        nll[i] = np.where(bad, np.inf, 0.5 * np.mean(np.log(var) + z2, axis=1))
+    return {"scales": scales, "floors": floors, "hits": hits, "nll": nll}
+
+
+def _best_of(grid: dict[str, np.ndarray], accept: np.ndarray) -> tuple[float, float]:
+    """The most likely map among the accepted ones."""
+    i, j = np.unravel_index(np.argmin(np.where(accept, grid["nll"], np.inf)), grid["nll"].shape)
+    return float(grid["scales"][i]), float(grid["floors"][j])
+
+
+def fit_sigma_likelihood(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+    """``(scale, floor)`` of ``sigma = sqrt((scale * spread)^2 + floor^2)`` by Gaussian
+    maximum likelihood on these rows; ``(1.0, 0.0)`` with fewer than 5 rows.
+
+    Args:
+        y: true values.
+        mu: predicted means.
+        spread: uncalibrated ensemble spread (same units as ``y``).
+    """
+    prepared = _prepare(y, mu, spread)
+    return (1.0, 0.0) if prepared is None else _nll_fit(*prepared)
+
+
 def fit_sigma_calibration(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
     """``(scale, floor)`` of ``sigma = sqrt((scale * spread)^2 + floor^2)`` fitted on these
     rows (validation rows only) so that ``mu ± sigma`` and ``mu ± 2 sigma`` cover 68.3 % and
@@ -99,34 +151,43 @@ def fit_sigma_calibration(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> 
         mu: predicted means.
         spread: uncalibrated ensemble spread (same units as ``y``).
     """
-    y, mu, spread = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, spread))
-    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(spread)
-    err2, sp2 = (y[ok] - mu[ok]) ** 2, spread[ok] ** 2
-    if err2.size < 5:
+    prepared = _prepare(y, mu, spread)
+    if prepared is None:
         return 1.0, 0.0
-    scale_ref = float(np.sqrt(err2.mean()))  # the error level: keeps the search well scaled
-    if scale_ref <= 0:
-        return 1.0, 0.0
-    a0, b0 = _nll_fit(err2, sp2, scale_ref)
-    steps = 2.0 ** (np.arange(-24, 25) / 8.0)
-    scales = np.concatenate([[a0], a0 * steps, [0.0]])
-    floors = np.concatenate([[b0], b0 * steps, scale_ref * 2.0 ** (np.arange(-16, 5) / 2.0), [0.0]])
-    n = err2.size
-    chi2 = np.empty((scales.size, floors.size))
-    nll = np.empty_like(chi2)
-    for i, a in enumerate(scales):  # one scale at a time keeps memory at (floors, rows)
-        var = a**2 * sp2[None, :] + (floors**2)[:, None]
-        bad = (var <= 0).any(axis=1)
-        var = np.where(var > 0, var, 1.0)
-        z2 = err2[None, :] / var
-        dev = np.zeros(floors.size)
-        for k, level in zip((1.0, 2.0), INTERVAL_LEVELS, strict=True):
-            se = np.sqrt(level * (1.0 - level) / n)
-            dev += (((z2 <= k * k).mean(axis=1) - level) / se) ** 2
-        chi2[i] = np.where(bad, np.inf, dev)
-        nll[i] = 0.5 * np.mean(np.log(var) + z2, axis=1)
+    grid = _map_grid(*prepared)
+    n = prepared[0].size
+    chi2 = np.zeros_like(grid["nll"])
+    for hits, level in zip(grid["hits"], INTERVAL_LEVELS, strict=True):
+        se = np.sqrt(level * (1.0 - level) / n)
+        chi2 += ((hits / n - level) / se) ** 2
+    chi2 = np.where(grid["hits"][0] < 0, np.inf, chi2)
     if chi2[0, 0] <= CONSISTENT_CHI2:
-        return float(a0), float(b0)
-    accept = chi2 <= max(float(chi2.min()), CONSISTENT_CHI2)
-    i, j = np.unravel_index(np.argmin(np.where(accept, nll, np.inf)), nll.shape)
-    return float(scales[i]), float(floors[j])
+        return float(grid["scales"][0]), float(grid["floors"][0])
+    return _best_of(grid, chi2 <= max(float(chi2.min()), CONSISTENT_CHI2))
+
+
+def fit_sigma_conformal(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+    """``(scale, floor)`` as :func:`fit_sigma_calibration`, with split-conformal coverage
+    constraints: of the ``n`` rows, at least ``ceil((n + 1) p)`` (at most ``n``) must lie
+    within ±1σ (``p`` = 68.3 %) and within ±2σ (``p`` = 95.4 %). For rows exchangeable with
+    the test rows this makes the expected test coverage of each interval at least ``p``
+    (finite-sample, any error distribution), where matching the nominal levels on the fitting
+    rows under-covers new rows by the fit's optimism. Among the maps on the grid that meet
+    both constraints, the most likely one is taken (the likelihood fit itself when it does).
+    Returns ``(1.0, 0.0)`` with fewer than 5 rows.
+
+    Args:
+        y: true values.
+        mu: predicted means.
+        spread: uncalibrated ensemble spread (same units as ``y``).
+    """
+    prepared = _prepare(y, mu, spread)
+    if prepared is None:
+        return 1.0, 0.0
+    grid = _map_grid(*prepared)
+    n = prepared[0].size
+    need = [min(n, int(np.ceil((n + 1) * level))) for level in INTERVAL_LEVELS]
+    accept = (grid["hits"][0] >= need[0]) & (grid["hits"][1] >= need[1])
+    if not accept.any():  # cannot happen with the grid's widest floors; kept as a guard
+        return float(grid["scales"][0]), float(grid["floors"][0])
+    return _best_of(grid, accept)

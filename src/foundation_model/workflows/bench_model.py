@@ -196,6 +196,8 @@ def fit_predict_fold(
         trainer.fit(model, dm)
         batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
         best = trainer.checkpoint_callback.best_model_score if has_ckpt else None
+        if _has_sigma(batches, tasks[0].name):  # the validation rows the σ map was fitted on
+            trainer.validate(model, dm, verbose=False)  # the predicting (best) weights
     val_score = float(best) if best is not None else None
     name = tasks[0].name
     rows = np.concatenate([b["row_index"].numpy() for b in batches])
@@ -205,7 +207,31 @@ def fit_predict_fold(
         return FoldPrediction((proba >= 0.5).astype(int), proba, val_score=val_score)
     values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
-    return FoldPrediction(values, std=std if np.isfinite(std).any() else None, val_score=val_score)
+    if not np.isfinite(std).any():
+        return FoldPrediction(values, val_score=val_score)
+    spread = np.concatenate([b[f"{name}_spread"].numpy() for b in batches])[order]
+    return FoldPrediction(
+        values, std=std, val_score=val_score, spread=spread, val=_validation_arrays(model, name)
+    )
+
+
+def _validation_arrays(model: Any, name: str) -> dict[str, np.ndarray] | None:
+    """The validation rows of the model's last validation pass (``y``, ``values``,
+    ``spread``, original units), or None when it had none."""
+    arrays = (getattr(model, "eval_outputs", {}) or {}).get("val", {}).get(name)
+    if not arrays or "spread" not in arrays:
+        return None
+    m = np.asarray(arrays["mask"], dtype=bool)
+    return {
+        "y": np.asarray(arrays["target"])[m],
+        "values": np.asarray(arrays["pred"])[m],
+        "spread": np.asarray(arrays["spread"])[m],
+    }
+
+
+def _has_sigma(batches: list[dict], name: str) -> bool:
+    key = f"{name}_std"
+    return bool(batches) and key in batches[0] and bool(np.isfinite(batches[0][key].numpy()).any())
 
 
 SEED_STRIDE = 1000  # member j of a seed ensemble trains with seed + j * SEED_STRIDE

@@ -199,7 +199,7 @@ def _transfer_lines(result: dict) -> list[str]:
         out.append(f"Epochs capped at {recipe['max_epochs_override']} by --max-epochs.")
     if secs:
         out.append(
-            f"Fine-tuning time per fold (all {len(recipe['modes'])} modes): median "
+            f"Fine-tuning time per fold ({len(recipe['modes'])} candidate modes): median "
             f"{float(np.median(secs)):.0f} s."
         )
     return out

@@ -254,7 +254,7 @@ def run_matbench(opts: BenchOptions) -> dict:
                 record.scores["model"] = None
             else:
                 record.scores["model"] = _score(task.task_type, y_test, pred)
-                record.pooled["model"] = fold_arrays(y_test, pred)
+                record.pooled["model"] = fold_arrays(y_test, pred, fold=k)
                 store.save(k, record)
         elif opts.progress:
             tqdm.write(f"fold {k}: finished before, read from {store.folder}")
@@ -284,6 +284,8 @@ def run_matbench(opts: BenchOptions) -> dict:
     model = arrays.get("model", {})
     if "std" in model:
         _calibration_outputs(result, model, opts.out_dir / f"{task.name}_calibration.png")
+        if write_uncertainty_arrays(model, opts.out_dir / f"{task.name}_uncertainty.npz"):
+            result["calibration"]["arrays"] = f"{task.name}_uncertainty.npz"
         write_json(result, opts.out_dir / f"{task.name}.json")
         write_text(markdown_report(result), opts.out_dir / f"{task.name}.md")
     return result
@@ -341,19 +343,53 @@ def failed_fold(fold: int, err: BaseException) -> dict[str, object]:
     }
 
 
-def fold_arrays(y: np.ndarray, p: FoldPrediction) -> dict[str, np.ndarray]:
-    """The test-fold arrays of one entry that the pooled plots need.
+def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> dict[str, np.ndarray]:
+    """The test-fold arrays of one entry that the pooled plots need; with ``fold`` also
+    what a study of σ recalibration needs (``spread``, the validation rows ``val_*``, and
+    the fold of every row, ``fold`` / ``val_fold``), when the prediction has them.
 
     Args:
         y: true test values.
         p: the entry's prediction.
+        fold: the fold's index.
     """
     arrays = {"y": np.asarray(y), "values": np.asarray(p.values)}
     if p.proba is not None:
         arrays["proba"] = np.asarray(p.proba)
     if p.std is not None:
         arrays["std"] = np.asarray(p.std)
+    if fold is not None and p.spread is not None and p.val is not None:
+        arrays["spread"] = np.asarray(p.spread)
+        arrays["fold"] = np.full(len(arrays["y"]), fold)
+        for key, value in p.val.items():
+            arrays[f"val_{key}"] = np.asarray(value)
+        arrays["val_fold"] = np.full(len(arrays["val_y"]), fold)
     return arrays
+
+
+UNCERTAINTY_KEYS = ("y", "values", "std", "spread", "fold", "val_y", "val_values", "val_spread")
+
+
+def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
+    """Save the pooled arrays a recalibration study reads (``benchmarks/calibration_methods.py``)
+    to ``path`` (``.npz``); False (nothing written) when the model had no σ.
+
+    Args:
+        model: the model entry's pooled arrays (:func:`fold_arrays` with ``fold``).
+        path: destination ``.npz``.
+    """
+    from foundation_model.utils.atomic import atomic_write
+
+    keys = [*UNCERTAINTY_KEYS, "val_fold"]
+    if not all(k in model for k in keys):
+        return False
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: model[k] for k in keys})
+
+    atomic_write(path, save)
+    return True
 
 
 def add_fold(

@@ -21,18 +21,25 @@ class FoldPrediction:
         std: predicted standard deviations (regression models with uncertainty).
         val_score: the model's best inner-validation score (its checkpoint monitor), when
             the model was selected on one.
+        spread: the uncalibrated spread behind ``std`` (``std = sqrt((a spread)^2 + b^2)``
+            with ``(a, b)`` fitted on the validation rows), for studies of recalibration.
+        val: the validation rows of the selected model (``y``, ``values``, ``spread``): the
+            rows its σ map was fitted on.
     """
 
     values: np.ndarray
     proba: np.ndarray | None = None
     std: np.ndarray | None = None
     val_score: float | None = None
+    spread: np.ndarray | None = None
+    val: dict[str, np.ndarray] | None = None
 
     @classmethod
     def mean_of(cls, members: list[FoldPrediction]) -> FoldPrediction:
         """The seed ensemble of ``members`` (same test rows): mean values, or mean
         probabilities thresholded at 0.5; σ of the equal-weight mixture when every member
-        has one (mean variance + variance of the means); the mean validation score.
+        has one (mean variance + variance of the means); the mean validation score. The
+        members' ``spread`` and ``val`` (each fitted on its own validation rows) are dropped.
 
         Args:
             members: predictions of independently trained models, one or more.
