@@ -41,4 +41,5 @@ def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch)
     assert steels["beats_scratch"] == (steels["model_pretrained"] < steels["model_scratch"])
     text = (tmp_path / "matbench_all.md").read_text()
     assert "commit bb3eebf" in text and "| steels | mae |" in text
+    assert steels["candidate_modes"] == ["probe", "partial", "full"] and "(3 modes)" in text
     assert (tmp_path / "matbench_all.png").stat().st_size > 1000
