@@ -87,3 +87,41 @@ def test_noise_nll_is_minimised_at_the_true_scale():
     mask[:10] = False
     pred = torch.zeros(err.shape[0], 2)
     assert torch.isfinite(masked_noise_nll(pred, target_nan, mask, "laplace"))
+
+
+def test_sigma_fit_chooses_the_validation_map():
+    """``sigma_fit`` picks the map fitted at each validation epoch; a bad name is an error."""
+    from foundation_model.models.calibration import SIGMA_FITS
+
+    x, attrs = _heteroscedastic(800, seed=1)
+    task = RegressionTask("y", hidden_dims=[16], noise_head=True)
+    scales = {}
+    for name in SIGMA_FITS:
+        pl.seed_everything(0)
+        dm = CompoundDataModule(
+            x,
+            [task],
+            attrs[["y"]],
+            splitter=RandomSplitter(val_fraction=0.2, test_fraction=0.2, seed=0),
+            batch_size=128,
+        )
+        model = FlexibleMultiTaskModel(
+            dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=16, sigma_fit=name
+        )
+        trainer = pl.Trainer(
+            max_epochs=3,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(model, dm)
+        val = model.eval_outputs["val"]["y"]
+        m = val["mask"]
+        want = SIGMA_FITS[name](val["target"][m], val["pred"][m], val["spread"][m])
+        got = (float(model.sigma_scales[0]), float(model.sigma_floors[0]))
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        scales[name] = got
+    assert scales["conformal"] != scales["matched"]  # the methods differ on the same rows
+    with pytest.raises(ValueError, match="sigma_fit must be one of"):
+        FlexibleMultiTaskModel([task], 6, sigma_fit="isotonic")

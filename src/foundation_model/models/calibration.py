@@ -191,3 +191,11 @@ def fit_sigma_conformal(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tu
     if not accept.any():  # cannot happen with the grid's widest floors; kept as a guard
         return float(grid["scales"][0]), float(grid["floors"][0])
     return _best_of(grid, accept)
+
+
+#: the σ-map fits a model can use on its validation rows (``FlexibleMultiTaskModel(sigma_fit=...)``)
+SIGMA_FITS = {
+    "matched": fit_sigma_calibration,
+    "likelihood": fit_sigma_likelihood,
+    "conformal": fit_sigma_conformal,
+}
