@@ -28,6 +28,16 @@ def _heteroscedastic(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]
     )
 
 
+def _quiet_trainer(max_epochs: int) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+
+
 @pytest.mark.parametrize("loss", ["mse", "l1"])
 def test_noise_head_sigma_is_calibrated_and_ranks_errors(loss):
     pl.seed_everything(0)
@@ -40,13 +50,7 @@ def test_noise_head_sigma_is_calibrated_and_ranks_errors(loss):
         batch_size=128,
     )
     model = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[64, 32], deposit_dim=32)
-    trainer = pl.Trainer(
-        max_epochs=40,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = _quiet_trainer(40)
     trainer.fit(model, dm)
     trainer.test(model, dm, verbose=False)
     test = model.eval_outputs["test"]["y"]
@@ -108,13 +112,7 @@ def test_sigma_fit_chooses_the_validation_map():
         model = FlexibleMultiTaskModel(
             dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=16, sigma_fit=name
         )
-        trainer = pl.Trainer(
-            max_epochs=3,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+        trainer = _quiet_trainer(3)
         trainer.fit(model, dm)
         val = model.eval_outputs["val"]["y"]
         m = val["mask"]

@@ -8,6 +8,8 @@ observed coverage over ``p`` in (0, 1) (0 = perfect, 0.5 = worst).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.stats import norm, spearmanr
 
@@ -151,11 +153,23 @@ def fit_sigma_calibration(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> 
         mu: predicted means.
         spread: uncalibrated ensemble spread (same units as ``y``).
     """
+    return _fit_on_grid(y, mu, spread, _choose_matched)
+
+
+def _fit_on_grid(
+    y: np.ndarray,
+    mu: np.ndarray,
+    spread: np.ndarray,
+    choose: Callable[[dict[str, np.ndarray], int], tuple[float, float]],
+) -> tuple[float, float]:
+    """``choose(grid, n_rows)`` on the grid of maps of these rows; ``(1.0, 0.0)`` when too few."""
     prepared = _prepare(y, mu, spread)
     if prepared is None:
         return 1.0, 0.0
-    grid = _map_grid(*prepared)
-    n = prepared[0].size
+    return choose(_map_grid(*prepared), prepared[0].size)
+
+
+def _choose_matched(grid: dict[str, np.ndarray], n: int) -> tuple[float, float]:
     chi2 = np.zeros_like(grid["nll"])
     for hits, level in zip(grid["hits"], INTERVAL_LEVELS, strict=True):
         se = np.sqrt(level * (1.0 - level) / n)
@@ -181,11 +195,10 @@ def fit_sigma_conformal(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tu
         mu: predicted means.
         spread: uncalibrated ensemble spread (same units as ``y``).
     """
-    prepared = _prepare(y, mu, spread)
-    if prepared is None:
-        return 1.0, 0.0
-    grid = _map_grid(*prepared)
-    n = prepared[0].size
+    return _fit_on_grid(y, mu, spread, _choose_conformal)
+
+
+def _choose_conformal(grid: dict[str, np.ndarray], n: int) -> tuple[float, float]:
     need = [min(n, int(np.ceil((n + 1) * level))) for level in INTERVAL_LEVELS]
     accept = (grid["hits"][0] >= need[0]) & (grid["hits"][1] >= need[1])
     if not accept.any():  # cannot happen with the grid's widest floors; kept as a guard
