@@ -206,8 +206,10 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     def _load_head_statistics(self) -> None:
         """Let each task put target-scaler-dependent constants into its heads."""
         for spec in self.task_specs:
-            scaler = dict(self.target_scalers.items()).get(spec.name)
-            if scaler is not None and bool(scaler.fitted):
+            if spec.name not in self.target_scalers:
+                continue
+            scaler = self.target_scalers[spec.name]
+            if bool(scaler.fitted):
                 spec.load_head_statistics(self.heads[spec.name].members, scaler)
 
     def setup(self, stage: str) -> None:

@@ -367,7 +367,10 @@ def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> di
     return arrays
 
 
-UNCERTAINTY_KEYS = ("y", "values", "std", "spread", "fold", "val_y", "val_values", "val_spread")
+UNCERTAINTY_KEYS = (
+    *("y", "values", "std", "spread", "fold"),
+    *("val_y", "val_values", "val_spread", "val_fold"),
+)
 
 
 def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
@@ -380,13 +383,12 @@ def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
     """
     from foundation_model.utils.atomic import atomic_write
 
-    keys = [*UNCERTAINTY_KEYS, "val_fold"]
-    if not all(k in model for k in keys):
+    if not all(k in model for k in UNCERTAINTY_KEYS):
         return False
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: model[k] for k in keys})
+            np.savez(fh, **{k: model[k] for k in UNCERTAINTY_KEYS})
 
     atomic_write(path, save)
     return True
