@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from foundation_model.utils.checkpoint import load_checkpoint
+from foundation_model.utils.cuda_check import skip_nvml_check_without_nvml
 
 # Scaler buffers that belong to a component: copying the component copies them too, so the
 # warm-started weights see inputs and targets on the scale they were trained with.
@@ -170,7 +171,11 @@ def configure_optimization(
     monitor: str,
 ) -> Any:
     """What ``configure_optimizers`` returns: the optimizer over :func:`parameter_groups`,
-    plus the scheduler (``ReduceLROnPlateau`` watches ``monitor``) when one is configured."""
+    plus the scheduler (``ReduceLROnPlateau`` watches ``monitor``) when one is configured.
+
+    On hosts without NVML it also drops Lightning's NVML device check, which Adam would
+    otherwise repeat, failing, on every step (:mod:`foundation_model.utils.cuda_check`)."""
+    skip_nvml_check_without_nvml()
     optimizer = optimizer_factory(parameter_groups(model, component_lr))
     if scheduler_factory is None:
         return optimizer
