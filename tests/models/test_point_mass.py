@@ -11,7 +11,6 @@ import torch
 from foundation_model.data import CompoundDataModule, RandomSplitter
 from foundation_model.models import FlexibleMultiTaskModel
 from foundation_model.models.task_head import RegressionTask
-from foundation_model.models.task_head.regression import mixture_spread
 
 
 def _zero_inflated(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -105,39 +104,3 @@ def test_point_mass_with_noise_head_and_ensemble_has_calibrated_shapes():
 def test_bad_point_mass_is_a_one_line_error(kwargs):
     with pytest.raises(ValueError, match="point_mass must be a finite number"):
         RegressionTask("y", **kwargs)
-
-
-def test_mixture_spread_is_the_rms_distance_of_the_two_part_prediction():
-    rng = np.random.default_rng(0)
-    prob = torch.tensor([0.0, 1.0, 0.3, 0.8])
-    mass = torch.zeros(4)
-    mean = torch.tensor([2.0, 2.0, 1.5, 1.0])
-    cont = torch.tensor([0.5, 0.5, 0.2, 0.4])
-    reported = torch.where(prob > 0.5, mass, mean)
-    got = mixture_spread(prob, mass, mean, cont, reported)
-    assert float(got[0]) == pytest.approx(0.5)  # never at the mass: the continuous spread
-    assert float(got[1]) == pytest.approx(0.0)  # surely at the mass, and reported there
-    for i in (2, 3):  # Monte Carlo draws of the two-part distribution
-        n = 200_000
-        at = rng.random(n) < float(prob[i])
-        y = np.where(at, 0.0, rng.normal(float(mean[i]), float(cont[i]), n))
-        rms = np.sqrt(np.mean((y - float(reported[i])) ** 2))
-        assert float(got[i]) == pytest.approx(rms, rel=0.01)
-
-
-def test_point_mass_std_widens_where_the_gate_is_unsure():
-    task = RegressionTask("y", hidden_dims=[16], point_mass=0.0)
-    model, dm, _ = _fit(task, ensemble_size=3, epochs=2)
-    batch = next(iter(dm.val_dataloader()))
-    with torch.no_grad():
-        out = model.to_outputs(batch, model.member_predictions(batch))
-    stacked = model.member_predictions(batch)["y"].detach()
-    scalers = model.task_scalers(model.task_specs[0])
-    value = scalers.target.inverse(task.combine(stacked))
-    prob = task.point_mass_probability(stacked)
-    cont = task.model_std(stacked) * scalers.target.std
-    reported = torch.where(prob > 0.5, torch.zeros_like(value), value)
-    expected = mixture_spread(prob, torch.zeros_like(value), value, cont, reported)
-    torch.testing.assert_close(out["y_spread"], expected)
-    a, b = float(scalers.sigma_scale), float(scalers.sigma_floor)
-    torch.testing.assert_close(out["y_std"], torch.sqrt((a * expected) ** 2 + b**2))

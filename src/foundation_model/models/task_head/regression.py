@@ -130,21 +130,6 @@ def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
     return y
 
 
-def mixture_spread(
-    prob: Tensor, mass: Tensor, mean: Tensor, spread: Tensor, reported: Tensor
-) -> Tensor:
-    """Root-mean-square distance of a two-part prediction from the value it reports.
-
-    With probability ``prob`` the target sits exactly at ``mass``; otherwise it follows the
-    continuous part (mean ``mean``, standard deviation ``spread``). About the reported value
-    ``v`` the mean squared deviation is
-    ``prob (mass - v)^2 + (1 - prob) ((mean - v)^2 + spread^2)``: a row whose gate is unsure
-    carries the distance between the two parts, a row confidently at the mass carries little.
-    """
-    var = prob * (mass - reported) ** 2 + (1.0 - prob) * ((mean - reported) ** 2 + spread**2)
-    return torch.sqrt(var.clamp_min(0.0))
-
-
 class RegressionTask(TaskSpec):
     """A scalar property (band gap, yield strength, ...).
 
@@ -175,9 +160,7 @@ class RegressionTask(TaskSpec):
             features, trained by binary cross-entropy beside the regression loss), and
             ``<name>_value`` is the point mass where that probability exceeds 0.5 (the
             median of the two-part prediction), otherwise the regression mean.
-            ``<name>_std`` is the two-part prediction's root-mean-square distance from that
-            value (:func:`mixture_spread`: an unsure gate widens it, a confident one shrinks
-            it), recalibrated on validation rows.
+            ``<name>_std`` is recalibrated on validation rows against those values.
     """
 
     task_type = "regression"
@@ -280,29 +263,15 @@ class RegressionTask(TaskSpec):
     def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
         assert scalers.target is not None
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
-        if self.point_mass is None:
-            std, spread = to_original_std(
-                self.model_std(stacked), value, scalers, self.log_transform
+        std, spread = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
+        out = {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
+        if self.point_mass is not None:
+            prob = self.point_mass_probability(stacked)
+            out[f"{self.name}_value"] = torch.where(
+                prob > 0.5, torch.full_like(value, self.point_mass), value
             )
-            return {
-                f"{self.name}_value": value,
-                f"{self.name}_std": std,
-                f"{self.name}_spread": spread,
-            }
-        prob = self.point_mass_probability(stacked)
-        mass = torch.full_like(value, self.point_mass)
-        reported = torch.where(prob > 0.5, mass, value)
-        # the continuous part's spread in original units, without the σ map
-        _, cont = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
-        spread = mixture_spread(prob, mass, value, cont, reported)
-        scale = torch.as_tensor(scalers.sigma_scale, device=spread.device)
-        floor = torch.as_tensor(scalers.sigma_floor, device=spread.device)
-        return {
-            f"{self.name}_value": reported,
-            f"{self.name}_std": torch.sqrt((scale * spread) ** 2 + floor**2),
-            f"{self.name}_spread": spread,
-            f"{self.name}_point_mass_probability": prob,
-        }
+            out[f"{self.name}_point_mass_probability"] = prob
+        return out
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         return {
