@@ -68,14 +68,16 @@ def test_failed_fold_is_reported_not_hidden(opts_base, tmp_path):
 
 
 def test_sigma_runs_keep_what_a_recalibration_study_needs(opts_base, tmp_path):
-    """An ensemble run writes the raw spread and the validation rows its σ map was fitted
-    on: refitting that map from the saved validation rows gives the saved test σ."""
+    """An ensemble run with a noise head writes the raw spread, its two parts and the
+    validation rows its σ map was fitted on: refitting that map from the saved validation
+    rows gives the saved test σ."""
     import numpy as np
 
     from foundation_model.models.calibration import fit_sigma_calibration
 
     cfg = yaml.safe_load(CONFIG.read_text())
     cfg["model"]["init_args"]["ensemble_size"] = 3
+    cfg["data"]["init_args"]["tasks"][0]["init_args"]["noise_head"] = True
     path = tmp_path / "k3.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
@@ -89,6 +91,10 @@ def test_sigma_runs_keep_what_a_recalibration_study_needs(opts_base, tmp_path):
     scale, floor = fit_sigma_calibration(a["val_y"], a["val_values"], a["val_spread"])
     refit = np.sqrt((scale * a["spread"]) ** 2 + floor**2)
     np.testing.assert_allclose(refit, a["std"], rtol=1e-4)
+    for prefix in ("", "val_"):  # the two parts of the spread: members and noise head
+        ens, noise = a[f"{prefix}spread_ensemble"], a[f"{prefix}spread_noise"]
+        assert (ens > 0).all() and (noise > 0).all()
+        np.testing.assert_allclose(np.hypot(ens, noise), a[f"{prefix}spread"], rtol=1e-4)
 
 
 def test_seed_ensemble_trains_one_network_per_seed(opts_base, tmp_path, monkeypatch):

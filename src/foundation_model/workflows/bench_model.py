@@ -209,24 +209,43 @@ def fit_predict_fold(
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
     if not np.isfinite(std).any():
         return FoldPrediction(values, val_score=val_score)
+    from foundation_model.models.task_head.regression import SPREAD_PARTS
+
     spread = np.concatenate([b[f"{name}_spread"].numpy() for b in batches])[order]
+    parts = {
+        key: np.concatenate([b[f"{name}_{key}"].numpy() for b in batches])[order]
+        for key in SPREAD_PARTS
+        if f"{name}_{key}" in batches[0]
+    }
     return FoldPrediction(
-        values, std=std, val_score=val_score, spread=spread, val=_validation_arrays(model, name)
+        values,
+        std=std,
+        val_score=val_score,
+        spread=spread,
+        val=_validation_arrays(model, name),
+        spread_parts=parts or None,
     )
 
 
 def _validation_arrays(model: Any, name: str) -> dict[str, np.ndarray] | None:
     """The validation rows of the model's last validation pass (``y``, ``values``,
-    ``spread``, original units), or None when it had none."""
+    ``spread`` and its parts when the model has them, original units), or None when it had
+    none."""
     arrays = (getattr(model, "eval_outputs", {}) or {}).get("val", {}).get(name)
     if not arrays or "spread" not in arrays:
         return None
+    from foundation_model.models.task_head.regression import SPREAD_PARTS
+
     m = np.asarray(arrays["mask"], dtype=bool)
-    return {
+    out = {
         "y": np.asarray(arrays["target"])[m],
         "values": np.asarray(arrays["pred"])[m],
         "spread": np.asarray(arrays["spread"])[m],
     }
+    for key in SPREAD_PARTS:
+        if key in arrays:
+            out[key] = np.asarray(arrays[key])[m]
+    return out
 
 
 def _has_sigma(batches: list[dict], name: str) -> bool:

@@ -345,8 +345,9 @@ def failed_fold(fold: int, err: BaseException) -> dict[str, object]:
 
 def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> dict[str, np.ndarray]:
     """The test-fold arrays of one entry that the pooled plots need; with ``fold`` also
-    what a study of σ recalibration needs (``spread``, the validation rows ``val_*``, and
-    the fold of every row, ``fold`` / ``val_fold``), when the prediction has them.
+    what a study of σ recalibration needs (``spread`` and its parts, the validation rows
+    ``val_*``, and the fold of every row, ``fold`` / ``val_fold``), when the prediction has
+    them.
 
     Args:
         y: true test values.
@@ -360,6 +361,8 @@ def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> di
         arrays["std"] = np.asarray(p.std)
     if fold is not None and p.spread is not None and p.val is not None:
         arrays["spread"] = np.asarray(p.spread)
+        for key, value in (p.spread_parts or {}).items():
+            arrays[key] = np.asarray(value)
         arrays["fold"] = np.full(len(arrays["y"]), fold)
         for key, value in p.val.items():
             arrays[f"val_{key}"] = np.asarray(value)
@@ -370,6 +373,11 @@ def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> di
 UNCERTAINTY_KEYS = (
     *("y", "values", "std", "spread", "fold"),
     *("val_y", "val_values", "val_spread", "val_fold"),
+)
+#: saved too when the model has an ensemble and a noise head (the two parts of ``spread``)
+SPREAD_PART_KEYS = (
+    *("spread_ensemble", "spread_noise"),
+    *("val_spread_ensemble", "val_spread_noise"),
 )
 
 
@@ -388,7 +396,10 @@ def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: model[k] for k in UNCERTAINTY_KEYS})
+            keys = [*UNCERTAINTY_KEYS]
+            if all(k in model for k in SPREAD_PART_KEYS):
+                keys += SPREAD_PART_KEYS
+            np.savez(fh, **{k: model[k] for k in keys})
 
     atomic_write(path, save)
     return True

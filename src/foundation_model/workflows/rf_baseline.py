@@ -23,8 +23,11 @@ class FoldPrediction:
             the model was selected on one.
         spread: the uncalibrated spread behind ``std`` (``std = sqrt((a spread)^2 + b^2)``
             with ``(a, b)`` fitted on the validation rows), for studies of recalibration.
-        val: the validation rows of the selected model (``y``, ``values``, ``spread``): the
-            rows its σ map was fitted on.
+        val: the validation rows of the selected model (``y``, ``values``, ``spread``, and
+            ``spread_ensemble`` / ``spread_noise`` when ``spread_parts`` is set): the rows its
+            σ map was fitted on.
+        spread_parts: the two parts of ``spread`` of a model with an ensemble and a noise
+            head (``spread_ensemble``, ``spread_noise``; ``spread^2`` is their sum of squares).
     """
 
     values: np.ndarray
@@ -33,13 +36,15 @@ class FoldPrediction:
     val_score: float | None = None
     spread: np.ndarray | None = None
     val: dict[str, np.ndarray] | None = None
+    spread_parts: dict[str, np.ndarray] | None = None
 
     @classmethod
     def mean_of(cls, members: list[FoldPrediction]) -> FoldPrediction:
         """The seed ensemble of ``members`` (same test rows): mean values, or mean
         probabilities thresholded at 0.5; σ of the equal-weight mixture when every member
         has one (mean variance + variance of the means); the mean validation score. The
-        members' ``spread`` and ``val`` (each fitted on its own validation rows) are dropped.
+        members' ``spread``, ``spread_parts`` and ``val`` (each fitted on its own validation
+        rows) are dropped.
 
         Args:
             members: predictions of independently trained models, one or more.

@@ -130,6 +130,11 @@ def numeric_column(attrs: pd.DataFrame, column: str, task: str) -> np.ndarray:
     return y
 
 
+#: the two parts of ``<name>_spread`` that a model with an ensemble and a noise head also
+#: outputs (original units, before the σ map): ``spread^2 = ensemble^2 + noise^2``
+SPREAD_PARTS = ("spread_ensemble", "spread_noise")
+
+
 class RegressionTask(TaskSpec):
     """A scalar property (band gap, yield strength, ...).
 
@@ -238,10 +243,16 @@ class RegressionTask(TaskSpec):
         with a noise head (Laplace scale ``b`` has variance ``2 b^2``)."""
         if not self.noise_head:
             return member_std(stacked[..., 0] if self._multi_column() else stacked)
+        spread, noise = self.std_parts(stacked)
+        return torch.sqrt(spread**2 + noise**2)
+
+    def std_parts(self, stacked: Tensor) -> tuple[Tensor, Tensor]:
+        """The two model-space parts of :meth:`model_std` with a noise head: the members'
+        spread (0 for one member) and the predicted noise std."""
         spread = torch.nan_to_num(member_std(stacked[..., 0]), nan=0.0)
         scale = stacked[..., 1].exp()
         noise_var = (2.0 * scale**2 if self.loss == "l1" else scale**2).mean(dim=0)
-        return torch.sqrt(spread**2 + noise_var)
+        return spread, torch.sqrt(noise_var)
 
     def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
         if attrs is None:
@@ -265,6 +276,10 @@ class RegressionTask(TaskSpec):
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
         std, spread = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
         out = {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
+        if self.noise_head and stacked.shape[0] > 1:  # both parts, for studies of σ maps
+            for key, part in zip(("ensemble", "noise"), self.std_parts(stacked), strict=True):
+                raw = to_original_std(part, value, scalers, self.log_transform)[1]
+                out[f"{self.name}_spread_{key}"] = raw
         if self.point_mass is not None:
             prob = self.point_mass_probability(stacked)
             out[f"{self.name}_value"] = torch.where(
@@ -274,13 +289,17 @@ class RegressionTask(TaskSpec):
         return out
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
-        return {
+        items = {
             "pred": outputs[f"{self.name}_value"],
             "std": outputs[f"{self.name}_std"],
             "spread": outputs[f"{self.name}_spread"],
             "target": batch.targets[self.name],
             "mask": batch.masks[self.name],
         }
+        for key in SPREAD_PARTS:
+            if f"{self.name}_{key}" in outputs:
+                items[key] = outputs[f"{self.name}_{key}"]
+        return items
 
     def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
         from foundation_model.models.metrics import point_metrics
