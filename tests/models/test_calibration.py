@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from foundation_model.models.calibration import calibration_metrics, fit_sigma_calibration
+from foundation_model.models.calibration import (
+    calibration_metrics,
+    fit_sigma_calibration,
+    fit_spread_weight,
+)
 from foundation_model.models.components.head_ensemble import member_keep
 
 
@@ -95,3 +99,14 @@ def test_conformal_fit_covers_new_rows_from_small_validation_sets():
     assert np.mean(cover["conformal"]) >= 0.945
     assert np.mean(cover["conformal"]) > np.mean(cover["matched"])
     assert fit_sigma_conformal(y_test[:3], mu_test[:3], spread_test[:3]) == (1.0, 0.0)
+
+
+def test_spread_weight_recovers_the_noise_parts_scale():
+    rng = np.random.default_rng(3)
+    n = 4000
+    ens, noise = rng.uniform(0.05, 0.5, n), rng.uniform(0.05, 0.5, n)
+    mu = rng.normal(size=n)
+    y = mu + np.hypot(2.0 * ens, 6.0 * noise) * rng.normal(size=n)  # weight 6 / 2 = 3
+    assert fit_spread_weight(y, mu, ens, noise) == pytest.approx(3.0, rel=0.2)
+    assert fit_spread_weight(y[:4], mu[:4], ens[:4], noise[:4]) == 1.0  # too few rows
+    assert fit_spread_weight(y, mu, np.zeros(n), noise) == 1.0  # one part only

@@ -206,6 +206,41 @@ def _choose_conformal(grid: dict[str, np.ndarray], n: int) -> tuple[float, float
     return _best_of(grid, accept)
 
 
+def fit_spread_weight(
+    y: np.ndarray, mu: np.ndarray, ensemble: np.ndarray, noise: np.ndarray
+) -> float:
+    """Weight ``w`` of the noise-head part against the members' part of the spread,
+    ``spread' = sqrt(ensemble^2 + (w noise)^2)``, by Gaussian maximum likelihood of
+    ``sigma^2 = (a ensemble)^2 + (c noise)^2 + b^2`` on these rows (``w = c / a``); 1.0 (the
+    plain sum of variances) with fewer than 5 rows. A σ map is then fitted on ``spread'``.
+
+    Args:
+        y: true values.
+        mu: predicted means.
+        ensemble: the members' spread (same units as ``y``).
+        noise: the noise head's predicted std (same units as ``y``).
+    """
+    from scipy.optimize import minimize
+
+    y, mu, ens, noise = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, ensemble, noise))
+    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(ens) & np.isfinite(noise)
+    err2, e2, n2 = (y[ok] - mu[ok]) ** 2, ens[ok] ** 2, noise[ok] ** 2
+    if err2.size < 5 or not (e2.mean() > 0 and n2.mean() > 0):
+        return 1.0
+    ref = float(np.sqrt(err2.mean())) or 1.0
+    e2, n2, err2 = e2 / ref**2, n2 / ref**2, err2 / ref**2  # unit error level
+
+    def nll(params: np.ndarray) -> float:
+        a, c, b = np.exp(params)
+        var = a**2 * e2 + c**2 * n2 + b**2 + 1e-12
+        return float(0.5 * np.mean(np.log(var) + err2 / var))
+
+    start = np.log([1.0 / np.sqrt(e2.mean()) * 0.5, 1.0 / np.sqrt(n2.mean()) * 0.5, 0.5])
+    res = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-9})
+    a, c, _ = np.exp(res.x)
+    return float(np.clip(c / a, 1e-3, 1e3))
+
+
 #: the σ-map fits a model can use on its validation rows (``FlexibleMultiTaskModel(sigma_fit=...)``)
 SIGMA_FITS = {
     "matched": fit_sigma_calibration,
