@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from foundation_model.models.calibration import (  # noqa: E402
     calibration_metrics,
+    cross_fitted,
     fit_sigma_calibration,
     fit_spread_weight,
 )
@@ -78,20 +79,18 @@ def evaluate(path: Path, seed: int = 0) -> dict:
             f"{path}: no {', '.join(missing)}; rerun the task with an ensemble and a noise "
             "head using code that keeps the spread's parts."
         )
-    rng = np.random.default_rng(seed)
     folds = sorted(set(a["fold"].tolist()))
-    val_sigma = {n: np.empty(a["val_y"].size) for n in METHODS}
-    test_sigma = {n: np.empty(a["y"].size) for n in METHODS}
+    val_sigma, test_sigma = {}, {n: np.empty(a["y"].size) for n in METHODS}
     weights = []
-    for k in folds:
-        v = np.flatnonzero(a["val_fold"] == k)
-        t = a["fold"] == k
-        half = rng.permutation(v)
-        halves = (half[: v.size // 2], half[v.size // 2 :])
-        for name, method in METHODS.items():
-            for fit_rows, score_rows in (halves, halves[::-1]):
-                f = method(*(a[f"val_{x}"][fit_rows] for x in ("y", "values", *PARTS)))
-                val_sigma[name][score_rows] = f(*(a[f"val_{x}"][score_rows] for x in PARTS))
+    for name, method in METHODS.items():
+
+        def fit_apply(fit_rows: np.ndarray, score_rows: np.ndarray, method=method) -> np.ndarray:
+            f = method(*(a[f"val_{x}"][fit_rows] for x in ("y", "values", *PARTS)))
+            return f(*(a[f"val_{x}"][score_rows] for x in PARTS))
+
+        val_sigma[name] = cross_fitted(a["val_fold"], fit_apply, seed)
+        for k in folds:
+            v, t = a["val_fold"] == k, a["fold"] == k
             f = method(*(a[f"val_{x}"][v] for x in ("y", "values", *PARTS)))
             test_sigma[name][t] = f(*(a[x][t] for x in PARTS))
             if name == "reweighted":

@@ -206,6 +206,31 @@ def _choose_conformal(grid: dict[str, np.ndarray], n: int) -> tuple[float, float
     return _best_of(grid, accept)
 
 
+def cross_fitted(
+    folds: np.ndarray,
+    fit_apply: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    seed: int = 0,
+) -> np.ndarray:
+    """σ of every row from a map fitted on other rows of its fold: each fold's rows are split
+    in two random halves and ``fit_apply(fit_rows, score_rows)`` (row indices; returns σ of
+    ``score_rows``) is called both ways. Scores a way of fitting σ on validation rows alone.
+
+    Args:
+        folds: fold of every row (rows of different folds never share a map).
+        fit_apply: fits a map on ``fit_rows`` and returns σ of ``score_rows``.
+        seed: seed of the random halves.
+    """
+    folds = np.asarray(folds)
+    rng = np.random.default_rng(seed)
+    sigma = np.full(folds.size, np.nan)
+    for k in np.unique(folds):
+        rows = rng.permutation(np.flatnonzero(folds == k))
+        halves = (rows[: rows.size // 2], rows[rows.size // 2 :])
+        for fit_rows, score_rows in (halves, halves[::-1]):
+            sigma[score_rows] = fit_apply(fit_rows, score_rows)
+    return sigma
+
+
 def fit_spread_weight(
     y: np.ndarray, mu: np.ndarray, ensemble: np.ndarray, noise: np.ndarray
 ) -> float:
