@@ -6,35 +6,12 @@ import json
 import math
 from pathlib import Path
 
-import pytest
 import yaml
 
 from foundation_model.workflows.matbench_bench import BenchOptions, run_matbench
 
 ROOT = Path(__file__).resolve().parents[2]
-WHEELS = ROOT / "data" / "cache" / "wheels"
 CONFIG = ROOT / "samples" / "generated_configs" / "matbench_steels.yaml"
-
-
-@pytest.fixture(scope="module")
-def opts_base(tmp_path_factory) -> dict:
-    from foundation_model.data import matbench_sources as sources
-
-    if not list(WHEELS.glob("crabnet-2.0.8-*.whl")) and not sources.host_reachable(
-        "https://pypi.org", 5
-    ):
-        pytest.skip("PyPI is unreachable and the crabnet wheel is not cached in data/cache/wheels")
-    tmp = tmp_path_factory.mktemp("bench")
-    return {
-        "data_dir": tmp / "data",
-        "wheel_cache": WHEELS,
-        "feature_cache": tmp / "cache",
-        "folds": [0],
-        "max_epochs": 3,
-        "preset": "magpie",
-        "rf_estimators": 30,
-        "progress": False,
-    }
 
 
 def test_one_fold_of_steels(opts_base, tmp_path):
