@@ -5,8 +5,9 @@ For each uncertainty run (``<out>/<task>.json`` + ``<task>_uncertainty.npz`` of
 rebuilt exactly as the run built them (official folds, the inner validation draw of seed
 ``seed + k``, median imputation and standardisation on the fitting rows), and each
 validation and test row gets ``d``: its mean Euclidean distance to the ``k`` nearest fitting
-rows in standardised descriptor space. The rebuild is checked: the rebuilt validation and test
-targets must equal the saved ones row for row.
+rows in standardised descriptor space (``--space latent``: in the trained model's shared
+representation ``h_task``, as saved by the run). The rebuild is checked: the rebuilt
+validation and test targets must equal the saved ones row for row.
 
 Two σ maps are then compared, both fitted on validation rows only:
 
@@ -85,6 +86,10 @@ def spread_distance_map(y, mu, spread, d):
 
 
 METHODS = {"spread": spread_map, "spread+distance": spread_distance_map}
+SPACES = {
+    "descriptor": "standardised descriptor space",
+    "latent": "the trained model's shared representation (`h_task`)",
+}
 
 
 def _scored(y, mu, sigma) -> dict:
@@ -93,8 +98,12 @@ def _scored(y, mu, sigma) -> dict:
     return m
 
 
-def evaluate(run_json: Path, data_dir: Path, feature_cache: Path, k: int = 5) -> dict:
-    """Both maps on one run, with the distances rebuilt from the run's own settings."""
+def evaluate(
+    run_json: Path, data_dir: Path, feature_cache: Path, k: int = 5, space: str = "descriptor"
+) -> dict:
+    """Both maps on one run: ``space="descriptor"`` rebuilds the distances from the run's own
+    settings; ``"latent"`` reads the distances in the model's shared representation that the
+    run saved (``latent_distance``)."""
     from foundation_model.workflows.matbench_bench import BenchOptions, _load_task, task_features
 
     run = json.loads(run_json.read_text())
@@ -107,7 +116,7 @@ def evaluate(run_json: Path, data_dir: Path, feature_cache: Path, k: int = 5) ->
     targets = task.table["target"]
     d_val = np.full(arrays["val_y"].size, np.nan)
     d_test = np.full(arrays["y"].size, np.nan)
-    for fold in sorted(set(arrays["fold"].tolist())):
+    for fold in sorted(set(arrays["fold"].tolist())) if space == "descriptor" else []:
         train, test = task.folds[fold]
         dv, dt, yv, yt = distances(features, targets, train, test, fold, k, 0.1)
         v, t = arrays["val_fold"] == fold, arrays["fold"] == fold
@@ -117,8 +126,15 @@ def evaluate(run_json: Path, data_dir: Path, feature_cache: Path, k: int = 5) ->
                 "used other folds, seeds or a validation share other than 0.1."
             )
         d_val[v], d_test[t] = dv, dt
+    if space == "latent":
+        if "latent_distance" not in arrays.files:
+            raise ValueError(
+                f"{run_json}: no latent_distance; rerun the task with code that keeps it."
+            )
+        d_val, d_test = arrays["val_latent_distance"], arrays["latent_distance"]
     y, mu, spread = arrays["val_y"], arrays["val_values"], arrays["val_spread"]
     out: dict = {"task": run["task"], "n_val": int(y.size), "n_test": int(arrays["y"].size)}
+    out["space"] = space
     out["spearman_error_distance_test"] = float(
         calibration_metrics(arrays["y"], arrays["values"], d_test)["spearman_error_sigma"]
     )
@@ -141,7 +157,7 @@ def evaluate(run_json: Path, data_dir: Path, feature_cache: Path, k: int = 5) ->
     return out
 
 
-def markdown(rows: list[dict], adopt: bool, wins: list[str]) -> str:
+def markdown(rows: list[dict], adopt: bool, wins: list[str], space: str = "descriptor") -> str:
     """The report."""
 
     def cov(m: dict) -> str:
@@ -149,10 +165,10 @@ def markdown(rows: list[dict], adopt: bool, wins: list[str]) -> str:
         return f"{m['coverage_1sigma']:.3f} / {m['coverage_2sigma']:.3f}{mark}"
 
     lines = [
-        "# Distance to the training rows as a second part of σ",
+        f"# Distance to the training rows ({space}) as a second part of σ",
         "",
         "`spread+distance`: `sqrt((a spread)^2 + (c d)^2 + b^2)`, `d` the mean distance to the "
-        "5 nearest fitting rows in standardised descriptor space; `spread`: the default map. "
+        f"5 nearest fitting rows in {SPACES[space]}; `spread`: the default map. "
         "Both fitted on validation rows only. Rule, fixed before any result: worth building "
         "into the model if the cross-fitted validation area is lower on at least three "
         "quarters of the tasks. Made by `benchmarks/calibration_distance.py`.",
@@ -191,13 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=ROOT / "data/matbench")
     p.add_argument("--feature-cache", type=Path, default=ROOT / "data/cache/features")
     p.add_argument("--out", type=Path, default=ROOT / "results/bench/calibration/distance")
+    p.add_argument(
+        "--space",
+        choices=("descriptor", "latent"),
+        default="descriptor",
+        help="distance in standardised descriptors, or in the model's h_task (saved by the run)",
+    )
     args = p.parse_args(argv)
     missing = [str(f) for f in args.runs if not f.is_file()]
     if missing:
         print(f"calibration_distance: error: not found: {', '.join(missing)}.")
         return 2
     try:
-        rows = [evaluate(f, args.data_dir, args.feature_cache) for f in args.runs]
+        rows = [evaluate(f, args.data_dir, args.feature_cache, space=args.space) for f in args.runs]
     except ValueError as err:
         print(f"calibration_distance: error: {err}")
         return 2
@@ -211,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {"runs": rows, "lower_validation_area": wins, "worth_building": adopt}
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(rows, adopt, wins)
+    text = markdown(rows, adopt, wins, args.space)
     args.out.with_suffix(".md").write_text(text)
     print(text)
     return 0

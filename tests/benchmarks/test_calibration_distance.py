@@ -40,6 +40,10 @@ def test_distances_are_rebuilt_from_the_runs_own_rows(opts_base, tmp_path):
         assert set(row[part]) == {"spread", "spread+distance"}
     assert -1.0 <= row["spearman_error_distance_test"] <= 1.0
     assert "Distance to the training rows" in (tmp_path / "dist.md").read_text()
+    latent = ["--space", "latent", "--out", str(tmp_path / "lat")]
+    assert mod.main([str(run), *data, *latent]) == 0  # the run saved h_task distances
+    (lat,) = json.loads((tmp_path / "lat.json").read_text())["runs"]
+    assert lat["space"] == "latent" and len(lat["weights"]) == 1
 
     arrays = dict(np.load(out / "matbench_steels_uncertainty.npz"))
     arrays["val_y"] = arrays["val_y"][::-1].copy()  # rows no longer in the run's order

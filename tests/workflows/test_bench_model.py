@@ -77,3 +77,35 @@ def test_fold_from_a_config_path_uses_top_level_callbacks(tmp_path):
     y = pd.Series(x["d0"] * 2.0 + 1.0, index=ids)
     pred = fit_predict_fold(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)
     assert pred.values.shape == (20,) and np.isfinite(pred.values).all()
+
+
+def test_latent_distance_is_zero_for_a_training_rows_twin_only():
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from foundation_model.data import CompoundDataModule, PredefinedSplitter
+    from foundation_model.models import FlexibleMultiTaskModel
+    from foundation_model.models.task_head import RegressionTask
+    from foundation_model.workflows.bench_model import latent_distances
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype(np.float32)
+    x[40:45] = x[:5]  # validation rows that repeat training rows
+    ids = pd.Index([f"r{i}" for i in range(60)], name="id")
+    split = ["train"] * 40 + ["val"] * 10 + ["test"] * 10
+    attrs = pd.DataFrame({"y": x[:, 0], "split": split}, index=ids)
+    dm = CompoundDataModule(
+        pd.DataFrame(x, index=ids, columns=list("abcd")),
+        [RegressionTask("y")],
+        attrs,
+        splitter=PredefinedSplitter("split"),
+    )
+    dm.setup("fit")
+    torch.manual_seed(0)
+    model = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[8], deposit_dim=8)
+    model.set_statistics(dm.statistics())
+    val, test = latent_distances(model, dm, k=1)
+    assert val.shape == (10,) and test.shape == (10,)
+    np.testing.assert_allclose(val[:5], 0.0, atol=1e-5)  # a training row's twin, in order
+    assert (val[5:] > 1e-3).all() and (test > 1e-3).all()  # new rows

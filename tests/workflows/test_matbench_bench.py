@@ -72,6 +72,8 @@ def test_sigma_runs_keep_what_a_recalibration_study_needs(opts_base, tmp_path):
         ens, noise = a[f"{prefix}spread_ensemble"], a[f"{prefix}spread_noise"]
         assert (ens > 0).all() and (noise > 0).all()
         np.testing.assert_allclose(np.hypot(ens, noise), a[f"{prefix}spread"], rtol=1e-4)
+        d = a[f"{prefix}latent_distance"]  # to the nearest training rows, in h_task space
+        assert d.shape == a[f"{prefix}y"].shape and (d > 0).all() and np.isfinite(d).all()
 
 
 def test_seed_ensemble_trains_one_network_per_seed(opts_base, tmp_path, monkeypatch):

@@ -212,18 +212,50 @@ def fit_predict_fold(
     from foundation_model.models.task_head.regression import SPREAD_PARTS
 
     spread = np.concatenate([b[f"{name}_spread"].numpy() for b in batches])[order]
-    parts = {
+    signals = {
         key: np.concatenate([b[f"{name}_{key}"].numpy() for b in batches])[order]
         for key in SPREAD_PARTS
         if f"{name}_{key}" in batches[0]
     }
+    val = _validation_arrays(model, name)
+    if val is not None:  # the best weights are loaded (predict and validate used them)
+        val_d, test_d = latent_distances(model, dm)
+        signals["latent_distance"] = test_d[np.argsort(dm.splits.test)]
+        scored = np.asarray(model.eval_outputs["val"][name]["mask"], dtype=bool)
+        val["latent_distance"] = val_d[scored]
     return FoldPrediction(
-        values,
-        std=std,
-        val_score=val_score,
-        spread=spread,
-        val=_validation_arrays(model, name),
-        spread_parts=parts or None,
+        values, std=std, val_score=val_score, spread=spread, val=val, signals=signals or None
+    )
+
+
+def latent_distances(model: Any, dm: Any, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Mean distance of every validation and test row (in ``dm.splits`` order) to its ``k``
+    nearest training rows in the model's shared representation (``h_task``).
+
+    Args:
+        model: a trained :class:`~foundation_model.models.FlexibleMultiTaskModel`.
+        dm: its data module (set up).
+        k: neighbours.
+    """
+    import torch
+    from sklearn.neighbors import NearestNeighbors
+    from torch.utils.data import DataLoader
+
+    from foundation_model.data.dataset import CompoundDataset, identity_collate
+
+    def latent(rows: np.ndarray) -> np.ndarray:
+        loader = DataLoader(
+            CompoundDataset(dm.tensors, rows), batch_size=4096, collate_fn=identity_collate
+        )
+        model.eval()
+        with torch.no_grad():
+            parts = [model.encode(b.to(model.device)).h_task.cpu().numpy() for b in loader]
+        return np.concatenate(parts)
+
+    fit = latent(dm.splits.train)
+    nn = NearestNeighbors(n_neighbors=min(k, len(fit))).fit(fit)
+    return tuple(
+        nn.kneighbors(latent(rows))[0].mean(axis=1) for rows in (dm.splits.val, dm.splits.test)
     )
 
 

@@ -345,7 +345,7 @@ def failed_fold(fold: int, err: BaseException) -> dict[str, object]:
 
 def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> dict[str, np.ndarray]:
     """The test-fold arrays of one entry that the pooled plots need; with ``fold`` also
-    what a study of σ recalibration needs (``spread`` and its parts, the validation rows
+    what a study of σ recalibration needs (``spread``, the signals, the validation rows
     ``val_*``, and the fold of every row, ``fold`` / ``val_fold``), when the prediction has
     them.
 
@@ -361,7 +361,7 @@ def fold_arrays(y: np.ndarray, p: FoldPrediction, fold: int | None = None) -> di
         arrays["std"] = np.asarray(p.std)
     if fold is not None and p.spread is not None and p.val is not None:
         arrays["spread"] = np.asarray(p.spread)
-        for key, value in (p.spread_parts or {}).items():
+        for key, value in (p.signals or {}).items():
             arrays[key] = np.asarray(value)
         arrays["fold"] = np.full(len(arrays["y"]), fold)
         for key, value in p.val.items():
@@ -374,11 +374,8 @@ UNCERTAINTY_KEYS = (
     *("y", "values", "std", "spread", "fold"),
     *("val_y", "val_values", "val_spread", "val_fold"),
 )
-#: saved too when the model has an ensemble and a noise head (the two parts of ``spread``)
-SPREAD_PART_KEYS = (
-    *("spread_ensemble", "spread_noise"),
-    *("val_spread_ensemble", "val_spread_noise"),
-)
+#: saved too, with their ``val_`` twins, when the run has them (see ``FoldPrediction.signals``)
+SIGNAL_KEYS = ("spread_ensemble", "spread_noise", "latent_distance")
 
 
 def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
@@ -397,8 +394,9 @@ def write_uncertainty_arrays(model: dict[str, np.ndarray], path: Path) -> bool:
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             keys = [*UNCERTAINTY_KEYS]
-            if all(k in model for k in SPREAD_PART_KEYS):
-                keys += SPREAD_PART_KEYS
+            for key in SIGNAL_KEYS:
+                if key in model and f"val_{key}" in model:
+                    keys += [key, f"val_{key}"]
             np.savez(fh, **{k: model[k] for k in keys})
 
     atomic_write(path, save)

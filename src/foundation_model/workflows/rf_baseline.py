@@ -24,10 +24,12 @@ class FoldPrediction:
         spread: the uncalibrated spread behind ``std`` (``std = sqrt((a spread)^2 + b^2)``
             with ``(a, b)`` fitted on the validation rows), for studies of recalibration.
         val: the validation rows of the selected model (``y``, ``values``, ``spread``, and
-            ``spread_ensemble`` / ``spread_noise`` when ``spread_parts`` is set): the rows its
-            σ map was fitted on.
-        spread_parts: the two parts of ``spread`` of a model with an ensemble and a noise
-            head (``spread_ensemble``, ``spread_noise``; ``spread^2`` is their sum of squares).
+            the keys of ``signals`` when it is set): the rows its σ map was fitted on.
+        signals: per-row uncertainty signals of the test rows for studies of σ: the two
+            parts of ``spread`` of a model with an ensemble and a noise head
+            (``spread_ensemble``, ``spread_noise``; ``spread^2`` is their sum of squares) and
+            ``latent_distance`` (mean distance to the 5 nearest training rows in the model's
+            shared representation).
     """
 
     values: np.ndarray
@@ -36,14 +38,14 @@ class FoldPrediction:
     val_score: float | None = None
     spread: np.ndarray | None = None
     val: dict[str, np.ndarray] | None = None
-    spread_parts: dict[str, np.ndarray] | None = None
+    signals: dict[str, np.ndarray] | None = None
 
     @classmethod
     def mean_of(cls, members: list[FoldPrediction]) -> FoldPrediction:
         """The seed ensemble of ``members`` (same test rows): mean values, or mean
         probabilities thresholded at 0.5; σ of the equal-weight mixture when every member
         has one (mean variance + variance of the means); the mean validation score. The
-        members' ``spread``, ``spread_parts`` and ``val`` (each fitted on its own validation
+        members' ``spread``, ``signals`` and ``val`` (each fitted on its own validation
         rows) are dropped.
 
         Args:
