@@ -34,9 +34,8 @@ from foundation_model.models.calibration import (  # noqa: E402
     calibration_metrics,
     cross_fitted,
     fit_sigma_calibration,
+    in_coverage_goal,
 )
-
-GOALS = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
 
 
 def run_metrics(path: Path, seed: int = 0) -> dict:
@@ -52,7 +51,7 @@ def run_metrics(path: Path, seed: int = 0) -> dict:
     val["mae"] = float(np.mean(np.abs(y - mu)))
     test = calibration_metrics(a["y"], a["values"], a["std"])
     test["mae"] = float(np.mean(np.abs(a["y"] - a["values"])))
-    test["in_goal"] = all(lo <= test[k] <= hi for k, (lo, hi) in GOALS.items())
+    test["in_goal"] = in_coverage_goal(test)
     return {"validation": val, "test": test}
 
 

@@ -44,9 +44,8 @@ from foundation_model.models.calibration import (  # noqa: E402
     cross_fitted,
     fit_sigma_calibration,
     fit_spread_weight,
+    scored_calibration,
 )
-
-GOALS = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
 
 
 def distances(
@@ -90,12 +89,6 @@ SPACES = {
     "descriptor": "standardised descriptor space",
     "latent": "the trained model's shared representation (`h_task`)",
 }
-
-
-def _scored(y, mu, sigma) -> dict:
-    m = calibration_metrics(y, mu, sigma)
-    m["in_goal"] = all(lo <= m[key] <= hi for key, (lo, hi) in GOALS.items())
-    return m
 
 
 def evaluate(
@@ -145,7 +138,9 @@ def evaluate(
             f = method(y[fit_rows], mu[fit_rows], spread[fit_rows], d_val[fit_rows])
             return f(spread[score_rows], d_val[score_rows])
 
-        out["validation"][name] = _scored(y, mu, cross_fitted(arrays["val_fold"], fit_apply))
+        out["validation"][name] = scored_calibration(
+            y, mu, cross_fitted(arrays["val_fold"], fit_apply)
+        )
         sigma = np.empty(arrays["y"].size)
         for fold in sorted(set(arrays["fold"].tolist())):
             v, t = arrays["val_fold"] == fold, arrays["fold"] == fold
@@ -153,7 +148,7 @@ def evaluate(
             sigma[t] = f(arrays["spread"][t], d_test[t])
             if name == "spread+distance":
                 out["weights"].append(float(f.weight))
-        out["test"][name] = _scored(arrays["y"], arrays["values"], sigma)
+        out["test"][name] = scored_calibration(arrays["y"], arrays["values"], sigma)
     return out
 
 

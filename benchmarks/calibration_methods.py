@@ -39,14 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from foundation_model.models.calibration import (  # noqa: E402
+    COVERAGE_GOAL,
     calibration_metrics,
     fit_sigma_calibration,
     fit_sigma_conformal,
     fit_sigma_likelihood,
+    in_coverage_goal,
 )
-
-GOALS = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
-
 
 Fit = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, float]]
 METHODS: dict[str, Fit] = {
@@ -78,7 +77,7 @@ def evaluate(path: Path, methods: dict[str, Fit] = METHODS) -> dict:
             sigma[t] = np.sqrt((scale * a["spread"][t]) ** 2 + floor**2)
             maps.append([scale, floor])
         metrics = calibration_metrics(a["y"], a["values"], sigma)
-        metrics["in_goal"] = all(lo <= metrics[k] <= hi for k, (lo, hi) in GOALS.items())
+        metrics["in_goal"] = in_coverage_goal(metrics)
         out[name] = {**metrics, "maps": maps}
     return out
 
@@ -127,7 +126,7 @@ def plot(groups: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 5))
-    (lo1, hi1), (lo2, hi2) = GOALS["coverage_1sigma"], GOALS["coverage_2sigma"]
+    (lo1, hi1), (lo2, hi2) = COVERAGE_GOAL["coverage_1sigma"], COVERAGE_GOAL["coverage_2sigma"]
     ax.add_patch(plt.Rectangle((lo1, lo2), hi1 - lo1, hi2 - lo2, color="0.9", label="goal"))
     markers = dict(zip(METHODS, "osD^v", strict=False))
     for gi, rows in enumerate(groups.values()):

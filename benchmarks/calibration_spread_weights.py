@@ -33,13 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from foundation_model.models.calibration import (  # noqa: E402
-    calibration_metrics,
     cross_fitted,
     fit_sigma_calibration,
     fit_spread_weight,
+    scored_calibration,
 )
 
-GOALS = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
 PARTS = ("spread_ensemble", "spread_noise")
 
 #: fitted on (y, mu, ensemble, noise) of some rows -> maps (ensemble, noise) of others to σ
@@ -62,12 +61,6 @@ def reweighted(y: np.ndarray, mu: np.ndarray, ens: np.ndarray, noise: np.ndarray
 
 
 METHODS: dict[str, Method] = {"matched": matched, "reweighted": reweighted}
-
-
-def _scored(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dict:
-    m = calibration_metrics(y, mu, sigma)
-    m["in_goal"] = all(lo <= m[k] <= hi for k, (lo, hi) in GOALS.items())
-    return m
 
 
 def evaluate(path: Path, seed: int = 0) -> dict:
@@ -101,8 +94,10 @@ def evaluate(path: Path, seed: int = 0) -> dict:
         "n_val": int(a["val_y"].size),
         "n_test": int(a["y"].size),
         "noise_weights": weights,
-        "validation": {n: _scored(a["val_y"], a["val_values"], s) for n, s in val_sigma.items()},
-        "test": {n: _scored(a["y"], a["values"], s) for n, s in test_sigma.items()},
+        "validation": {
+            n: scored_calibration(a["val_y"], a["val_values"], s) for n, s in val_sigma.items()
+        },
+        "test": {n: scored_calibration(a["y"], a["values"], s) for n, s in test_sigma.items()},
     }
 
 

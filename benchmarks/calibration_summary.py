@@ -15,7 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-GOALS = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from foundation_model.models.calibration import in_coverage_goal  # noqa: E402
+
 COLUMNS = (
     "coverage_1sigma",
     "coverage_2sigma",
@@ -43,7 +47,7 @@ def collect(root: Path) -> list[dict]:
             "mae_std": data["model"]["std"],
             **{k: cal.get(k) for k in COLUMNS},
         }
-        row["in_goal"] = all(lo <= (row[k] or -1) <= hi for k, (lo, hi) in GOALS.items())
+        row["in_goal"] = in_coverage_goal(row)
         rows.append(row)
     return rows
 

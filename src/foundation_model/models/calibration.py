@@ -57,6 +57,26 @@ def calibration_metrics(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dic
     }
 
 
+#: issue 7's coverage goal (±1σ 0.68 ± 0.07, ±2σ 0.95 ± 0.04), the bar calibration reports use
+COVERAGE_GOAL = {"coverage_1sigma": (0.61, 0.75), "coverage_2sigma": (0.91, 0.99)}
+
+
+def in_coverage_goal(metrics: dict[str, float]) -> bool:
+    """Whether both coverages of :func:`calibration_metrics` are inside :data:`COVERAGE_GOAL`."""
+    values = {k: metrics.get(k) for k in COVERAGE_GOAL}
+    return all(
+        v is not None and lo <= v <= hi
+        for v, (lo, hi) in zip(values.values(), COVERAGE_GOAL.values(), strict=True)
+    )
+
+
+def scored_calibration(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> dict:
+    """:func:`calibration_metrics` plus ``in_goal`` (:func:`in_coverage_goal`)."""
+    metrics: dict = calibration_metrics(y, mu, sigma)
+    metrics["in_goal"] = in_coverage_goal(metrics)
+    return metrics
+
+
 def _nll_fit(err2: np.ndarray, sp2: np.ndarray, scale_ref: float) -> tuple[float, float]:
     """Gaussian maximum-likelihood ``(scale, floor)``."""
     from scipy.optimize import minimize
