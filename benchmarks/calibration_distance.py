@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from foundation_model.models.calibration import (  # noqa: E402
     calibration_metrics,
-    cross_fitted,
-    fit_sigma_calibration,
-    fit_spread_weight,
+    fit_one_part,
+    fit_two_part,
+    fold_sigmas,
     scored_calibration,
 )
 
@@ -71,20 +71,9 @@ def distances(
     return out[0], out[1], y_all[split == "val"], y_all[split == "test"]
 
 
-def spread_map(y, mu, spread, _d):
-    a, b = fit_sigma_calibration(y, mu, spread)
-    return lambda s, _dd: np.sqrt((a * s) ** 2 + b**2)
-
-
-def spread_distance_map(y, mu, spread, d):
-    w = fit_spread_weight(y, mu, spread, d)
-    a, b = fit_sigma_calibration(y, mu, np.hypot(spread, w * d))
-    fitted = lambda s, dd: np.sqrt((a * np.hypot(s, w * dd)) ** 2 + b**2)  # noqa: E731
-    fitted.weight = w  # type: ignore[attr-defined]
-    return fitted
-
-
-METHODS = {"spread": spread_map, "spread+distance": spread_distance_map}
+#: ``spread``: the default map; ``spread+distance``: ``d`` as a second part, weighed by
+#: likelihood on the same rows
+METHODS = {"spread": fit_one_part, "spread+distance": fit_two_part}
 SPACES = {
     "descriptor": "standardised descriptor space",
     "latent": "the trained model's shared representation (`h_task`)",
@@ -132,23 +121,14 @@ def evaluate(
         calibration_metrics(arrays["y"], arrays["values"], d_test)["spearman_error_sigma"]
     )
     out["weights"], out["validation"], out["test"] = [], {}, {}
-    for name, method in METHODS.items():
-
-        def fit_apply(fit_rows, score_rows, method=method):
-            f = method(y[fit_rows], mu[fit_rows], spread[fit_rows], d_val[fit_rows])
-            return f(spread[score_rows], d_val[score_rows])
-
-        out["validation"][name] = scored_calibration(
-            y, mu, cross_fitted(arrays["val_fold"], fit_apply)
-        )
-        sigma = np.empty(arrays["y"].size)
-        for fold in sorted(set(arrays["fold"].tolist())):
-            v, t = arrays["val_fold"] == fold, arrays["fold"] == fold
-            f = method(y[v], mu[v], spread[v], d_val[v])
-            sigma[t] = f(arrays["spread"][t], d_test[t])
-            if name == "spread+distance":
-                out["weights"].append(float(f.weight))
-        out["test"][name] = scored_calibration(arrays["y"], arrays["values"], sigma)
+    val = {"y": y, "mu": mu, "first": spread, "second": d_val, "fold": arrays["val_fold"]}
+    test = {"first": arrays["spread"], "second": d_test, "fold": arrays["fold"]}
+    for name, fit in METHODS.items():
+        val_sigma, test_sigma, weights = fold_sigmas(fit, val, test)
+        out["validation"][name] = scored_calibration(y, mu, val_sigma)
+        out["test"][name] = scored_calibration(arrays["y"], arrays["values"], test_sigma)
+        if name == "spread+distance":
+            out["weights"] = weights
     return out
 
 

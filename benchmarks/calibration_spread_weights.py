@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,34 +32,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from foundation_model.models.calibration import (  # noqa: E402
-    cross_fitted,
-    fit_sigma_calibration,
-    fit_spread_weight,
+    SigmaMapFit,
+    fit_one_part,
+    fit_two_part,
+    fold_sigmas,
     scored_calibration,
 )
 
 PARTS = ("spread_ensemble", "spread_noise")
 
-#: fitted on (y, mu, ensemble, noise) of some rows -> maps (ensemble, noise) of others to σ
-Method = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], Callable[..., np.ndarray]]
+#: ``matched``: the model's default, the default map on the plain spread
+#: ``hypot(ensemble, noise)``; ``reweighted``: the default map on ``hypot(ensemble, w noise)``
+#: with ``w`` by likelihood on the same rows
+METHODS: dict[str, SigmaMapFit] = {"matched": fit_one_part, "reweighted": fit_two_part}
 
 
-def matched(y: np.ndarray, mu: np.ndarray, ens: np.ndarray, noise: np.ndarray) -> Callable:
-    """The model's default: ``matched`` map on the plain spread ``hypot(ensemble, noise)``."""
-    a, b = fit_sigma_calibration(y, mu, np.hypot(ens, noise))
-    return lambda e, n: np.sqrt((a * np.hypot(e, n)) ** 2 + b**2)
-
-
-def reweighted(y: np.ndarray, mu: np.ndarray, ens: np.ndarray, noise: np.ndarray) -> Callable:
-    """``matched`` map on ``hypot(ensemble, w noise)``, ``w`` by likelihood on the same rows."""
-    w = fit_spread_weight(y, mu, ens, noise)
-    a, b = fit_sigma_calibration(y, mu, np.hypot(ens, w * noise))
-    fitted = lambda e, n: np.sqrt((a * np.hypot(e, w * n)) ** 2 + b**2)  # noqa: E731
-    fitted.weight = w  # type: ignore[attr-defined]
-    return fitted
-
-
-METHODS: dict[str, Method] = {"matched": matched, "reweighted": reweighted}
+def _signals(a: np.lib.npyio.NpzFile, prefix: str, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, second)`` of a method: the plain spread for ``matched``, else the parts."""
+    ens, noise = a[f"{prefix}spread_ensemble"], a[f"{prefix}spread_noise"]
+    return (np.hypot(ens, noise), noise) if method == "matched" else (ens, noise)
 
 
 def evaluate(path: Path, seed: int = 0) -> dict:
@@ -72,22 +62,16 @@ def evaluate(path: Path, seed: int = 0) -> dict:
             f"{path}: no {', '.join(missing)}; rerun the task with an ensemble and a noise "
             "head using code that keeps the spread's parts."
         )
-    folds = sorted(set(a["fold"].tolist()))
-    val_sigma, test_sigma = {}, {n: np.empty(a["y"].size) for n in METHODS}
-    weights = []
-    for name, method in METHODS.items():
-
-        def fit_apply(fit_rows: np.ndarray, score_rows: np.ndarray, method=method) -> np.ndarray:
-            f = method(*(a[f"val_{x}"][fit_rows] for x in ("y", "values", *PARTS)))
-            return f(*(a[f"val_{x}"][score_rows] for x in PARTS))
-
-        val_sigma[name] = cross_fitted(a["val_fold"], fit_apply, seed)
-        for k in folds:
-            v, t = a["val_fold"] == k, a["fold"] == k
-            f = method(*(a[f"val_{x}"][v] for x in ("y", "values", *PARTS)))
-            test_sigma[name][t] = f(*(a[x][t] for x in PARTS))
-            if name == "reweighted":
-                weights.append(float(f.weight))
+    val_sigma, test_sigma, weights = {}, {}, []
+    for name, fit in METHODS.items():
+        vf, vs = _signals(a, "val_", name)
+        tf, ts = _signals(a, "", name)
+        val = {"y": a["val_y"], "mu": a["val_values"], "first": vf, "second": vs}
+        val["fold"] = a["val_fold"]
+        test = {"first": tf, "second": ts, "fold": a["fold"]}
+        val_sigma[name], test_sigma[name], w = fold_sigmas(fit, val, test, seed)
+        if name == "reweighted":
+            weights = w
     return {
         "file": str(path),
         "task": path.name.removesuffix("_uncertainty.npz"),

@@ -109,4 +109,4 @@ def test_spread_weight_recovers_the_noise_parts_scale():
     y = mu + np.hypot(2.0 * ens, 6.0 * noise) * rng.normal(size=n)  # weight 6 / 2 = 3
     assert fit_spread_weight(y, mu, ens, noise) == pytest.approx(3.0, rel=0.2)
     assert fit_spread_weight(y[:4], mu[:4], ens[:4], noise[:4]) == 1.0  # too few rows
-    assert fit_spread_weight(y, mu, np.zeros(n), noise) == 1.0  # one part only
+    assert fit_spread_weight(y, mu, np.zeros(n), noise) == 1.0  # one signal only

@@ -252,24 +252,25 @@ def cross_fitted(
 
 
 def fit_spread_weight(
-    y: np.ndarray, mu: np.ndarray, ensemble: np.ndarray, noise: np.ndarray
+    y: np.ndarray, mu: np.ndarray, first: np.ndarray, second: np.ndarray
 ) -> float:
-    """Weight ``w`` of the noise-head part against the members' part of the spread,
-    ``spread' = sqrt(ensemble^2 + (w noise)^2)``, by Gaussian maximum likelihood of
-    ``sigma^2 = (a ensemble)^2 + (c noise)^2 + b^2`` on these rows (``w = c / a``); 1.0 (the
-    plain sum of variances) with fewer than 5 rows. A σ map is then fitted on ``spread'``.
+    """Weight ``w`` of a second uncertainty signal against a first one (e.g. the noise
+    head's std against the members' spread, or a distance to the training rows against the
+    spread), by Gaussian maximum likelihood of ``sigma^2 = (a first)^2 + (c second)^2 + b^2``
+    on these rows (``w = c / a``, kept within 1e-3..1e3); 1.0 with fewer than 5 rows or
+    without both signals. A σ map is then fitted on ``hypot(first, w second)``.
 
     Args:
         y: true values.
         mu: predicted means.
-        ensemble: the members' spread (same units as ``y``).
-        noise: the noise head's predicted std (same units as ``y``).
+        first: first signal (same units as ``y``).
+        second: second signal.
     """
     from scipy.optimize import minimize
 
-    y, mu, ens, noise = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, ensemble, noise))
-    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(ens) & np.isfinite(noise)
-    err2, e2, n2 = (y[ok] - mu[ok]) ** 2, ens[ok] ** 2, noise[ok] ** 2
+    y, mu, s1, s2 = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, first, second))
+    ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(s1) & np.isfinite(s2)
+    err2, e2, n2 = (y[ok] - mu[ok]) ** 2, s1[ok] ** 2, s2[ok] ** 2
     if err2.size < 5 or not (e2.mean() > 0 and n2.mean() > 0):
         return 1.0
     ref = float(np.sqrt(err2.mean())) or 1.0
@@ -284,6 +285,71 @@ def fit_spread_weight(
     res = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-9})
     a, c, _ = np.exp(res.x)
     return float(np.clip(c / a, 1e-3, 1e3))
+
+
+#: a σ map fitted on some rows: ``(y, mu, first, second) -> (w, scale, floor)`` of
+#: ``sigma = sqrt((scale hypot(first, w second))^2 + floor^2)``
+SigmaMapFit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[float, float, float]]
+
+
+def fit_one_part(
+    y: np.ndarray, mu: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> tuple[float, float, float]:
+    """The default map (:func:`fit_sigma_calibration`) on ``first`` alone (``w = 0``)."""
+    return (0.0, *fit_sigma_calibration(y, mu, first))
+
+
+def fit_two_part(
+    y: np.ndarray, mu: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> tuple[float, float, float]:
+    """``w`` by :func:`fit_spread_weight`, then the default map on ``hypot(first, w second)``."""
+    w = fit_spread_weight(y, mu, first, second)
+    return (w, *fit_sigma_calibration(y, mu, np.hypot(first, w * second)))
+
+
+def apply_map(
+    fitted: tuple[float, float, float], first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """σ of rows from a :data:`SigmaMapFit` result."""
+    w, scale, floor = fitted
+    # without a second part, σ keeps the first signal's precision (float32 for model outputs,
+    # as the model computes it) instead of taking the second signal's
+    combined = first if w == 0 else np.hypot(first, w * second)
+    return np.sqrt((scale * combined) ** 2 + floor**2)
+
+
+def fold_sigmas(
+    fit: SigmaMapFit,
+    val: dict[str, np.ndarray],
+    test: dict[str, np.ndarray],
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """The σ a map gives on a run's rows, fitted on validation rows only: cross-fitted σ of
+    the validation rows (:func:`cross_fitted`), σ of the test rows from the map fitted on
+    all of their fold's validation rows, and each fold's weight ``w``.
+
+    Args:
+        fit: the map's fit.
+        val: validation rows: ``y``, ``mu``, ``first``, ``second``, ``fold``.
+        test: test rows: ``first``, ``second``, ``fold``.
+        seed: seed of the random halves.
+    """
+
+    def fit_on(rows: np.ndarray) -> tuple[float, float, float]:
+        return fit(*(val[k][rows] for k in ("y", "mu", "first", "second")))
+
+    def fit_apply(fit_rows: np.ndarray, score_rows: np.ndarray) -> np.ndarray:
+        return apply_map(fit_on(fit_rows), val["first"][score_rows], val["second"][score_rows])
+
+    val_sigma = cross_fitted(val["fold"], fit_apply, seed)
+    test_sigma = np.full(test["fold"].size, np.nan)
+    weights = []
+    for k in np.unique(test["fold"]):
+        fitted = fit_on(np.flatnonzero(val["fold"] == k))
+        t = test["fold"] == k
+        test_sigma[t] = apply_map(fitted, test["first"][t], test["second"][t])
+        weights.append(fitted[0])
+    return val_sigma, test_sigma, weights
 
 
 #: the σ-map fits a model can use on its validation rows (``FlexibleMultiTaskModel(sigma_fit=...)``)
