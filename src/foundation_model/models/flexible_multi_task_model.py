@@ -14,11 +14,12 @@ from torch import Tensor, nn
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
 from foundation_model.data.statistics import DataStatistics
-from foundation_model.models.calibration import SIGMA_FITS
+from foundation_model.models.calibration import SIGMA_FITS, fit_spread_weight
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
 from foundation_model.models.components.head_ensemble import HeadEnsemble
+from foundation_model.models.components.latent_distance import LatentDistance
 from foundation_model.models.components.masked_feature_modeling import MaskedFeatureModeling
 from foundation_model.models.fine_tuning import configure_optimization, freeze, warm_start
 from foundation_model.models.loss_weighting import UncertaintyWeighting
@@ -56,6 +57,14 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             (Gaussian likelihood only) or ``conformal`` (at least the split-conformal share
             of the rows within ±1σ and ±2σ: wider σ, ±2σ coverage of new rows ≥ 95 % on
             average). Compared on Matbench in ``results/bench/calibration/methods.md``.
+        sigma_distance_rows: 0 (default) or the number of training rows whose shared
+            representation (``h_task``) the checkpoint keeps; then every row's mean distance
+            to its ``sigma_distance_k`` nearest kept rows (output ``latent_distance``) joins
+            the spread in each regression task's σ map: ``sqrt((a hypot(spread, w d))^2 +
+            b^2)``, with ``w``, ``a`` and ``b`` fitted on the validation rows. σ then grows
+            away from the training data. A single model without a noise head gets σ from the
+            distance alone. Kept rows are refreshed at every validation epoch during fitting.
+        sigma_distance_k: neighbours averaged by ``sigma_distance_rows``.
         optimizer: optimizer factory, e.g. ``class_path: torch.optim.AdamW``.
         lr_scheduler: optional scheduler factory (ReduceLROnPlateau monitors ``val_final_loss``).
         component_lr: learning rate per component prefix, e.g. ``{encoder: 1e-4, heads: 1e-3}``.
@@ -71,7 +80,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     }
     #: attributes set several times per training step that never hold a parameter, buffer or
     #: module: Lightning's hook bookkeeping and the last step's predictions
-    _PLAIN_ATTRIBUTES: ClassVar[frozenset[str]] = frozenset({"_current_fx_name", "_last_preds"})
+    _PLAIN_ATTRIBUTES: ClassVar[frozenset[str]] = frozenset(
+        {"_current_fx_name", "_last_preds", "_last_h_task"}
+    )
 
     def __setattr__(self, name: str, value: Any) -> None:
         # nn.Module.__setattr__ checks parameters, buffers and submodules on every call
@@ -103,6 +114,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         ensemble_size: int = 1,
         ensemble_subsample: float = 0.8,
         sigma_fit: Literal["matched", "likelihood", "conformal"] = "matched",
+        sigma_distance_rows: int = 0,
+        sigma_distance_k: int = 5,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         component_lr: dict[str, float] | None = None,
@@ -162,6 +175,15 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         # recalibration factor of each task's ensemble spread (fitted on validation rows)
         self.register_buffer("sigma_scales", torch.ones(len(self.task_specs)))
         self.register_buffer("sigma_floors", torch.zeros(len(self.task_specs)))
+        if sigma_distance_rows < 0:
+            raise ValueError(f"sigma_distance_rows must be >= 0, got {sigma_distance_rows}.")
+        # off by default: no extra state, so checkpoints made without it load unchanged
+        self.latent_distance: LatentDistance | None = None
+        if sigma_distance_rows > 0:
+            self.latent_distance = LatentDistance(
+                sigma_distance_rows, deposit_dim, sigma_distance_k
+            )
+            self.register_buffer("sigma_distance_weights", torch.zeros(len(self.task_specs)))
         self.input_schema: dict[str, Any] | None = None
         self.loss_weighting = UncertaintyWeighting(
             [t.name for t in self.task_specs],
@@ -173,6 +195,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             warm_start(self, init_from_checkpoint, list(init_components or ["encoder"]))
         if freeze_components:
             freeze(self, list(freeze_components))
+        self._last_h_task: Tensor | None = None
         self.eval_outputs: dict[str, dict[str, dict[str, np.ndarray]]] = {}
         self._collected: dict[str, dict[str, list[np.ndarray]]] = defaultdict(dict)
         self._loss_sums: dict[str, dict[str, Tensor]] = {}
@@ -317,6 +340,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             total = total + value
         ssl = {**ssl, **aux}  # logged as <stage>_<task>_aux_loss
         self._last_preds = preds
+        self._last_h_task = enc.h_task
         return total, raw, ssl
 
     def _accumulate(self, stage: str, total: Tensor, raw: dict, ssl: dict, n: int) -> None:
@@ -355,7 +379,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     def _eval_step(self, stage: str, batch: Batch) -> Tensor:
         total, raw, ssl = self.compute_losses(batch)
         self._accumulate(stage, total, raw, ssl, len(batch))
-        self._collect(stage, batch, self._last_preds)
+        self._collect(stage, batch, self._last_preds, self._last_h_task)
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor:
@@ -365,34 +389,50 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         return self._eval_step("test", batch)
 
     # ------------------------------------------------------------------ outputs
-    def task_scalers(self, spec: TaskSpec) -> TaskScalers:
-        """The scalers and recalibration factor ``spec`` needs for its outputs."""
+    def task_scalers(self, spec: TaskSpec, distance: Tensor | None = None) -> TaskScalers:
+        """The scalers and recalibration factors ``spec`` needs for its outputs;
+        ``distance`` is the batch's ``latent_distance`` (``sigma_distance_rows`` > 0)."""
         i = [t.name for t in self.task_specs].index(spec.name)
         return TaskScalers(
             target=dict(self.target_scalers.items()).get(spec.name),
             seq_x=dict(self.seq_x_scalers.items()).get(spec.name),
             sigma_scale=self.sigma_scales[i],
             sigma_floor=self.sigma_floors[i],
+            distance=distance,
+            distance_weight=self.sigma_distance_weights[i] if distance is not None else 0.0,
         )
 
-    def to_outputs(self, batch: Batch, stacked: dict[str, Tensor]) -> dict[str, Tensor]:
+    def to_outputs(
+        self, batch: Batch, stacked: dict[str, Tensor], h_task: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Predictions in original units from member predictions, e.g. ``<task>_value``,
         ``<task>_std``, ``<task>_probabilities``, ``<task>_label``, ``<task>_entropy``,
-        ``<task>_sequence`` (NaN at padding); plus ``row_index`` and ``structure_used``."""
+        ``<task>_sequence`` (NaN at padding); plus ``row_index``, ``structure_used`` and,
+        with ``sigma_distance_rows``, ``latent_distance`` (``h_task``, the batch's shared
+        representation, is recomputed when not given)."""
         out: dict[str, Tensor] = {"row_index": batch.index}
         if self.encoder.structure is not None:
             out["structure_used"] = batch.has_structure
+        distance = None
+        if self.latent_distance is not None and self.latent_distance.ready:
+            if h_task is None:
+                h_task = self.encode(batch).h_task
+            distance = self.latent_distance(h_task.detach())
+            out["latent_distance"] = distance
         for spec in self.task_specs:
-            out |= spec.outputs(stacked[spec.name], batch, self.task_scalers(spec))
+            out |= spec.outputs(stacked[spec.name], batch, self.task_scalers(spec, distance))
         return out
 
     def predict_step(
         self, batch: Batch, batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Tensor]:
-        return self.to_outputs(batch, self.member_predictions(batch))
+        h_task = self.encode(batch).h_task
+        return self.to_outputs(batch, self._heads(batch, h_task), h_task)
 
-    def _collect(self, stage: str, batch: Batch, stacked: dict[str, Tensor]) -> None:
-        outputs = self.to_outputs(batch, stacked)
+    def _collect(
+        self, stage: str, batch: Batch, stacked: dict[str, Tensor], h_task: Tensor | None
+    ) -> None:
+        outputs = self.to_outputs(batch, stacked, h_task)
         store = self._collected[stage]
         for spec in self.task_specs:
             for key, value in spec.eval_items(outputs, batch).items():
@@ -468,18 +508,59 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
 
     def _recalibrate(self, results: dict[str, dict[str, np.ndarray]]) -> None:
-        """Refit each task's sigma scale on the validation rows (ensembles only)."""
+        """Refit each task's σ map on the validation rows: its scale and floor, and with
+        ``sigma_distance_rows`` the weight of the latent distance (:func:`distance_weight`)."""
+        fit = SIGMA_FITS[self.hparams.get("sigma_fit", "matched")]
         for i, spec in enumerate(self.task_specs):
             arrays = results.get(spec.name, {})
             if "spread" not in arrays:
                 continue
-            m = arrays["mask"] & np.isfinite(arrays["spread"]) & np.isfinite(arrays["pred"])
+            spread, distance = arrays["spread"], arrays.get("distance")
+            use_distance = distance is not None and bool(np.isfinite(distance).any())
+            if use_distance:  # a single member without a noise head: the distance alone
+                spread = np.nan_to_num(spread, nan=0.0)
+            m = arrays["mask"] & np.isfinite(spread) & np.isfinite(arrays["pred"])
+            if use_distance:
+                m &= np.isfinite(distance)
             if m.sum() < 5:
                 continue
-            fit = SIGMA_FITS[self.hparams.get("sigma_fit", "matched")]
-            scale, floor = fit(arrays["target"][m], arrays["pred"][m], arrays["spread"][m])
+            y, pred, first = arrays["target"][m], arrays["pred"][m], spread[m]
+            if use_distance:
+                w = distance_weight(y, pred, first, distance[m])
+                first = np.hypot(first, w * distance[m])
+                self.sigma_distance_weights[i] = w
+            scale, floor = fit(y, pred, first)
             self.sigma_scales[i] = scale
             self.sigma_floors[i] = floor
+
+    def _refresh_latent_bank(self) -> None:
+        """Put the current representation of the kept training rows into the bank."""
+        assert self.latent_distance is not None
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is None or not hasattr(dm, "tensors") or not hasattr(dm, "splits"):
+            raise ValueError(
+                "sigma_distance_rows needs the training rows of a CompoundDataModule "
+                "(data.class_path: foundation_model.data.CompoundDataModule); set it to 0 "
+                "to train without the latent distance."
+            )
+        from torch.utils.data import DataLoader
+
+        from foundation_model.data.dataset import CompoundDataset, identity_collate
+
+        rows = LatentDistance.choose_rows(dm.splits.train, self.latent_distance.bank.shape[0])
+        loader = DataLoader(
+            CompoundDataset(dm.tensors, rows), batch_size=2048, collate_fn=identity_collate
+        )
+        was_training = self.training
+        self.eval()
+        with torch.no_grad():
+            parts = [self.encode(b.to(self.device)).h_task for b in loader]
+        self.train(was_training)
+        self.latent_distance.fill(torch.cat(parts))
+
+    def on_validation_epoch_start(self) -> None:
+        if self.latent_distance is not None and self._fitting():
+            self._refresh_latent_bank()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_losses("val")
@@ -518,6 +599,22 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 f"Checkpoint expects {got.shape[1]} formula descriptors, the data has "
                 f"{self.state_dict()[key].shape[1]}: featurize new data with the same preset."
             )
+
+
+def distance_weight(y: np.ndarray, pred: np.ndarray, spread: np.ndarray, d: np.ndarray) -> float:
+    """Weight ``w`` of the latent distance ``d`` in ``hypot(spread, w d)``, by Gaussian
+    likelihood on these rows (:func:`~foundation_model.models.calibration.fit_spread_weight`).
+    ``d`` is first put on the spread's scale (ratio of their RMS), so the fit's bounds on the
+    weight do not depend on the target's units; with no spread at all (a single member
+    without a noise head), ``w`` puts ``d`` on the error's scale."""
+    d_rms = float(np.sqrt(np.mean(d**2)))
+    if not d_rms > 0:
+        return 0.0
+    s_rms = float(np.sqrt(np.mean(spread**2)))
+    if not s_rms > 0:
+        return float(np.sqrt(np.mean((y - pred) ** 2))) / d_rms
+    ref = s_rms / d_rms
+    return ref * fit_spread_weight(y, pred, spread, d * ref)
 
 
 def _signature(spec: TaskSpec) -> tuple:

@@ -77,12 +77,18 @@ class TaskScalers:
         sigma_scale: recalibration factor of the ensemble spread (fitted on validation rows).
         sigma_floor: spread-independent part of the error, original units (fitted alike):
             ``std = sqrt((sigma_scale * spread)^2 + sigma_floor^2)``.
+        distance: the batch's latent distance to the training rows ``(B,)``, or None (used by
+            regression tasks only).
+        distance_weight: its weight ``w`` (fitted alike; 0 = unused): the spread in the map
+            above becomes ``hypot(spread, w * distance)``.
     """
 
     target: StandardScaler | None = None
     seq_x: StandardScaler | None = None
     sigma_scale: Tensor | float = 1.0
     sigma_floor: Tensor | float = 0.0
+    distance: Tensor | None = None
+    distance_weight: Tensor | float = 0.0
 
 
 class TaskSpec(ClassPathSerializable, ABC):
@@ -201,14 +207,25 @@ def member_std(stacked: Tensor) -> Tensor:
 
 
 def to_original_std(
-    std_model: Tensor, value: Tensor, scalers: TaskScalers, log10: bool
+    std_model: Tensor,
+    value: Tensor,
+    scalers: TaskScalers,
+    log10: bool,
+    distance: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Member spread in model space -> ``(calibrated std, raw spread)`` in original units
-    (delta method through ``10**x`` for log targets)."""
+    (delta method through ``10**x`` for log targets). With ``distance`` and a positive
+    ``scalers.distance_weight``, the spread entering the σ map is
+    ``hypot(spread, w * distance)`` (a NaN spread, from a single member, counts as 0)."""
     assert scalers.target is not None
     spread = std_model * scalers.target.std
     if log10:
         spread = spread * float(np.log(10.0)) * value.abs()
     scale = torch.as_tensor(scalers.sigma_scale, device=spread.device)
     floor = torch.as_tensor(scalers.sigma_floor, device=spread.device)
-    return torch.sqrt((scale * spread) ** 2 + floor**2), spread
+    first = spread
+    if distance is not None:
+        w = torch.as_tensor(scalers.distance_weight, device=spread.device)
+        with_distance = torch.hypot(torch.nan_to_num(spread, nan=0.0), w * distance)
+        first = torch.where(w > 0, with_distance, spread)
+    return torch.sqrt((scale * first) ** 2 + floor**2), spread

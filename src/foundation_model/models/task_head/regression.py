@@ -274,7 +274,9 @@ class RegressionTask(TaskSpec):
     def outputs(self, stacked: Tensor, batch: Batch, scalers: TaskScalers) -> dict[str, Tensor]:
         assert scalers.target is not None
         value = scalers.target.inverse(self.combine(stacked))  # (B,)
-        std, spread = to_original_std(self.model_std(stacked), value, scalers, self.log_transform)
+        std, spread = to_original_std(
+            self.model_std(stacked), value, scalers, self.log_transform, scalers.distance
+        )
         out = {f"{self.name}_value": value, f"{self.name}_std": std, f"{self.name}_spread": spread}
         if self.noise_head and stacked.shape[0] > 1:  # both parts, for studies of σ maps
             for key, part in zip(("ensemble", "noise"), self.std_parts(stacked), strict=True):
@@ -299,6 +301,8 @@ class RegressionTask(TaskSpec):
         for key in SPREAD_PARTS:
             if f"{self.name}_{key}" in outputs:
                 items[key] = outputs[f"{self.name}_{key}"]
+        if "latent_distance" in outputs:  # the σ map's second signal
+            items["distance"] = outputs["latent_distance"]
         return items
 
     def metrics(self, arrays: dict[str, np.ndarray]) -> dict[str, float]:
