@@ -163,3 +163,13 @@ def test_a_single_model_gets_sigma_from_the_distance_alone(tmp_path):
     assert np.median(test["std"][m & far]) > np.median(test["std"][m & ~far])
     err = np.abs(test["pred"][m] - test["target"][m])
     assert pd.Series(err).corr(pd.Series(test["std"][m]), method="spearman") > 0.3
+
+
+def test_the_distance_changes_sigma_only_never_the_training(tmp_path):
+    task = RegressionTask("y", hidden_dims=[16], noise_head=True)
+    with_d, _, _ = _fit(task, rows=300, ensemble=2, tmp_path=tmp_path / "a", epochs=3)
+    without, _, _ = _fit(task, rows=0, ensemble=2, tmp_path=tmp_path / "b", epochs=3)
+    a, b = with_d.eval_outputs["val"]["y"], without.eval_outputs["val"]["y"]
+    np.testing.assert_array_equal(a["pred"], b["pred"])
+    np.testing.assert_array_equal(a["spread"], b["spread"])
+    assert "distance" in a and "distance" not in b

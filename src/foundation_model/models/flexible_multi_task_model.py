@@ -543,18 +543,16 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 "(data.class_path: foundation_model.data.CompoundDataModule); set it to 0 "
                 "to train without the latent distance."
             )
-        from torch.utils.data import DataLoader
-
-        from foundation_model.data.dataset import CompoundDataset, identity_collate
+        from foundation_model.data.dataset import CompoundDataset
 
         rows = LatentDistance.choose_rows(dm.splits.train, self.latent_distance.bank.shape[0])
-        loader = DataLoader(
-            CompoundDataset(dm.tensors, rows), batch_size=2048, collate_fn=identity_collate
-        )
+        kept = CompoundDataset(dm.tensors, rows)
+        # sliced directly: a DataLoader would draw from the global RNG and change training
+        chunks = [range(i, min(i + 2048, len(kept))) for i in range(0, len(kept), 2048)]
         was_training = self.training
         self.eval()
         with torch.no_grad():
-            parts = [self.encode(b.to(self.device)).h_task for b in loader]
+            parts = [self.encode(kept.__getitems__(c).to(self.device)).h_task for c in chunks]
         self.train(was_training)
         self.latent_distance.fill(torch.cat(parts))
 
