@@ -85,7 +85,12 @@ def trained(tmp_path_factory) -> dict[str, Path]:
         },
         "model": {
             "class_path": "foundation_model.models.FlexibleMultiTaskModel",
-            "init_args": {"encoder_dims": [32], "deposit_dim": 16, "ensemble_size": 3},
+            "init_args": {
+                "encoder_dims": [32],
+                "deposit_dim": 16,
+                "ensemble_size": 3,
+                "sigma_distance_rows": 64,  # a subsample of the ~110 training rows
+            },
         },
         "data": {
             "class_path": "foundation_model.data.CompoundDataModule",
@@ -112,6 +117,8 @@ def test_load_and_predict_formulas_from_the_checkpoint_alone(trained):
         assert col in df.columns, col
     assert np.isfinite(df["gap_value"]).all()
     assert (df["gap_std"] > 0).all()  # an ensemble of 3 heads gives a spread
+    # the distance to the kept training rows (sigma_distance_rows) comes as a column
+    assert np.isfinite(df["latent_distance"]).all() and (df["latent_distance"] >= 0).all()
     assert ((df["ionic_entropy"] >= 0) & (df["ionic_entropy"] <= np.log(2) + 1e-6)).all()
     curves = [json.loads(s) for s in df["cp_sequence"]]
     assert all(len(c) == 3 for c in curves)  # the training points are the default
@@ -143,6 +150,7 @@ def test_predictions_do_not_depend_on_other_rows_or_their_order(trained):
     together = p.predict(list(reversed(formulas))).iloc[::-1].reset_index(drop=True)
     np.testing.assert_allclose(alone["gap_value"], together["gap_value"], rtol=1e-5)
     np.testing.assert_allclose(alone["gap_std"], together["gap_std"], rtol=1e-4)
+    np.testing.assert_allclose(alone["latent_distance"], together["latent_distance"], rtol=1e-4)
 
 
 def test_descriptor_columns_align_by_name_and_missing_ones_error(trained):
