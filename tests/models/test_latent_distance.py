@@ -11,8 +11,8 @@ import torch
 from foundation_model.cli.prediction_writer import predictions_to_frame
 from foundation_model.data import CompoundDataModule, RandomSplitter
 from foundation_model.models import FlexibleMultiTaskModel
+from foundation_model.models.calibration import distance_weight
 from foundation_model.models.components.latent_distance import LatentDistance
-from foundation_model.models.flexible_multi_task_model import distance_weight
 from foundation_model.models.task_head import RegressionTask
 
 

@@ -287,6 +287,22 @@ def fit_spread_weight(
     return float(np.clip(c / a, 1e-3, 1e3))
 
 
+def distance_weight(y: np.ndarray, pred: np.ndarray, spread: np.ndarray, d: np.ndarray) -> float:
+    """Weight ``w`` of the latent distance ``d`` in ``hypot(spread, w d)``, by Gaussian
+    likelihood on these rows (:func:`fit_spread_weight`).
+    ``d`` is first put on the spread's scale (ratio of their RMS), so the fit's bounds on the
+    weight do not depend on the target's units; with no spread at all (a single member
+    without a noise head), ``w`` puts ``d`` on the error's scale."""
+    d_rms = float(np.sqrt(np.mean(d**2)))
+    if not d_rms > 0:
+        return 0.0
+    s_rms = float(np.sqrt(np.mean(spread**2)))
+    if not s_rms > 0:
+        return float(np.sqrt(np.mean((y - pred) ** 2))) / d_rms
+    ref = s_rms / d_rms
+    return ref * fit_spread_weight(y, pred, spread, d * ref)
+
+
 #: a σ map fitted on some rows: ``(y, mu, first, second) -> (w, scale, floor)`` of
 #: ``sigma = sqrt((scale hypot(first, w second))^2 + floor^2)``
 SigmaMapFit = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[float, float, float]]

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
 from foundation_model.data.statistics import DataStatistics
-from foundation_model.models.calibration import SIGMA_FITS, fit_spread_weight
+from foundation_model.models.calibration import SIGMA_FITS, distance_weight
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
@@ -509,7 +509,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
 
     def _recalibrate(self, results: dict[str, dict[str, np.ndarray]]) -> None:
         """Refit each task's σ map on the validation rows: its scale and floor, and with
-        ``sigma_distance_rows`` the weight of the latent distance (:func:`distance_weight`)."""
+        ``sigma_distance_rows`` the weight of the latent distance
+        (:func:`~foundation_model.models.calibration.distance_weight`)."""
         fit = SIGMA_FITS[self.hparams.get("sigma_fit", "matched")]
         for i, spec in enumerate(self.task_specs):
             arrays = results.get(spec.name, {})
@@ -597,22 +598,6 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 f"Checkpoint expects {got.shape[1]} formula descriptors, the data has "
                 f"{self.state_dict()[key].shape[1]}: featurize new data with the same preset."
             )
-
-
-def distance_weight(y: np.ndarray, pred: np.ndarray, spread: np.ndarray, d: np.ndarray) -> float:
-    """Weight ``w`` of the latent distance ``d`` in ``hypot(spread, w d)``, by Gaussian
-    likelihood on these rows (:func:`~foundation_model.models.calibration.fit_spread_weight`).
-    ``d`` is first put on the spread's scale (ratio of their RMS), so the fit's bounds on the
-    weight do not depend on the target's units; with no spread at all (a single member
-    without a noise head), ``w`` puts ``d`` on the error's scale."""
-    d_rms = float(np.sqrt(np.mean(d**2)))
-    if not d_rms > 0:
-        return 0.0
-    s_rms = float(np.sqrt(np.mean(spread**2)))
-    if not s_rms > 0:
-        return float(np.sqrt(np.mean((y - pred) ** 2))) / d_rms
-    ref = s_rms / d_rms
-    return ref * fit_spread_weight(y, pred, spread, d * ref)
 
 
 def _signature(spec: TaskSpec) -> tuple:
