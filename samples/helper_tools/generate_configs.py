@@ -439,9 +439,10 @@ def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
     copied from ``checkpoint`` and trains at a tenth of the head's learning rate. ``fm bench
     matbench --pretrained`` uses this file as its recipe (it sets batch size, epochs and
     patience from the number of training rows and picks probe / partial / full on
-    inner-validation rows). The example data are Matbench expt_gap (``fm data matbench``, then
-    featurize with ``--preset rich``); point ``formula_desc_source``/``attributes_source`` at
-    your own tables.
+    inner-validation rows). With one head there is no spread, so ``<target>_std`` comes from
+    the latent distance (``sigma_distance_rows``). The example data are Matbench expt_gap
+    (``fm data matbench``, then featurize with ``--preset rich``); point
+    ``formula_desc_source``/``attributes_source`` at your own tables.
 
     Args:
         checkpoint: the pretrained checkpoint.
@@ -459,6 +460,9 @@ def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
             **BASE_ARCHITECTURE,
             "dropout": 0.1,
             "ensemble_size": 1,
+            # one head gives no spread: σ comes from the distance to the training rows in
+            # h_task, fitted on validation rows (results/bench/calibration/README.md, k1dist)
+            "sigma_distance_rows": 4096,
             "init_from_checkpoint": checkpoint,
             "init_components": ["encoder"],
             "component_lr": {"encoder": 0.0001, "heads": 0.001},

@@ -299,8 +299,8 @@ def _calibration_outputs(result: dict, model: dict[str, np.ndarray], path: Path)
     result["calibration"] = {
         "pooled_test_folds": calibration_metrics(model["y"], model["values"], model["std"]),
         "plot": path.name,
-        "method": "the model's sigma (ensemble spread and/or noise head, as configured), "
-        "recalibrated on each fold's inner validation rows",
+        "method": "the model's sigma (ensemble spread, noise head and/or latent distance, "
+        "as configured), recalibrated on each fold's inner validation rows",
     }
     calibration_plot(model["y"], model["values"], model["std"], result["task"], path)
 
