@@ -75,6 +75,9 @@ def test_summary_table(preds):
     assert summary["gap"].tolist() == ["5.123 ± 0.25", "2"]
     assert summary["metal"].tolist() == ["no (p=0.90)", "yes (p=0.80)"]
     assert summary["cp"].tolist() == ["3 points", "3 points"]
+    assert "distance to training rows" not in summary
+    with_distance = P.summary_table(preds.assign(latent_distance=[0.12345, 2.5]))
+    assert with_distance["distance to training rows"].tolist() == [0.123, 2.5]
 
 
 def test_sequence_and_probability_frames(preds):

@@ -104,7 +104,8 @@ def _as_list(value) -> list[float]:
 
 
 def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """One row per formula: ``value ± std`` per regression task, label (p) per classification."""
+    """One row per formula: ``value ± std`` per regression task, label (p) per classification,
+    and the latent distance to the training rows when the model gives it."""
     groups = task_columns(predictions)
     out = pd.DataFrame({"formula": predictions["formula"].astype(str)})
     for task, (value, std) in groups.regression.items():
@@ -127,6 +128,8 @@ def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
         ]
     for task, (column, _) in groups.sequence.items():
         out[task] = [f"{len(_as_list(v))} points" for v in predictions[column]]
+    if "latent_distance" in predictions:  # models trained with sigma_distance_rows
+        out["distance to training rows"] = predictions["latent_distance"].round(3)
     return out
 
 
