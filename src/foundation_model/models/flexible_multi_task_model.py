@@ -544,18 +544,30 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 "(data.class_path: foundation_model.data.CompoundDataModule); set it to 0 "
                 "to train without the latent distance."
             )
+        rows = LatentDistance.choose_rows(dm.splits.train, self.latent_distance.bank.shape[0])
+        self.latent_distance.fill(self.encode_rows(dm.tensors, rows))
+
+    def encode_rows(self, tensors: Any, rows: np.ndarray, chunk: int = 2048) -> Tensor:
+        """``h_task`` ``(len(rows), deposit_dim)`` of ``rows`` of a data module's
+        ``tensors``, in eval mode and without gradients (the training mode is restored).
+        Rows are sliced directly: a ``DataLoader`` would draw from the global RNG and so
+        change the training that follows."""
         from foundation_model.data.dataset import CompoundDataset
 
-        rows = LatentDistance.choose_rows(dm.splits.train, self.latent_distance.bank.shape[0])
-        kept = CompoundDataset(dm.tensors, rows)
-        # sliced directly: a DataLoader would draw from the global RNG and change training
-        chunks = [range(i, min(i + 2048, len(kept))) for i in range(0, len(kept), 2048)]
+        view = CompoundDataset(tensors, rows)
         was_training = self.training
         self.eval()
         with torch.no_grad():
-            parts = [self.encode(kept.__getitems__(c).to(self.device)).h_task for c in chunks]
+            parts = [
+                self.encode(
+                    view.__getitems__(range(i, min(i + chunk, len(view)))).to(self.device)
+                ).h_task
+                for i in range(0, len(view), chunk)
+            ]
         self.train(was_training)
-        self.latent_distance.fill(torch.cat(parts))
+        if not parts:
+            return torch.zeros(0, self.hparams.deposit_dim, device=self.device)
+        return torch.cat(parts)
 
     def on_validation_epoch_start(self) -> None:
         if self.latent_distance is not None and self._fitting():

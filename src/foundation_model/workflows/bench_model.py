@@ -230,32 +230,21 @@ def fit_predict_fold(
 
 def latent_distances(model: Any, dm: Any, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Mean distance of every validation and test row (in ``dm.splits`` order) to its ``k``
-    nearest training rows in the model's shared representation (``h_task``).
+    nearest training rows, all of them, in the model's shared representation (``h_task``).
 
     Args:
         model: a trained :class:`~foundation_model.models.FlexibleMultiTaskModel`.
         dm: its data module (set up).
         k: neighbours.
     """
-    import torch
-    from sklearn.neighbors import NearestNeighbors
-    from torch.utils.data import DataLoader
+    from foundation_model.models.components.latent_distance import LatentDistance
 
-    from foundation_model.data.dataset import CompoundDataset, identity_collate
-
-    def latent(rows: np.ndarray) -> np.ndarray:
-        loader = DataLoader(
-            CompoundDataset(dm.tensors, rows), batch_size=4096, collate_fn=identity_collate
-        )
-        model.eval()
-        with torch.no_grad():
-            parts = [model.encode(b.to(model.device)).h_task.cpu().numpy() for b in loader]
-        return np.concatenate(parts)
-
-    fit = latent(dm.splits.train)
-    nn = NearestNeighbors(n_neighbors=min(k, len(fit))).fit(fit)
+    train = model.encode_rows(dm.tensors, dm.splits.train)
+    bank = LatentDistance(max(len(train), 1), train.shape[1], k).to(train.device)
+    bank.fill(train)
     return tuple(
-        nn.kneighbors(latent(rows))[0].mean(axis=1) for rows in (dm.splits.val, dm.splits.test)
+        bank(model.encode_rows(dm.tensors, rows)).cpu().numpy()
+        for rows in (dm.splits.val, dm.splits.test)
     )
 
 

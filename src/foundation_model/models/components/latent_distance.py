@@ -68,6 +68,7 @@ class LatentDistance(nn.Module):
         n = int(self.count)
         if n == 0:
             return torch.full((h.shape[0],), float("nan"), device=h.device, dtype=h.dtype)
-        dist = torch.cdist(h.float(), self.bank[:n].float())
+        # float64: cdist's matrix-product form loses ~1e-4 at zero distance in float32
+        dist = torch.cdist(h.double(), self.bank[:n].double())
         nearest = dist.topk(min(self.k, n), dim=1, largest=False).values
         return nearest.mean(dim=1).to(h.dtype)
