@@ -110,3 +110,47 @@ def test_spread_weight_recovers_the_noise_parts_scale():
     assert fit_spread_weight(y, mu, ens, noise) == pytest.approx(3.0, rel=0.2)
     assert fit_spread_weight(y[:4], mu[:4], ens[:4], noise[:4]) == 1.0  # too few rows
     assert fit_spread_weight(y, mu, np.zeros(n), noise) == 1.0  # one signal only
+
+
+def _profile_nll(y: np.ndarray, mu: np.ndarray, first: np.ndarray, second: np.ndarray, w: float):
+    """Gaussian NLL of ``sigma^2 = a^2 (first^2 + w^2 second^2) + b^2`` at its best ``a, b``
+    (the likelihood profiled over the map's scale and floor, from several starts)."""
+    from scipy.optimize import minimize
+
+    err2, u2 = (y - mu) ** 2, first**2 + w**2 * second**2
+    err2, u2 = err2 / err2.mean(), u2 / u2.mean()
+
+    def nll(p: np.ndarray) -> float:
+        var = np.exp(p[0]) * u2 + np.exp(p[1])
+        return float(0.5 * np.mean(np.log(var) + err2 / var))
+
+    opts = {"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}
+    return min(
+        minimize(nll, np.asarray(s), method="Nelder-Mead", options=opts).fun
+        for s in ([0.0, -3.0], [-3.0, 0.0], [0.0, 0.0])
+    )
+
+
+def _signals(case: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    if case == "both":  # Gaussian errors, true weight 3
+        first, second = rng.uniform(0.05, 0.5, n), rng.uniform(0.05, 0.5, n)
+        return first, second, np.hypot(2.0 * first, 6.0 * second) * rng.normal(size=n)
+    # heavy-tailed errors set by the second signal; the first is a wide, uninformative one
+    # (a simplex search from one start stopped at w = 1e3 here, away from the maximum)
+    first, second = rng.lognormal(0.0, 1.0, n) * 1e-3, rng.uniform(0.05, 0.5, n)
+    return first, second, 2.0 * second * rng.standard_t(4, n)
+
+
+@pytest.mark.parametrize("case", ["both", "second_only_heavy_tails"])
+def test_spread_weight_is_the_likelihoods_maximum(case: str):
+    rng = np.random.default_rng(0)
+    n = 2000
+    first, second, err = _signals(case, rng, n)
+    mu = np.zeros(n)
+    y = mu + err
+    with np.errstate(divide="raise", invalid="raise"):
+        w = fit_spread_weight(y, mu, first, second)
+    assert 1e-3 <= w <= 1e3
+    best = _profile_nll(y, mu, first, second, w)
+    for other in [w * 1.5, w / 1.5, *np.geomspace(1e-3, 1e3, 25)]:
+        assert best <= _profile_nll(y, mu, first, second, other) + 1e-7

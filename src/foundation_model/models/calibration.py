@@ -276,14 +276,35 @@ def fit_spread_weight(
     ref = float(np.sqrt(err2.mean())) or 1.0
     e2, n2, err2 = e2 / ref**2, n2 / ref**2, err2 / ref**2  # unit error level
 
-    def nll(params: np.ndarray) -> float:
-        a, c, b = np.exp(params)
-        var = a**2 * e2 + c**2 * n2 + b**2 + 1e-12
-        return float(0.5 * np.mean(np.log(var) + err2 / var))
+    def nll(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        # parameters are log a², log c², log b²; the gradient is analytic
+        a2, c2, b2 = np.exp(log_params)
+        var = a2 * e2 + c2 * n2 + b2 + 1e-12
+        d_var = 0.5 * (1.0 / var - err2 / var**2)  # d nll_row / d var
+        grad = np.array([np.mean(d_var * e2) * a2, np.mean(d_var * n2) * c2, np.mean(d_var) * b2])
+        return float(0.5 * np.mean(np.log(var) + err2 / var)), grad
 
-    start = np.log([1.0 / np.sqrt(e2.mean()) * 0.5, 1.0 / np.sqrt(n2.mean()) * 0.5, 0.5])
-    res = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-9})
-    a, c, _ = np.exp(res.x)
+    # starts: both signals at half the error level, then each signal alone; bounded log
+    # parameters keep a and c away from zero (no c / 0) and the best start is kept
+    half = 0.25  # (1/2)² of the error level
+    starts = [
+        [np.log(half / e2.mean()), np.log(half / n2.mean()), np.log(half)],
+        [np.log(1.0 / e2.mean()), np.log(1e-4 / n2.mean()), np.log(half)],
+        [np.log(1e-4 / e2.mean()), np.log(1.0 / n2.mean()), np.log(half)],
+    ]
+    best = None
+    for start in starts:
+        res = minimize(
+            nll,
+            np.asarray(start),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-30.0, 30.0)] * 3,
+            options={"ftol": 1e-12, "gtol": 1e-10},
+        )
+        if best is None or res.fun < best.fun:
+            best = res
+    a, c = np.sqrt(np.exp(best.x[:2]))
     return float(np.clip(c / a, 1e-3, 1e3))
 
 
