@@ -10,6 +10,10 @@ Protocol, fixed before any result was seen: formulas sorted, shuffled with seed 
 held out as the test set; of the rest, 20 % is an inner validation set that alone chooses
 each method's hyperparameters (a 2-point grid per head, ``k`` and weighting for kNN). The
 chosen setting is then refit on train + inner validation and scored once on the test set.
+With ``--seeds N`` each head's chosen setting is refit with ``N`` torch seeds (the split and
+the choice stay those of seed 2026): scores are given as mean ± std over seeds, and the
+head's per-curve errors (averaged over seeds) minus kNN's with a paired bootstrap interval
+over the test curves, since single-seed differences of a few per cent are within noise.
 
 Methods: the shared formula encoder + one head (RNN, Transformer, TCN-FiLM; 150 epochs,
 AdamW 2e-3, MSE on standardised Cp), and a k-nearest-neighbour curve baseline on the same
@@ -23,6 +27,8 @@ averaged). Scores per test curve, averaged over curves:
   a method with a shape error near ``flat`` has not learned the curve's form.
 
     uv run python benchmarks/sequence_heads_janaf.py      # ~38 min on a busy 2-core machine
+    uv run python benchmarks/sequence_heads_janaf.py --seeds 3   # + the chosen settings
+                                                                 # refit with 2 more seeds
 """
 
 from __future__ import annotations
@@ -97,8 +103,8 @@ def split_formulas(formulas: pd.Index, seed: int = SEED) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------- scores
-def curve_scores(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
-    """Mean over curves of ``mae``, ``level``, ``shape`` and the ``flat`` shape reference.
+def per_curve_errors(preds: list[np.ndarray], truths: list[np.ndarray]) -> np.ndarray:
+    """``(curves, 4)``: each curve's ``mae``, ``level``, ``shape`` error and ``flat`` reference.
 
     Args:
         preds: predicted values per curve.
@@ -114,8 +120,37 @@ def curve_scores(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict[str,
                 np.mean(np.abs(y - y.mean())),
             )
         )
-    mae, level, shape, flat = np.mean(rows, axis=0)
+    return np.asarray(rows, dtype=np.float64)
+
+
+def curve_scores(preds: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
+    """Mean over curves of ``mae``, ``level``, ``shape`` and the ``flat`` shape reference.
+
+    Args:
+        preds: predicted values per curve.
+        truths: true values per curve.
+    """
+    mae, level, shape, flat = per_curve_errors(preds, truths).mean(axis=0)
     return {"mae": float(mae), "level": float(level), "shape": float(shape), "flat": float(flat)}
+
+
+def paired_difference(
+    errors: np.ndarray, reference: np.ndarray, n_boot: int = 10_000, seed: int = 0
+) -> dict[str, float]:
+    """Mean over curves of ``errors - reference`` (per-curve errors of two methods on the
+    same test curves) with a 95 % paired bootstrap interval over curves.
+
+    Args:
+        errors: per-curve errors of a method.
+        reference: per-curve errors of the reference method, same curves.
+        n_boot: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    diff = np.asarray(errors, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, diff.size, size=(n_boot, diff.size))
+    boots = diff[idx].mean(axis=1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"mean": float(diff.mean()), "ci_low": float(lo), "ci_high": float(hi)}
 
 
 # ---------------------------------------------------------------------------- kNN
@@ -246,6 +281,33 @@ def evaluate(method: str, grid: list[dict], fit, data: dict, log) -> dict:  # no
     return {"chosen": best, "inner_validation": inner, "test": result, "predictions": preds}
 
 
+def seed_repeats(errors: np.ndarray, knn_errors: np.ndarray, first_seed: int) -> dict:
+    """Scores of one head refit with several torch seeds, against kNN on the same curves.
+
+    Args:
+        errors: ``(seeds, curves, 4)`` per-curve errors (:func:`per_curve_errors`) per seed.
+        knn_errors: ``(curves, 4)`` per-curve errors of kNN.
+        first_seed: seed of ``errors[0]`` (the others follow it).
+    """
+    names = ("mae", "level", "shape")
+    per_seed = errors[:, :, :3].mean(axis=1)  # (seeds, 3)
+    averaged = errors.mean(axis=0)  # each curve's error averaged over the seeds
+    return {
+        "seeds": [first_seed + j for j in range(errors.shape[0])],
+        "test_per_seed": [dict(zip(names, map(float, row), strict=True)) for row in per_seed],
+        "mean": dict(zip(names, map(float, per_seed.mean(axis=0)), strict=True)),
+        "std": dict(zip(names, map(float, per_seed.std(axis=0, ddof=1)), strict=True)),
+        "seeds_beating_knn": {
+            name: int((per_seed[:, i] < knn_errors[:, i].mean()).sum())
+            for i, name in enumerate(names)
+        },
+        "minus_knn": {
+            name: paired_difference(averaged[:, i], knn_errors[:, i])
+            for i, name in enumerate(names)
+        },
+    }
+
+
 def plot_curves(data: dict, results: dict, path: Path, n: int = 8) -> None:
     """True vs predicted Cp(T) for the first ``n`` test formulas."""
     import matplotlib
@@ -297,6 +359,32 @@ def markdown(summary: dict) -> str:
         "no shape). Made by `benchmarks/sequence_heads_janaf.py`.",
         "",
     ]
+    repeated = {m: r["repeats"] for m, r in summary["methods"].items() if "repeats" in r}
+    if repeated:
+        n = len(next(iter(repeated.values()))["seeds"])
+        lines += [
+            f"## The chosen setting refit with {n} torch seeds",
+            "",
+            "Mean ± std over seeds; how many seeds beat kNN's mean; and the head's per-curve "
+            "error (averaged over the seeds) minus kNN's on the same curves, with a 95 % paired "
+            "bootstrap interval over test curves (negative: the head is better).",
+            "",
+            "| head | MAE | level error | shape error | seeds beating kNN (MAE / level / shape) "
+            "| level − kNN [95 % CI] | shape − kNN [95 % CI] |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for method, r in repeated.items():
+            m, sd, b, d = r["mean"], r["std"], r["seeds_beating_knn"], r["minus_knn"]
+            ci = {
+                k: f"{d[k]['mean']:+.3f} [{d[k]['ci_low']:+.3f}, {d[k]['ci_high']:+.3f}]"
+                for k in ("level", "shape")
+            }
+            lines.append(
+                f"| {method} | {m['mae']:.3f} ± {sd['mae']:.3f} | {m['level']:.3f} ± "
+                f"{sd['level']:.3f} | {m['shape']:.3f} ± {sd['shape']:.3f} | {b['mae']} / "
+                f"{b['level']} / {b['shape']} of {n} | {ci['level']} | {ci['shape']} |"
+            )
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -306,7 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("results/bench"))
     p.add_argument("--cache-dir", type=Path, default=Path("data/cache/wheels"))
     p.add_argument("--epochs", type=int, default=150)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="torch seeds per head for the chosen setting's refit (seed 2026, 2027, ...); "
+        "the split and the choice on inner validation stay those of seed 2026",
+    )
     args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error(f"--seeds must be at least 1, got {args.seeds}")
     import torch
 
     torch.set_num_threads(1)
@@ -328,6 +425,24 @@ def main(argv: list[str] | None = None) -> int:
             data,
             print,
         )
+    if args.seeds > 1:
+        truth = [np.asarray(v) for v in curves.loc[data["test"], "cp"]]
+        refit = data["train"].append(data["val"])
+        knn_errors = per_curve_errors(results["knn"]["predictions"], truth)
+        for head in HEADS:
+            res = results[head]
+            errors = [per_curve_errors(res["predictions"], truth)]
+            for j in range(1, args.seeds):
+                t0 = time.perf_counter()
+                preds = run_head(
+                    head, res["chosen"], feats, curves, refit, data["test"], args.epochs, SEED + j
+                )
+                errors.append(per_curve_errors(preds, truth))
+                print(
+                    f"{head} seed {SEED + j}: {curve_scores(preds, truth)} "
+                    f"({time.perf_counter() - t0:.0f} s)"
+                )
+            res["repeats"] = seed_repeats(np.stack(errors), knn_errors, SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     plot_curves(data, results, args.out / "sequence_heads_janaf.png")
     summary = {
@@ -335,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         **{f"n_{s}": int(len(data[s])) for s in ("train", "val", "test")},
         "epochs": args.epochs,
         "seed": SEED,
+        "seeds": args.seeds,
         "seconds": time.perf_counter() - start,
         "test_formulas": list(data["test"]),
         "methods": {
