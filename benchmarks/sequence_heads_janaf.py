@@ -257,7 +257,7 @@ def run_head(
     preds: dict[int, np.ndarray] = {}
     with torch.no_grad():
         for batch in dm.test_dataloader():
-            out = model.to_outputs(batch, model(batch))
+            out = model.to_outputs(batch, model.member_predictions(batch))
             for row, seq in zip(batch.index.tolist(), out["cp_sequence"].numpy(), strict=True):
                 preds[row] = seq[~np.isnan(seq)]
     return [preds[i] for i in dm.ids.get_indexer(test)]

@@ -49,7 +49,11 @@ def write_config(tmp_path: Path, files: dict[str, str], tasks=TASKS, **model_arg
                         "save_last": True,
                         "filename": "best",
                     },
-                }
+                },
+                {  # as in the generated configs: resuming must find its metric
+                    "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                    "init_args": {"monitor": "val_task_error", "patience": 50},
+                },
             ],
         },
         "model": {
@@ -137,13 +141,24 @@ def test_checkpoint_of_a_different_task_set(fitted, tmp_path, table_files, capsy
 
 def test_bad_yaml_key_and_bad_yaml(tmp_path, table_files, capsys):
     cfg = write_config(tmp_path, table_files, deposit_dimm=3)
-    with pytest.raises(SystemExit):
-        main(["fit", "--config", str(cfg)])
-    assert "deposit_dimm" in capsys.readouterr().err
+    assert main(["fit", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1  # no usage text, no dump of the parsed values
+    assert err[0].startswith("fm fit: error: model: FlexibleMultiTaskModel has no parameter")
+    assert "'deposit_dimm' (did you mean 'deposit_dim'?)" in err[0] and str(cfg) in err[0]
+    clean = write_config(tmp_path, table_files)
+    assert main(["fit", "--config", str(clean), "--data.init_args.batchsize=8"]) == 2
+    assert "did you mean 'batch_size'?" in capsys.readouterr().err
     broken = tmp_path / "broken.yaml"
     broken.write_text("model: [unclosed\n")
-    with pytest.raises(SystemExit):
-        main(["fit", "--config", str(broken)])
+    assert main(["fit", "--config", str(broken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(broken) in err[0] and "<unicode string>" not in err[0]
+    assert main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as help_exit:  # help still prints and exits cleanly
+        main(["fit", "--help"])
+    assert help_exit.value.code in (0, None) and "--trainer" in capsys.readouterr().out
     assert not (tmp_path / "runs").exists()
 
 
@@ -164,6 +179,8 @@ def test_help_lists_commands(capsys):
 def test_interrupted_fit_resumes_from_last_checkpoint(fitted, tmp_path):
     cfg, run = fitted
     last = run / "checkpoints" / "last.ckpt"
+    # one last.ckpt (no Lightning last-v1.ckpt beside it), saved when the epoch is done
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.ckpt", "last.ckpt"]
     before = torch.load(last, weights_only=False)["epoch"]
     code = main(["fit", "--config", str(cfg), "--ckpt_path", str(last), "--trainer.max_epochs=3"])
     assert code == 0

@@ -91,6 +91,22 @@ def test_predict_outputs_are_in_original_units(tables):
     )
 
 
+def test_to_outputs_takes_member_predictions_and_refuses_combined_ones(tables):
+    # forward() gives combined predictions (batch, ...); to_outputs averaging those over
+    # their first axis would give every row the batch's mean (a sequence benchmark did)
+    dm, model = build(tables, structure=False)
+    batch = next(iter(dm.predict_dataloader()))
+    model.eval()
+    with torch.no_grad():
+        out = model.to_outputs(batch, model.member_predictions(batch))
+        assert torch.equal(
+            out["y_value"].nan_to_num(), model.predict_step(batch, 0)["y_value"].nan_to_num()
+        )
+        assert out["y_value"].std() > 0  # rows differ
+        with pytest.raises(ValueError, match=r"model\.member_predictions\(batch\)"):
+            model.to_outputs(batch, model(batch))
+
+
 def test_freeze_and_component_lr(tables):
     dm, model = build(
         tables,

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         kwargs = {k: v for k, v in vars(init).items() if k not in ("config", "resume", "__path__")}
         return DatagenPipeline(**kwargs).run(resume=resume)
 
-    code, summary = run_reporting_errors("datagen", run)
+    code, summary = run_reporting_errors("datagen", run, argv[1:])
     if summary is None:
         return code
     print(

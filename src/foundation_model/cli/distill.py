@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         pipeline, resume = build_pipeline(argv[1:])
         return pipeline, pipeline.run(resume=resume)
 
-    code, result = run_reporting_errors("distill", run)
+    code, result = run_reporting_errors("distill", run, argv[1:])
     if result is None:
         return code
     pipeline, status = result

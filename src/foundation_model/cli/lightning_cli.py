@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import operator
 import os
@@ -12,6 +13,8 @@ from typing import Any
 
 import yaml
 from lightning.pytorch.cli import LightningCLI
+
+from foundation_model.cli.parse_errors import parse_error_line
 
 DEFAULT_MODEL = "foundation_model.models.FlexibleMultiTaskModel"
 
@@ -246,8 +249,12 @@ class FMLightningCLI(LightningCLI):
         callbacks = [c for c in callbacks if c is not None]  # unset optional callbacks
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
-        # a real last.ckpt every epoch (Lightning writes it only when the monitor improves)
-        callbacks += [LatestCheckpoint(c) for c in [*given, *callbacks] if needs_latest(c)]
+        # a real last.ckpt every epoch (Lightning writes it only when the monitor improves);
+        # the source's own save_last goes off, so there is one last.ckpt, not a last-v1 too
+        sources = [c for c in [*given, *callbacks] if needs_latest(c)]
+        callbacks += [LatestCheckpoint(c) for c in sources]
+        for source in sources:
+            source.save_last = False
         has_bar = any(isinstance(c, ProgressBar) for c in [*given, *callbacks])
         if config.get("enable_progress_bar", True) is not False and not has_bar:
             callbacks = [*callbacks, default_progress_bar()]
@@ -299,8 +306,14 @@ def run_lightning_cli(argv: list[str]) -> int:
             model_links=data_links_for(model_class_path(argv)),
             trainer_defaults=TRAINER_DEFAULTS,
             save_config_kwargs={"overwrite": True},
+            parser_kwargs={"exit_on_error": False},
             args=argv,
         )
+    except argparse.ArgumentError as err:  # a bad key, value or YAML: one line, no usage dump
+        if os.environ.get("FM_DEBUG"):
+            raise
+        print(f"fm {argv[0]}: error: {parse_error_line(str(err), argv, argv[0])}", file=sys.stderr)
+        return 2
     except RuntimeError as err:
         if os.environ.get("FM_DEBUG") or not str(err).startswith(STATE_DICT_ERROR):
             raise
@@ -343,8 +356,7 @@ def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: one line naming the file when it does not fit the schema (the parser's
-            own message is printed to stderr before).
+        ValueError: one line naming the file and the key when it does not fit the schema.
     """
     import warnings
 
@@ -364,10 +376,12 @@ def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
             model_links=data_links_for(model_class_path(argv)),
             trainer_defaults=TRAINER_DEFAULTS,
             save_config_callback=None,
+            parser_kwargs={"exit_on_error": False},
             args=argv,
         )
-    except SystemExit as err:  # jsonargparse printed why
-        raise ValueError(f"Config {path} does not fit the fm fit schema (see above).") from err
+    except argparse.ArgumentError as err:
+        line = parse_error_line(str(err), argv, "fit")
+        raise ValueError(f"Config {path} does not fit the fm fit schema: {line}") from err
     return reader.config["fit"].as_dict()
 
 

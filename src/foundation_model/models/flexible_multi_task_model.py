@@ -409,7 +409,19 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         ``<task>_std``, ``<task>_probabilities``, ``<task>_label``, ``<task>_entropy``,
         ``<task>_sequence`` (NaN at padding); plus ``row_index``, ``structure_used`` and,
         with ``sigma_distance_rows``, ``latent_distance`` (``h_task``, the batch's shared
-        representation, is recomputed when not given)."""
+        representation, is recomputed when not given).
+
+        ``stacked`` holds each task's member predictions ``(members, batch, ...)``, as
+        :meth:`member_predictions` returns them (not :meth:`forward`'s combined ones)."""
+        rows = int(batch.index.shape[0])
+        for spec in self.task_specs:
+            shape = tuple(stacked[spec.name].shape)
+            members = len(self.heads[spec.name].members)
+            if len(shape) < 2 or shape[0] != members or shape[1] != rows:
+                raise ValueError(
+                    f"to_outputs: task {spec.name!r} predictions have shape {shape}; expected "
+                    f"({members} members, {rows} rows, ...) from model.member_predictions(batch)."
+                )
         out: dict[str, Tensor] = {"row_index": batch.index}
         if self.encoder.structure is not None:
             out["structure_used"] = batch.has_structure

@@ -3,7 +3,12 @@
 Lightning 2.6's ``ModelCheckpoint(save_last=True)`` writes ``last.ckpt`` only on epochs where
 it also saved a monitored checkpoint, so with ``monitor`` + ``save_top_k=1`` the "last"
 file is the best epoch, and ``--ckpt_path last`` silently restarts there. ``fm fit`` adds
-this callback next to every such ``ModelCheckpoint``.
+this callback next to every such ``ModelCheckpoint`` and turns that one's own ``save_last``
+off, so there is one ``last.ckpt`` (Lightning would otherwise write a second, ``last-v1``).
+
+It saves at the hook where its ``ModelCheckpoint`` saves: the end of the training epoch when
+validation runs once per epoch (the loop's counters then say the epoch is done, so a resume
+starts the next epoch), else the end of each validation run.
 """
 
 from __future__ import annotations
@@ -40,13 +45,28 @@ class LatestCheckpoint(Checkpoint):
         name = self.source.CHECKPOINT_NAME_LAST + self.source.FILE_EXTENSION
         return Path(self.source.dirpath) / name
 
-    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        """Save the newest state (skipped during the sanity check and fast dev runs)."""
-        if trainer.sanity_checking or trainer.fast_dev_run:
+    def _at_epoch_end(self, trainer: Any) -> bool:
+        """Whether ``source`` saves at the end of the training epoch (Lightning's rule)."""
+        rule = getattr(self.source, "_should_save_on_train_epoch_end", None)
+        return bool(rule(trainer)) if callable(rule) else False
+
+    def _save(self, trainer: Any) -> None:
+        """Save the newest state (not during the sanity check, fast dev runs or outside fit)."""
+        if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != "fit":
             return
         path = self.path()
         if path is not None:
             trainer.save_checkpoint(str(path))
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        """Save here when ``source`` does (validation once per epoch, or none)."""
+        if self._at_epoch_end(trainer):
+            self._save(trainer)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        """Save here when ``source`` does (validation several times per epoch)."""
+        if not self._at_epoch_end(trainer):
+            self._save(trainer)
 
 
 def needs_latest(callback: Any) -> bool:

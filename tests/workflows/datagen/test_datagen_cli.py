@@ -215,7 +215,7 @@ def test_dask_local_cluster_run(tmp_path: Path) -> None:
         ("--explore.temperatures=[300,-10]", "temperatures must be > 0"),
         ("--generate.validator.min_width_factor=0", "min_width_factor must be > 0"),
         ("--sample.n_samples=0", "n_samples must be >= 1"),
-        ("--explore.no_such_key=1", "Option 'no_such_key' is not accepted"),
+        ("--explore.no_such_key=1", "MDExplorer has no parameter 'no_such_key'"),
         ("--sample.descriptor.species=[Cu]", "miss ['Al']"),
         (
             "--generate.generators.elements=[Cu,Fe]",

@@ -99,3 +99,29 @@ def test_resume_redoes_a_step_whose_artifact_changed(finished_run: Path, tmp_pat
     after = DistillState.load(run_dir / "state.json")
     assert after.steps["teacher"].runs == before.steps["teacher"].runs
     assert after.steps["surrogate_md"].runs == before.steps["surrogate_md"].runs + 1
+
+
+def test_resume_after_a_settings_change_pays_no_oracle_call_twice(finished_run, tmp_path) -> None:
+    from pipeline_helpers import TINY_SCHNET
+
+    from foundation_model.workflows.distill.oracles.emt import EMTOracle
+    from foundation_model.workflows.distill.teacher import TeacherTrainer
+
+    run_dir = _copy_run(finished_run, tmp_path)
+    seeds = finished_run / "seeds.extxyz"
+    before = DistillState.load(run_dir / "state.json")
+    # the teacher's epochs do not enter the committee: active learning stays verified
+    longer = TeacherTrainer(TINY_SCHNET, epochs=3, batch_size=4)
+    tiny_pipeline(run_dir, seeds, teacher=longer).run(resume=True, stop_after="teacher")
+    mid = DistillState.load(run_dir / "state.json")
+    assert mid.steps["active"].runs == before.steps["active"].runs
+    assert mid.steps["teacher"].runs == before.steps["teacher"].runs + 1
+    # a raised budget redoes active learning, with every label served from the run's cache
+    pipe = tiny_pipeline(run_dir, seeds, oracle=EMTOracle(budget=12), teacher=longer)
+    pipe.run(resume=True, stop_after="active")
+    after = DistillState.load(run_dir / "state.json").steps["active"]
+    old = before.steps["active"].info
+    assert after.runs == before.steps["active"].runs + 1
+    assert after.info["oracle_labels_reused"] == old["train"] + old["test"]
+    assert after.info["oracle_calls"] == old["oracle_calls"]
+    assert after.info["selected_pool_indices"] == old["selected_pool_indices"]

@@ -91,15 +91,21 @@ class ActiveLearning(ClassPathSerializable):
         args["selector"] = self.selector.to_dict()
         return args
 
-    def train_committee(
-        self, teacher: TeacherTrainer, labelled: list[ase.Atoms], directory: Path, seed: int
-    ) -> list[Any]:
-        """Fit ``committee_size`` members; returns them loaded in eval mode."""
+    def committee_trainer(self, teacher: TeacherTrainer) -> TeacherTrainer:
+        """The teacher's trainer as the committee members use it: ``committee_epochs``
+        epochs and no validation rows (so the teacher's own epochs do not matter here)."""
         member_trainer = TeacherTrainer.from_dict(
             {"class_path": _path(TeacherTrainer), "init_args": teacher.init_args()}
         )
         member_trainer.epochs = self.committee_epochs
         member_trainer.val_fraction = 0.0
+        return member_trainer
+
+    def train_committee(
+        self, teacher: TeacherTrainer, labelled: list[ase.Atoms], directory: Path, seed: int
+    ) -> list[Any]:
+        """Fit ``committee_size`` members; returns them loaded in eval mode."""
+        member_trainer = self.committee_trainer(teacher)
         rng = np.random.default_rng(seed)
         members = []
         for m in range(self.committee_size):
@@ -119,6 +125,13 @@ class ActiveLearning(ClassPathSerializable):
         seed: int,
     ) -> dict[str, Any]:
         """Run the loop; returns labelled ``train``/``test`` sets, rounds and failures."""
+        needed = self.n_test + self.n_initial
+        if oracle.budget is not None and oracle.budget < needed:
+            raise ValueError(
+                f"The oracle budget ({oracle.budget}) is below the labels active learning needs "
+                f"before its first round (n_test + n_initial = {needed}): raise "
+                "oracle.init_args.budget or lower active_learning.init_args.n_test / n_initial."
+            )
         directory.mkdir(parents=True, exist_ok=True)
         used: set[int] = set()
         failures: list[dict[str, Any]] = []

@@ -12,7 +12,10 @@ settings and every earlier step's hash)::
     7 delta             student/student.yace (+ .asi)        (delta learning: the result)
     8 report            report.json, report.md, plots/
 
-``state.json`` records each step's status, hash and artifact digests. ``run(resume=True)``
+``state.json`` records each step's status, hash and artifact digests; ``oracle_labels.sqlite``
+keeps every oracle label of the run, so a step redone after a change of settings (a raised
+budget, more rounds) serves the structures labelled before from disk instead of paying for
+them again. ``run(resume=True)``
 verifies the finished steps (hash and SHA-256 of every artifact) and continues at the first
 step that is not verified; later steps are always redone after it.
 """
@@ -38,6 +41,9 @@ from foundation_model.workflows.distill.steps import STEPS
 from foundation_model.workflows.distill.student import ACEStudentTrainer
 from foundation_model.workflows.distill.surrogate_md import SurrogateMD
 from foundation_model.workflows.distill.teacher import TeacherTrainer
+
+#: the run folder's oracle label cache (:class:`OracleLabelCache`)
+ORACLE_LABEL_CACHE = "oracle_labels.sqlite"
 
 
 class DistillPipeline:
@@ -98,7 +104,10 @@ class DistillPipeline:
             "active": lambda: {
                 "oracle": self.oracle.to_dict(),
                 "active_learning": self.active_learning.to_dict(),
-                "committee_backbone": self.teacher.to_dict(),
+                # what the committee trains with: the teacher's epochs do not enter
+                "committee_backbone": self.active_learning.committee_trainer(
+                    self.teacher
+                ).to_dict(),
             },
             "teacher": lambda: self.teacher.to_dict(),
             "surrogate_md": lambda: self.surrogate_md.to_dict(),
@@ -173,6 +182,8 @@ class DistillPipeline:
         self.state = DistillState.load(state_path)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.state.save()
+        # every oracle label of this run folder, so that a redone step never pays twice
+        self.oracle.use_cache(self.output_dir / ORACLE_LABEL_CACHE)
 
     def _restore(self, name: str) -> None:
         """Bring in-memory state of a verified step back (oracle calls spent)."""

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +84,24 @@ def _plots(summary: dict[str, Any], directory: Path) -> list[str]:
     return [str(Path(f).relative_to(directory)) for f in files]
 
 
+def _mae_mev(value: float | None) -> str:
+    """A force MAE in meV/Å, or ``-`` where there is none (round 0 has no committee yet)."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{1000 * value:.1f}"
+
+
 def _markdown(s: dict[str, Any]) -> str:
     lines = [
         "# fm distill report",
         "",
-        f"Oracle: `{s['oracle']}`; calls spent {s['oracle_calls']} (budget {s['budget']}), "
+        f"Oracle: `{s['oracle']}`; calls spent {s['oracle_calls']} (budget {s['budget']}"
+        + (
+            f"; {s['oracle_labels_reused']} labels served from the run's label cache"
+            if s.get("oracle_labels_reused")
+            else ""
+        )
+        + "), "
         f"training set {s['oracle_train']}, test set {s['oracle_test']}, "
         f"failures {s['oracle_failures']}.",
         "",
@@ -97,7 +111,7 @@ def _markdown(s: dict[str, Any]) -> str:
     for r in s["rounds"]:
         lines.append(
             f"| {r['round']} | {r['oracle_calls']} | {r['labelled']} | "
-            f"{1000 * r['test_force_mae']:.1f} |"
+            f"{_mae_mev(r['test_force_mae'])} |"
         )
     errors = s.get("errors_vs_oracle", {})
     if errors:
@@ -128,6 +142,7 @@ def write_report(pipe: DistillPipeline, directory: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "oracle": type(pipe.oracle).__name__,
         "oracle_calls": active.info.get("oracle_calls"),
+        "oracle_labels_reused": active.info.get("oracle_labels_reused", 0),
         "budget": pipe.oracle.budget,
         "oracle_train": active.info.get("train"),
         "oracle_test": active.info.get("test"),

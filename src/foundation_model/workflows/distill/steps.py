@@ -41,6 +41,7 @@ def step_active(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dict
     _json(directory / "failures.json", out["failures"])
     info = {
         "oracle_calls": pipe.oracle.calls,
+        "oracle_labels_reused": pipe.oracle.reused,
         "train": len(out["train"]),
         "test": len(out["test"]),
         "failures": len(out["failures"]),

@@ -7,12 +7,15 @@
 A failed calculation is retried up to ``max_retries`` times and, if it still fails, comes
 back as an :class:`OracleFailure` - never silently dropped. Every attempt counts against
 the ``budget``; a request larger than what is left raises :class:`OracleBudgetError`.
+With a label cache (:meth:`Oracle.use_cache`, which ``fm distill`` sets to its run folder),
+a structure labelled before is served from disk and counts as the attempts it took then.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ase
@@ -21,6 +24,10 @@ from foundation_model.utils.class_path import ClassPathSerializable
 from foundation_model.workflows.datagen.calculators import CalculatorSpec
 from foundation_model.workflows.datagen.executor import TaskExecutor
 from foundation_model.workflows.datagen.labelling import LabelTask, label_structure
+from foundation_model.workflows.distill.oracles.label_cache import (
+    OracleLabelCache,
+    settings_namespace,
+)
 
 
 class OracleBudgetError(RuntimeError):
@@ -52,13 +59,16 @@ class OracleBatch:
         labelled: labelled copies, in the order of the input (failures left out).
         indices: input position of every labelled structure.
         failures: the structures that failed every attempt.
-        calls: oracle calls spent on this batch (attempts, retries included).
+        calls: oracle calls spent on this batch (attempts, retries included; a label from
+            the cache counts as the attempts it took when it was computed).
+        reused: structures served from the label cache.
     """
 
     labelled: list[ase.Atoms] = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     failures: list[OracleFailure] = field(default_factory=list)
     calls: int = 0
+    reused: int = 0
 
 
 class Oracle(ClassPathSerializable):
@@ -91,6 +101,20 @@ class Oracle(ClassPathSerializable):
         )
         self.stress = bool(stress)
         self.calls = 0
+        self.reused = 0
+        self.cache: OracleLabelCache | None = None
+
+    def use_cache(self, path: str | Path) -> None:
+        """Keep every label in (and serve labels from) the SQLite file ``path``."""
+        self.cache = OracleLabelCache(path)
+
+    def cache_namespace(self) -> str:
+        """Digest of what this oracle computes: its settings without the executor, the
+        budget and the retries (where and how often, not what)."""
+        settings = self.to_dict()
+        for key in ("executor", "budget", "max_retries"):
+            settings["init_args"].pop(key, None)
+        return settings_namespace(settings)
 
     @abstractmethod
     def calculator_spec(self) -> CalculatorSpec:
@@ -131,10 +155,21 @@ class Oracle(ClassPathSerializable):
         self._check_budget(len(structures))
         spec = self.calculator_spec()
         out = OracleBatch()
-        pending = list(range(len(structures)))
-        errors: dict[int, str] = {}
-        attempts = dict.fromkeys(pending, 0)
         labelled: dict[int, ase.Atoms] = {}
+        attempts = dict.fromkeys(range(len(structures)), 0)
+        namespace = self.cache_namespace() if self.cache is not None else ""
+        if self.cache is not None:
+            for i, atoms in enumerate(structures):
+                hit = self.cache.get(namespace, atoms)
+                left = self.remaining
+                if hit is not None and (left is None or hit[1] <= left):
+                    labelled[i], attempts[i] = hit
+                    self.calls += hit[1]
+                    out.calls += hit[1]
+                    out.reused += 1
+                    self.reused += 1
+        pending = [i for i in range(len(structures)) if i not in labelled]
+        errors: dict[int, str] = {}
         for attempt in range(self.max_retries + 1):
             left = self.remaining
             todo = pending if left is None else pending[:left]
@@ -149,6 +184,8 @@ class Oracle(ClassPathSerializable):
                 attempts[i] += 1
                 if result.ok:
                     labelled[i] = self.annotate(result.value)
+                    if self.cache is not None:
+                        self.cache.put(namespace, structures[i], labelled[i], attempts[i])
                 else:
                     errors[i] = result.error
             pending = [i for i in pending if i not in labelled]

@@ -1,0 +1,90 @@
+"""One line out of jsonargparse's multi-line parse errors (``fm fit``, ``fm datagen``, ...).
+
+jsonargparse reports a bad key or a broken YAML over many lines: the full usage, the union
+of accepted types, and a dump of the whole parsed value. The user needs the key, the class
+that refused it, the file, and the fix. :func:`parse_error_line` keeps those.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+
+#: lines of jsonargparse's message that describe its machinery, not the user's mistake
+_NOISE = (
+    "Given value",
+    "Subtypes:",
+    "Errors:",
+    "Does not validate against any of the Union subtypes",
+    "- Expected a <class 'NoneType'>",
+)
+_REFUSED = re.compile(
+    r"Problem with given class_path '(?P<cls>[\w.]+)':\s*(?:- )?"
+    r"(?:Option|Key) '(?P<key>[\w.]+)' is not (?:accepted|expected)"
+)
+
+
+def config_files(argv: list[str]) -> list[str]:
+    """The ``--config`` files named in ``argv`` (``--config X`` and ``--config=X``)."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def accepted_parameters(class_path: str) -> list[str]:
+    """The ``__init__`` parameters of ``class_path`` and its bases (empty if not importable)."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return []
+    names: list[str] = []
+    for klass in inspect.getmro(cls) if inspect.isclass(cls) else [cls]:
+        init = getattr(klass, "__init__", None)
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        names += [
+            p.name
+            for p in params
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+    return list(dict.fromkeys(names))
+
+
+def parse_error_line(message: str, argv: list[str], command: str) -> str:
+    """The one line to print for a jsonargparse parse error ``message``.
+
+    Args:
+        message: the parser's error text.
+        argv: the command's arguments (to name the config file).
+        command: the subcommand, for the help hint (``fit``, ``datagen run``, ...).
+    """
+    files = config_files(argv)
+    where = files[-1] if len(files) == 1 else f"one of {', '.join(files)}" if files else None
+    if where:
+        message = message.replace('"<unicode string>"', where)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    kept = [line for line in lines if not line.startswith(_NOISE)]
+    text = " ".join(line.removeprefix("- ") for line in kept) or message.strip()
+    key = re.match(r'Parser key "(?P<key>[^"]+)":\s*', text)
+    refused = _REFUSED.search(text)
+    if refused:
+        known = accepted_parameters(refused["cls"])
+        close = difflib.get_close_matches(refused["key"], known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        text = f"{refused['cls'].rsplit('.', 1)[-1]} has no parameter '{refused['key']}'{hint}"
+        text = f"{key['key']}: {text}" if key else text
+    elif key:
+        text = f"{key['key']}: {text[key.end() :]}"
+    about_the_file = "Problems parsing config" in text or text.startswith("config:")
+    if where and not about_the_file:
+        text += f" (config {where})"
+    return f"{text}. `fm {command} --help` lists the options."
