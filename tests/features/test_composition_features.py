@@ -142,3 +142,14 @@ def test_a_hydrate_featurizes_as_its_total_composition():
     )
     assert res.errors.empty
     np.testing.assert_allclose(res.features.iloc[0], res.features.iloc[1])
+
+
+def test_elements_without_any_data_are_errors_not_average_elements():
+    from foundation_model.features.composition import elements_without_data
+
+    # matminer would impute every Magpie property of these with a made-up average element
+    assert {"Og", "Ts", "Nh"} <= elements_without_data() and "Fe" not in elements_without_data()
+    df = pd.DataFrame({"formula": ["Og2Ts", "Fe2O3", "Lr2O3"]})
+    res = featurize_table(df, "formula", preset="magpie", cache_dir=None, progress=False)
+    assert list(res.features.index) == [1, 2]  # Lr has partial data: kept, gaps imputed
+    assert "Og, Ts have no tabulated elemental properties" in res.errors["reason"].iloc[0]

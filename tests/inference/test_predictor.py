@@ -143,6 +143,54 @@ def test_cli_predict_input_writes_predictions_and_errors(trained, tmp_path):
     assert "Xx" in errors["reason"].iloc[0]
 
 
+def test_a_bad_sequence_cell_sends_its_row_to_the_errors(trained, tmp_path):
+    new = tmp_path / "seq.csv"
+    cells = ["[300, 500, 700]", "abc", "[300, nan]", "", "[1000]"]
+    pd.DataFrame({"formula": ["GaN", "LiF", "MgO", "NaCl", "CuS"], "T": cells}).to_csv(
+        new, index=False
+    )
+    out = tmp_path / "seq_preds.csv"
+    assert (
+        main(
+            ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+            + ["--output", str(out)]
+        )
+        == 0
+    )
+    assert pd.read_csv(out)["formula"].tolist() == ["GaN", "NaCl", "CuS"]
+    errors = pd.read_csv(tmp_path / "seq_preds.errors.csv")
+    assert errors["row"].tolist() == [1, 2] and errors["reason"].str.contains("'T'").all()
+
+
+def test_numeric_ids_in_a_parquet_index_are_ids_not_descriptors(trained, tmp_path):
+    feats = pd.read_parquet(trained["feats"]).iloc[:4].reset_index(drop=True)
+    feats.index = pd.Index([10, 11, 12, 13], name="id")  # as `fm featurize --row-numbers`
+    table = tmp_path / "numeric_ids.parquet"
+    feats.to_parquet(table)
+    out = tmp_path / "numeric_preds.csv"
+    assert (
+        main(
+            ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(table)]
+            + ["--output", str(out)]
+        )
+        == 0
+    )
+    assert pd.read_csv(out)["id"].tolist() == [10, 11, 12, 13]
+
+
+def test_rows_left_out_warn_and_do_not_shift_the_others(trained):
+    p = foundation_model.load(trained["ckpt"])
+    with pytest.warns(UserWarning, match=r"1 of 3 rows could not be predicted.*'Xx3'"):
+        df = p.predict(["Fe2O3", "Xx3", "GaN"])
+    assert df.index.tolist() == [0, 2] and df["formula"].tolist() == ["Fe2O3", "GaN"]
+    table = pd.DataFrame({"formula": ["GaN", "not a formula", "NaCl"]}, index=["a", "b", "c"])
+    with pytest.warns(UserWarning):
+        out = p.predict(table)
+    assert out.index.tolist() == ["a", "c"]
+    table["gap"] = out["gap_value"]  # aligns by label: the bad row gets NaN, not a neighbour's
+    assert np.isnan(table.loc["b", "gap"]) and table.loc["c", "gap"] == out.loc["c", "gap_value"]
+
+
 def test_predictions_do_not_depend_on_other_rows_or_their_order(trained):
     p = foundation_model.load(trained["ckpt"])
     formulas = ["GaN", "LiF", "MgO", "CuS", "ZnSe"]

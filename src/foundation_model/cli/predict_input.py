@@ -32,21 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="predictions CSV (default: <input>.predictions.csv)")
     p.add_argument("--formula-column", default="formula", help="column with formulas")
     p.add_argument("--structure-column", default="structure", help="column with structures")
-    p.add_argument("--id-column", default=None, help="column copied to the output as `id`")
+    p.add_argument(
+        "--id-column",
+        default=None,
+        help="column copied to the output as `id` (default: a Parquet table's named index, "
+        "where `fm featurize` writes its ids)",
+    )
     p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
     return p
 
 
-def _read(path: Path) -> object:
+def _read(path: Path) -> tuple[object, str | None]:
+    """The input table and, for a Parquet table with a named index (``fm featurize``
+    writes its ids there), that index's name: the ids column."""
     import pandas as pd
 
     if not path.is_file():
         raise FileNotFoundError(f"--input {path}: file not found.")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path).reset_index()
+            frame = pd.read_parquet(path)
+            name = frame.index.name
+            return (frame.reset_index(), str(name)) if name else (frame, None)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
+            return pd.read_csv(path), None
     except pd.errors.EmptyDataError:
         raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
     raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
@@ -56,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from foundation_model.features.table_io import write_table
     from foundation_model.inference import load
 
-    table = _read(args.input)
+    table, index_ids = _read(args.input)
     predictor = load(args.ckpt_path, args.batch_size)
     preds, errors = predictor.predict_with_errors(
-        table, args.formula_column, args.structure_column, args.id_column
+        table, args.formula_column, args.structure_column, args.id_column or index_ids
     )
     out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     write_table(preds.set_index(preds.columns[0]), out)

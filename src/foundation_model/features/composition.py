@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -15,10 +16,31 @@ _ADDUCT = re.compile(r"\s*[\u00b7\u2022\u2219\u22c5*]\s*")
 _MULTIPLIER = re.compile(r"^(\d+(?:\.\d+)?)\s*(?=[A-Z(\[])")
 
 
+@functools.lru_cache(maxsize=1)
+def elements_without_data() -> frozenset[str]:
+    """Elements with none of the Magpie elemental properties tabulated (Nh, Fl, Mc, Lv,
+    Ts, Og). matminer fills such gaps with an average element, so a formula with one of
+    them would silently get the descriptors of a made-up element."""
+    import math
+
+    from matminer.featurizers.composition import ElementProperty
+    from matminer.utils.data import MagpieData
+
+    props = MagpieData(impute_nan=False).all_elemental_props
+    features = ElementProperty.from_preset("magpie").features
+    missing = set()
+    for symbol in set().union(*(props[f].keys() for f in features)):
+        values = [props[f].get(symbol) for f in features]
+        if all(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+            missing.add(symbol)
+    return frozenset(missing)
+
+
 def parse_formula(formula: object) -> object:
     """Parse one formula into a pymatgen ``Composition``; raises with the reason.
 
-    Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
+    Elements with no tabulated properties at all (:func:`elements_without_data`) are
+    refused. Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
     leading multipliers: ``"CuSO4·5H2O"`` is CuSO4 + 5 H2O (CuH10SO9).
 
     Args:
@@ -42,6 +64,12 @@ def parse_formula(formula: object) -> object:
     unknown = [str(el) for el in comp.elements if not isinstance(el, Element)]
     if unknown:
         raise ValueError(f"{', '.join(unknown)} is not a chemical element")
+    no_data = sorted(str(el) for el in comp.elements if str(el) in elements_without_data())
+    if no_data:
+        raise ValueError(
+            f"{', '.join(no_data)} have no tabulated elemental properties (Magpie data), so "
+            "the formula cannot be featurized"
+        )
     if comp.num_atoms <= 0:
         raise ValueError(f"formula {formula!r} has no atoms")
     if any(amount < 0 for amount in comp.values()):

@@ -82,6 +82,7 @@ def prepare_inputs(
     structure_column: str | None = "structure",
     id_column: str | None = None,
     extra_columns: tuple[str, ...] = (),
+    sequence_columns: tuple[str, ...] = (),
 ) -> PreparedInputs:
     """Featurize, align and impute ``table`` as the training rows were.
 
@@ -93,6 +94,8 @@ def prepare_inputs(
         structure_column: column with structures (ignored when absent).
         id_column: column with row ids (for the errors table).
         extra_columns: other non-descriptor columns (e.g. sequence points).
+        sequence_columns: columns of per-row sequence points (lists); a row whose cell
+            cannot be read goes to the errors with the reason, the other rows go on.
     """
     n = len(table)
     failed: dict[int, str] = {}
@@ -112,7 +115,18 @@ def prepare_inputs(
                 parse_formula(f)
             except Exception as err:  # pymatgen raises many types for bad formulas
                 failed[i] = f"cannot parse formula {f!r}: {err}"
-    reserved = {formula_column, structure_column, id_column, *extra_columns}
+    if sequence_columns:
+        from foundation_model.data.tables import parse_sequence
+
+        for column in (c for c in sequence_columns if c in table.columns):
+            for i, cell in enumerate(table[column].tolist()):
+                if i in failed:
+                    continue
+                try:
+                    parse_sequence(cell, f"column {column!r}", str(i))
+                except ValueError as err:
+                    failed[i] = str(err)
+    reserved = {formula_column, structure_column, id_column, *extra_columns, *sequence_columns}
     reserved |= set(schema.structure.columns if schema.structure else [])
     x_formula = _descriptors(
         table, schema.formula, formulas, "input formula descriptors", failed, reserved

@@ -11,6 +11,7 @@ noise heads.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ class Predictor:
             structure_column: the structure column (CIF / pymatgen JSON / extxyz text).
             id_column: a column copied to the outputs as ``id``.
         """
+        index = inputs.index if isinstance(inputs, pd.DataFrame) else None
         table = self._table(inputs, formula_column)
         seq_tasks = [t for t in self.model.task_specs if t.is_sequence]
         prepared = prepare_inputs(
@@ -115,7 +117,7 @@ class Predictor:
             formula_column,
             structure_column,
             id_column,
-            tuple(t.x_column for t in seq_tasks),
+            sequence_columns=tuple(t.x_column for t in seq_tasks),
         )
         seq = {
             t.name: sequence_points(
@@ -129,11 +131,25 @@ class Predictor:
                 stop = min(start + self.batch_size, len(prepared.rows))
                 batch = make_batch(prepared, start, stop, seq)
                 parts.append(self.model.predict_step(batch, 0))
-        return self._frame(table, prepared.rows, parts, formula_column, id_column), prepared.errors
+        frame = self._frame(table, prepared.rows, parts, formula_column, id_column)
+        # each prediction keeps its input row's label (the table's index, or the position
+        # in a list), so that rows left out cannot shift the others
+        frame.index = (index if index is not None else table.index)[prepared.rows]
+        return frame, prepared.errors
 
     def predict(self, inputs: Sequence[str] | pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-        """Like :meth:`predict_with_errors`, returning only the predictions."""
-        return self.predict_with_errors(inputs, **kwargs)[0]
+        """Like :meth:`predict_with_errors`, returning only the predictions: indexed like
+        the input rows, with a warning naming the rows left out and why."""
+        preds, errors = self.predict_with_errors(inputs, **kwargs)
+        if len(errors):
+            first = errors.iloc[0]
+            warnings.warn(
+                f"{len(errors)} of {len(errors) + len(preds)} rows could not be predicted and "
+                f"are left out (row {first['row']} {first['formula']!r}: {first['reason']}); "
+                "predict_with_errors returns them with their reasons.",
+                stacklevel=2,
+            )
+        return preds
 
     def _frame(
         self,
