@@ -74,3 +74,29 @@ def test_bad_constructor_and_checkpoint(tmp_path):
         MLIPCalculator(object())
     with pytest.raises(FileNotFoundError):
         MLIPCalculator.from_checkpoint(tmp_path / "nope.ckpt")
+
+
+def test_checkpoint_that_is_not_a_checkpoint_is_one_clear_error(tmp_path, cell):
+    """A structure file, an empty file or a truncated checkpoint given as the checkpoint."""
+    import torch
+    from ase.io import write
+
+    from foundation_model.utils.checkpoint import CheckpointError
+
+    text = tmp_path / "cell.extxyz"
+    write(text, cell, format="extxyz")
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    whole = tmp_path / "whole.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(64)}}, whole)
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for path, problem in (
+        (text, "not a PyTorch checkpoint"),
+        (empty, "is empty"),
+        (truncated, "truncated or not a PyTorch checkpoint"),
+    ):
+        with pytest.raises(CheckpointError, match=problem) as info:
+            MLIPCalculator.from_checkpoint(path, device="cpu")
+        message = str(info.value)
+        assert str(path) in message and "\n" not in message

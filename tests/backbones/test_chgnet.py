@@ -8,7 +8,12 @@ pytest.importorskip("chgnet", reason="CHGNet not installed: uv sync --extra chgn
 
 from adapter_checks import check_physics, check_short_fine_tune, check_unknown_element  # noqa: E402
 
-from foundation_model.backbones import CHGNetBackbone, MLIPCalculator, MLIPFineTuneModule  # noqa: E402
+from foundation_model.backbones import (  # noqa: E402
+    CHGNetBackbone,
+    MLIPCalculator,
+    MLIPDataModule,
+    MLIPFineTuneModule,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,3 +33,32 @@ def test_chgnet_short_fine_tune(backbone, emt_structures, tmp_path):
         backbone, freeze_backbone=False, component_lr={"backbone.net.mlp": 1e-3}
     )
     check_short_fine_tune(module, emt_structures, tmp_path)
+
+
+def test_chgnet_rejects_a_slab_when_data_load(backbone, emt_structures, tmp_path):
+    """A slab (pbc=T,T,F) fails before training, naming the file, the structure and the fix."""
+    import ase.io
+    import lightning.pytorch as pl
+
+    slab = emt_structures[4].copy()
+    slab.pbc = [True, True, False]
+    path = tmp_path / "slab.extxyz"
+    ase.io.write(path, [*emt_structures[:4], slab, *emt_structures[5:8]], format="extxyz")
+    module = MLIPFineTuneModule(backbone)
+    trainer = pl.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^CHGNetBackbone needs 3D-periodic cells, but structure 4 of .*slab\.extxyz, "
+        r"Ni4 has pbc=\[True, True, False\]: give it a vacuum-padded 3D cell",
+    ):
+        trainer.fit(module, MLIPDataModule(str(path), split_fractions=[0.5, 0.5, 0.0]))
+    assert trainer.global_step == 0
+    with pytest.raises(ValueError, match="needs 3D-periodic cells"):  # the runtime guard
+        module.atoms_to_sample(slab, 0, has_labels=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import ase
@@ -195,6 +196,50 @@ def test_unknown_element_is_reported_at_load(tmp_path, emt_structures):
     ):
         tr.fit(module(), MLIPDataModule(str(path), batch_size=6))
     assert tr.global_step == 0
+
+
+def with_pbc(atoms: ase.Atoms, pbc: list[bool], cell: bool = True) -> ase.Atoms:
+    """A labelled copy with periodicity ``pbc`` (and no cell when ``cell`` is false)."""
+    out = atoms.copy()
+    out.pbc = pbc
+    if not cell:
+        out.cell = None
+    out.calc = SinglePointCalculator(out, **atoms.calc.results)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("bad", "pbc"),
+    [
+        (lambda a: with_pbc(a, [True, True, False]), r"\[True, True, False\]"),  # a slab
+        (lambda a: with_pbc(a, [False] * 3, cell=False), r"\[False, False, False\]"),  # cluster
+    ],
+)
+def test_non_periodic_structure_is_reported_at_load(tmp_path, emt_structures, bad, pbc):
+    """A backbone that declares ``requires_3d_periodic`` (as CHGNet does) rejects slabs and
+    clusters when data load, naming the file, the index in it, the pbc and the fix."""
+    from foundation_model.backbones import CHGNetBackbone
+
+    assert CHGNetBackbone.requires_3d_periodic and not SchNetBackbone.requires_3d_periodic
+    out = list(emt_structures)
+    out[9] = bad(emt_structures[9])
+    path = write(tmp_path / "slab.extxyz", out)
+    mod = module()
+    mod.backbone.check_structure(out[9], "9 of x")  # no requirement: accepted
+    mod.backbone.requires_3d_periodic = True
+    tr = trainer(tmp_path)
+    with pytest.raises(ValueError) as info:
+        tr.fit(mod, MLIPDataModule(str(path), batch_size=6))
+    message = str(info.value)
+    assert tr.global_step == 0 and "\n" not in message
+    assert re.search(
+        rf"SchNetBackbone needs 3D-periodic cells, but structure 9 of .*slab\.extxyz, "
+        rf"Al3Cu2Ni3 has pbc={pbc}: give it a vacuum-padded 3D cell with pbc=True, or use a "
+        r"backbone that handles any periodicity \(SevenNet, MACE\)\.$",
+        message,
+    ), message
+    with pytest.raises(ValueError, match="needs 3D-periodic cells"):  # the runtime guard
+        mod.backbone.check_structure(out[9])
 
 
 def test_normalisation_without_labels_is_an_error(emt_structures):

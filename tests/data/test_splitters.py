@@ -38,3 +38,22 @@ def test_kfold_folds_cover_all_rows_once():
         _check_partition(s, 103)
     allt = np.concatenate([s.test for s in tests])
     assert sorted(allt.tolist()) == list(range(103))
+
+
+def test_predefined_split_warns_about_labels_it_does_not_know():
+    import warnings
+
+    import pytest
+
+    from foundation_model.data import PredefinedSplitter
+
+    ids = pd.Index([f"r{i}" for i in range(6)])
+    attrs = pd.DataFrame(
+        {"split": ["train", "train", "Validation", "test", "tset", None]}, index=ids
+    )
+    with pytest.warns(UserWarning, match=r"1 row\(s\) with split = \['tset'\] are in no split"):
+        out = PredefinedSplitter().split(ids, attrs)
+    assert out.train.tolist() == [0, 1] and out.val.tolist() == [2] and out.test.tolist() == [3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty cell leaves a row out without a warning
+        PredefinedSplitter().split(ids[[0, 5]], attrs.iloc[[0, 5]])

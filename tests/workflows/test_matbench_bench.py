@@ -29,7 +29,13 @@ def test_one_fold_of_steels(opts_base, tmp_path):
     assert saved["failed_folds"] == []
     assert saved["rf_scm_magpie"]["mean"] < saved["dummy"]["mean"]  # the baseline learns something
     assert (tmp_path / "matbench_steels.png").stat().st_size > 1000
-    assert "RF-SCM/Magpie | 103.5125" in (tmp_path / "matbench_steels.md").read_text()
+    text = (tmp_path / "matbench_steels.md").read_text()
+    assert "RF-SCM/Magpie | 103.5125" in text
+    # a reduced budget is said next to the numbers, not only in the fold store
+    assert saved["max_epochs_override"] == opts_base["max_epochs"]
+    assert f"Epochs capped at {opts_base['max_epochs']} by --max-epochs." in text
+    if opts_base.get("rf_estimators", 500) != 500:
+        assert f"RF baselines with {opts_base['rf_estimators']} trees" in text
     assert result["seconds"] > 0
 
 

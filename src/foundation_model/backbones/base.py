@@ -57,11 +57,14 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
 
     Subclasses set ``self.cutoff`` (Å), ``self.node_dim`` (width of the atom features)
     and may set ``self.elements`` (atomic numbers the
-    model knows; ``None`` = any), ``supports_direct_forces`` and ``supports_direct_stress``.
+    model knows; ``None`` = any), ``supports_direct_forces``, ``supports_direct_stress``
+    and ``requires_3d_periodic`` (only cells periodic in all three directions are accepted;
+    checked for every structure when data load, see :meth:`check_structure`).
     """
 
     supports_direct_forces: bool = False
     supports_direct_stress: bool = False
+    requires_3d_periodic: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -151,6 +154,41 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
                 f"{len(self.elements)} elements: remove those structures or use a backbone "
                 "trained on these elements."
             )
+
+    def check_periodicity(self, atoms: ase.Atoms, where: str = "") -> None:
+        """Raise a clear error when the backbone needs 3D-periodic cells and ``atoms`` is a
+        slab, a wire or a non-periodic cluster (no-op unless ``requires_3d_periodic``).
+
+        Args:
+            atoms: the structure.
+            where: how the message names it, e.g. ``"17 of train.extxyz"``.
+        """
+        if not self.requires_3d_periodic:
+            return
+        pbc = [bool(p) for p in atoms.pbc]
+        rank = int(atoms.cell.rank)
+        if all(pbc) and rank == 3:
+            return
+        place = f"{where}, " if where else ""
+        problem = f"pbc={pbc}" if not all(pbc) else f"pbc={pbc} but a cell of rank {rank}"
+        raise ValueError(
+            f"{type(self).__name__} needs 3D-periodic cells, but structure "
+            f"{place}{atoms.get_chemical_formula()} has {problem}: give it a vacuum-padded "
+            "3D cell with pbc=True, or use a backbone that handles any periodicity "
+            "(SevenNet, MACE)."
+        )
+
+    def check_structure(self, atoms: ase.Atoms, where: str = "") -> None:
+        """Every load-time check of one structure: elements and periodicity.
+
+        Override (calling ``super()``) to add a backbone-specific requirement.
+
+        Args:
+            atoms: the structure.
+            where: how messages name it, e.g. ``"17 of train.extxyz"``.
+        """
+        self.check_elements(atoms, where)
+        self.check_periodicity(atoms, where)
 
     def check_modes(self, forces: ForceMode | None, stress: ForceMode | None) -> None:
         """Raise when direct forces/stress are requested from a backbone without them."""

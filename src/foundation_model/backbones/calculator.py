@@ -51,12 +51,18 @@ class MLIPCalculator(Calculator):
     def from_checkpoint(
         cls, path: str | Path, device: str = "auto", use_ema: bool = True
     ) -> MLIPCalculator:
-        """Load a fine-tuned checkpoint (written by ``fm fit``); EMA weights when present."""
-        from foundation_model.backbones.module import MLIPFineTuneModule
+        """Load a fine-tuned checkpoint (written by ``fm fit``); EMA weights when present.
 
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Checkpoint not found: {path}.")
+        Raises:
+            CheckpointError: one line naming the file when it is missing, empty, truncated
+                or not a PyTorch checkpoint (e.g. a structure file given by mistake);
+                a missing file raises its subclass ``CheckpointNotFoundError``, which is
+                also a ``FileNotFoundError``.
+        """
+        from foundation_model.backbones.module import MLIPFineTuneModule
+        from foundation_model.utils.checkpoint import check_checkpoint_file
+
+        path = check_checkpoint_file(path)
         module = MLIPFineTuneModule.load_from_checkpoint(path, map_location="cpu")
         if use_ema:
             module.use_ema_weights()

@@ -1,4 +1,5 @@
-"""Load-time checks of MLIP data: every structure's labels and elements, before training.
+"""Load-time checks of MLIP data: every structure's labels, elements and periodicity,
+before training.
 
 Structures are named by their index in the file they were read from (not by their
 position in a shuffled split), so a problem can be found in the file directly.
@@ -30,24 +31,26 @@ def count_labels(
     backbone: MLIPBackbone,
     locate: Callable[[int], str],
 ) -> dict[str, int]:
-    """Check every structure's elements and labels; count the labelled structures.
+    """Check every structure (elements, periodicity, labels); count the labelled ones.
 
     Args:
         structures: the structures of one split.
         properties: the schema (empty: check elements only).
-        backbone: the adapter whose elements the structures must use.
+        backbone: the adapter whose requirements (:meth:`MLIPBackbone.check_structure`)
+            the structures must meet.
         locate: ``position -> "17 of file.extxyz"`` for messages.
 
     Returns:
         ``{property name: number of structures with that label}``.
 
     Raises:
-        ValueError: an unknown element, or a label with a wrong shape or non-finite values.
+        ValueError: an unknown element, a cell the backbone cannot handle, or a label with
+            a wrong shape or non-finite values.
     """
     counts = {p.name: 0 for p in properties}
     for i, atoms in enumerate(structures):
         where = locate(i)
-        backbone.check_elements(atoms, where)
+        backbone.check_structure(atoms, where)
         for name in extract_labels(atoms, properties, where, allow_missing=True):
             counts[name] += 1
     return counts

@@ -25,10 +25,14 @@ class CHGNetBackbone(MLIPBackbone):
 
     Forces and stress are CHGNet's autograd of the energy (conservative only); its stress
     (GPa) is converted to eV/Å³. Atom features are CHGNet's 64-wide final atom features.
+    Only 3D-periodic cells are accepted (``requires_3d_periodic``): slabs and clusters are
+    reported when data load, naming the file and the structure.
 
     Args:
         model: pretrained version (``0.3.0``) or the path of a CHGNet model file.
     """
+
+    requires_3d_periodic = True
 
     def __init__(self, model: str = "0.3.0") -> None:
         super().__init__()
@@ -46,9 +50,7 @@ class CHGNetBackbone(MLIPBackbone):
     def atoms_to_data(self, atoms: ase.Atoms, has_labels: bool = False) -> Any:
         from pymatgen.io.ase import AseAtomsAdaptor
 
-        self.check_elements(atoms)
-        if not atoms.pbc.all():
-            raise ValueError("CHGNetBackbone needs periodic structures (set a cell and pbc=True).")
+        self.check_structure(atoms)  # guard for structures that bypassed the load-time check
         return self.net.graph_converter(AseAtomsAdaptor.get_structure(atoms))
 
     def collate(self, data_list: list[Any]) -> list[Any]:

@@ -6,6 +6,7 @@ deterministic for a given seed.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -133,6 +134,21 @@ class PredefinedSplitter(Splitter):
         out = SplitIndices(*(np.flatnonzero(names == s) for s in ("train", "val", "test")))
         if len(out.train) == 0:
             raise ValueError(f"PredefinedSplitter: no row has {self.column}='train'.")
+        known = {"train", "val", "valid", "validation", "test", "nan", "none", "<na>", ""}
+        other = sorted(
+            {
+                str(v)
+                for v in attributes[self.column]
+                if str(v).strip().lower() not in known and not pd.isna(v)
+            }
+        )
+        if other:
+            n = int(sum(1 for v in names if v not in known))
+            warnings.warn(
+                f"PredefinedSplitter: {n} row(s) with {self.column} = {other[:5]} are in no split "
+                "(expected train, val or test; empty leaves a row out on purpose).",
+                stacklevel=2,
+            )
         return out
 
 

@@ -209,6 +209,17 @@ def _fmt(v: object) -> str:
     return "—" if v is None else f"{v:.4f}"
 
 
+def _budget_lines(result: dict) -> list[str]:
+    """What this run changed from the full protocol (epochs, RF trees), said up front."""
+    out = []
+    if result.get("max_epochs_override") and "recipe" not in result:  # the recipe says it
+        out.append(f"Epochs capped at {result['max_epochs_override']} by --max-epochs.")
+    trees = result.get("rf_estimators")
+    if trees is not None and trees != 500:
+        out.append(f"RF baselines with {trees} trees (--rf-estimators; the protocol uses 500).")
+    return ["", " ".join(out)] if out else []
+
+
 def markdown_report(result: dict) -> str:
     """A Markdown table: this run's model, in-run baselines, published anchors.
 
@@ -223,6 +234,7 @@ def markdown_report(result: dict) -> str:
         f"Folds run: {result['folds_run']}; metric: **{metric}**"
         f"{' (' + unit + ')' if unit else ''}, {'lower' if lower else 'higher'} is better."
         f" Wall time {result['seconds']:.0f} s.",
+        *_budget_lines(result),
         "",
         f"| model | mean {metric} | std | per fold |",
         "|---|---|---|---|",

@@ -273,6 +273,8 @@ def run_matbench(opts: BenchOptions) -> dict:
         "folds_run": folds,
         "config": str(config_path),
         "seeds": opts.seeds,
+        "max_epochs_override": opts.max_epochs,
+        "rf_estimators": opts.rf_estimators,
         "model_preset": model_preset,
         "n_featurization_failures": n_bad,
         "data_source": task.source,

@@ -183,6 +183,7 @@ def run_transfer(opts: Any, start: float) -> dict:
             "max_epochs_override": opts.max_epochs,
         },
         "model_preset": preset,
+        "rf_estimators": opts.rf_estimators,
         "n_featurization_failures": n_bad,
         "data_source": task.source,
         **{key: _summary(summarize(vals, metric)) for key, vals in scores.items()},

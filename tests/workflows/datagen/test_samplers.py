@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -81,6 +83,16 @@ def test_soap_structure_and_environment_vectors() -> None:
     assert np.allclose(envs[0].mean(axis=0), x[0], atol=1e-6)
     fps = FPSSampler(n_samples=2, descriptor=soap, per_environment=True)
     assert sorted(fps.select([a, b, a.copy()], seed=0))[-1] in (1, 2)
+
+
+def test_soap_without_dscribe_fails_when_constructed(monkeypatch) -> None:
+    """The missing ``datagen`` extra is reported when the config is read, not after explore."""
+    for name in ("dscribe", "dscribe.descriptors"):
+        monkeypatch.setitem(sys.modules, name, None)  # ``import dscribe`` raises ImportError
+    with pytest.raises(ImportError, match=r"SOAPDescriptor needs dscribe: run `uv sync --extra"):
+        SOAPDescriptor(r_cut=3.5, n_max=2, l_max=2)
+    with pytest.raises(ImportError, match="SOAPDescriptor needs dscribe"):
+        FPSSampler(n_samples=2)  # builds the default SOAP descriptor
 
 
 @pytest.mark.slow

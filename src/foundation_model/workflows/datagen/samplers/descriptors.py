@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 
 import ase
@@ -21,6 +22,26 @@ class Descriptor(ClassPathSerializable):
         raise NotImplementedError(f"{type(self).__name__} has no per-environment vectors.")
 
 
+DSCRIBE_MISSING = "SOAPDescriptor needs dscribe: run `uv sync --extra datagen`."
+
+
+def require_dscribe() -> None:
+    """Raise when dscribe (the ``datagen`` extra) is not installed.
+
+    Only looks the package up (importing dscribe takes seconds), so a descriptor can check
+    it when constructed, i.e. when the config is read, before any stage runs.
+
+    Raises:
+        ImportError: :data:`DSCRIBE_MISSING`.
+    """
+    try:
+        found = importlib.util.find_spec("dscribe") is not None
+    except (ImportError, ValueError):  # a broken or partly imported package
+        found = False
+    if not found:
+        raise ImportError(DSCRIBE_MISSING)
+
+
 class SOAPDescriptor(Descriptor):
     """Smooth overlap of atomic positions (dscribe), averaged per structure or per atom.
 
@@ -31,6 +52,9 @@ class SOAPDescriptor(Descriptor):
         sigma: Gaussian width of the atomic densities (Å).
         species: elements of the descriptor (default: all elements of the frames).
         n_jobs: dscribe processes (1 is fastest on small machines).
+
+    Raises:
+        ImportError: dscribe is not installed (checked here, before any work).
     """
 
     def __init__(
@@ -44,6 +68,7 @@ class SOAPDescriptor(Descriptor):
     ) -> None:
         if r_cut <= 1.0 or n_max < 1 or l_max < 0 or sigma <= 0:
             raise ValueError("SOAPDescriptor: need r_cut > 1 Å, n_max >= 1, l_max >= 0, sigma > 0.")
+        require_dscribe()
         self.r_cut, self.n_max, self.l_max, self.sigma = float(r_cut), n_max, l_max, sigma
         self.species = list(species) if species else None
         self.n_jobs = int(n_jobs)
@@ -52,9 +77,7 @@ class SOAPDescriptor(Descriptor):
         try:
             from dscribe.descriptors import SOAP
         except ImportError as err:
-            raise ImportError(
-                "SOAPDescriptor needs dscribe: run `uv sync --extra datagen`."
-            ) from err
+            raise ImportError(DSCRIBE_MISSING) from err
         species = self.species or sorted({s for a in frames for s in a.get_chemical_symbols()})
         return SOAP(
             species=species,
