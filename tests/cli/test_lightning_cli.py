@@ -176,6 +176,14 @@ def test_help_lists_commands(capsys):
     assert main(["nope"]) == 2
 
 
+def test_predict_help_shows_the_checkpoint_only_options_too(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    assert "--input" in out and "--id-column" in out  # the checkpoint-only form
+    assert "--trainer" in out  # and LightningCLI's predict subcommand after it
+
+
 def test_interrupted_fit_resumes_from_last_checkpoint(fitted, tmp_path):
     cfg, run = fitted
     last = run / "checkpoints" / "last.ckpt"

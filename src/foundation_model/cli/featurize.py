@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--errors",
         type=Path,
         default=None,
-        help="side file of failed inputs (default: <output>.errors.csv)",
+        help="side file of failed inputs (default: <output stem>.errors.csv, "
+        "e.g. my.parquet -> my.errors.csv)",
     )
     p.add_argument(
         "--cache-dir", type=Path, default=Path("data/cache/features"), help="feature cache folder"

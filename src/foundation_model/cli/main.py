@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if predict_input.wants_input_mode(argv[1:]):
             return predict_input.main(argv[1:])
+        if {"-h", "--help"} & set(argv[1:]):  # the checkpoint-only form first, then Lightning's
+            predict_input.build_parser().print_help()
+            print("\nWith --config, `fm predict` is LightningCLI's predict subcommand:\n")
     if command in LIGHTNING_COMMANDS:
         from foundation_model.cli.lightning_cli import run_lightning_cli
 
