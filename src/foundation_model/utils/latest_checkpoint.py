@@ -56,7 +56,7 @@ class LatestCheckpoint(Checkpoint):
             return
         path = self.path()
         if path is not None:
-            trainer.save_checkpoint(str(path))
+            trainer.save_checkpoint(str(path), weights_only=False)  # full state: resumable
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         """Save here when ``source`` does (validation once per epoch, or none)."""

@@ -18,3 +18,18 @@ class FailsOnceEMT(EMT):
             raise RuntimeError("SCF did not converge")
         kwargs = {} if system_changes is None else {"system_changes": system_changes}
         super().calculate(atoms, properties, **kwargs)
+
+
+def flaky_oracle_class() -> type:
+    """An :class:`Oracle` whose calculator is :class:`FailsOnceEMT` (built lazily, so this
+    module stays importable in the workers that run the calculator)."""
+    from foundation_model.workflows.datagen.calculators import ImportedCalculatorSpec
+    from foundation_model.workflows.distill.oracles.base import Oracle
+
+    class FlakyOracle(Oracle):
+        """An oracle whose calculator fails the first attempt on every structure."""
+
+        def calculator_spec(self) -> ImportedCalculatorSpec:
+            return ImportedCalculatorSpec("flaky_calculator.FailsOnceEMT")
+
+    return FlakyOracle

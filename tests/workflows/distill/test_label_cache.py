@@ -5,20 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase.build import bulk
+from flaky_calculator import flaky_oracle_class
 
-from foundation_model.workflows.datagen.calculators import CalculatorSpec, ImportedCalculatorSpec
 from foundation_model.workflows.distill.active import ActiveLearning
 from foundation_model.workflows.distill.oracles.base import Oracle
 from foundation_model.workflows.distill.oracles.emt import EMTOracle
 from foundation_model.workflows.distill.oracles.label_cache import OracleLabelCache
 from foundation_model.workflows.distill.teacher import TeacherTrainer
 
-
-class FlakyOracle(Oracle):
-    """An oracle whose calculator fails the first attempt on every structure."""
-
-    def calculator_spec(self) -> CalculatorSpec:
-        return ImportedCalculatorSpec("flaky_calculator.FailsOnceEMT")
+FlakyOracle = flaky_oracle_class()
 
 
 def _cells(n: int, shift: float = 0.0):

@@ -9,20 +9,15 @@ import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
 from ase.calculators.emt import EMT
+from flaky_calculator import flaky_oracle_class
 
-from foundation_model.workflows.datagen.calculators import CalculatorSpec, ImportedCalculatorSpec
-from foundation_model.workflows.distill.oracles.base import Oracle, OracleBudgetError
+from foundation_model.workflows.distill.oracles.base import OracleBudgetError
 from foundation_model.workflows.distill.oracles.emt import EMTOracle
 from foundation_model.workflows.distill.oracles.espresso import EspressoOracle
 from foundation_model.workflows.distill.oracles.vasp import VaspOracle
 from foundation_model.workflows.distill.oracles.xtb import XTBOracle
 
-
-class FlakyOracle(Oracle):
-    """An oracle whose calculator fails the first attempt on every structure."""
-
-    def calculator_spec(self) -> CalculatorSpec:
-        return ImportedCalculatorSpec("flaky_calculator.FailsOnceEMT")
+FlakyOracle = flaky_oracle_class()
 
 
 def _cells(n: int) -> list[Atoms]:

@@ -161,6 +161,8 @@ class DistillPipeline:
                         self._restore(name)
                         bar.set_postfix_str(f"{name}: verified")
                     else:
+                        # a verified step after a redone one is redone too: say why
+                        why = "an earlier step was redone" if ok else why
                         redo = True
                         bar.set_postfix_str(f"{name}: running ({why})")
                         self._run_step(name, hashes[name])
