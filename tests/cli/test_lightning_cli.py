@@ -148,7 +148,8 @@ def test_bad_yaml_key_and_bad_yaml(tmp_path, table_files, capsys):
     assert "'deposit_dimm' (did you mean 'deposit_dim'?)" in err[0] and str(cfg) in err[0]
     clean = write_config(tmp_path, table_files)
     assert main(["fit", "--config", str(clean), "--data.init_args.batchsize=8"]) == 2
-    assert "did you mean 'batch_size'?" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "did you mean 'batch_size'?" in err and "(command-line argument)" in err
     broken = tmp_path / "broken.yaml"
     broken.write_text("model: [unclosed\n")
     assert main(["fit", "--config", str(broken)]) == 2

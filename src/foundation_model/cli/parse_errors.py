@@ -85,6 +85,8 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
     elif key:
         text = f"{key['key']}: {text[key.end() :]}"
     about_the_file = "Problems parsing config" in text or text.startswith("config:")
-    if where and not about_the_file:
+    if "NestedArg" in message:  # the value came from a command-line override
+        text += " (command-line argument)"
+    elif where and not about_the_file:
         text += f" (config {where})"
     return f"{text}. `fm {command} --help` lists the options."
