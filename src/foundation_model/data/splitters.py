@@ -134,19 +134,13 @@ class PredefinedSplitter(Splitter):
         out = SplitIndices(*(np.flatnonzero(names == s) for s in ("train", "val", "test")))
         if len(out.train) == 0:
             raise ValueError(f"PredefinedSplitter: no row has {self.column}='train'.")
-        known = {"train", "val", "valid", "validation", "test", "nan", "none", "<na>", ""}
-        other = sorted(
-            {
-                str(v)
-                for v in attributes[self.column]
-                if str(v).strip().lower() not in known and not pd.isna(v)
-            }
-        )
-        if other:
-            n = int(sum(1 for v in names if v not in known))
+        values = attributes[self.column]
+        stray = values.notna().to_numpy() & ~np.isin(names, ["train", "val", "test", ""])
+        if stray.any():
+            shown = sorted({str(v) for v in values.to_numpy()[stray]})[:5]
             warnings.warn(
-                f"PredefinedSplitter: {n} row(s) with {self.column} = {other[:5]} are in no split "
-                "(expected train, val or test; empty leaves a row out on purpose).",
+                f"PredefinedSplitter: {int(stray.sum())} row(s) with {self.column} = {shown} are "
+                "in no split (expected train, val or test; empty leaves a row out on purpose).",
                 stacklevel=2,
             )
         return out

@@ -30,6 +30,7 @@ class PreparedInputs:
         x_structure: ``(N, S)`` structure descriptors, or None.
         has_structure: ``(N,)`` rows whose structure is used.
         errors: one row per failed input: ``row``, ``id``, ``formula``, ``reason``.
+        sequences: per sequence column, each prepared row's own points (None: none given).
     """
 
     rows: np.ndarray
@@ -37,6 +38,7 @@ class PreparedInputs:
     x_structure: np.ndarray | None
     has_structure: np.ndarray
     errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ERROR_COLUMNS))
+    sequences: dict[str, list[list[float] | None]] = field(default_factory=dict)
 
 
 def _descriptors(
@@ -81,7 +83,6 @@ def prepare_inputs(
     formula_column: str = "formula",
     structure_column: str | None = "structure",
     id_column: str | None = None,
-    extra_columns: tuple[str, ...] = (),
     sequence_columns: tuple[str, ...] = (),
 ) -> PreparedInputs:
     """Featurize, align and impute ``table`` as the training rows were.
@@ -93,9 +94,8 @@ def prepare_inputs(
         formula_column: column with formulas.
         structure_column: column with structures (ignored when absent).
         id_column: column with row ids (for the errors table).
-        extra_columns: other non-descriptor columns (e.g. sequence points).
-        sequence_columns: columns of per-row sequence points (lists); a row whose cell
-            cannot be read goes to the errors with the reason, the other rows go on.
+        sequence_columns: columns of per-row sequence points (lists, read once here); a row
+            whose cell cannot be read goes to the errors with the reason, the others go on.
     """
     n = len(table)
     failed: dict[int, str] = {}
@@ -115,18 +115,19 @@ def prepare_inputs(
                 parse_formula(f)
             except Exception as err:  # pymatgen raises many types for bad formulas
                 failed[i] = f"cannot parse formula {f!r}: {err}"
+    sequences: dict[str, list[list[float] | None]] = {}
     if sequence_columns:
         from foundation_model.data.tables import parse_sequence
 
-        for column in (c for c in sequence_columns if c in table.columns):
-            for i, cell in enumerate(table[column].tolist()):
-                if i in failed:
-                    continue
+        for column in sequence_columns:
+            points: list[list[float] | None] = [None] * n
+            for i, cell in enumerate(table[column].tolist() if column in table.columns else []):
                 try:
-                    parse_sequence(cell, f"column {column!r}", str(i))
+                    points[i] = parse_sequence(cell, f"column {column!r}", str(i))
                 except ValueError as err:
-                    failed[i] = str(err)
-    reserved = {formula_column, structure_column, id_column, *extra_columns, *sequence_columns}
+                    failed.setdefault(i, str(err))
+            sequences[column] = points
+    reserved = {formula_column, structure_column, id_column, *sequence_columns}
     reserved |= set(schema.structure.columns if schema.structure else [])
     x_formula = _descriptors(
         table, schema.formula, formulas, "input formula descriptors", failed, reserved
@@ -152,6 +153,7 @@ def prepare_inputs(
         None if x_structure is None else x_structure[rows],
         has_structure[rows],
         errors,
+        {column: [points[r] for r in rows] for column, points in sequences.items()},
     )
 
 
@@ -184,19 +186,12 @@ def _structure_inputs(
 
 
 def sequence_points(
-    table: pd.DataFrame, rows: np.ndarray, column: str, default: list[float] | None, task: str
+    own_points: list[list[float] | None], column: str, default: list[float] | None, task: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(N, L, 1)`` points and ``(N, L)`` mask for one sequence task: the row's own points
-    (a list in ``column``) or the training default."""
-    from foundation_model.data.tables import parse_sequence
-
+    """``(N, L, 1)`` points and ``(N, L)`` mask for one sequence task: each row's own points
+    (read from ``column`` by :func:`prepare_inputs`) or the training default."""
     lists: list[list[float]] = []
-    for r in rows:
-        own = (
-            parse_sequence(table[column].iloc[r], f"column {column!r}", str(r))
-            if column in table.columns
-            else None
-        )
+    for own in own_points:
         pts = own if own else default
         if not pts:
             raise ValueError(

@@ -121,7 +121,10 @@ class Predictor:
         )
         seq = {
             t.name: sequence_points(
-                table, prepared.rows, t.x_column, self.schema.sequence_points.get(t.name), t.name
+                prepared.sequences[t.x_column],
+                t.x_column,
+                self.schema.sequence_points.get(t.name),
+                t.name,
             )
             for t in seq_tasks
         }

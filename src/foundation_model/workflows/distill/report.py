@@ -97,7 +97,8 @@ def _markdown(s: dict[str, Any]) -> str:
         "",
         f"Oracle: `{s['oracle']}`; calls spent {s['oracle_calls']} (budget {s['budget']}"
         + (
-            f"; {s['oracle_labels_reused']} labels served from the run's label cache"
+            f"; {s['oracle_labels_reused']} of them computed in an earlier attempt and "
+            "served from the run's label cache"
             if s.get("oracle_labels_reused")
             else ""
         )
