@@ -141,3 +141,24 @@ def test_empty_and_header_only_inputs(tmp_path, capsys):
     code, out = _run(tmp_path, header)
     err = capsys.readouterr().err.strip()
     assert code == 1 and "0 input row(s)" in err and "\n" not in err and not out.exists()
+
+
+def test_unsupported_output_suffix_is_refused_before_any_work(tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["a"], "formula": ["NaCl"]}).to_csv(src, index=False)
+    out = tmp_path / "out.xlsx"
+    argv = ["--input", str(src), "--output", str(out), "--cache-dir", str(tmp_path / "c")]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--output" in err and "'.xlsx'" in err
+    assert not (tmp_path / "c").exists() and not out.exists()
+
+
+def test_formula_nan_is_a_formula_not_a_missing_value(tmp_path):
+    """pandas reads the text "NaN" as missing; in a formula column it is Na + N."""
+    src = tmp_path / "in.csv"
+    src.write_text("id,formula\na,NaN\nb,NaCl\n")
+    out = tmp_path / "out.parquet"
+    argv = ["--input", str(src), "--output", str(out), "--preset", "magpie", "--quiet"]
+    assert main([*argv, "--no-cache"]) == 0
+    assert list(read_table(out).index) == ["a", "b"]

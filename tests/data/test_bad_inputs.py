@@ -107,3 +107,20 @@ def test_unknown_label_and_bad_splits(tables):
         KFoldSplitter(5, 5)
     with pytest.raises(ValueError, match="Task names must be unique"):
         CompoundDataModule(tables["formula"], [RegressionTask("y"), RegressionTask("y")])
+
+
+@pytest.mark.parametrize("names", [None, ["metal", "insulator", "semi"]])
+def test_single_class_training_rows_refused(tables, names):
+    """One class among the training labels cannot train a classifier: refused before
+    training, whether the classes are inferred or named in the config."""
+    a = tables["attributes"].copy()
+    a["cls"] = "metal"
+    with pytest.raises(ValueError, match=r"single class 'metal'.*at least two classes"):
+        load(tables["formula"], a, [ClassificationTask("cls", class_names=names)])
+
+
+def test_attribute_rows_without_descriptors_warned(tables):
+    a = tables["attributes"].copy()
+    a.loc["orphan-1"] = a.iloc[0]
+    with pytest.warns(UserWarning, match=r"1 of its \d+ rows have ids not in formula_desc_source"):
+        load(tables["formula"], a, [RegressionTask("y")])

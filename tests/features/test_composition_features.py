@@ -123,7 +123,9 @@ def test_parse_formula_sums_adducts_and_hydrates(text, expected):
     assert parse_formula(text) == Composition(expected)
 
 
-@pytest.mark.parametrize("text", ["CuSO4·", "·H2O", "CuSO4··H2O", "fe2o3", "Xx2O", " "])
+@pytest.mark.parametrize(
+    "text", ["CuSO4·", "·H2O", "CuSO4··H2O", "fe2o3", "Xx2O", " ", "CuSO4.5H2O", "H2O 2"]
+)
 def test_parse_formula_rejects_malformed_text(text):
     from foundation_model.features.composition import parse_formula
 
@@ -153,3 +155,15 @@ def test_elements_without_any_data_are_errors_not_average_elements():
     res = featurize_table(df, "formula", preset="magpie", cache_dir=None, progress=False)
     assert list(res.features.index) == [1, 2]  # Lr has partial data: kept, gaps imputed
     assert "Og, Ts have no tabulated elemental properties" in res.errors["reason"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("CuSO4.5H2O", "is ambiguous"), ("MgSO4.7H2O", "is ambiguous"), ("H2O 2", "after a space")],
+)
+def test_parse_formula_names_the_misreading(text, message):
+    """Texts pymatgen would silently misread (O4.5, H2O2) are refused with the fix."""
+    from foundation_model.features.composition import parse_formula
+
+    with pytest.raises(ValueError, match=message):
+        parse_formula(text)

@@ -272,3 +272,33 @@ def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
     alone = p.predict(formula, id_column="id")
     assert not alone["structure_used"].any()
     assert np.isfinite(alone["y_structure_value"]).all()
+
+
+def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):
+    """A CSV's first column is the id (as in fit/featurize); a missing --id-column and a
+    header-only input are one-line errors that write nothing."""
+    new = tmp_path / "ids.csv"
+    pd.DataFrame({"mp_id": ["m1", "m2", "m3"], "formula": ["GaN", "Xx2O", "LiF"]}).to_csv(
+        new, index=False
+    )
+    out = tmp_path / "ids_preds.csv"
+    base = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+    assert main([*base, "--output", str(out)]) == 0
+    assert pd.read_csv(out)["id"].tolist() == ["m1", "m3"]
+    assert pd.read_csv(tmp_path / "ids_preds.errors.csv")["id"].tolist() == ["m2"]
+    out.unlink()
+    assert main([*base, "--output", str(out), "--id-column", "nope"]) == 1
+    assert "id column 'nope' is not in the input" in capsys.readouterr().err
+    assert not out.exists()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("formula\n")
+    code = main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(empty)])
+    assert code == 1 and "no rows" in capsys.readouterr().err
+    assert not (tmp_path / "empty.predictions.csv").exists()
+
+
+def test_errors_name_rows_by_their_index_labels(trained):
+    p = foundation_model.load(trained["ckpt"])
+    table = pd.DataFrame({"formula": ["GaN", "Xx2O"]}, index=["a", "b"])
+    _, errors = p.predict_with_errors(table)
+    assert errors["row"].tolist() == [1] and errors["id"].tolist() == ["b"]

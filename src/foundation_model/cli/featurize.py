@@ -98,14 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_input(path: Path):  # -> pd.DataFrame
+def _read_input(path: Path, formula_column: str = "formula"):  # -> pd.DataFrame
+    """The input table; a CSV's formula cells stay text (pandas would read the formula
+    "NaN", Na + N, as a missing value)."""
     import pandas as pd
 
     if not path.exists():
         raise FileNotFoundError(f"--input {path} does not exist.")
     if path.suffix.lower() == ".csv":
         try:
-            return pd.read_csv(path)
+            return pd.read_csv(path, converters={formula_column: str})
         except pd.errors.EmptyDataError as err:
             raise ValueError(f"--input {path} is empty (no header, no rows).") from err
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -155,7 +157,12 @@ def run(args: argparse.Namespace) -> int:
     if args.backbone:
         return run_backbone(args)
     from foundation_model.features.pipeline import featurize_table
-    from foundation_model.features.table_io import write_table
+    from foundation_model.features.table_io import check_table_suffix, write_table
+
+    outputs = {"--output": args.output, "--structure-output": args.structure_output}
+    for flag, path in {**outputs, "--errors": args.errors}.items():
+        if path is not None:  # before any work: a wrong suffix must not cost a featurization
+            check_table_suffix(path, flag)
 
     base = None
     if args.like is not None:
@@ -163,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
         base = PretrainedBase.read(args.like)  # one-line error for a bad checkpoint
         args.preset = base.preset or args.preset
-    df = _read_input(args.input)
+    df = _read_input(args.input, args.formula_column)
     result = featurize_table(
         df,
         args.formula_column,

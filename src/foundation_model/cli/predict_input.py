@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def wants_input_mode(argv: list[str]) -> bool:
@@ -36,15 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--id-column",
         default=None,
         help="column copied to the output as `id` (default: a Parquet table's named index, "
-        "where `fm featurize` writes its ids)",
+        "where `fm featurize` writes its ids, or a CSV's first column as in `fm fit` and "
+        "`fm featurize` unless that column is the formula, structure or a model input)",
     )
     p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
     return p
 
 
-def _read(path: Path) -> tuple[object, str | None]:
+def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | None]:
     """The input table and, for a Parquet table with a named index (``fm featurize``
-    writes its ids there), that index's name: the ids column."""
+    writes its ids there), that index's name: the ids column. A CSV's formula cells stay
+    text (pandas would read the formula "NaN" as a missing value)."""
     import pandas as pd
 
     if not path.is_file():
@@ -55,20 +58,34 @@ def _read(path: Path) -> tuple[object, str | None]:
             name = frame.index.name
             return (frame.reset_index(), str(name)) if name else (frame, None)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path), None
+            return pd.read_csv(path, converters={formula_column: str}), None
     except pd.errors.EmptyDataError:
         raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
     raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
+
+
+def _first_column_ids(table: Any, args: argparse.Namespace, predictor: Any) -> str | None:
+    """A CSV's first column holds the ids (as ``fm fit`` and ``fm featurize`` read it)
+    unless it is the formula, the structure, or a column the model reads."""
+    first = str(table.columns[0])
+    inputs = {args.formula_column, args.structure_column, *predictor.schema.formula.columns}
+    if predictor.schema.structure is not None:
+        inputs |= set(predictor.schema.structure.columns)
+    inputs |= {t.x_column for t in predictor.model.task_specs if t.is_sequence}
+    return None if first in inputs else first
 
 
 def run(args: argparse.Namespace) -> int:
     from foundation_model.features.table_io import write_table
     from foundation_model.inference import load
 
-    table, index_ids = _read(args.input)
+    table, index_ids = _read(args.input, args.formula_column)
+    if len(table) == 0:
+        raise ValueError(f"--input {args.input}: the table has no rows (only a header?).")
     predictor = load(args.ckpt_path, args.batch_size)
+    id_column = args.id_column or index_ids or _first_column_ids(table, args, predictor)
     preds, errors = predictor.predict_with_errors(
-        table, args.formula_column, args.structure_column, args.id_column or index_ids
+        table, args.formula_column, args.structure_column, id_column
     )
     out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     write_table(preds.set_index(preds.columns[0]), out)

@@ -156,6 +156,14 @@ class CompoundDataModule(pl.LightningDataModule):
                 f"(e.g. {list(self.ids[:3])}): both tables need the same id column "
                 "(first CSV column, or data.init_args.id_column)."
             )
+        orphans = int((~attrs.index.isin(self.ids)).sum())
+        if orphans:
+            warnings.warn(
+                f"attributes_source: {orphans} of its {len(attrs)} rows have ids not in "
+                f"formula_desc_source (e.g. {list(attrs.index[~attrs.index.isin(self.ids)][:3])}) "
+                "and are not used; featurize those formulas to train on them.",
+                stacklevel=2,
+            )
         return attrs.reindex(self.ids)
 
     def _load_structure(self) -> tuple[np.ndarray | None, np.ndarray]:

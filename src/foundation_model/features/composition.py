@@ -14,6 +14,10 @@ from foundation_model.features.runner import RawFeatures, run_featurizers
 # adduct / hydrate separators of experimental tables: CuSO4·5H2O, CuSO4*5H2O, CuSO4•5H2O
 _ADDUCT = re.compile(r"\s*[\u00b7\u2022\u2219\u22c5*]\s*")
 _MULTIPLIER = re.compile(r"^(\d+(?:\.\d+)?)\s*(?=[A-Z(\[])")
+# "CuSO4.5H2O": a full stop before a water count reads as a decimal amount (O4.5).
+_DOTTED_HYDRATE = re.compile(r"[A-Za-z)\]]\d+\.\d+H2O")
+# "H2O 2": a number after a space would be glued onto the previous element (H2O2).
+_LOOSE_NUMBER = re.compile(r"\s\d")
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,7 +54,19 @@ def parse_formula(formula: object) -> object:
 
     if not isinstance(formula, str) or not formula.strip():
         raise ValueError("empty or missing formula")
+    if _DOTTED_HYDRATE.search(formula):
+        raise ValueError(
+            f"formula {formula!r} is ambiguous: the full stop reads as a decimal amount; "
+            "write a hydrate with a middle dot or '*' (e.g. 'CuSO4*5H2O')"
+        )
     parts = _ADDUCT.split(formula.strip())
+    for part in parts:
+        match = _MULTIPLIER.match(part)
+        if _LOOSE_NUMBER.search(part[match.end() :] if match else part):
+            raise ValueError(
+                f"formula {formula!r} has a number after a space; write amounts right after "
+                "their element (e.g. 'H2O2'), or a hydrate as 'CuSO4*5H2O'"
+            )
     if len(parts) == 1:
         comp = Composition(parts[0])
     else:

@@ -22,6 +22,21 @@ def _check_suffix(path: Path) -> str:
     return suffix
 
 
+def check_table_suffix(path: str | Path, what: str) -> None:
+    """Refuse an output path :func:`write_table` cannot write (one line naming ``what``).
+
+    Args:
+        path: the planned output.
+        what: the option or key that named it (e.g. ``--output``).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise ValueError(
+            f"{what} {path}: unsupported table suffix {path.suffix!r}; "
+            f"use one of {', '.join(TABLE_SUFFIXES)}."
+        )
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` (index kept) to Parquet or CSV by suffix, atomically.
 

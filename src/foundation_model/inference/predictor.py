@@ -106,10 +106,16 @@ class Predictor:
                 ``x_column``).
             formula_column: the formula column of a table.
             structure_column: the structure column (CIF / pymatgen JSON / extxyz text).
-            id_column: a column copied to the outputs as ``id``.
+            id_column: a column copied to the outputs as ``id``. Without one, the errors'
+                ``id`` is the input row's index label (its position for a list).
         """
         index = inputs.index if isinstance(inputs, pd.DataFrame) else None
         table = self._table(inputs, formula_column)
+        if id_column is not None and id_column not in table.columns:
+            raise KeyError(
+                f"id column {id_column!r} is not in the input (columns: "
+                f"{list(table.columns)[:10]}); name an existing column or leave it out."
+            )
         seq_tasks = [t for t in self.model.task_specs if t.is_sequence]
         prepared = prepare_inputs(
             table,
@@ -137,8 +143,12 @@ class Predictor:
         frame = self._frame(table, prepared.rows, parts, formula_column, id_column)
         # each prediction keeps its input row's label (the table's index, or the position
         # in a list), so that rows left out cannot shift the others
-        frame.index = (index if index is not None else table.index)[prepared.rows]
-        return frame, prepared.errors
+        labels = index if index is not None else table.index
+        frame.index = labels[prepared.rows]
+        errors = prepared.errors
+        if id_column is None and len(errors):
+            errors = errors.assign(id=labels[errors["row"].to_numpy(dtype=int)])
+        return frame, errors
 
     def predict(self, inputs: Sequence[str] | pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
         """Like :meth:`predict_with_errors`, returning only the predictions: indexed like

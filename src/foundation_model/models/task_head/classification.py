@@ -178,7 +178,19 @@ class ClassificationTask(TaskSpec):
                 stacklevel=2,
             )
         mask = mask & ~unseen
+        self._require_two_classes(raw, codes, mask & in_train)
         return TaskData(np.where(mask, codes, 0).astype(np.int64), mask)
+
+    def _require_two_classes(self, raw: pd.Series, codes: np.ndarray, train: np.ndarray) -> None:
+        """Refuse training rows that all carry one class: a classifier cannot learn from them."""
+        present = np.unique(codes[train])
+        if train.any() and present.size < 2:
+            label = raw[train].iloc[0]
+            raise ValueError(
+                f"Task {self.name!r}: all {int(train.sum())} labelled training rows have the "
+                f"single class {label!r}; a classification task needs at least two classes in "
+                "its training rows: add rows of another class or drop the task."
+            )
 
     # ---------------------------------------------------------------- outputs
     def names(self) -> list[str]:
