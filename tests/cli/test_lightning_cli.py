@@ -318,3 +318,23 @@ def test_last_checkpoint_is_the_newest_epoch_not_the_best(tmp_path, table_files)
     assert last["epoch"] == 3 and last["global_step"] > best["global_step"]
     code = main(["fit", "--config", str(cfg_path), "--ckpt_path", str(ckpts / "last.ckpt")])
     assert code == 0  # resuming at the end of max_epochs is a clean no-op
+
+
+def test_fixed_checkpoint_dirpath_is_never_overwritten(tmp_path, table_files, capsys):
+    """A second fit into a dirpath that holds checkpoints is refused (the first fit's
+    best.ckpt stays byte for byte); resuming from that folder is allowed."""
+    cfg = write_config(tmp_path, table_files)
+    fixed = tmp_path / "fixed"
+    doc = yaml.safe_load(cfg.read_text())
+    doc["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(fixed)
+    cfg.write_text(yaml.safe_dump(doc))
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
+    before = (fixed / "best.ckpt").read_bytes()
+    capsys.readouterr()
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 1
+    line = _one_error_line(capsys)
+    assert "already holds best.ckpt, last.ckpt" in line and "--ckpt_path" in line
+    assert (fixed / "best.ckpt").read_bytes() == before
+    assert _versions(tmp_path) == ["version_0"]
+    resume = ["--ckpt_path", str(fixed / "last.ckpt"), "--trainer.max_epochs=2"]
+    assert main(["fit", "--config", str(cfg), *resume]) == 0

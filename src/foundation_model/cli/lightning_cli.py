@@ -227,6 +227,8 @@ class FMLightningCLI(LightningCLI):
         folder = run_folder(self.trainer)
         existed = [p.exists() for p in (folder, folder.parent)] if folder else [True, True]
         try:
+            if subcommand == "fit":
+                self._refuse_overwriting_checkpoints()
             super()._run_subcommand(subcommand)
         except BaseException:
             if folder is not None and not existed[0]:
@@ -237,6 +239,26 @@ class FMLightningCLI(LightningCLI):
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
         if subcommand == "fit" and best:
             print(f"Best checkpoint: {best}")
+
+    def _refuse_overwriting_checkpoints(self) -> None:
+        """A ``ModelCheckpoint`` with a fixed ``dirpath`` that already holds checkpoints of
+        an earlier fit would overwrite them: refused unless this fit resumes from there."""
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        ckpt_path = self.config["fit"].get("ckpt_path")
+        resume = Path(ckpt_path).resolve().parent if ckpt_path else None
+        for callback in self.trainer.callbacks:
+            if not isinstance(callback, ModelCheckpoint) or not callback.dirpath:
+                continue
+            folder = Path(callback.dirpath)
+            earlier = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+            if earlier and resume != folder.resolve():
+                raise ValueError(
+                    f"model_checkpoint dirpath {folder} already holds {', '.join(earlier)} "
+                    "from an earlier fit, which this fit would overwrite: resume it with "
+                    f"--ckpt_path {folder / 'last.ckpt'}, move those files, or set another "
+                    "--model_checkpoint.init_args.dirpath."
+                )
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
         """Add :func:`default_progress_bar` unless the config disables or brings its own bar,
