@@ -228,3 +228,21 @@ def test_config_errors_are_one_line(override: str, message: str, tmp_path: Path,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_new_run_never_overwrites_files_it_did_not_write(tmp_path: Path, capsys) -> None:
+    """An existing database at the store's path, or run outputs without a state.json, are
+    refused before any work; the files stay as they were."""
+    db = tmp_path / "mine.db"
+    db.write_bytes(b"precious")
+    out = tmp_path / "run"
+    argv = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={out}", *SMALL]
+    assert main([*argv, f"--store.filename={db}"]) == 2
+    assert "mine.db already exists" in capsys.readouterr().err
+    assert db.read_bytes() == b"precious" and not (out / "state.json").exists()
+    out.mkdir()
+    (out / "samples.extxyz").write_text("kept")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "already holds samples.extxyz but no state.json" in err
+    assert (out / "samples.extxyz").read_text() == "kept"

@@ -20,9 +20,9 @@ from foundation_model.workflows.distill.oracles.xtb import XTBOracle
 FlakyOracle = flaky_oracle_class()
 
 
-def _cells(n: int) -> list[Atoms]:
+def _cells(n: int, first_seed: int = 0) -> list[Atoms]:
     out = []
-    for i in range(n):
+    for i in range(first_seed, first_seed + n):
         atoms = bulk("Cu", "fcc", 3.6, cubic=True)
         atoms.rattle(0.05, seed=i)
         out.append(atoms)
@@ -48,17 +48,46 @@ def test_emt_oracle_labels_like_emt_and_counts_calls() -> None:
     assert oracle.calls == 4  # a refused request spends nothing
 
 
+def test_elements_the_method_lacks_are_refused_before_any_call() -> None:
+    oracle = EMTOracle(budget=10)
+    structures = [*_cells(1), bulk("Fe", "bcc", 2.87)]  # EMT has no iron
+    with pytest.raises(ValueError, match=r"EMTSpec has no parameters for \['Fe'\]"):
+        oracle.compute_batch(structures)
+    assert oracle.calls == 0 and oracle.remaining == 10
+
+
 def test_failures_are_recorded_not_dropped() -> None:
-    oracle = EMTOracle(max_retries=1)
-    structures = _cells(2)
-    structures.insert(1, bulk("Si", "diamond", 5.43))  # EMT has no silicon
+    from flaky_calculator import FailsOnceEMT
+
+    structures = _cells(3, first_seed=100)  # structures no other test has labelled
+    for i in (0, 2):  # these two were "seen": only the middle one fails its first attempt
+        atoms = structures[i]
+        FailsOnceEMT.seen.add(
+            atoms.positions.round(6).tobytes() + atoms.cell.array.round(6).tobytes()
+        )
+    oracle = FlakyOracle(max_retries=0)
     batch = oracle.compute_batch(structures)
     assert batch.indices == [0, 2]
     assert len(batch.failures) == 1 and batch.failures[0].index == 1
-    assert batch.failures[0].attempts == 2 and "Si" in batch.failures[0].error
-    assert batch.calls == 4 and oracle.calls == 4  # 3 first attempts + 1 retry
-    with pytest.raises(RuntimeError, match="after 2 attempt"):
-        oracle.compute(structures[1])
+    assert batch.failures[0].attempts == 1 and "SCF" in batch.failures[0].error
+    assert batch.calls == 3 and oracle.calls == 3
+    strict = FlakyOracle(max_retries=0)
+    with pytest.raises(RuntimeError, match="after 1 attempt"):
+        strict.compute(bulk("Cu", "fcc", 3.57))
+
+
+def test_a_failed_calculation_leaves_no_broken_calculator_behind() -> None:
+    """A calculator whose calculation raised is rebuilt for the next structure."""
+    from foundation_model.workflows.datagen.calculators import EMTSpec, cached_calculator
+    from foundation_model.workflows.datagen.labelling import LabelTask, label_structure
+
+    spec = EMTSpec()
+    broken = cached_calculator(spec)
+    with pytest.raises(Exception):  # noqa: B017 -- EMT raises KeyError for silicon
+        label_structure(LabelTask(bulk("Si", "diamond", 5.43), spec, True))
+    assert cached_calculator(spec) is not broken
+    labelled = label_structure(LabelTask(_cells(1)[0], spec, True))
+    assert np.isfinite(labelled.info["energy"])
 
 
 def test_retry_recovers_a_transient_failure() -> None:

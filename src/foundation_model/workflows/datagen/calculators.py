@@ -239,6 +239,12 @@ def cached_calculator(spec: CalculatorSpec) -> Calculator:
     return _CACHE[key]
 
 
+def forget_calculator(spec: CalculatorSpec) -> None:
+    """Drop this thread's calculator of ``spec``: one whose calculation raised may be left
+    half-updated (e.g. ASE's EMT without its neighbour list), so the next call builds anew."""
+    _CACHE.pop(f"{threading.get_ident()}:{spec.key()}", None)
+
+
 def clear_calculator_cache() -> None:
     """Forget the calculators built in this process."""
     _CACHE.clear()

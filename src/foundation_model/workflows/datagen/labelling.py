@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import ase
 import numpy as np
 
-from foundation_model.workflows.datagen.calculators import CalculatorSpec, cached_calculator
+from foundation_model.workflows.datagen.calculators import (
+    CalculatorSpec,
+    cached_calculator,
+    forget_calculator,
+)
 
 
 @dataclass
@@ -54,6 +58,10 @@ def label_structure(task: LabelTask) -> ase.Atoms:
     """Label one structure (runs in a worker)."""
     atoms = task.atoms.copy()
     atoms.calc = cached_calculator(task.calculator)
-    labelled = attach_labels(atoms, stress=task.stress)
+    try:
+        labelled = attach_labels(atoms, stress=task.stress)
+    except Exception:
+        forget_calculator(task.calculator)  # a retry gets a fresh calculator
+        raise
     labelled.info["label_calculator"] = task.calculator.label
     return labelled

@@ -139,10 +139,29 @@ class DatagenPipeline:
             if state.invalidated:
                 self._log(f"settings changed: redoing {', '.join(state.invalidated)}")
             return state
+        self._refuse_foreign_outputs()
         self.output_dir.mkdir(parents=True, exist_ok=True)
         state = RunState(state_path, self.stage_hashes())
         state.save()
         return state
+
+    def _refuse_foreign_outputs(self) -> None:
+        """A new run never overwrites files it did not write: an existing database at the
+        store's path, or run outputs in ``output_dir`` without the ``state.json`` that would
+        make them resumable."""
+        database = self.path(self.store.filename)
+        if database.exists():
+            raise ValueError(
+                f"{database} already exists and this new run would overwrite it: choose "
+                "another output_dir or store.init_args.filename, or move the file."
+            )
+        ours = ["initial_structures.extxyz", "samples.extxyz", "trajectories", "summary.json"]
+        found = [name for name in ours if self.path(name).exists()]
+        if found:
+            raise ValueError(
+                f"{self.output_dir} already holds {', '.join(found)} but no state.json, so "
+                "it is not a run that --resume can continue: choose another output_dir."
+            )
 
     # ------------------------------------------------------------------------ stages
     def run(self, resume: bool = False) -> dict[str, Any]:

@@ -152,8 +152,10 @@ class Oracle(ClassPathSerializable):
     def compute_batch(self, structures: list[ase.Atoms], description: str = "oracle"):
         """Label ``structures`` (see :class:`OracleBatch`); failed ones are retried."""
         structures = [_detached(a) for a in structures]
-        self._check_budget(len(structures))
         spec = self.calculator_spec()
+        # elements the method cannot treat: one line now, not a budget spent on failures
+        spec.check_elements(sorted({s for a in structures for s in a.get_chemical_symbols()}))
+        self._check_budget(len(structures))
         out = OracleBatch()
         labelled: dict[int, ase.Atoms] = {}
         attempts = dict.fromkeys(range(len(structures)), 0)
