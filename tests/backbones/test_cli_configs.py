@@ -131,7 +131,7 @@ def test_missing_extra_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("fm fit: error: The 'sevenn' package is needed")
-    assert "`uv sync --extra sevenn`" in err[-1]
+    assert "`uv sync --locked --extra sevenn`" in err[-1]
     assert not any("class_path" in line for line in err)
 
 

@@ -24,4 +24,6 @@ def test_missing_package_names_its_extra(extra, monkeypatch):
         cls(*args)
     message = str(info.value)
     assert "\n" not in message
-    assert f"`uv sync --extra {extra}`" in message
+    assert f"uv sync --locked --extra {extra}`" in message
+    if extra == "mace":  # mace-torch conflicts with sevenn: its own environment
+        assert "`UV_PROJECT_ENVIRONMENT=.venv-mace uv sync --locked --extra mace`" in message

@@ -28,3 +28,21 @@ def test_single_element_ratio_is_solvable():
     numbers = [np.array([29] * n) for n in (4, 8, 4)]
     values = fit_reference_energies(numbers, np.array([-14.0, -28.0, -14.0]))
     assert abs(values[29] + 3.5) < 1e-5
+
+
+def test_elements_without_a_fitted_reference_warn_once_at_prediction():
+    import warnings
+
+    import pytest
+
+    values = fit_reference_energies([np.array([29, 29])], np.array([-8.0]))
+    ref = ReferenceEnergies()
+    ref.set(values)
+    ref.eval()
+    with pytest.warns(UserWarning, match=r"\['Fe'\] had no structure in the fine-tuning data"):
+        ref(torch.tensor([29, 26]), torch.tensor([0, 0]), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per element, and never for fitted ones
+        ref(torch.tensor([26, 29]), torch.tensor([0, 0]), 1)
+        ref.train()
+        ref(torch.tensor([28]), torch.tensor([0]), 1)

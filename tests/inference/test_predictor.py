@@ -302,3 +302,11 @@ def test_errors_name_rows_by_their_index_labels(trained):
     table = pd.DataFrame({"formula": ["GaN", "Xx2O"]}, index=["a", "b"])
     _, errors = p.predict_with_errors(table)
     assert errors["row"].tolist() == [1] and errors["id"].tolist() == ["b"]
+
+
+def test_a_structure_file_input_points_to_the_mlip_command(trained, tmp_path, capsys):
+    structures = tmp_path / "new.extxyz"
+    structures.write_text("1\nProperties=species:S:1:pos:R:3\nCu 0 0 0\n")
+    code = main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(structures)])
+    err = capsys.readouterr().err
+    assert code == 1 and "--data.init_args.predict_path=" in err and len(err.splitlines()) == 1

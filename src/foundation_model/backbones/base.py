@@ -44,11 +44,22 @@ class BackboneOutput(TypedDict, total=False):
     batch_index: Tensor
 
 
-def missing_extra(package: str, extra: str) -> ImportError:
-    """The error raised when an optional backbone package is not installed."""
+def missing_extra(package: str, extra: str, environment: str | None = None) -> ImportError:
+    """The error raised when an optional backbone package is not installed.
+
+    Args:
+        package: the missing distribution.
+        extra: the project extra that installs it.
+        environment: for an extra that conflicts with others (MACE), the separate virtual
+            environment it lives in, named in the command.
+    """
+    command = f"uv sync --locked --extra {extra}"
+    if environment:
+        command = f"UV_PROJECT_ENVIRONMENT={environment} {command}` and run with `{environment}"
+        command += "/bin/fm"
     return ImportError(
         f"The {package!r} package is needed for this backbone: install it with "
-        f"`uv sync --extra {extra}` (or `pip install foundation_model[{extra}]`)."
+        f"`{command}` (or `pip install foundation_model[{extra}]`)."
     )
 
 

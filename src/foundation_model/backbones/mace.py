@@ -24,7 +24,7 @@ def _import_mace() -> Any:
         import mace.modules
         import mace.tools
     except ImportError as err:
-        raise missing_extra("mace-torch", "mace") from err
+        raise missing_extra("mace-torch", "mace", ".venv-mace") from err
     return mace
 
 

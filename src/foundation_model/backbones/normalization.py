@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,7 +56,27 @@ class ReferenceEnergies(nn.Module):
 
     def forward(self, numbers: Tensor, batch_index: Tensor, num_graphs: int) -> Tensor:
         per_atom = self.values[numbers]  # (N,)
+        if bool(self.fitted) and not self.training:
+            self._warn_unfitted(numbers[per_atom == 0])
         return per_atom.new_zeros(num_graphs).index_add(0, batch_index, per_atom)  # (B,)
+
+    def _warn_unfitted(self, numbers: Tensor) -> None:
+        """Warn once per element that has no fitted reference energy (absent from the
+        fine-tuning structures): its atoms add 0 eV, so total energies are off by a constant."""
+        if numbers.numel() == 0:
+            return
+        from ase.data import chemical_symbols
+
+        warned: set[int] = self.__dict__.setdefault("_warned", set())
+        new = sorted(set(numbers.unique().tolist()) - warned)
+        if new:
+            warned.update(new)
+            warnings.warn(
+                f"{[chemical_symbols[z] for z in new]} had no structure in the fine-tuning "
+                "data, so their reference energy is 0 eV: total energies of structures with "
+                "them are shifted (forces are not); add such structures to the training set.",
+                stacklevel=3,
+            )
 
     def extra_repr(self) -> str:
         nz = torch.nonzero(self.values).flatten().tolist()

@@ -146,8 +146,9 @@ def run_backbone(args: argparse.Namespace) -> int:
         args.input, id_key=args.id_key, backbone=args.backbone, out=args.output
     )
     print(
-        f"fm featurize: {len(table)} structures x {table.shape[1]} {args.backbone} embedding "
-        f"columns -> {args.output}; use it as data.init_args.structure_desc_source."
+        f"fm featurize: {len(table)} structures x {table.shape[1]} embedding columns of "
+        f"backbone {args.backbone} -> {args.output}; use it as "
+        "data.init_args.structure_desc_source."
     )
     return 0
 

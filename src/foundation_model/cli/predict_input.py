@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: files of atomic structures (an MLIP's input, not a table of formulas)
+STRUCTURE_SUFFIXES = (".extxyz", ".xyz", ".traj", ".db", ".cif", ".vasp", ".poscar")
+
 
 def wants_input_mode(argv: list[str]) -> bool:
     """True for ``fm predict`` with ``--input`` and no ``--config`` (the checkpoint-only path)."""
@@ -61,7 +64,16 @@ def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | No
             return pd.read_csv(path, converters={formula_column: str}), None
     except pd.errors.EmptyDataError:
         raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
-    raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")
+    hint = ""
+    if path.suffix.lower() in STRUCTURE_SUFFIXES:
+        hint = (
+            " Structures for a fine-tuned interatomic potential are predicted with "
+            "`fm predict --config cfg.yaml --ckpt_path run.ckpt "
+            f"--data.init_args.predict_path={path}`."
+        )
+    raise ValueError(
+        f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.{hint}"
+    )
 
 
 def _first_column_ids(table: Any, args: argparse.Namespace, predictor: Any) -> str | None:
