@@ -310,3 +310,12 @@ def test_a_structure_file_input_points_to_the_mlip_command(trained, tmp_path, ca
     code = main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(structures)])
     err = capsys.readouterr().err
     assert code == 1 and "--data.init_args.predict_path=" in err and len(err.splitlines()) == 1
+
+
+def test_sequence_points_outside_the_training_range_warn(trained):
+    p = foundation_model.load(trained["ckpt"])
+    assert p.schema.sequence_ranges["cp"] == [300.0, 700.0]
+    table = pd.DataFrame({"formula": ["GaN", "LiF"], "T": ["[400, 600]", "[300, 1500]"]})
+    with pytest.warns(UserWarning, match=r"1 row\(s\) have 'T' points outside .*\[300, 700\]"):
+        out = p.predict(table)
+    assert len(out) == 2

@@ -274,6 +274,7 @@ class CompoundDataModule(pl.LightningDataModule):
                 list((s_feat or {}).get("dropped", [])),
             )
         points: dict[str, list[float]] = {}
+        ranges: dict[str, list[float]] = {}
         for task in self._tasks:
             data = self._task_data[task.name]
             if task.is_sequence and data.seq_mask is not None and data.seq_x is not None:
@@ -282,7 +283,9 @@ class CompoundDataModule(pl.LightningDataModule):
                 if lengths.size and lengths.max() > 0:
                     row = tr[int(np.argmax(lengths))]
                     points[task.name] = [float(v) for v in data.seq_x[row, : lengths.max(), 0]]
-        return InputSchema(formula, structure, points).to_dict()
+                    seen = data.seq_x[tr][data.seq_mask[tr]][..., 0]
+                    ranges[task.name] = [float(seen.min()), float(seen.max())]
+        return InputSchema(formula, structure, points, ranges).to_dict()
 
     # ----------------------------------------------------------------- Lightning hooks
     def setup(self, stage: str | None = None) -> None:

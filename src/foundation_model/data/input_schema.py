@@ -74,11 +74,14 @@ class InputSchema:
         structure: the structure-descriptor contract (None: the model uses no structures).
         sequence_points: per sequence task, default points (the longest training curve's)
             used when a new row gives none.
+        sequence_ranges: per sequence task, ``[min, max]`` of the training rows' points
+            (new points outside it are extrapolations, and prediction warns).
     """
 
     formula: DescriptorSchema
     structure: DescriptorSchema | None = None
     sequence_points: dict[str, list[float]] = field(default_factory=dict)
+    sequence_ranges: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a checkpoint."""
@@ -92,6 +95,7 @@ class InputSchema:
             formula=DescriptorSchema(**data["formula"]),
             structure=DescriptorSchema(**structure) if structure else None,
             sequence_points={k: list(v) for k, v in (data.get("sequence_points") or {}).items()},
+            sequence_ranges={k: list(v) for k, v in (data.get("sequence_ranges") or {}).items()},
         )
 
 

@@ -7,6 +7,7 @@ not depend on the other rows of the file. Rows that fail are reported with their
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,10 +187,28 @@ def _structure_inputs(
 
 
 def sequence_points(
-    own_points: list[list[float] | None], column: str, default: list[float] | None, task: str
+    own_points: list[list[float] | None],
+    column: str,
+    default: list[float] | None,
+    task: str,
+    training_range: list[float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, L, 1)`` points and ``(N, L)`` mask for one sequence task: each row's own points
-    (read from ``column`` by :func:`prepare_inputs`) or the training default."""
+    (read from ``column`` by :func:`prepare_inputs`) or the training default; a warning
+    counts the rows with points outside ``training_range`` (``[min, max]`` of training)."""
+    if training_range:
+        low, high = training_range
+        outside = [
+            i for i, own in enumerate(own_points) if own and (min(own) < low or max(own) > high)
+        ]
+        if outside:
+            first = own_points[outside[0]] or []
+            warnings.warn(
+                f"task {task!r}: {len(outside)} row(s) have {column!r} points outside the "
+                f"training range [{low:g}, {high:g}] (e.g. row {outside[0]}: "
+                f"{min(first):g} to {max(first):g}); predictions there are extrapolations.",
+                stacklevel=3,
+            )
     lists: list[list[float]] = []
     for own in own_points:
         pts = own if own else default

@@ -131,6 +131,7 @@ class Predictor:
                 t.x_column,
                 self.schema.sequence_points.get(t.name),
                 t.name,
+                self.schema.sequence_ranges.get(t.name),
             )
             for t in seq_tasks
         }
