@@ -29,6 +29,7 @@ PROVENANCE_KEYS = (
     "space_group",
     "adsorbates",
     "miller",
+    "source",
 )
 RESERVED = {"energy", "forces", "stress", "id", "natoms", "calculator", "unique_id", "ctime"}
 

@@ -5,6 +5,7 @@ from foundation_model.workflows.datagen.generators.alloy import AlloyGenerator
 from foundation_model.workflows.datagen.generators.augment import Augmentation
 from foundation_model.workflows.datagen.generators.base import StructureGenerator
 from foundation_model.workflows.datagen.generators.covalent import CovalentGenerator
+from foundation_model.workflows.datagen.generators.files import FileGenerator
 from foundation_model.workflows.datagen.generators.interface import InterfaceGenerator
 from foundation_model.workflows.datagen.generators.ionic import IonicGenerator
 from foundation_model.workflows.datagen.generators.knowledge import KnowledgeGenerator
@@ -15,6 +16,7 @@ __all__ = [
     "AlloyGenerator",
     "Augmentation",
     "CovalentGenerator",
+    "FileGenerator",
     "InterfaceGenerator",
     "IonicGenerator",
     "KnowledgeGenerator",
