@@ -114,14 +114,30 @@ class MLIPCalculator(Calculator):
                 self.results[p.name] = float(value.reshape(-1)[0])
 
 
+#: short names of the pretrained models :func:`pretrained_backbone` builds
+SEVENNET_NAMES = ("sevennet", "sevennet-0", "7net-0")
+CHGNET_NAMES = ("chgnet", "chgnet-0.3.0")
+
+
+def check_pretrained_name(name: str | Path, what: str) -> None:
+    """One-line error, before any work, for a model that is neither a pretrained name nor
+    an existing MACE model file (``what`` names the config key)."""
+    if str(name).lower() in SEVENNET_NAMES + CHGNET_NAMES or Path(name).is_file():
+        return
+    raise FileNotFoundError(
+        f"{what} {str(name)!r} is neither a pretrained model name ('sevennet', 'chgnet') nor "
+        "an existing MACE model file: fix the name or the path."
+    )
+
+
 def pretrained_backbone(name: str | Path, **kwargs: Any) -> MLIPBackbone:
     """Build the adapter of a pretrained model by short name or MACE model path."""
     key = str(name).lower()
-    if key in ("sevennet", "sevennet-0", "7net-0"):
+    if key in SEVENNET_NAMES:
         from foundation_model.backbones.sevennet import SevenNetBackbone
 
         return SevenNetBackbone(**kwargs)
-    if key in ("chgnet", "chgnet-0.3.0"):
+    if key in CHGNET_NAMES:
         from foundation_model.backbones.chgnet import CHGNetBackbone
 
         return CHGNetBackbone(**kwargs)

@@ -49,3 +49,31 @@ def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["distill", "run", "--config", str(tmp_path / "nope.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fm distill: error:") and "nope.yaml" in err[0]
+
+
+def test_missing_model_files_are_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    """A teacher's MACE model file or an explorer's MLIP model that does not exist is a
+    one-line error when the config is read: no run folder is opened."""
+    from foundation_model.cli.main import main
+
+    out = tmp_path / "run"
+    base = ["distill", "run", "--config", str(SAMPLES / "cu_al_emt.yaml"), f"--output_dir={out}"]
+    teacher = [
+        "--teacher.init_args.backbone",
+        '{"class_path": "foundation_model.backbones.MACEBackbone", '
+        '"init_args": {"model_path": "missing.model"}}',
+    ]
+    assert main([*base, *teacher]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model_path missing.model not found" in err[0]
+    assert not out.exists()
+
+
+def test_mlip_spec_checks_its_model_up_front(tmp_path: Path) -> None:
+    from foundation_model.workflows.datagen.calculators import MLIPSpec
+
+    with pytest.raises(FileNotFoundError, match="neither a pretrained model name"):
+        MLIPSpec(model="sevenet")  # a typo
+    with pytest.raises(FileNotFoundError, match="checkpoint .*none.ckpt not found"):
+        MLIPSpec(checkpoint=str(tmp_path / "none.ckpt"))
+    assert MLIPSpec(model="7net-0").model == "7net-0"

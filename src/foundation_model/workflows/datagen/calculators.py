@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 from ase.calculators.calculator import Calculator
@@ -112,6 +113,13 @@ class MLIPSpec(CalculatorSpec):
         use_ema: bool = True,
     ) -> None:
         super().__init__(cutoff)
+        if checkpoint:
+            if not Path(checkpoint).is_file():
+                raise FileNotFoundError(f"MLIPSpec: checkpoint {checkpoint} not found.")
+        else:
+            from foundation_model.backbones.calculator import check_pretrained_name
+
+            check_pretrained_name(model, "MLIPSpec: model")
         self.model = model
         self.checkpoint = checkpoint
         self.device = device

@@ -54,6 +54,12 @@ class TeacherTrainer(ClassPathSerializable):
         self.backbone = dict(
             backbone or {"class_path": "foundation_model.backbones.SchNetBackbone", "init_args": {}}
         )
+        model_path = (self.backbone.get("init_args") or {}).get("model_path")
+        if model_path and not Path(model_path).is_file():  # before the pool and the oracle
+            raise FileNotFoundError(
+                f"teacher.backbone model_path {model_path} not found: fix the path "
+                "(a MACE .model file)."
+            )
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.lr = float(lr)
