@@ -73,7 +73,7 @@ def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
         FileGenerator([str(xyz)], n_structures=9)
 
 
-def test_datagen_run_from_user_files(tmp_path: Path) -> None:
+def test_datagen_run_from_user_files(tmp_path: Path, capsys) -> None:
     """A full generate -> explore -> sample -> store run (EMT) seeded by files."""
     cif, xyz = _files(tmp_path)
     cfg = yaml.safe_load((ROOT / "samples" / "datagen" / "cu_al_alloy.yaml").read_text())
@@ -95,3 +95,10 @@ def test_datagen_run_from_user_files(tmp_path: Path) -> None:
     assert {r.generator for r in rows} == {"FileGenerator"}
     assert {r.source.split(":")[0] for r in rows} <= {"cu.cif", "cu3al.extxyz"}
     assert all(abs(r.energy) < 100 for r in rows)  # EMT labels, not the files' -1000 eV
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "MC swap acceptance: " in summary and "None" not in summary
+    capsys.readouterr()
+    cfg["output_dir"] = str(tmp_path / "run2")
+    path.write_text(yaml.safe_dump(cfg))
+    assert main([*argv, "--sample.n_samples=999"]) == 0
+    assert "n_samples=999 but exploration gave" in capsys.readouterr().err

@@ -254,6 +254,14 @@ class DatagenPipeline:
             raise RuntimeError("Exploration produced no frame to sample from.")
         chosen = self.sample.select(frames, self.seed)
         samples = [frames[i] for i in chosen]
+        if len(samples) < self.sample.n_samples:
+            print(  # shown with or without progress output
+                f"[fm datagen] warning: n_samples={self.sample.n_samples} but exploration "
+                f"gave {len(frames)} frames; kept {len(samples)} (more steps or "
+                "temperatures give more frames)",
+                file=sys.stderr,
+                flush=True,
+            )
         for rank, atoms in enumerate(samples):
             atoms.info["pick_rank"] = rank
         write_frames(self.path("samples.extxyz"), samples)

@@ -56,7 +56,12 @@ def markdown(summary: dict[str, Any]) -> str:
         f"- trajectories: {summary['n_trajectories']} ({summary['ensembles']}); "
         f"failed: {len(summary['failed_trajectories'])}; "
         f"stopped by a guard: {len(summary['stopped_trajectories'])}",
-        f"- MC swap acceptance: {summary['mc_acceptance']}",
+        "- MC swap acceptance: "
+        + (
+            "no swap attempted"
+            if summary["mc_acceptance"] is None
+            else f"{summary['mc_acceptance']:.1%}"
+        ),
         f"- frames: {summary['n_frames']} -> samples: {summary['n_samples']} -> "
         f"database rows: {summary['n_rows']} (`{summary['database']}`)",
         "",
