@@ -19,6 +19,12 @@ CONFIGS = ROOT / "samples" / "generated_configs"
 EXTRAS = {"sevennet": "sevenn", "chgnet": "chgnet", "mace": "mace"}
 
 
+def _main(argv):
+    from foundation_model.cli.main import main
+
+    return main(argv)
+
+
 def run_fm(
     config: Path, data: Path, out: Path, command: str = "fit", ckpt: Path | None = None
 ) -> Path:
@@ -87,6 +93,14 @@ def test_config_shape_with_small_backbone(name, tmp_path, emt_file):
         for column in ("energy", "energy_per_atom", "max_force", "stress_0", "num_atoms"):
             assert table[column].notna().all()
         check_predict_uses_ema(table, emt_file, ckpt)
+        # new structures on a machine without the training file: predict_path alone
+        out = tmp_path / "new_pred.csv"
+        args = ["predict", "--config", str(config), f"--ckpt_path={ckpt}"]
+        args += [f"--data.init_args.train_path={tmp_path / 'gone.extxyz'}"]
+        args += [f"--data.init_args.predict_path={emt_file}"]
+        args += [f"--trainer.logger.init_args.save_dir={tmp_path / 'runs_new'}"]
+        assert _main([*args, f"--prediction_writer.output_path={out}"]) == 0
+        assert len(pd.read_csv(out)) == len(read_structures(emt_file))
 
 
 def check_predict_uses_ema(table: pd.DataFrame, data: Path, ckpt: Path) -> None:

@@ -135,7 +135,7 @@ class MLIPDataModule(pl.LightningDataModule):
     # ------------------------------------------------------------------ loading
     def load(self) -> dict[str, list[ase.Atoms]]:
         """Read every split once (idempotent) and return ``{split: structures}``."""
-        if self.structures:
+        if self.structures and "train" in self.structures:
             return self.structures
         train = read_structures(self.sources["train"], "train_path")
         train_name = source_name(self.sources["train"], "train_path")
@@ -163,6 +163,8 @@ class MLIPDataModule(pl.LightningDataModule):
 
     def split_structures(self, split: str) -> list[ase.Atoms]:
         """The structures of ``split`` (``predict`` falls back to the test split)."""
+        if split in self.structures:  # e.g. predict-only setup
+            return self.structures[split]
         structures = self.load().get(split)
         if split == "predict" and structures is None:
             return self.structures["test"]
@@ -170,7 +172,8 @@ class MLIPDataModule(pl.LightningDataModule):
 
     def origin(self, split: str) -> tuple[str, np.ndarray]:
         """``(source name, index in the source of each structure)`` of ``split``."""
-        self.load()
+        if split not in self.origins:
+            self.load()
         if split == "predict" and "predict" not in self.origins:
             split = "test"
         return self.origins[split]
@@ -184,6 +187,17 @@ class MLIPDataModule(pl.LightningDataModule):
         """Nothing to download: data are local files."""
 
     def setup(self, stage: str | None = None) -> None:
+        """Read the structures; ``fm predict`` with a ``predict_path`` reads only those (the
+        training files need not exist where a fine-tuned model is used)."""
+        source = self.sources["predict"]
+        if stage == "predict" and source is not None and not self.structures:
+            structures = read_structures(source, "predict_path")
+            self.structures = {"predict": structures}
+            self.origins["predict"] = (
+                source_name(source, "predict_path"),
+                np.arange(len(structures)),
+            )
+            return
         self.load()
 
     def set_converter(
