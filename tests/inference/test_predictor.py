@@ -319,3 +319,10 @@ def test_sequence_points_outside_the_training_range_warn(trained):
     with pytest.warns(UserWarning, match=r"1 row\(s\) have 'T' points outside .*\[300, 700\]"):
         out = p.predict(table)
     assert len(out) == 2
+
+
+def test_sequence_points_are_written_without_float32_noise(trained):
+    p = foundation_model.load(trained["ckpt"])
+    table = pd.DataFrame({"formula": ["GaN"], "T": ["[298.15, 400.1, 650.35]"]})
+    out = p.predict(table)
+    assert json.loads(out["cp_sequence_x"].iloc[0]) == [298.15, 400.1, 650.35]

@@ -190,7 +190,11 @@ class SequenceTask(TaskSpec):
 
     def frame_columns(self, outputs: dict[str, np.ndarray]) -> dict[str, object]:
         def as_json(arr: np.ndarray) -> list[str]:
-            return [json.dumps([round(float(v), 6) for v in row[np.isfinite(row)]]) for row in arr]
+            # the shortest text that reads back to the same float32 (298.15, not 298.149994)
+            return [
+                json.dumps([float(str(np.float32(v))) for v in row[np.isfinite(row)]])
+                for row in arr
+            ]
 
         return {
             k: as_json(v)
