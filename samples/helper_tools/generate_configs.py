@@ -525,7 +525,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--split-column", default=None, help="train/val/test column for predefined_split"
     )
-    p.add_argument("--prefix", default="", help="prefix of every file stem (run name)")
+    p.add_argument(
+        "--prefix",
+        default="",
+        help="prefix of every file stem and run name; an underscore is added unless it ends "
+        "in _ - or . (--prefix steels -> steels_pretrain_mfm.yaml)",
+    )
     p.add_argument(
         "--scenarios",
         nargs="+",
@@ -587,10 +592,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    prefix = args.prefix
+    if prefix and prefix[-1] not in "_-.":
+        prefix += "_"
     try:
-        configs = build_configs(spec, args.prefix)
+        configs = build_configs(spec, prefix)
         if args.scenarios:
-            configs = pick_scenarios(configs, args.scenarios, args.prefix)
+            configs = pick_scenarios(configs, args.scenarios, prefix)
         paths = write_configs(configs, args.out)
     except (KeyError, ValueError, FileNotFoundError) as err:
         print(f"generate_configs: error: {err}", file=sys.stderr)

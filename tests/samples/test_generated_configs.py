@@ -230,7 +230,7 @@ def test_generator_infers_classes_and_sources(helper_script, tmp_path: Path, mon
             "--sequence",
             "cp:temperatures:cp_values",
             "--prefix",
-            "t_",
+            "t",  # the separator is added
             "--out",
             str(tmp_path),
         ]
