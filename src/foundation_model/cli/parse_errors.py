@@ -59,6 +59,24 @@ def accepted_parameters(class_path: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _overridden(message: str, argv: list[str]) -> bool:
+    """Whether the key the error names was given on the command line (``--a.b.key=...``):
+    the innermost ``Parser key "..."`` of the message, else its leading ``key:``."""
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    if not keys:
+        head = re.match(r"\s*([A-Za-z_][\w.]*):", message)
+        keys = [head.group(1)] if head else []
+    if not keys:
+        return False
+    leaf = keys[-1].rsplit(".", 1)[-1]
+    given = {
+        arg[2:].split("=", 1)[0].rsplit(".", 1)[-1]
+        for arg in argv
+        if arg.startswith("--") and arg.split("=", 1)[0] != "--config"
+    }
+    return leaf in given
+
+
 def parse_error_line(message: str, argv: list[str], command: str) -> str:
     """The one line to print for a jsonargparse parse error ``message``.
 
@@ -85,7 +103,7 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
     elif key:
         text = f"{key['key']}: {text[key.end() :]}"
     about_the_file = "Problems parsing config" in text or text.startswith("config:")
-    if "NestedArg" in message:  # the value came from a command-line override
+    if "NestedArg" in message or _overridden(message, argv):  # from a command-line override
         text += " (command-line argument)"
     elif where and not about_the_file:
         text += f" (config {where})"

@@ -246,3 +246,16 @@ def test_a_new_run_never_overwrites_files_it_did_not_write(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "already holds samples.extxyz but no state.json" in err
     assert (out / "samples.extxyz").read_text() == "kept"
+
+
+def test_a_bad_override_is_blamed_on_the_command_line_a_bad_file_on_the_file(
+    tmp_path: Path, capsys
+) -> None:
+    argv = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={tmp_path / 'o'}"]
+    assert main([*argv, "--explore.init_args.steps=abc"]) == 2
+    err = capsys.readouterr().err
+    assert "Got value: abc (command-line argument)" in err and "cu_al_alloy.yaml" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SAMPLE.read_text().replace("steps: 60", "steps: abc"))
+    assert main(["datagen", "run", "--config", str(bad), f"--output_dir={tmp_path / 'o'}"]) == 2
+    assert f"(config {bad})" in capsys.readouterr().err
