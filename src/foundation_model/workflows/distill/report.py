@@ -106,7 +106,8 @@ def _markdown(s: dict[str, Any]) -> str:
         f"training set {s['oracle_train']}, test set {s['oracle_test']}, "
         f"failures {s['oracle_failures']}.",
         "",
-        "| round | oracle calls | labelled | committee force MAE (meV/Å) |",
+        "| round | oracle calls so far (training set; the test set's are counted above) "
+        "| labelled | committee force MAE (meV/Å) |",
         "|---|---|---|---|",
     ]
     for r in s["rounds"]:
