@@ -50,6 +50,12 @@ def test_ace_fit_beats_constant_and_runs_in_ase(emt_train, emt_test, tmp_path) -
     assert calc.results["gamma"].max() > 1.5
     reloaded = ACEStudent.load(directory)
     assert np.allclose(reloaded.coefficients, student.coefficients)
+    foreign = emt_test[0].copy()
+    foreign[0].symbol = "Ni"  # not in the student's basis
+    for graded in (False, True):
+        foreign.calc = student_calculator(directory, active_set=graded)
+        with pytest.raises(ValueError, match=r"knows only \['Al', 'Cu'\].*\['Ni'\]"):
+            foreign.get_potential_energy()
 
 
 def _shifted(structures, shift_per_atom=0.05):

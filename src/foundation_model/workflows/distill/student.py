@@ -119,27 +119,39 @@ def student_calculator(directory: str | Path, active_set: bool = True) -> Any:
     active set, so ``calc.results["gamma"]`` holds the per-atom extrapolation grade; the
     reference energies are added back to its energies. Otherwise ``student.yace`` is used.
     """
-    pyace = import_pyace()
     directory = Path(directory)
     asi = directory / "student.asi"
-    if not (active_set and asi.is_file()):
-        return pyace.PyACECalculator(str(directory / "student.yace"))
     meta = json.loads((directory / "student.json").read_text())
-    calc = _graded_calculator_class()(str(directory / "student.yaml"))
+    if not (active_set and asi.is_file()):
+        calc = _student_calculator_class()(str(directory / "student.yace"))
+        calc.elements = list(meta["elements"])
+        return calc
+    calc = _student_calculator_class()(str(directory / "student.yaml"))
+    calc.elements = list(meta["elements"])
     calc.reference = dict(zip(meta["elements"], meta["reference_energies"], strict=True))
     calc.set_active_set(str(asi))
     return calc
 
 
-def _graded_calculator_class() -> type:
+def _student_calculator_class() -> type:
     pyace = import_pyace()
 
-    class GradedACECalculator(pyace.PyACECalculator):
-        """``PyACECalculator`` on a B-basis with reference energies added back."""
+    class StudentACECalculator(pyace.PyACECalculator):
+        """``PyACECalculator`` that refuses elements outside the student's basis with one
+        line (pyace's own error is a bare "Unsupported species"), and adds the reference
+        energies back on a B-basis (``student.yace`` holds them already)."""
 
         reference: dict[str, float] = {}
+        elements: list[str] = []
 
         def calculate(self, atoms=None, properties=("energy", "forces"), system_changes=None):
+            symbols = set((atoms or self.atoms).get_chemical_symbols())
+            unknown = sorted(symbols - set(self.elements)) if self.elements else []
+            if unknown:
+                raise ValueError(
+                    f"The ACE student knows only {self.elements}; this structure also has "
+                    f"{unknown}: distil again with those elements in the pool."
+                )
             kwargs = {} if system_changes is None else {"system_changes": system_changes}
             super().calculate(atoms, properties, **kwargs)
             shift = sum(self.reference.get(s, 0.0) for s in self.atoms.get_chemical_symbols())
@@ -147,7 +159,7 @@ def _graded_calculator_class() -> type:
                 if key in self.results:
                     self.results[key] = float(self.results[key]) + shift
 
-    return GradedACECalculator
+    return StudentACECalculator
 
 
 class ACEStudentTrainer(ClassPathSerializable):
