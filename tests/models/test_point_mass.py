@@ -104,3 +104,18 @@ def test_point_mass_with_noise_head_and_ensemble_has_calibrated_shapes():
 def test_bad_point_mass_is_a_one_line_error(kwargs):
     with pytest.raises(ValueError, match="point_mass must be a finite number"):
         RegressionTask("y", **kwargs)
+
+
+def test_physical_bounds_clip_predictions_and_refuse_contrary_labels():
+    """``min_value`` raises predictions below a physical floor to it (no negative band gap);
+    labels beyond a bound are a config error."""
+    plain, _, _ = _fit(RegressionTask("y", hidden_dims=[32], loss="l1"), epochs=3)
+    bounded, _, _ = _fit(RegressionTask("y", hidden_dims=[32], loss="l1", min_value=0.0), epochs=3)
+    a, b = plain.eval_outputs["test"]["y"], bounded.eval_outputs["test"]["y"]
+    assert (a["pred"] < 0).any()  # an unbounded regression does dip below 0 here
+    assert (b["pred"] >= 0).all()
+    np.testing.assert_allclose(b["pred"], np.maximum(a["pred"], 0.0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"labels above max_value 1 \(e.g."):
+        _fit(RegressionTask("y", max_value=1.0), epochs=1)
+    with pytest.raises(ValueError, match="min_value < max_value"):
+        RegressionTask("y", min_value=2.0, max_value=1.0)

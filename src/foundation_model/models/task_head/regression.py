@@ -166,6 +166,10 @@ class RegressionTask(TaskSpec):
             ``<name>_value`` is the point mass where that probability exceeds 0.5 (the
             median of the two-part prediction), otherwise the regression mean.
             ``<name>_std`` is recalibrated on validation rows against those values.
+        min_value: a physical lower bound in original units (e.g. 0 for a band gap, a
+            yield strength or a bulk modulus): predictions below it are raised to it. Training
+            labels below it are an error. None: unbounded.
+        max_value: a physical upper bound, likewise (e.g. 1 for a fraction).
     """
 
     task_type = "regression"
@@ -183,6 +187,8 @@ class RegressionTask(TaskSpec):
         loss_weight: float = 1.0,
         noise_head: bool = False,
         point_mass: float | None = None,
+        min_value: float | None = None,
+        max_value: float | None = None,
     ) -> None:
         super().__init__(name, loss_weight)
         self.column = column or name
@@ -201,6 +207,14 @@ class RegressionTask(TaskSpec):
                     f"log_transform), got {point_mass!r}."
                 )
         self.point_mass = point_mass
+        bounds = [float(b) for b in (min_value, max_value) if b is not None]
+        if not all(np.isfinite(b) for b in bounds) or (len(bounds) == 2 and bounds[0] >= bounds[1]):
+            raise ValueError(
+                f"Task {name!r}: min_value and max_value must be finite with min_value < "
+                f"max_value, got {min_value!r} and {max_value!r}."
+            )
+        self.min_value = None if min_value is None else float(min_value)
+        self.max_value = None if max_value is None else float(max_value)
 
     def target_columns(self) -> list[str]:
         return [self.column]
@@ -264,6 +278,16 @@ class RegressionTask(TaskSpec):
                 f"Task {self.name!r}: log_transform needs positive targets; "
                 f"{self.column!r} has values <= 0."
             )
+        for bound, outside, word in (
+            (self.min_value, lambda v, b: v < b, "below min_value"),
+            (self.max_value, lambda v, b: v > b, "above max_value"),
+        ):
+            if bound is not None and outside(y[mask], bound).any():
+                first = y[mask][outside(y[mask], bound)][0]
+                raise ValueError(
+                    f"Task {self.name!r}: {self.column!r} has labels {word} {bound:g} (e.g. "
+                    f"{first:g}); fix the labels or the bound."
+                )
         return TaskData(np.where(mask, y, 0.0).astype(np.float32), mask)
 
     def target_statistics(self, data: TaskData, train_rows: np.ndarray) -> tuple[float, float]:
@@ -288,6 +312,9 @@ class RegressionTask(TaskSpec):
                 prob > 0.5, torch.full_like(value, self.point_mass), value
             )
             out[f"{self.name}_point_mass_probability"] = prob
+        if self.min_value is not None or self.max_value is not None:
+            key = f"{self.name}_value"
+            out[key] = out[key].clamp(min=self.min_value, max=self.max_value)
         return out
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
