@@ -77,3 +77,26 @@ def test_mlip_spec_checks_its_model_up_front(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="checkpoint .*none.ckpt not found"):
         MLIPSpec(checkpoint=str(tmp_path / "none.ckpt"))
     assert MLIPSpec(model="7net-0").model == "7net-0"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (["--oracle.init_args.budget=3"], "is below the labels active learning needs"),
+        (
+            ["--pool.init_args.generators.init_args.elements=[Cu,Fe]"],
+            "EMTSpec has no parameters for ['Fe']",
+        ),
+    ],
+)
+def test_refusals_that_need_no_work_open_no_run_folder(
+    override: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    from foundation_model.cli.main import main
+
+    out = tmp_path / "run"
+    argv = ["distill", "run", "--config", str(SAMPLES / "cu_al_emt.yaml"), f"--output_dir={out}"]
+    assert main([*argv, *override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not out.exists()

@@ -116,6 +116,16 @@ class ActiveLearning(ClassPathSerializable):
             members.append(load_module(path))
         return members
 
+    def check_budget(self, oracle: Oracle) -> None:
+        """Refuse a budget below the labels needed before the first round (one line)."""
+        needed = self.n_test + self.n_initial
+        if oracle.budget is not None and oracle.budget < needed:
+            raise ValueError(
+                f"The oracle budget ({oracle.budget}) is below the labels active learning needs "
+                f"before its first round (n_test + n_initial = {needed}): raise "
+                "oracle.init_args.budget or lower active_learning.init_args.n_test / n_initial."
+            )
+
     def run(
         self,
         pool: list[ase.Atoms],
@@ -125,13 +135,7 @@ class ActiveLearning(ClassPathSerializable):
         seed: int,
     ) -> dict[str, Any]:
         """Run the loop; returns labelled ``train``/``test`` sets, rounds and failures."""
-        needed = self.n_test + self.n_initial
-        if oracle.budget is not None and oracle.budget < needed:
-            raise ValueError(
-                f"The oracle budget ({oracle.budget}) is below the labels active learning needs "
-                f"before its first round (n_test + n_initial = {needed}): raise "
-                "oracle.init_args.budget or lower active_learning.init_args.n_test / n_initial."
-            )
+        self.check_budget(oracle)
         directory.mkdir(parents=True, exist_ok=True)
         used: set[int] = set()
         failures: list[dict[str, Any]] = []

@@ -95,6 +95,10 @@ class DistillPipeline:
         self.seed = int(seed)
         self.progress = bool(progress)
         self.state = DistillState(self.output_dir / "state.json")
+        # refusals that need no work happen here, before a run folder exists
+        self.active_learning.check_budget(self.oracle)
+        if self.pool.generation is not None:
+            self.oracle.calculator_spec().check_elements(self.pool.generation.elements)
 
     # ---------------------------------------------------------------- configuration
     def step_settings(self, name: str) -> Any:
