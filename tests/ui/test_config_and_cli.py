@@ -208,3 +208,28 @@ def test_distill_config_refusals():
         dc.distill_config({"seed": 0}, dc.DistillChoices())
     with pytest.raises(UserInputError, match="one fraction per element"):
         dc.DistillChoices(fractions=[1.0]).validate()
+
+
+def test_datagen_config_from_structure_files(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    cif, xyz = tmp_path / "a.cif", tmp_path / "b.extxyz"
+    write(cif, bulk("Cu", "fcc", 3.61, cubic=True))
+    write(xyz, [bulk("Ni", "fcc", 3.52, cubic=True)] * 2)
+    system = "my structure files (CIF, POSCAR, extxyz, ...)"
+    raw = {"structure_files": f"{cif}\n{xyz}"}
+    choices = dg.DatagenChoices(system=system, **dg.parse_system_fields(raw))
+    config = dg.datagen_config(choices, output_dir="out")
+    (generator,) = config["generate"]["generators"]
+    assert generator["init_args"] == {"paths": [str(cif), str(xyz)]}
+    species = config["sample"]["init_args"]["descriptor"]["init_args"]["species"]
+    assert species == ["Cu", "Ni"]
+    from foundation_model.cli.datagen import build_parser
+
+    cf.check_with_cli_parser(build_parser, config)
+    with pytest.raises(UserInputError, match="at least one structure file"):
+        dg.DatagenChoices(system=system).validate()
+    missing = dg.DatagenChoices(system=system, structure_files=[str(tmp_path / "no.cif")])
+    with pytest.raises(UserInputError, match="not found"):
+        dg.datagen_config(missing)

@@ -92,3 +92,24 @@ def test_datagen_form_builds_a_config_the_cli_accepts(project):
     assert generator["elements"] == ["Ni", "Al"]
     assert config["explore"]["init_args"]["temperatures"] == [500.0, 700.0]
     assert [b.label for b in app.button][-1] == "Launch datagen run"
+
+
+def test_datagen_form_from_structure_files(project):
+    """The user's structure files as seeds: a path outside the project or a missing file is
+    a message; files inside it give a FileGenerator config the CLI accepts."""
+    from ase.build import bulk
+    from ase.io import write
+
+    write(project / "results" / "mine.cif", bulk("Cu", "fcc", 3.61, cubic=True))
+    app = AppTest.from_function(_datagen_page, default_timeout=120).run()
+    app.selectbox(key="dg-system").select("my structure files (CIF, POSCAR, extxyz, ...)").run()
+    app.text_area(key="dg-files").input("results/none.cif")
+    app.button[0].click().run(timeout=120)
+    assert not app.exception and "does not exist" in app.error[0].value
+    app.text_area(key="dg-files").input("results/mine.cif")
+    app.button[0].click().run(timeout=120)
+    assert not app.exception and not app.error
+    config = yaml.safe_load(app.code[0].value)
+    (generator,) = config["generate"]["generators"]
+    assert generator["class_path"].endswith("FileGenerator")
+    assert generator["init_args"]["paths"] == [str(project / "results" / "mine.cif")]

@@ -33,6 +33,7 @@ SYSTEMS = {
     "covalent crystal": f"{DATAGEN}.generators.CovalentGenerator",
     "ionic crystal": f"{DATAGEN}.generators.IonicGenerator",
     "from a formula (random symmetric crystals)": f"{DATAGEN}.generators.KnowledgeGenerator",
+    "my structure files (CIF, POSCAR, extxyz, ...)": f"{DATAGEN}.generators.FileGenerator",
 }
 SAMPLERS = {
     "farthest point sampling (SOAP)": f"{DATAGEN}.samplers.FPSSampler",
@@ -58,6 +59,7 @@ class DatagenChoices:
     anions: dict[str, float] = field(default_factory=lambda: {"O": 1.0})
     prototype: str = "rocksalt"
     formula: str = "TiO2"
+    structure_files: list[str] = field(default_factory=list)
     supercell: int = 2
     layers: int = 4
     vacuum: float = 8.0
@@ -95,12 +97,24 @@ class DatagenChoices:
                 raise UserInputError(f"Unknown {name} {getattr(self, name)!r}.")
         if self.calculator.startswith("Fine-tuned") and not self.checkpoint:
             raise UserInputError("Give the path of the fine-tuned checkpoint.")
+        if self._kind() == "FileGenerator" and not self.structure_files:
+            raise UserInputError("Give at least one structure file.")
+
+    def _kind(self) -> str:
+        return SYSTEMS[self.system].rsplit(".", 1)[1]
 
     def species(self) -> list[str]:
         """Every element the generated structures can contain (SOAP species)."""
-        kind = SYSTEMS[self.system].rsplit(".", 1)[1]
+        kind = self._kind()
         if kind == "IonicGenerator":
             return list(self.cations) + list(self.anions)
+        if kind == "FileGenerator":  # read the files (one message for a bad one)
+            from foundation_model.workflows.datagen.generators import FileGenerator
+
+            try:
+                return FileGenerator(self.structure_files).elements
+            except (OSError, ValueError) as err:
+                raise UserInputError(str(err)) from err
         if kind == "KnowledgeGenerator":
             return formula_elements(self.formula)
         return list(self.elements)
@@ -119,6 +133,9 @@ def parse_system_fields(raw: dict) -> dict:
             out[key] = parse_fractions(str(raw[key]), what)
     if "formula" in raw:
         formula_elements(str(raw["formula"]))
+    if "structure_files" in raw:
+        text = str(raw["structure_files"]).replace(",", "\n")
+        out["structure_files"] = [line.strip() for line in text.splitlines() if line.strip()]
     for key, cast in (("layers", int), ("vacuum", float)):
         if key in raw:
             out[key] = cast(raw[key])
@@ -143,6 +160,8 @@ def _generator(c: DatagenChoices) -> dict:
     if kind == "IonicGenerator":
         return class_path(path, cations=c.cations, anions=c.anions, prototype=c.prototype,
                           supercell=[n, n, n], n_structures=c.n_structures)  # fmt: skip
+    if kind == "FileGenerator":  # every frame of the files: they are the user's choice
+        return class_path(path, paths=list(c.structure_files))
     return class_path(path, formula=c.formula.strip(), n_structures=c.n_structures)
 
 

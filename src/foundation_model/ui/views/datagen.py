@@ -37,6 +37,14 @@ def _system_fields(system: str, cols) -> dict[str, str | int | float]:
         )
     if kind == "KnowledgeGenerator":
         raw["formula"] = c1.text_input("Formula", "TiO2", key="dg-formula")
+    if kind == "FileGenerator":
+        raw["structure_files"] = c1.text_area(
+            "Structure files (one path per line)",
+            "",
+            key="dg-files",
+            help="any format ASE reads; every frame is a seed (the seed-structure count "
+            "is not used); labels in the files are dropped",
+        )
     return raw
 
 
@@ -73,9 +81,15 @@ def form() -> dict | None:
             typed_ckpt = c3.text_input("Checkpoint path", key="dg-ckpt")
         if not st.form_submit_button("Build config"):
             return None
+    guard = context.settings().guard
+    if "structure_files" in fields:  # inside the allowed folders, and present
+        names = dg.parse_system_fields({"structure_files": fields["structure_files"]})
+        fields["structure_files"] = "\n".join(
+            str(guard.resolve(name, must_exist=True)) for name in names["structure_files"]
+        )
     checkpoint = None
     if typed_ckpt.strip():
-        checkpoint = str(context.settings().guard.resolve(typed_ckpt, must_exist=True))
+        checkpoint = str(guard.resolve(typed_ckpt, must_exist=True))
     choices = dg.DatagenChoices(
         system=system,
         supercell=int(supercell),
