@@ -33,13 +33,16 @@ ENTRIES = {
 
 def run(args: argparse.Namespace) -> dict:
     """Train every entry on every inner fold; return per-fold MAEs and their means."""
-    from sklearn.ensemble import RandomForestRegressor
     from sklearn.model_selection import KFold
 
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe
-    from foundation_model.workflows.inner_folds import load_inner_data
+    from foundation_model.workflows.inner_folds import (
+        load_inner_data,
+        rf_same_features_mae,
+        study_result,
+    )
 
     data = load_inner_data(args.task, args.pretrained, args.data_dir, "seed_ensemble_inner")
     base, x, y, ids = data.base, data.x, data.y, data.train_ids
@@ -56,21 +59,9 @@ def run(args: argparse.Namespace) -> dict:
             preds = [fit_predict_fold(cfg, x, y, train, test, s).values for s in range(args.seeds)]
             maes[f"{key}_1"].append(float(np.abs(preds[0] - y_test).mean()))
             maes[f"{key}_n"].append(float(np.abs(np.mean(preds, axis=0) - y_test).mean()))
-        xi = x.fillna(x.loc[train].median())
-        rf = RandomForestRegressor(500, n_jobs=1, random_state=0).fit(xi.loc[train], y.loc[train])
-        maes["rf_same_features"].append(float(np.abs(rf.predict(xi.loc[test]) - y_test).mean()))
+        maes["rf_same_features"].append(rf_same_features_mae(x, y, train, test))
         print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
-    return {
-        "task": args.task,
-        "seeds": args.seeds,
-        "inner_folds": args.splits,
-        "protocol": "KFold(seed 7) over fold 0's training ids; official test ids never read",
-        "pretrained": str(args.pretrained),
-        "recipe": str(args.recipe),
-        "mae_per_inner_fold": maes,
-        "mae_mean": {k: float(np.mean(v)) for k, v in maes.items()},
-        "seconds": time.perf_counter() - start,
-    }
+    return study_result(args, maes, time.perf_counter() - start)
 
 
 def markdown(result: dict) -> str:
@@ -92,17 +83,9 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run and write the JSON and Markdown reports."""
-    from foundation_model.workflows.inner_folds import add_inner_arguments, write_report
+    from foundation_model.workflows.inner_folds import study_main
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_inner_arguments(p, "matbench_steels")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--splits", type=int, default=5, help="inner folds")
-    args = p.parse_args(argv)
-    result = run(args)
-    write_report(result, markdown(result), args.out, "seed_ensemble_inner")
-    print(markdown(result))
-    return 0
+    return study_main(argv, __doc__.split("\n\n")[0], "seed_ensemble_inner", 3, run, markdown)
 
 
 if __name__ == "__main__":
