@@ -115,7 +115,7 @@ def test_physical_bounds_clip_predictions_and_refuse_contrary_labels():
     assert (a["pred"] < 0).any()  # an unbounded regression does dip below 0 here
     assert (b["pred"] >= 0).all()
     np.testing.assert_allclose(b["pred"], np.maximum(a["pred"], 0.0), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match=r"labels above max_value 1 \(e.g."):
+    with pytest.raises(ValueError, match=r"label\(s\) above max_value 1 \(e.g. .* in row 'r"):
         _fit(RegressionTask("y", max_value=1.0), epochs=1)
     with pytest.raises(ValueError, match="min_value < max_value"):
         RegressionTask("y", min_value=2.0, max_value=1.0)

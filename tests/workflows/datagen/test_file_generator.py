@@ -41,7 +41,7 @@ def test_reads_every_frame_drops_labels_and_sets_kind(tmp_path: Path) -> None:
     seeds = gen.generate(0)
     assert len(seeds) == 5 and gen.elements == ["Al", "Cu", "H", "O"]
     assert [a.info["kind"] for a in seeds] == ["bulk"] * 4 + ["molecule"]
-    assert seeds[1].info["source"] == "cu3al.extxyz:0" and seeds[1].calc is None
+    assert seeds[1].info["source"] == f"{xyz}:0" and seeds[1].calc is None
     assert "forces" not in seeds[1].arrays and "energy" not in seeds[1].info
     some = FileGenerator([str(xyz)], n_structures=2)
     assert len(some.generate(1)) == 2
@@ -49,7 +49,8 @@ def test_reads_every_frame_drops_labels_and_sets_kind(tmp_path: Path) -> None:
         a.info["source"] for a in some.generate(1)
     ]  # seeded
     last = FileGenerator([str(xyz)], index="-1").generate(0)
-    assert [a.info["source"] for a in last] == ["cu3al.extxyz[-1]:0"]
+    assert [a.info["source"] for a in last] == [f"{xyz}[-1]:0"]
+    assert FileGenerator(str(xyz)).paths == [str(xyz)]  # one path as a string
 
 
 def test_changed_file_changes_the_settings(tmp_path: Path) -> None:
@@ -71,6 +72,10 @@ def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
         FileGenerator([str(junk)])
     with pytest.raises(ValueError, match="n_structures=9 but the files hold 3"):
         FileGenerator([str(xyz)], n_structures=9)
+    with pytest.raises(ValueError, match="index '5' selects no frame"):
+        FileGenerator([str(xyz)], index="5")
+    with pytest.raises(ValueError, match="format 'vasp' applies to every file"):
+        FileGenerator([str(cif)], format="vasp")
 
 
 def test_datagen_run_from_user_files(tmp_path: Path, capsys) -> None:
@@ -93,7 +98,7 @@ def test_datagen_run_from_user_files(tmp_path: Path, capsys) -> None:
         rows = list(db.select())
     assert len(rows) == 5
     assert {r.generator for r in rows} == {"FileGenerator"}
-    assert {r.source.split(":")[0] for r in rows} <= {"cu.cif", "cu3al.extxyz"}
+    assert {r.source.rsplit(":", 1)[0] for r in rows} <= {str(cif), str(xyz)}
     assert all(abs(r.energy) < 100 for r in rows)  # EMT labels, not the files' -1000 eV
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "MC swap acceptance: " in summary and "None" not in summary

@@ -282,11 +282,13 @@ class RegressionTask(TaskSpec):
             (self.min_value, lambda v, b: v < b, "below min_value"),
             (self.max_value, lambda v, b: v > b, "above max_value"),
         ):
-            if bound is not None and outside(y[mask], bound).any():
-                first = y[mask][outside(y[mask], bound)][0]
+            bad = mask & outside(np.nan_to_num(y, nan=0.0), bound) if bound is not None else None
+            if bad is not None and bad.any():
+                i = int(np.flatnonzero(bad)[0])
                 raise ValueError(
-                    f"Task {self.name!r}: {self.column!r} has labels {word} {bound:g} (e.g. "
-                    f"{first:g}); fix the labels or the bound."
+                    f"Task {self.name!r}: {self.column!r} has {int(bad.sum())} label(s) {word} "
+                    f"{bound:g} (e.g. {y[i]:g} in row {attrs.index[i]!r}); fix the labels or "
+                    "the bound."
                 )
         return TaskData(np.where(mask, y, 0.0).astype(np.float32), mask)
 

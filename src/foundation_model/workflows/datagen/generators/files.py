@@ -33,8 +33,8 @@ class FileGenerator(StructureGenerator):
     replacement with the run's seed. Energies, forces and calculators in the files are
     dropped: the explorer's calculator labels what the run keeps. ``info["kind"]`` is
     ``bulk``, ``slab``, ``wire`` or ``molecule`` by the number of periodic directions;
-    ``info["source"]`` names the file (with ``index`` unless it is ``":"``) and the frame's
-    position among those read. The files are read when the config is, so a
+    ``info["source"]`` names the file as given in ``paths`` (with ``index`` unless it is
+    ``":"``) and the frame's position among those read. The files are read when the config is, so a
     missing or unreadable file is a one-line error before any work; the run's settings
     hash includes a digest of their contents, so ``--resume`` redoes the generation when a
     file changed.
@@ -44,12 +44,13 @@ class FileGenerator(StructureGenerator):
         index: frames of each file, in ASE's index syntax (``":"`` every frame, ``"-1"``
             the last, ``"0:10"`` the first ten).
         n_structures: how many seeds to draw (``null``: every frame read).
-        format: ASE format name when the suffix does not tell (e.g. ``vasp`` for POSCAR).
+        format: ASE format name when the suffix does not tell (e.g. ``vasp`` for POSCAR);
+            it applies to every file, so files of other formats need their own generator.
     """
 
     def __init__(
         self,
-        paths: Sequence[str],
+        paths: Sequence[str] | str,
         index: str = ":",
         n_structures: int | None = None,
         format: str | None = None,
@@ -82,11 +83,20 @@ class FileGenerator(StructureGenerator):
             self.digest.update(path.read_bytes())
             try:
                 read_back = read(path, index=self.index, format=self.format)
+            except (StopIteration, IndexError) as err:
+                raise ValueError(
+                    f"FileGenerator: index {self.index!r} selects no frame of {path}."
+                ) from err
             except Exception as err:  # ASE raises many types for unreadable files
                 first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                hint = (
+                    f"format {self.format!r} applies to every file of this generator: give "
+                    "files of another format their own FileGenerator"
+                    if self.format
+                    else "check the file, or set format (e.g. format: vasp for a POSCAR)"
+                )
                 raise ValueError(
-                    f"FileGenerator: cannot read {path} ({type(err).__name__}: {first}); "
-                    "check the file, or set format (e.g. format: vasp for a POSCAR)."
+                    f"FileGenerator: cannot read {path} ({type(err).__name__}: {first}); {hint}."
                 ) from err
             items = read_back if isinstance(read_back, list) else [read_back]
             if not items:
@@ -95,7 +105,7 @@ class FileGenerator(StructureGenerator):
                 if len(atoms) == 0:
                     raise ValueError(f"FileGenerator: frame {i} of {path} has no atoms.")
                 clean = _clean(atoms)
-                where = path.name if self.index == ":" else f"{path.name}[{self.index}]"
+                where = name if self.index == ":" else f"{name}[{self.index}]"
                 clean.info["source"] = f"{where}:{i}"
                 clean.info["kind"] = KIND_BY_PERIODICITY[int(np.sum(clean.pbc))]
                 frames.append(clean)
