@@ -318,6 +318,8 @@ def run_lightning_cli(argv: list[str]) -> int:
     from foundation_model.utils.checkpoint import allow_checkpoint_globals
 
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    # the models move their own Batch to the device on purpose (faster than Lightning's walk)
+    warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
     allow_checkpoint_globals()  # numpy arrays in checkpoints load with weights_only=True
     try:
         FMLightningCLI(
