@@ -53,13 +53,15 @@ def missing_extra(package: str, extra: str, environment: str | None = None) -> I
         environment: for an extra that conflicts with others (MACE), the separate virtual
             environment it lives in, named in the command.
     """
-    command = f"uv sync --locked --extra {extra}"
+    how = f"`uv sync --locked --extra {extra}`"
     if environment:
-        command = f"UV_PROJECT_ENVIRONMENT={environment} {command}` and run with `{environment}"
-        command += "/bin/fm"
+        how = (
+            f"`UV_PROJECT_ENVIRONMENT={environment} uv sync --locked --extra {extra}` and run "
+            f"with `{environment}/bin/fm`"
+        )
     return ImportError(
-        f"The {package!r} package is needed for this backbone: install it with "
-        f"`{command}` (or `pip install foundation_model[{extra}]`)."
+        f"The {package!r} package is needed for this backbone: install it with {how} "
+        f"(or `pip install foundation_model[{extra}]`)."
     )
 
 

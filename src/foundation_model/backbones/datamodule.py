@@ -151,15 +151,17 @@ class MLIPDataModule(pl.LightningDataModule):
             parts = {s: [train[i] for i in idx[s]] for s in SPLITS}
             self.origins.update({s: (train_name, idx[s]) for s in SPLITS})
         for split in ("val", "test", "predict"):
-            source = self.sources[split]
-            if source is not None:
-                parts[split] = read_structures(source, f"{split}_path")
-                self.origins[split] = (
-                    source_name(source, f"{split}_path"),
-                    np.arange(len(parts[split])),
-                )
+            if self.sources[split] is not None:
+                parts[split] = self._read_given(split)
         self.structures = parts
         return parts
+
+    def _read_given(self, split: str) -> list[ase.Atoms]:
+        """The structures of ``<split>_path`` (recorded in ``origins``: index in the file)."""
+        source = self.sources[split]
+        structures = read_structures(source, f"{split}_path")
+        self.origins[split] = (source_name(source, f"{split}_path"), np.arange(len(structures)))
+        return structures
 
     def split_structures(self, split: str) -> list[ase.Atoms]:
         """The structures of ``split`` (``predict`` falls back to the test split)."""
@@ -189,14 +191,8 @@ class MLIPDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         """Read the structures; ``fm predict`` with a ``predict_path`` reads only those (the
         training files need not exist where a fine-tuned model is used)."""
-        source = self.sources["predict"]
-        if stage == "predict" and source is not None and not self.structures:
-            structures = read_structures(source, "predict_path")
-            self.structures = {"predict": structures}
-            self.origins["predict"] = (
-                source_name(source, "predict_path"),
-                np.arange(len(structures)),
-            )
+        if stage == "predict" and self.sources["predict"] is not None and not self.structures:
+            self.structures = {"predict": self._read_given("predict")}
             return
         self.load()
 

@@ -49,6 +49,7 @@ class ReferenceEnergies(nn.Module):
         super().__init__()
         self.register_buffer("values", torch.zeros(MAX_Z))
         self.register_buffer("fitted", torch.tensor(False))
+        self._warned: set[int] = set()  # elements already warned about (no fitted energy)
 
     def set(self, values: np.ndarray | Tensor) -> None:
         self.values.copy_(torch.as_tensor(np.asarray(values), dtype=self.values.dtype))
@@ -67,10 +68,9 @@ class ReferenceEnergies(nn.Module):
             return
         from ase.data import chemical_symbols
 
-        warned: set[int] = self.__dict__.setdefault("_warned", set())
-        new = sorted(set(numbers.unique().tolist()) - warned)
+        new = sorted(set(numbers.unique().tolist()) - self._warned)
         if new:
-            warned.update(new)
+            self._warned.update(new)
             warnings.warn(
                 f"{[chemical_symbols[z] for z in new]} had no structure in the fine-tuning "
                 "data, so their reference energy is 0 eV: total energies of structures with "

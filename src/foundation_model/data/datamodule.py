@@ -156,12 +156,12 @@ class CompoundDataModule(pl.LightningDataModule):
                 f"(e.g. {list(self.ids[:3])}): both tables need the same id column "
                 "(first CSV column, or data.init_args.id_column)."
             )
-        orphans = int((~attrs.index.isin(self.ids)).sum())
-        if orphans:
+        orphans = attrs.index[~attrs.index.isin(self.ids)]
+        if len(orphans):
             warnings.warn(
-                f"attributes_source: {orphans} of its {len(attrs)} rows have ids not in "
-                f"formula_desc_source (e.g. {list(attrs.index[~attrs.index.isin(self.ids)][:3])}) "
-                "and are not used; featurize those formulas to train on them.",
+                f"attributes_source: {len(orphans)} of its {len(attrs)} rows have ids not in "
+                f"formula_desc_source (e.g. {list(orphans[:3])}) and are not used; featurize "
+                "those formulas to train on them.",
                 stacklevel=2,
             )
         return attrs.reindex(self.ids)

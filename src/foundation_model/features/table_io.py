@@ -12,29 +12,22 @@ from foundation_model.utils import atomic
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-def _check_suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise ValueError(
-            f"Unsupported table suffix {path.suffix!r} for {path}; "
-            f"use one of {', '.join(TABLE_SUFFIXES)}."
-        )
-    return suffix
-
-
-def check_table_suffix(path: str | Path, what: str) -> None:
-    """Refuse an output path :func:`write_table` cannot write (one line naming ``what``).
+def check_table_suffix(path: str | Path, what: str = "table") -> str:
+    """The lower-case suffix of a table path :func:`write_table` / :func:`read_table`
+    handle; anything else is a one-line error naming ``what``.
 
     Args:
-        path: the planned output.
+        path: the table's path.
         what: the option or key that named it (e.g. ``--output``).
     """
     path = Path(path)
-    if path.suffix.lower() not in TABLE_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
         raise ValueError(
             f"{what} {path}: unsupported table suffix {path.suffix!r}; "
             f"use one of {', '.join(TABLE_SUFFIXES)}."
         )
+    return suffix
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -45,7 +38,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         path: destination; ``.parquet``/``.pq`` or ``.csv``.
     """
     path = Path(path)
-    suffix = _check_suffix(path)
+    suffix = check_table_suffix(path)
     atomic.write_dataframe(df, path)
     if suffix == ".csv" and df.attrs.get("fm_featurizer"):  # CSV has no metadata: a side file
         write_json(df.attrs["fm_featurizer"], path.with_name(path.name + ".featurizer.json"))
@@ -59,7 +52,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         path: a ``.parquet``/``.pq`` or ``.csv`` file.
     """
     path = Path(path)
-    suffix = _check_suffix(path)
+    suffix = check_table_suffix(path)
     if not path.exists():
         raise FileNotFoundError(f"Table not found: {path}.")
     if suffix == ".csv":

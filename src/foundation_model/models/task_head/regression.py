@@ -278,12 +278,14 @@ class RegressionTask(TaskSpec):
                 f"Task {self.name!r}: log_transform needs positive targets; "
                 f"{self.column!r} has values <= 0."
             )
-        for bound, outside, word in (
-            (self.min_value, lambda v, b: v < b, "below min_value"),
-            (self.max_value, lambda v, b: v > b, "above max_value"),
-        ):
-            bad = mask & outside(np.nan_to_num(y, nan=0.0), bound) if bound is not None else None
-            if bad is not None and bad.any():
+        labelled = np.where(mask, y, np.nan)
+        with np.errstate(invalid="ignore"):  # NaN compares False: unlabelled rows pass
+            beyond = {
+                "below min_value": (self.min_value, labelled < (self.min_value or 0.0)),
+                "above max_value": (self.max_value, labelled > (self.max_value or 0.0)),
+            }
+        for word, (bound, bad) in beyond.items():
+            if bound is not None and bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise ValueError(
                     f"Task {self.name!r}: {self.column!r} has {int(bad.sum())} label(s) {word} "
