@@ -155,7 +155,8 @@ def _localised(config: Path, tmp_path: Path, tasks: list | None = None) -> Path:
     return out
 
 
-def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) -> None:
+@pytest.mark.parametrize("preset", ["pretrain_base", "pretrain_large"])
+def test_pretrain_config_runs_on_a_corpus_subset(subset, tmp_path: Path, preset: str) -> None:
     """corpus -> fm featurize -> fm fit (3 steps) with the shipped YAML; unlabelled rows kept."""
     from foundation_model.cli.featurize import main as featurize_main
     from foundation_model.cli.main import main as fm_main
@@ -166,7 +167,7 @@ def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) ->
     argv = ["--input", str(subset.parquet), "--id-column", "formula", "--output", str(features)]
     assert featurize_main([*argv, "--no-cache", "--quiet"]) == 0
     attrs = pd.read_parquet(subset.parquet)
-    config = REPO_ROOT / "samples" / "generated_configs" / "pretrain_base.yaml"
+    config = REPO_ROOT / "samples" / "generated_configs" / f"{preset}.yaml"
     tasks = yaml.safe_load(config.read_text())["data"]["init_args"]["tasks"]
     # the subset has no OQMD source: `fm fit` refuses a task without any labelled training
     # row, so this run keeps the tasks whose source the subset holds
@@ -202,7 +203,7 @@ def test_pretrain_base_config_runs_on_a_corpus_subset(subset, tmp_path: Path) ->
         ]
     )
     assert rc == 0
-    (run,) = sorted((tmp_path / "runs" / "pretrain_base").glob("version_*"))
+    (run,) = sorted((tmp_path / "runs" / preset).glob("version_*"))
     metrics = pd.read_csv(run / "metrics.csv")
     for key in ("val_final_loss", "train_mfm_loss", "val_cp_curve_loss", "val_is_metal_loss"):
         assert key in metrics and metrics[key].notna().any(), key
@@ -233,4 +234,19 @@ def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -
     model = cfg["model"]["init_args"]
     assert model["uncertainty_weighting"] and model["mfm_weight"] > 0
     assert cfg["data"]["init_args"]["attributes_source"].endswith("corpus.parquet")
+    # the GPU preset: same tasks, a wider encoder, Huber loss, floors declared from physics,
+    # and a wall-clock budget that sets the epoch count
+    large = yaml.safe_load((tmp_path / "pretrain_large.yaml").read_text())
+    large_tasks = {t["init_args"]["name"]: t for t in large["data"]["init_args"]["tasks"]}
+    assert set(large_tasks) == set(tasks)
+    floors = {}
+    for name, task in large_tasks.items():
+        if task["class_path"].endswith("RegressionTask"):
+            assert task["init_args"]["loss"] == "huber", name
+            floors[name] = task["init_args"].get("min_value")
+    assert floors == {n: (0.0 if n in gen.NON_NEGATIVE else None) for n in floors}
+    assert 0.0 in floors.values() and None in floors.values()
+    assert large["model"]["init_args"]["encoder_dims"] == gen.LARGE_ARCHITECTURE["encoder_dims"]
+    (budget,) = large["trainer"]["callbacks"]
+    assert budget["class_path"].endswith("TimeBudget") and budget["init_args"]["minutes"] > 0
     assert gen.main(["--corpus", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 1

@@ -15,10 +15,16 @@ from foundation_model.cli.main import main as fm_main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "samples" / "generated_configs"
-# exercised by their own tests (pretrain_base: tests/data/test_corpus_build.py, on a corpus
+# exercised by their own tests (pretrain_base/_large: tests/data/test_corpus_build.py, on a corpus
 # subset; finetune_from_base: tests/workflows/test_transfer_bench.py as the benchmark recipe
 # and tests/results/test_shipped_base.py with the shipped checkpoint)
-OWNED_ELSEWHERE = ("matbench_", "mlip_", "pretrain_base", "finetune_from_base")
+OWNED_ELSEWHERE = (
+    "matbench_",
+    "mlip_",
+    "pretrain_base",
+    "pretrain_large",
+    "finetune_from_base",
+)
 CONFIGS = sorted(p for p in CONFIG_DIR.glob("*.yaml") if not p.name.startswith(OWNED_ELSEWHERE))
 SHORT_RUN = [
     "--trainer.max_epochs=1",
