@@ -9,6 +9,7 @@ strictly positive quantities, which span many orders of magnitude, as ``log10``.
 from __future__ import annotations
 
 import io
+import math
 import tarfile
 from importlib import metadata, resources
 
@@ -80,8 +81,9 @@ def read_transport(leaked: frozenset[str]) -> tuple[pd.DataFrame, dict[str, obje
     for name, (source, log) in COLUMNS.items():
         values = pd.to_numeric(table[source], errors="coerce").to_numpy(np.float64)
         if log:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                values = np.where(values > 0, np.log10(values), np.nan)
+            # libm's log10 per value, not numpy's: numpy dispatches log10 to SVML on AVX-512
+            # CPUs, whose last bits differ, and the corpus bytes would then depend on the CPU
+            values = np.array([math.log10(v) if v > 0 else math.nan for v in values])
         report = PropertyReport(unit=(f"log10 of {source}; " if log else "") + UNIT_NOTE)
         raw = pd.DataFrame({"formula": table["pretty_formula"], "value": values})
         rows = clean_rows(raw, leaked, report)
