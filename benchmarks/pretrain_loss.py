@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             old, base = recorded.get(task, {}), mse[task]
             result["transfer"][task] = {
                 "metric": r["metric"],
-                "mse_recorded": (old.get("model_pretrained") or {}).get("mean", float("nan")),
-                "scratch_recorded": (old.get("model_scratch") or {}).get("mean", float("nan")),
+                "mse_recorded": old.get("model_pretrained", float("nan")),
+                "scratch_recorded": old.get("model_scratch", float("nan")),
                 "mse_pretrained": base["model_pretrained"]["mean"],
                 "huber_pretrained": r["model_pretrained"]["mean"],
                 "scratch_rerun": r["model_scratch"]["mean"],
