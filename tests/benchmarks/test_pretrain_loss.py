@@ -44,6 +44,6 @@ def test_report_lists_heldout_metrics_and_transfer():
         "pretrain_minutes": 30.0,
     }
     text = study.markdown(result)
-    assert "| oqmd_band_gap_mae | | 0.04 | 0.02 | 0.500 |" in text
+    assert "| oqmd_band_gap_mae | 0.04 | 0.02 | 0.500 |" in text
     assert "is_metal_roc_auc" in text and "x_loss" not in text
     assert "| expt_gap | mae | 0.34 | 0.33 | 0.327 | 0.36 | 0.337 / 0.327 |" in text

@@ -234,7 +234,7 @@ def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -
     model = cfg["model"]["init_args"]
     assert model["uncertainty_weighting"] and model["mfm_weight"] > 0
     assert cfg["data"]["init_args"]["attributes_source"].endswith("corpus.parquet")
-    # the GPU preset: same tasks, a wider encoder, Huber loss, floors declared from physics,
+    # the GPU preset: same tasks, a wider encoder, floors declared from physics,
     # and a wall-clock budget that sets the epoch count
     large = yaml.safe_load((tmp_path / "pretrain_large.yaml").read_text())
     large_tasks = {t["init_args"]["name"]: t for t in large["data"]["init_args"]["tasks"]}
@@ -242,7 +242,7 @@ def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -
     floors = {}
     for name, task in large_tasks.items():
         if task["class_path"].endswith("RegressionTask"):
-            assert task["init_args"]["loss"] == "huber", name
+            assert "loss" not in task["init_args"], name  # squared error (pretrain_loss.md)
             floors[name] = task["init_args"].get("min_value")
     assert floors == {n: (0.0 if n in gen.NON_NEGATIVE else None) for n in floors}
     assert 0.0 in floors.values() and None in floors.values()
