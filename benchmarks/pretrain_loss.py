@@ -20,8 +20,8 @@ Measured:
 2. Transfer: ``benchmarks/matbench_all.py`` with each checkpoint on ``--tasks`` (official
    folds, the one fine-tuning recipe), both run here by the same code. fm-base's recorded
    numbers (``results/bench/matbench_all.json``) are listed too: the scratch entry of a
-   rerun does not reproduce them (the code has changed since), so only the two reruns
-   compare.
+   rerun does not reproduce them (they were made on another machine, whose floating point
+   steers training elsewhere), so only the two reruns compare.
 
 Decision rule, written before any result was seen: Huber becomes the loss of the next
 shipped pretraining if it lowers the held-out test MAE of all three OQMD tasks (the only
@@ -161,8 +161,9 @@ def markdown(result: dict) -> str:
             "",
             "Means over the 5 official folds; both fine-tuned columns and the scratch column "
             "were run by this script with the same code and seeds. The recorded column is "
-            "`results/bench/matbench_all.json`, run by older code (the scratch entry moved "
-            "too), so it does not compare with the others.",
+            "`results/bench/matbench_all.json`, run on another machine (the scratch entry "
+            "moved too; the same code reproduces this run's numbers here), so it does not "
+            "compare with the others.",
         ]
     minutes = result["pretrain_minutes"]
     lines += [
