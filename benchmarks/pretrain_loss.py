@@ -71,13 +71,13 @@ def huber_config(out: Path) -> Path:
 
 def pretrain(config: Path) -> tuple[Path, bool]:
     """Train the huber arm (or resume it); its ``best.ckpt`` and whether it was reused."""
-    import torch
+    from foundation_model.utils.checkpoint import load_checkpoint
 
     folder = ROOT / f"results/runs/{RUN}/checkpoints"
     best, last = folder / "best.ckpt", folder / "last.ckpt"
     epochs = yaml.safe_load(config.read_text())["trainer"]["max_epochs"]
     if last.exists():
-        done = torch.load(last, map_location="cpu", weights_only=False)["epoch"] + 1
+        done = load_checkpoint(last)["epoch"] + 1
         if done >= epochs and best.exists():
             print(f"{RUN}: finished before ({done} epochs), reusing {best}")
             return best, True
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     result["decision"] = "Huber adopted" if all(wins) else "squared error kept"
     if not args.no_transfer:
         recorded = json.loads((args.results / "matbench_all.json").read_text())["tasks"]
-        huber = transfer(ckpt, args.tasks, study, "transfer")
+        huber = transfer(ckpt, args.tasks, study, "transfer_huber")
         mse = transfer(BASE_CKPT, args.tasks, study, "transfer_mse")
         result["transfer"] = {}
         for task, r in huber.items():
