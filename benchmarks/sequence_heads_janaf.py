@@ -26,9 +26,22 @@ averaged). Scores per test curve, averaged over curves:
   reference ``flat`` is a flat line at the true mean (shape error = mean |truth - mean|):
   a method with a shape error near ``flat`` has not learned the curve's form.
 
+With ``--pretrained CKPT`` (e.g. fm-base) each head, with the setting chosen above, is also
+fine-tuned on the checkpoint's encoder and descriptors, the mode (``full`` / ``full_uniform``,
+as in the Matbench recipe) chosen on inner validation, against two controls that differ in one
+thing each: the same network from a random start, and kNN on the same descriptors. Curves the
+pretraining corpus holds (``--corpus``; Cp or S of the same formula) are dropped from the
+inner validation (moved to training) and from the scored test set, for every method of that
+section. With ``--seeds N`` the section also scores each arm's ``N``-seed ensemble (the mean
+curve). Criterion, fixed before the run: a method *beats kNN* when the 95 % paired bootstrap
+interval of its per-curve error minus kNN's (on Magpie, the baseline named by the issue) lies
+below zero for both the level and the shape error.
+
     uv run python benchmarks/sequence_heads_janaf.py      # ~38 min on a busy 2-core machine
     uv run python benchmarks/sequence_heads_janaf.py --seeds 3   # + the chosen settings
                                                                  # refit with 2 more seeds
+    uv run python benchmarks/sequence_heads_janaf.py --seeds 3 \
+        --pretrained results/pretrained/fm-base/model.ckpt             # + the pretrained section
 """
 
 from __future__ import annotations
@@ -53,6 +66,12 @@ HEADS: dict[str, tuple[str, list[dict]]] = {
     "tcn_film": ("SequenceTCNFiLMTask", [{"channels": 64}, {"channels": 128}]),
 }
 KNN_GRID = [{"k": k, "weighted": w} for k in (1, 3, 5, 10) for w in (False, True)]
+# the network of the Magpie section (encoder sized for ~300 curves)
+SMALL_NETWORK = {"encoder_dims": [128, 64], "deposit_dim": 64, "norm": "layer", "lr": 2e-3}
+# the pretrained section's modes: those of the Matbench fine-tuning recipe
+# (foundation_model.workflows.finetune_recipe), learning rates of its recipe YAML
+PRETRAINED_MODES = [{"mode": "full", "encoder_lr": 1e-4}, {"mode": "full_uniform"}]
+PRETRAINED_LR = 1e-3
 
 
 # ---------------------------------------------------------------------------- data
@@ -204,19 +223,24 @@ def run_head(
     test: pd.Index,
     epochs: int,
     seed: int = SEED,
+    network: dict | None = None,
 ) -> list[np.ndarray]:
     """Train encoder + ``head`` on ``train`` curves; predictions for ``test`` (original units).
 
     Args:
         head: key of ``HEADS``.
         cfg: head hyperparameters.
-        feats: Magpie features (index formula).
+        feats: input features (index formula).
         curves: curves (index formula).
         train: training formulas.
         test: scored formulas.
         epochs: training epochs.
         seed: torch seed.
+        network: encoder and optimiser settings (default :data:`SMALL_NETWORK`); a
+            ``checkpoint`` key warm-starts the encoder from that file, an ``encoder_lr`` key
+            gives the encoder its own learning rate.
     """
+    net = {**SMALL_NETWORK, **(network or {})}
     import torch
 
     from foundation_model.data import CompoundDataModule, PredefinedSplitter
@@ -237,16 +261,26 @@ def run_head(
         feats, [task], attrs, splitter=PredefinedSplitter("split"), batch_size=32
     )
     dm.setup("fit")
+    warm = {}
+    if net.get("checkpoint"):
+        warm = {"init_from_checkpoint": str(net["checkpoint"]), "init_components": ["encoder"]}
     model = FlexibleMultiTaskModel(
         tasks=dm.tasks,
         formula_input_dim=dm.formula_dim,
-        encoder_dims=[128, 64],
-        deposit_dim=64,
+        encoder_dims=list(net["encoder_dims"]),
+        deposit_dim=net["deposit_dim"],
+        norm=net["norm"],
         dropout=0.1,
         uncertainty_weighting=False,
+        **warm,
     )
     model.set_statistics(dm.statistics())
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    encoder = [p for n, p in model.named_parameters() if n.startswith("encoder.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    enc_lr = net.get("encoder_lr") or net["lr"]
+    opt = torch.optim.AdamW(
+        [{"params": encoder, "lr": enc_lr}, {"params": rest}], lr=net["lr"], weight_decay=1e-4
+    )
     for _ in range(epochs):
         model.train()
         for batch in dm.train_dataloader():
@@ -261,6 +295,140 @@ def run_head(
             for row, seq in zip(batch.index.tolist(), out["cp_sequence"].numpy(), strict=True):
                 preds[row] = seq[~np.isnan(seq)]
     return [preds[i] for i in dm.ids.get_indexer(test)]
+
+
+# ---------------------------------------------------------------------------- pretrained
+def corpus_curve_formulas(corpus: Path, columns: tuple[str, ...] = ("cp", "s")) -> set[str]:
+    """Formulas with a JANAF curve (any of ``columns``) in a pretraining corpus table.
+
+    Args:
+        corpus: ``corpus.parquet`` written by ``fm data corpus`` (index or column ``formula``).
+        columns: the corpus's curve columns (absent ones are ignored).
+    """
+    if not corpus.is_file():
+        raise SystemExit(
+            f"Corpus table {corpus} not found: build it with `fm data corpus --out "
+            f"{corpus.parent}` or pass --corpus (needed to keep its curves out of the scores)."
+        )
+    table = pd.read_parquet(corpus)
+    if "formula" in table.columns:
+        table = table.set_index("formula")
+    present = [c for c in columns if c in table.columns]
+    has_curve = table[present].notna().any(axis=1) if present else pd.Series(False, table.index)
+    return set(map(str, table.index[has_curve.to_numpy()]))
+
+
+def pretrained_features(checkpoint: Path, formulas: pd.Index) -> tuple[pd.DataFrame, dict]:
+    """The checkpoint's descriptors for ``formulas`` (its preset, column order and fill
+    medians) and the encoder settings a warm start needs.
+
+    Args:
+        checkpoint: a composition-only ``fm fit`` checkpoint with an input schema.
+        formulas: reduced formulas.
+    """
+    from foundation_model.features.pipeline import featurize_table
+    from foundation_model.workflows.finetune_recipe import PretrainedBase
+
+    base = PretrainedBase.read(checkpoint)
+    if base.preset is None:
+        raise SystemExit(f"Checkpoint {checkpoint} does not record its descriptor preset.")
+    df = pd.DataFrame({"formula": list(formulas)})
+    raw = featurize_table(
+        df,
+        "formula",
+        preset=base.preset,
+        id_column="formula",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    ).features.reindex(formulas)
+    arch = base.architecture
+    network = {
+        "encoder_dims": list(arch["encoder_dims"]),
+        "deposit_dim": int(arch["deposit_dim"]),
+        "norm": arch.get("norm", "layer"),
+        "lr": PRETRAINED_LR,
+    }
+    return base.align(raw), network
+
+
+def pretrained_section(
+    args: argparse.Namespace, curves: pd.DataFrame, data: dict, results: dict, log
+) -> dict:  # noqa: ANN001
+    """Each head (its setting chosen in the Magpie section) on the checkpoint's encoder,
+    fine-tuned by the recipe's modes (chosen on inner validation), against the same network
+    from scratch, kNN on Magpie and kNN on the checkpoint's descriptors.
+
+    Curves the corpus pretrained on are dropped from the inner validation (they join the
+    training curves) and from the test set; every method here is scored on that clean test set.
+    """
+    seen = corpus_curve_formulas(args.corpus)
+    feats, network = pretrained_features(args.pretrained, curves.index)
+    val_seen = data["val"][data["val"].isin(seen)]
+    clean = {
+        "curves": curves,
+        "train": data["train"].append(val_seen),
+        "val": data["val"][~data["val"].isin(seen)],
+        "test": data["test"][~data["test"].isin(seen)],
+    }
+    keep = ~data["test"].isin(seen)
+    truth = [np.asarray(v) for v in curves.loc[clean["test"], "cp"]]
+    knn_magpie = [p for p, k in zip(results["knn"]["predictions"], keep, strict=True) if k]
+    out: dict = {
+        "checkpoint": str(args.pretrained),
+        "network": network,
+        "dropped_from_val": list(val_seen),
+        "dropped_from_test": list(data["test"][~keep]),
+        "n_train": len(clean["train"]),
+        "n_val": len(clean["val"]),
+        "n_test": len(clean["test"]),
+        "methods": {
+            "knn": {
+                "chosen": results["knn"]["chosen"],
+                "test": curve_scores(knn_magpie, truth),
+                "predictions": knn_magpie,
+            },
+            "knn same features": evaluate(
+                "knn same features",
+                KNN_GRID,
+                lambda c, tr, te: run_knn(feats, curves, tr, te, c),
+                clean,
+                log,
+            ),
+        },
+    }
+    refit = clean["train"].append(clean["val"])
+    for head in HEADS:
+        cfg = results[head]["chosen"]
+
+        def fit(mode: dict, tr: pd.Index, te: pd.Index, seed: int = SEED, h=head, c=cfg) -> list:  # noqa: ANN001
+            net = {**network, "checkpoint": args.pretrained, "encoder_lr": mode.get("encoder_lr")}
+            return run_head(h, c, feats, curves, tr, te, args.epochs, seed, net)
+
+        def scratch(tr: pd.Index, te: pd.Index, seed: int = SEED, h=head, c=cfg) -> list:  # noqa: ANN001
+            return run_head(h, c, feats, curves, tr, te, args.epochs, seed, network)
+
+        pre = evaluate(f"{head} pretrained", PRETRAINED_MODES, fit, clean, log)
+        t0 = time.perf_counter()
+        preds = scratch(refit, clean["test"])
+        base = {"chosen": cfg, "test": curve_scores(preds, truth), "predictions": preds}
+        log(f"{head} scratch, same network: {base['test']} ({time.perf_counter() - t0:.0f} s)")
+        out["methods"][f"{head} pretrained"] = pre
+        out["methods"][f"{head} scratch, same network"] = base
+        if args.seeds > 1:
+            for res, again in (
+                (pre, lambda s, c=pre["chosen"], f=fit: f(c, refit, clean["test"], s)),
+                (base, lambda s, f=scratch: f(refit, clean["test"], s)),
+            ):
+                runs = [res["predictions"]] + [again(SEED + j) for j in range(1, args.seeds)]
+                errs = np.stack([per_curve_errors(preds, truth) for preds in runs])
+                knn_errs = per_curve_errors(knn_magpie, truth)
+                same = out["methods"]["knn same features"]["predictions"]
+                same_errs = per_curve_errors(same, truth)
+                res["repeats"] = seed_repeats(errs, knn_errs, SEED)
+                res["repeats_vs_knn_same_features"] = seed_repeats(errs, same_errs, SEED)
+                res["ensemble"] = seed_ensemble(runs, truth, knn_errs, same_errs)
+    return out
 
 
 # ---------------------------------------------------------------------------- protocol
@@ -304,6 +472,35 @@ def seed_repeats(errors: np.ndarray, knn_errors: np.ndarray, first_seed: int) ->
         "minus_knn": {
             name: paired_difference(averaged[:, i], knn_errors[:, i])
             for i, name in enumerate(names)
+        },
+    }
+
+
+def seed_ensemble(
+    runs: list[list[np.ndarray]],
+    truth: list[np.ndarray],
+    knn_errors: np.ndarray,
+    same_errors: np.ndarray,
+) -> dict:
+    """Scores of the mean curve over seeds, and its per-curve errors minus both kNNs'.
+
+    Args:
+        runs: per seed, the predicted curves (same test curves in every run).
+        truth: the true curves.
+        knn_errors: ``(curves, 4)`` per-curve errors of kNN on Magpie.
+        same_errors: ``(curves, 4)`` per-curve errors of kNN on the same features.
+    """
+    mean_curves = [np.mean(np.stack(c), axis=0) for c in zip(*runs, strict=True)]
+    errors = per_curve_errors(mean_curves, truth)
+    names = ("mae", "level", "shape")
+    return {
+        "seeds": len(runs),
+        "test": curve_scores(mean_curves, truth),
+        "minus_knn": {
+            n: paired_difference(errors[:, i], knn_errors[:, i]) for i, n in enumerate(names)
+        },
+        "minus_knn_same_features": {
+            n: paired_difference(errors[:, i], same_errors[:, i]) for i, n in enumerate(names)
         },
     }
 
@@ -385,7 +582,84 @@ def markdown(summary: dict) -> str:
                 f"{b['level']} / {b['shape']} of {n} | {ci['level']} | {ci['shape']} |"
             )
         lines.append("")
+    if summary.get("pretrained"):
+        lines += markdown_pretrained(summary["pretrained"])
     return "\n".join(lines)
+
+
+def _ci(d: dict) -> str:
+    return f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+
+
+def markdown_pretrained(section: dict) -> list[str]:
+    """Markdown lines of the pretrained section (:func:`pretrained_section`)."""
+    lines = [
+        f"## Heads on the pretrained encoder `{section['checkpoint']}`",
+        "",
+        f"The encoder ({section['network']['encoder_dims']}, deposit "
+        f"{section['network']['deposit_dim']}) is warm-started from the checkpoint and reads its "
+        "descriptors; each head keeps the setting chosen above; the Matbench recipe's modes "
+        "(`full`: encoder at 1e-4, head at 1e-3; `full_uniform`: all at 1e-3) are chosen on "
+        "inner validation. `scratch, same network`: the same network and descriptors from a "
+        "random start (the control for pretraining); `knn same features`: kNN on the "
+        "checkpoint's descriptors (the control for the features). Curves the pretraining corpus "
+        f"holds (Cp or S of the same formula) are left out of the scores: "
+        f"{len(section['dropped_from_test'])} test curves "
+        f"({', '.join(section['dropped_from_test']) or 'none'}) and "
+        f"{len(section['dropped_from_val'])} inner-validation curves (moved to training). "
+        f"{section['n_train']} train, {section['n_val']} inner validation, "
+        f"{section['n_test']} test curves.",
+        "",
+        "| method | chosen on inner validation | MAE | level error | shape error |",
+        "|---|---|---|---|---|",
+    ]
+    for method, res in section["methods"].items():
+        t = res["test"]
+        lines.append(
+            f"| {method} | `{res['chosen']}` | {t['mae']:.3f} | {t['level']:.3f} | "
+            f"{t['shape']:.3f} |"
+        )
+    lines.append("")
+    repeated = {m: r for m, r in section["methods"].items() if "repeats" in r}
+    if repeated:
+        n = len(next(iter(repeated.values()))["repeats"]["seeds"])
+        lines += [
+            f"Refit with {n} torch seeds: mean ± std over seeds, and the per-curve error "
+            "(averaged over the seeds) minus kNN's, 95 % paired bootstrap interval over the "
+            "test curves (negative: better than kNN).",
+            "",
+            "| method | MAE | level error | shape error | level − kNN Magpie | shape − kNN Magpie "
+            "| level − kNN same features | shape − kNN same features |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for method, res in repeated.items():
+            r, q = res["repeats"], res["repeats_vs_knn_same_features"]
+            m, sd = r["mean"], r["std"]
+            lines.append(
+                f"| {method} | {m['mae']:.3f} ± {sd['mae']:.3f} | {m['level']:.3f} ± "
+                f"{sd['level']:.3f} | {m['shape']:.3f} ± {sd['shape']:.3f} | "
+                f"{_ci(r['minus_knn']['level'])} | {_ci(r['minus_knn']['shape'])} | "
+                f"{_ci(q['minus_knn']['level'])} | {_ci(q['minus_knn']['shape'])} |"
+            )
+        lines += [
+            "",
+            f"Seed ensembles: the mean of the {n} seeds' curves, scored once; per-curve error "
+            "minus kNN's with the same bootstrap interval.",
+            "",
+            "| method | MAE | level error | shape error | level − kNN Magpie | shape − kNN Magpie "
+            "| level − kNN same features | shape − kNN same features |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for method, res in repeated.items():
+            e = res["ensemble"]
+            t, d, q = e["test"], e["minus_knn"], e["minus_knn_same_features"]
+            lines.append(
+                f"| {method}, {e['seeds']}-seed ensemble | {t['mae']:.3f} | {t['level']:.3f} | "
+                f"{t['shape']:.3f} | {_ci(d['level'])} | {_ci(d['shape'])} | "
+                f"{_ci(q['level'])} | {_ci(q['shape'])} |"
+            )
+        lines.append("")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -401,7 +675,22 @@ def main(argv: list[str] | None = None) -> int:
         help="torch seeds per head for the chosen setting's refit (seed 2026, 2027, ...); "
         "the split and the choice on inner validation stay those of seed 2026",
     )
+    p.add_argument(
+        "--pretrained",
+        type=Path,
+        default=None,
+        help="also fine-tune each head on this checkpoint's encoder (e.g. "
+        "results/pretrained/fm-base/model.ckpt), against the same network from scratch",
+    )
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("data/corpus/corpus.parquet"),
+        help="the checkpoint's pretraining corpus: its Cp/S curves are kept out of the scores",
+    )
     args = p.parse_args(argv)
+    if args.pretrained is not None and not args.pretrained.is_file():
+        p.error(f"--pretrained {args.pretrained} not found")
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1, got {args.seeds}")
     import torch
@@ -443,6 +732,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"({time.perf_counter() - t0:.0f} s)"
                 )
             res["repeats"] = seed_repeats(np.stack(errors), knn_errors, SEED)
+    pretrained = pretrained_section(args, curves, data, results, print) if args.pretrained else {}
     args.out.mkdir(parents=True, exist_ok=True)
     plot_curves(data, results, args.out / "sequence_heads_janaf.png")
     summary = {
@@ -457,6 +747,15 @@ def main(argv: list[str] | None = None) -> int:
             m: {k: v for k, v in r.items() if k != "predictions"} for m, r in results.items()
         },
     }
+    if pretrained:
+        summary["pretrained"] = {
+            **pretrained,
+            "test_formulas": [f for f in data["test"] if f not in pretrained["dropped_from_test"]],
+            "methods": {
+                m: {k: v for k, v in r.items() if k != "predictions"}
+                for m, r in pretrained["methods"].items()
+            },
+        }
     (args.out / "sequence_heads_janaf.json").write_text(json.dumps(summary, indent=2) + "\n")
     (args.out / "sequence_heads_janaf.md").write_text(markdown(summary))
     print(markdown(summary))

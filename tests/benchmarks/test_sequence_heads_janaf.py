@@ -4,6 +4,7 @@ and the seed-repeat report."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark_scripts import load_benchmark
@@ -65,3 +66,130 @@ def test_seed_repeats_and_their_table():
     text = bench.markdown(summary)
     assert "refit with 3 torch seeds" in text
     assert "3 / 3 / 2 of 3" in text
+
+
+def test_corpus_curve_formulas_reads_cp_or_s_and_explains_a_missing_table(tmp_path):
+    bench = load_benchmark("sequence_heads_janaf")
+    table = pd.DataFrame(
+        {
+            "oqmd_band_gap": [0.1, 0.2, np.nan, 1.0],
+            "cp": [[1.0, 2.0], None, None, None],
+            "s": [None, None, [3.0], None],
+        },
+        index=pd.Index(["NaCl", "MgO", "Fe2O3", "SiO2"], name="formula"),
+    )
+    path = tmp_path / "corpus.parquet"
+    table.to_parquet(path)
+    assert bench.corpus_curve_formulas(path) == {"NaCl", "Fe2O3"}
+    table.reset_index().to_parquet(path)  # formula as a column works too
+    assert bench.corpus_curve_formulas(path) == {"NaCl", "Fe2O3"}
+    with pytest.raises(SystemExit, match="fm data corpus"):
+        bench.corpus_curve_formulas(tmp_path / "missing.parquet")
+
+
+def test_seed_ensemble_scores_the_mean_curve_against_both_knns():
+    bench = load_benchmark("sequence_heads_janaf")
+    truth = [np.array([1.0, 2.0, 3.0]), np.array([4.0, 4.0])]
+    # two seeds off by +-0.5: each seed has level error 0.5, their mean curve none
+    runs = [[t + 0.5 for t in truth], [t - 0.5 for t in truth]]
+    knn = bench.per_curve_errors([t + 1.0 for t in truth], truth)
+    ens = bench.seed_ensemble(runs, truth, knn, knn)
+    assert ens["seeds"] == 2
+    assert ens["test"]["mae"] == pytest.approx(0.0)
+    assert ens["minus_knn"]["level"]["mean"] == pytest.approx(-1.0)
+    assert ens["minus_knn_same_features"]["shape"]["mean"] == pytest.approx(0.0)
+
+
+def test_pretrained_section_table():
+    bench = load_benchmark("sequence_heads_janaf")
+    ci = {"mean": -0.2, "ci_low": -0.4, "ci_high": -0.05}
+    rep = {
+        "seeds": [2026, 2027],
+        "mean": {"mae": 2.0, "level": 1.5, "shape": 1.4},
+        "std": {"mae": 0.1, "level": 0.1, "shape": 0.1},
+        "minus_knn": {"mae": ci, "level": ci, "shape": ci},
+    }
+    section = {
+        "checkpoint": "fm-base.ckpt",
+        "network": {"encoder_dims": [512, 256], "deposit_dim": 256},
+        "dropped_from_test": ["BHO"],
+        "dropped_from_val": [],
+        "n_train": 10,
+        "n_val": 3,
+        "n_test": 4,
+        "methods": {
+            "knn": {"chosen": {"k": 5}, "test": {"mae": 2.5, "level": 2, "shape": 2}},
+            "rnn pretrained": {
+                "chosen": {"mode": "full"},
+                "test": {"mae": 2.1, "level": 1.6, "shape": 1.5},
+                "repeats": rep,
+                "repeats_vs_knn_same_features": rep,
+                "ensemble": {
+                    "seeds": 2,
+                    "test": {"mae": 1.9, "level": 1.4, "shape": 1.3},
+                    "minus_knn": {"level": ci, "shape": ci},
+                    "minus_knn_same_features": {"level": ci, "shape": ci},
+                },
+            },
+        },
+    }
+    text = "\n".join(bench.markdown_pretrained(section))
+    assert "1 test curves (BHO)" in text
+    assert "| rnn pretrained, 2-seed ensemble | 1.900 |" in text
+    assert "-0.200 [-0.400, -0.050]" in text
+
+
+def test_pretrained_section_runs_on_the_shipped_checkpoint(tmp_path):
+    """Every arm of the pretrained section trains (1 epoch) on a few synthetic curves, and
+    curves the corpus holds are kept out of validation and test."""
+    import argparse
+    from pathlib import Path
+
+    bench = load_benchmark("sequence_heads_janaf")
+    ckpt = Path("results/pretrained/fm-base/model.ckpt")
+    formulas = ["NaCl", "MgO", "Al2O3", "SiO2", "KCl", "CaO", "TiO2", "ZnO", "LiF", "BaO"]
+    temps = [100.0, 200.0, 298.15, 400.0, 600.0]
+    rng = np.random.default_rng(0)
+    curves = pd.DataFrame(
+        {
+            "cp_T": [temps] * len(formulas),
+            "cp": [
+                list(25.0 * (1 - np.exp(-np.array(temps) / rng.uniform(80, 300)))) for _ in formulas
+            ],
+        },
+        index=pd.Index(formulas, name="formula"),
+    )
+    corpus = pd.DataFrame(
+        {"cp": [[1.0], None], "s": [None, [2.0]]}, index=pd.Index(["KCl", "ZnO"], name="formula")
+    )
+    corpus.to_parquet(tmp_path / "corpus.parquet")
+    data = {
+        "curves": curves,
+        "train": pd.Index(formulas[:5]),
+        "val": pd.Index(formulas[5:7]),  # CaO, TiO2
+        "test": pd.Index(formulas[7:]),  # ZnO (in the corpus), LiF, BaO
+    }
+    knn = {"chosen": {"k": 1, "weighted": False}}
+    knn["predictions"] = bench.run_knn(
+        pd.DataFrame(rng.normal(size=(10, 3)), index=curves.index),
+        curves,
+        data["train"].append(data["val"]),
+        data["test"],
+        knn["chosen"],
+    )
+    results = {"knn": knn, **{h: {"chosen": grid[0]} for h, (_, grid) in bench.HEADS.items()}}
+    args = argparse.Namespace(
+        corpus=tmp_path / "corpus.parquet", pretrained=ckpt, epochs=1, seeds=2
+    )
+    out = bench.pretrained_section(args, curves, data, results, lambda *_: None)
+    assert out["dropped_from_test"] == ["ZnO"] and out["n_test"] == 2
+    assert out["dropped_from_val"] == [] and out["n_train"] == 5
+    for head in bench.HEADS:
+        pre = out["methods"][f"{head} pretrained"]
+        assert pre["chosen"] in bench.PRETRAINED_MODES
+        assert len(pre["predictions"]) == 2 and all(
+            len(p) == len(temps) for p in pre["predictions"]
+        )
+        assert np.isfinite(pre["ensemble"]["test"]["mae"])
+        assert out["methods"][f"{head} scratch, same network"]["repeats"]["seeds"] == [2026, 2027]
+    assert "knn same features" in out["methods"]
