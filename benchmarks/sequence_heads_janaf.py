@@ -735,6 +735,16 @@ def main(argv: list[str] | None = None) -> int:
     pretrained = pretrained_section(args, curves, data, results, print) if args.pretrained else {}
     args.out.mkdir(parents=True, exist_ok=True)
     plot_curves(data, results, args.out / "sequence_heads_janaf.png")
+    if pretrained:
+        shown = ["knn", "knn same features", *(f"{h} pretrained" for h in HEADS)]
+        plot_curves(
+            {
+                "curves": curves,
+                "test": [f for f in data["test"] if f not in pretrained["dropped_from_test"]],
+            },
+            {m: pretrained["methods"][m] for m in shown},
+            args.out / "sequence_heads_janaf_pretrained.png",
+        )
     summary = {
         "n_curves": len(curves),
         **{f"n_{s}": int(len(data[s])) for s in ("train", "val", "test")},
