@@ -529,6 +529,21 @@ def plot_curves(data: dict, results: dict, path: Path, n: int = 8) -> None:
     plt.close(fig)
 
 
+def _method_table(methods: dict) -> list[str]:
+    """Markdown rows: each method's chosen setting and test scores."""
+    lines = [
+        "| method | chosen on inner validation | MAE | level error | shape error |",
+        "|---|---|---|---|---|",
+    ]
+    for method, res in methods.items():
+        t = res["test"]
+        lines.append(
+            f"| {method} | `{res['chosen']}` | {t['mae']:.3f} | {t['level']:.3f} | "
+            f"{t['shape']:.3f} |"
+        )
+    return lines
+
+
 def markdown(summary: dict) -> str:
     """The Markdown table of ``summary``."""
     lines = [
@@ -538,15 +553,8 @@ def markdown(summary: dict) -> str:
         f"validation, {summary['n_test']} test); Cp in J/(K mol of atoms); "
         f"{summary['epochs']} epochs per head; seed {summary['seed']}; {summary['seconds']:.0f} s.",
         "",
-        "| method | chosen on inner validation | MAE | level error | shape error |",
-        "|---|---|---|---|---|",
+        *_method_table(summary["methods"]),
     ]
-    for method, res in summary["methods"].items():
-        t = res["test"]
-        lines.append(
-            f"| {method} | `{res['chosen']}` | {t['mae']:.3f} | {t['level']:.3f} | "
-            f"{t['shape']:.3f} |"
-        )
     flat = next(iter(summary["methods"].values()))["test"]["flat"]
     lines += [
         f"| flat line at the true mean | - | {flat:.3f} | 0 | {flat:.3f} |",
@@ -610,16 +618,9 @@ def markdown_pretrained(section: dict) -> list[str]:
         f"{section['n_train']} train, {section['n_val']} inner validation, "
         f"{section['n_test']} test curves.",
         "",
-        "| method | chosen on inner validation | MAE | level error | shape error |",
-        "|---|---|---|---|---|",
+        *_method_table(section["methods"]),
+        "",
     ]
-    for method, res in section["methods"].items():
-        t = res["test"]
-        lines.append(
-            f"| {method} | `{res['chosen']}` | {t['mae']:.3f} | {t['level']:.3f} | "
-            f"{t['shape']:.3f} |"
-        )
-    lines.append("")
     repeated = {m: r for m, r in section["methods"].items() if "repeats" in r}
     if repeated:
         n = len(next(iter(repeated.values()))["repeats"]["seeds"])
