@@ -310,10 +310,13 @@ def corpus_curve_formulas(corpus: Path, columns: tuple[str, ...] = ("cp", "s")) 
             f"Corpus table {corpus} not found: build it with `fm data corpus --out "
             f"{corpus.parent}` or pass --corpus (needed to keep its curves out of the scores)."
         )
-    table = pd.read_parquet(corpus)
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(corpus).names)
+    present = [c for c in columns if c in names]
+    table = pd.read_parquet(corpus, columns=present + (["formula"] if "formula" in names else []))
     if "formula" in table.columns:
         table = table.set_index("formula")
-    present = [c for c in columns if c in table.columns]
     has_curve = table[present].notna().any(axis=1) if present else pd.Series(False, table.index)
     return set(map(str, table.index[has_curve.to_numpy()]))
 
@@ -365,13 +368,13 @@ def pretrained_section(
     seen = corpus_curve_formulas(args.corpus)
     feats, network = pretrained_features(args.pretrained, curves.index)
     val_seen = data["val"][data["val"].isin(seen)]
+    keep = ~data["test"].isin(seen)
     clean = {
         "curves": curves,
         "train": data["train"].append(val_seen),
         "val": data["val"][~data["val"].isin(seen)],
-        "test": data["test"][~data["test"].isin(seen)],
+        "test": data["test"][keep],
     }
-    keep = ~data["test"].isin(seen)
     truth = [np.asarray(v) for v in curves.loc[clean["test"], "cp"]]
     knn_magpie = [p for p, k in zip(results["knn"]["predictions"], keep, strict=True) if k]
     out: dict = {
@@ -379,6 +382,7 @@ def pretrained_section(
         "network": network,
         "dropped_from_val": list(val_seen),
         "dropped_from_test": list(data["test"][~keep]),
+        "test_formulas": list(clean["test"]),
         "n_train": len(clean["train"]),
         "n_val": len(clean["val"]),
         "n_test": len(clean["test"]),
@@ -398,6 +402,8 @@ def pretrained_section(
         },
     }
     refit = clean["train"].append(clean["val"])
+    knn_errs = per_curve_errors(knn_magpie, truth)
+    same_errs = per_curve_errors(out["methods"]["knn same features"]["predictions"], truth)
     for head in HEADS:
         cfg = results[head]["chosen"]
 
@@ -422,9 +428,6 @@ def pretrained_section(
             ):
                 runs = [res["predictions"]] + [again(SEED + j) for j in range(1, args.seeds)]
                 errs = np.stack([per_curve_errors(preds, truth) for preds in runs])
-                knn_errs = per_curve_errors(knn_magpie, truth)
-                same = out["methods"]["knn same features"]["predictions"]
-                same_errs = per_curve_errors(same, truth)
                 res["repeats"] = seed_repeats(errs, knn_errs, SEED)
                 res["repeats_vs_knn_same_features"] = seed_repeats(errs, same_errs, SEED)
                 res["ensemble"] = seed_ensemble(runs, truth, knn_errs, same_errs)
@@ -599,6 +602,13 @@ def _ci(d: dict) -> str:
     return f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
 
 
+VS_KNN_HEADER = [
+    "| method | MAE | level error | shape error | level − kNN Magpie | shape − kNN Magpie "
+    "| level − kNN same features | shape − kNN same features |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
 def markdown_pretrained(section: dict) -> list[str]:
     """Markdown lines of the pretrained section (:func:`pretrained_section`)."""
     lines = [
@@ -607,7 +617,8 @@ def markdown_pretrained(section: dict) -> list[str]:
         f"The encoder ({section['network']['encoder_dims']}, deposit "
         f"{section['network']['deposit_dim']}) is warm-started from the checkpoint and reads its "
         "descriptors; each head keeps the setting chosen above; the Matbench recipe's modes "
-        "(`full`: encoder at 1e-4, head at 1e-3; `full_uniform`: all at 1e-3) are chosen on "
+        f"(`full`: encoder at {PRETRAINED_MODES[0]['encoder_lr']:.0e}, head at "
+        f"{PRETRAINED_LR:.0e}; `full_uniform`: all at {PRETRAINED_LR:.0e}) are chosen on "
         "inner validation. `scratch, same network`: the same network and descriptors from a "
         "random start (the control for pretraining); `knn same features`: kNN on the "
         "checkpoint's descriptors (the control for the features). Curves the pretraining corpus "
@@ -629,9 +640,7 @@ def markdown_pretrained(section: dict) -> list[str]:
             "(averaged over the seeds) minus kNN's, 95 % paired bootstrap interval over the "
             "test curves (negative: better than kNN).",
             "",
-            "| method | MAE | level error | shape error | level − kNN Magpie | shape − kNN Magpie "
-            "| level − kNN same features | shape − kNN same features |",
-            "|---|---|---|---|---|---|---|---|",
+            *VS_KNN_HEADER,
         ]
         for method, res in repeated.items():
             r, q = res["repeats"], res["repeats_vs_knn_same_features"]
@@ -647,9 +656,7 @@ def markdown_pretrained(section: dict) -> list[str]:
             f"Seed ensembles: the mean of the {n} seeds' curves, scored once; per-curve error "
             "minus kNN's with the same bootstrap interval.",
             "",
-            "| method | MAE | level error | shape error | level − kNN Magpie | shape − kNN Magpie "
-            "| level − kNN same features | shape − kNN same features |",
-            "|---|---|---|---|---|---|---|---|",
+            *VS_KNN_HEADER,
         ]
         for method, res in repeated.items():
             e = res["ensemble"]
@@ -739,10 +746,7 @@ def main(argv: list[str] | None = None) -> int:
     if pretrained:
         shown = ["knn", "knn same features", *(f"{h} pretrained" for h in HEADS)]
         plot_curves(
-            {
-                "curves": curves,
-                "test": [f for f in data["test"] if f not in pretrained["dropped_from_test"]],
-            },
+            {"curves": curves, "test": pretrained["test_formulas"]},
             {m: pretrained["methods"][m] for m in shown},
             args.out / "sequence_heads_janaf_pretrained.png",
         )
@@ -761,7 +765,6 @@ def main(argv: list[str] | None = None) -> int:
     if pretrained:
         summary["pretrained"] = {
             **pretrained,
-            "test_formulas": [f for f in data["test"] if f not in pretrained["dropped_from_test"]],
             "methods": {
                 m: {k: v for k, v in r.items() if k != "predictions"}
                 for m, r in pretrained["methods"].items()
