@@ -74,14 +74,16 @@ def inner_scores(x: pd.DataFrame, y: pd.Series, task_type: str, seed: int) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
+    from foundation_model.data.matbench import read_matbench_task
     from foundation_model.features.imputation import MedianImputer
     from foundation_model.workflows.finetune_recipe import PretrainedBase
-    from foundation_model.workflows.matbench_bench import BenchOptions, _load_task, task_features
+    from foundation_model.workflows.matbench_bench import BenchOptions, task_features
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ckpt = ROOT / "results/pretrained/fm-base/model.ckpt"
     p.add_argument("--pretrained", type=Path, default=ckpt)
     p.add_argument("--tasks", nargs="+", default=list(SMALL))
+    p.add_argument("--data-dir", type=Path, default=Path("data/matbench"))
     p.add_argument("--out", type=Path, default=ROOT / "results/bench/tree_probe_inner")
     args = p.parse_args(argv)
     base = PretrainedBase.read(args.pretrained)
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     for short in args.tasks:
         t0 = time.perf_counter()
         opts = BenchOptions(task=f"matbench_{short}", out_dir=args.out, progress=False)
-        task = _load_task(opts)
+        task = read_matbench_task(args.data_dir, opts.task)
+        if task is None:
+            raise SystemExit(f"{opts.task} is not in {args.data_dir}: run `fm data matbench`.")
         raw, _ = task_features(task, base.preset or "magpie", opts)
         train = list(task.folds[0][0])
         x = MedianImputer().fit_transform(base.align(raw.loc[train], empty_columns_only=True))
