@@ -23,6 +23,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,13 +34,15 @@ sys.path.insert(0, str(ROOT / "src"))
 SMALL = ("steels", "jdft2d", "phonons", "dielectric", "expt_gap", "expt_is_metal", "glass")
 
 
-def pretrained_inputs(ckpt: Path, x: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """fm-base's ``h_task`` and its heads' scalar outputs for descriptor rows ``x``."""
+def pretrained_inputs(model: Any, x: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """fm-base's ``h_task`` and its heads' scalar outputs for descriptor rows ``x``.
+
+    Args:
+        model: the pretrained model (``Predictor.from_checkpoint(path).model``, eval mode).
+        x: descriptors in the checkpoint's column order, without NaNs.
+    """
     import torch
 
-    from foundation_model.inference.predictor import Predictor
-
-    model = Predictor.from_checkpoint(ckpt).model
     t = torch.as_tensor(x.to_numpy(dtype=np.float32))
     with torch.no_grad():
         h = model.encoder(model.formula_scaler.transform(t)).h_task
@@ -76,6 +79,8 @@ def inner_scores(x: pd.DataFrame, y: pd.Series, task_type: str, seed: int) -> li
 def main(argv: list[str] | None = None) -> int:
     from foundation_model.data.matbench import read_matbench_task
     from foundation_model.features.imputation import MedianImputer
+    from foundation_model.inference.predictor import Predictor
+    from foundation_model.utils.atomic import write_json, write_text
     from foundation_model.workflows.finetune_recipe import PretrainedBase
     from foundation_model.workflows.matbench_bench import BenchOptions, task_features
 
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "results/bench/tree_probe_inner")
     args = p.parse_args(argv)
     base = PretrainedBase.read(args.pretrained)
+    model = Predictor.from_checkpoint(args.pretrained).model
     path = args.out / "scores.json"
     rows = json.loads(path.read_text()) if path.is_file() else {}  # tasks run before are kept
     for short in args.tasks:
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         train = list(task.folds[0][0])
         x = MedianImputer().fit_transform(base.align(raw.loc[train], empty_columns_only=True))
         x_fill = base.align(raw.loc[train])  # the encoder's own fill: pre-training medians
-        latent, heads = pretrained_inputs(args.pretrained, x_fill)
+        latent, heads = pretrained_inputs(model, x_fill)
         y = task.table["target"].loc[train]
         arms = {
             "rf_desc": x,
@@ -115,9 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         r = rows[short]
         print(short, {k: round(float(np.mean(r[k])), 4) for k in arms}, flush=True)
-        args.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(rows, indent=2))
-        (args.out / "README.md").write_text(markdown(rows))
+        write_json(rows, path)  # after every task: an interrupted run keeps what it finished
+        write_text(markdown(rows), args.out / "README.md")
     return 0
 
 

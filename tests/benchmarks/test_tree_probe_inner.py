@@ -14,13 +14,14 @@ CKPT = Path(__file__).resolve().parents[2] / "results/pretrained/fm-base/model.c
 
 def test_pretrained_inputs_of_the_shipped_checkpoint():
     bench = load_benchmark("tree_probe_inner")
+    from foundation_model.inference.predictor import Predictor
     from foundation_model.workflows.finetune_recipe import PretrainedBase
 
     base = PretrainedBase.read(CKPT)
     rng = np.random.default_rng(0)
     x = base.align(pd.DataFrame(index=["a", "b", "c"]))  # every column at its median
     x.iloc[1] = x.iloc[1] * (1.0 + 0.5 * rng.standard_normal(x.shape[1]))
-    latent, heads = bench.pretrained_inputs(CKPT, x)
+    latent, heads = bench.pretrained_inputs(Predictor.from_checkpoint(CKPT).model, x)
     assert list(latent.index) == ["a", "b", "c"] and list(heads.index) == ["a", "b", "c"]
     assert latent.shape[1] == base.architecture["deposit_dim"]
     assert heads.shape[1] >= 1 and np.isfinite(heads.to_numpy()).all()
