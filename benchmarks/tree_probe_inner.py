@@ -135,7 +135,9 @@ def markdown(rows: dict[str, dict]) -> str:
         "forests that differ in their inputs alone. MAE: lower is better; ROC-AUC (hard "
         "labels, as Matbench scores): higher is better. In brackets: the arm minus "
         "`rf_desc`, with the number of inner folds (of 3) on which the arm is better. "
-        "Written by `benchmarks/tree_probe_inner.py`.",
+        "Descriptor gaps are filled with medians of all of fold 0's training ids (the same "
+        "fill for every arm); `h_task` is computed with the checkpoint's pre-training "
+        "medians. Written by `benchmarks/tree_probe_inner.py`.",
         "",
         "| task | metric | train rows | RF descriptors | + fm-base h_task | + fm-base head "
         "outputs | h_task alone |",
