@@ -7,6 +7,7 @@
 * ``fm datagen ...`` -> :mod:`foundation_model.cli.datagen`
 * ``fm distill ...`` -> :mod:`foundation_model.cli.distill`
 * ``fm ui ...`` -> :mod:`foundation_model.cli.ui`
+* ``fm calibrate ...`` -> :mod:`foundation_model.cli.calibrate`
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ TOOL_COMMANDS = {
         "Build datasets (Matbench v0.1 with official folds; the pretraining corpus).",
     ),
     "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "calibrate": (
+        "foundation_model.cli.calibrate",
+        "Add a latent-distance σ to a trained checkpoint (weights unchanged).",
+    ),
     "datagen": (
         "foundation_model.cli.datagen",
         "Generate MLIP training data: generate -> explore -> sample -> store.",
