@@ -42,3 +42,17 @@ def make_tables(
         drop = rng.random(n) < missing
         attrs.loc[drop, col] = np.nan
     return {"formula": formula, "structure": structure, "attributes": attrs}
+
+
+#: one task of each kind on :func:`make_tables`' attributes (``y``, ``cls``, ``cp`` over ``T``)
+TABLE_TASKS = [
+    {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": {"name": "y"}},
+    {
+        "class_path": "foundation_model.models.task_head.ClassificationTask",
+        "init_args": {"name": "cls"},
+    },
+    {
+        "class_path": "foundation_model.models.task_head.SequenceTCNFiLMTask",
+        "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "channels": 8},
+    },
+]

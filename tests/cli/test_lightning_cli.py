@@ -17,18 +17,9 @@ from foundation_model.models.task_head import (
     RegressionTask,
     SequenceTCNFiLMTask,
 )
+from synthetic_tables import TABLE_TASKS
 
-TASKS = [
-    {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": {"name": "y"}},
-    {
-        "class_path": "foundation_model.models.task_head.ClassificationTask",
-        "init_args": {"name": "cls"},
-    },
-    {
-        "class_path": "foundation_model.models.task_head.SequenceTCNFiLMTask",
-        "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "channels": 8},
-    },
-]
+TASKS = TABLE_TASKS
 
 
 def write_config(tmp_path: Path, files: dict[str, str], tasks=TASKS, **model_args) -> Path:

@@ -17,18 +17,9 @@ from foundation_model.workflows.calibrate_checkpoint import (
     CalibrationOptions,
     calibrate_checkpoint,
 )
+from synthetic_tables import TABLE_TASKS
 
-TASKS = [
-    {"class_path": "foundation_model.models.task_head.RegressionTask", "init_args": {"name": "y"}},
-    {
-        "class_path": "foundation_model.models.task_head.ClassificationTask",
-        "init_args": {"name": "cls"},
-    },
-    {
-        "class_path": "foundation_model.models.task_head.SequenceRNNTask",
-        "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "hidden_size": 8},
-    },
-]
+TASKS = TABLE_TASKS
 
 
 def _config(tmp: Path, files: dict[str, str], tasks: list[dict]) -> Path:
