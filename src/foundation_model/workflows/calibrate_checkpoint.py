@@ -179,7 +179,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     kept = LatentDistance.choose_rows(dm.splits.train, opts.rows)
     model.latent_distance.fill(model.encode_rows(dm.tensors, kept))
     trainer = pl.Trainer(
-        accelerator="cpu",
+        accelerator="auto",  # one device: the passes are short, and the bank stays whole
         devices=1,
         logger=False,
         enable_checkpointing=False,
