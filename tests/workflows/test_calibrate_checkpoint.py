@@ -130,6 +130,13 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, table_files
     assert "--rows" in capsys.readouterr().err
     assert main([*base, "--output", str(new), "--config", str(trained["tmp"] / "no.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+    no_val = [*base, "--output", str(new)]
+    no_val += [
+        '--data.init_args.splitter={"class_path": "foundation_model.data.RandomSplitter", '
+        '"init_args": {"val_fraction": 0.0, "test_fraction": 0.1}}'
+    ]
+    assert main(no_val) == 2
+    assert "validation rows" in capsys.readouterr().err
     assert sorted(p.name for p in trained["tmp"].glob("*.ckpt")) == ["o.ckpt"]
 
 

@@ -174,6 +174,12 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     model = build_distance_model(ckpt, opts.rows, opts.k)
     dm = load_datamodule(opts.config, opts.overrides)
     _check_data(model, dm, opts.config)
+    if len(dm.splits.val) == 0 or len(dm.splits.train) == 0:
+        raise ValueError(
+            f"{opts.config}: its split has {len(dm.splits.train)} training and "
+            f"{len(dm.splits.val)} validation rows; σ is fitted on validation rows and kept "
+            "training rows, so give the config the training run's split."
+        )
 
     assert model.latent_distance is not None
     kept = LatentDistance.choose_rows(dm.splits.train, opts.rows)
