@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +161,16 @@ def test_calibrating_afterwards_equals_training_with_the_latent_distance(trained
     assert set(a) == set(b)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_cli_sigma_fit_and_report(trained, capsys):
+    out, report = trained["tmp"] / "lik.ckpt", trained["tmp"] / "lik.json"
+    argv = ["calibrate", "--ckpt_path", str(trained["ckpt"]), "--config", str(trained["cfg"])]
+    argv += ["--output", str(out), "--rows", "40", "--sigma-fit", "likelihood"]
+    assert main([*argv, "--report", str(report)]) == 0
+    assert "y: test ±1σ" in capsys.readouterr().out
+    saved = torch.load(out, map_location="cpu", weights_only=False)
+    assert saved["hyper_parameters"]["sigma_fit"] == "likelihood"
+    written = json.loads(report.read_text())
+    assert written["sigma_fit"] == "likelihood" and written["rows_kept"] == 40
+    assert Predictor.from_checkpoint(out).model.hparams["sigma_fit"] == "likelihood"

@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True, help="the new checkpoint")
     p.add_argument("--rows", type=int, default=4096, help="training rows kept in the checkpoint")
     p.add_argument("--k", type=int, default=5, help="nearest kept rows averaged")
+    p.add_argument(
+        "--sigma-fit",
+        choices=["matched", "likelihood", "conformal"],
+        default=None,
+        help="how the σ map is fitted on the validation rows (default: the checkpoint's own "
+        "sigma_fit, matched unless it was trained with another)",
+    )
     p.add_argument("--report", type=Path, default=None, help="also write the report as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     return p
@@ -58,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 k=args.k,
                 overrides=tuple(overrides),
                 overwrite=args.overwrite,
+                sigma_fit=args.sigma_fit,
             )
         )
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as err:

@@ -37,6 +37,8 @@ class CalibrationOptions:
         k: nearest kept rows averaged into the distance.
         overrides: extra ``fm fit`` arguments applied to the config.
         overwrite: replace an existing ``output``.
+        sigma_fit: how the σ map is fitted (a ``SIGMA_FITS`` name); None keeps the
+            checkpoint's own ``sigma_fit``.
     """
 
     checkpoint: Path
@@ -46,6 +48,7 @@ class CalibrationOptions:
     k: int = 5
     overrides: tuple[str, ...] = ()
     overwrite: bool = False
+    sigma_fit: str | None = None
 
 
 def _check_paths(opts: CalibrationOptions) -> None:
@@ -64,7 +67,9 @@ def _check_paths(opts: CalibrationOptions) -> None:
         raise ValueError(f"--rows and --k must be >= 1, got {opts.rows} and {opts.k}.")
 
 
-def build_distance_model(ckpt: dict[str, Any], rows: int, k: int) -> Any:
+def build_distance_model(
+    ckpt: dict[str, Any], rows: int, k: int, sigma_fit: str | None = None
+) -> Any:
     """The checkpoint's model rebuilt with ``sigma_distance_rows=rows`` (an empty bank)
     and every stored weight loaded; raises when anything else does not fit.
 
@@ -72,6 +77,7 @@ def build_distance_model(ckpt: dict[str, Any], rows: int, k: int) -> Any:
         ckpt: the loaded checkpoint dict.
         rows: bank size.
         k: neighbours.
+        sigma_fit: replaces the checkpoint's ``sigma_fit`` when given.
     """
     from foundation_model.models import FlexibleMultiTaskModel
 
@@ -82,6 +88,8 @@ def build_distance_model(ckpt: dict[str, Any], rows: int, k: int) -> Any:
         )
     params = inspect.signature(FlexibleMultiTaskModel.__init__).parameters
     hp |= {"sigma_distance_rows": rows, "sigma_distance_k": k}
+    if sigma_fit is not None:
+        hp["sigma_fit"] = sigma_fit  # the model checks the name
     # the weights come from this checkpoint; do not load a fine-tuning source again
     hp |= {"init_from_checkpoint": None, "init_components": None}
     model = FlexibleMultiTaskModel(**{key: v for key, v in hp.items() if key in params})
@@ -171,7 +179,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
 
     _check_paths(opts)
     ckpt = load_checkpoint(opts.checkpoint)
-    model = build_distance_model(ckpt, opts.rows, opts.k)
+    model = build_distance_model(ckpt, opts.rows, opts.k, opts.sigma_fit)
     dm = load_datamodule(opts.config, opts.overrides)
     _check_data(model, dm, opts.config)
     if len(dm.splits.val) == 0 or len(dm.splits.train) == 0:
@@ -213,6 +221,8 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     out["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     hp = dict(ckpt.get("hyper_parameters") or {})
     hp |= {"sigma_distance_rows": opts.rows, "sigma_distance_k": opts.k}
+    if opts.sigma_fit is not None:
+        hp["sigma_fit"] = opts.sigma_fit
     out["hyper_parameters"] = hp
     report = {
         "checkpoint": str(opts.checkpoint),
@@ -220,6 +230,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
         "output": str(opts.output),
         "rows_kept": int(len(kept)),
         "k": opts.k,
+        "sigma_fit": model.hparams.get("sigma_fit", "matched"),
         "split_rows": {s: int(len(getattr(dm.splits, s))) for s in ("train", "val", "test")},
         "tasks": tasks,
     }
