@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         write_json(report, args.report)
     for name, task in report["tasks"].items():
         t = task["test"]
+        if t is None:
+            print(f"{name}: σ fitted; fewer than 5 test rows to score it on")
+            continue
         print(
             f"{name}: test ±1σ {t['coverage_1sigma']:.3f} ±2σ {t['coverage_2sigma']:.3f} "
             f"area {t['miscalibration_area']:.3f} Spearman {t['spearman_error_sigma']:.2f} "

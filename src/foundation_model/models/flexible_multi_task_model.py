@@ -519,11 +519,13 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             return False
         return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
 
-    def _recalibrate(self, results: dict[str, dict[str, np.ndarray]]) -> None:
+    def _recalibrate(self, results: dict[str, dict[str, np.ndarray]]) -> list[str]:
         """Refit each task's σ map on the validation rows: its scale and floor, and with
         ``sigma_distance_rows`` the weight of the latent distance
-        (:func:`~foundation_model.models.calibration.distance_weight`)."""
+        (:func:`~foundation_model.models.calibration.distance_weight`). Returns the names
+        of the tasks whose map was refitted (5 or more rows with a finite σ signal)."""
         fit = SIGMA_FITS[self.hparams.get("sigma_fit", "matched")]
+        fitted: list[str] = []
         for i, spec in enumerate(self.task_specs):
             arrays = results.get(spec.name, {})
             if "spread" not in arrays:
@@ -545,6 +547,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             scale, floor = fit(y, pred, first)
             self.sigma_scales[i] = scale
             self.sigma_floors[i] = floor
+            fitted.append(spec.name)
+        return fitted
 
     def _refresh_latent_bank(self) -> None:
         """Put the current representation of the kept training rows into the bank."""

@@ -166,7 +166,8 @@ def task_calibration(arrays: dict[str, np.ndarray]) -> dict[str, float] | None:
 def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     """Fit the distance σ of ``opts.checkpoint`` on its run's validation rows, score it on
     the test rows and write ``opts.output``; returns the report (per task: ``w``, ``a``,
-    ``b`` and the test metrics).
+    ``b`` and the test metrics, for every task whose map was fitted: 5 or more validation
+    rows with a σ signal).
 
     Args:
         opts: see :class:`CalibrationOptions`.
@@ -200,21 +201,22 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
         enable_model_summary=False,
     )
     trainer.validate(model, dm, verbose=False)
-    model._recalibrate(_split_arrays(model, "val"))
-    trainer.test(model, dm, verbose=False)
-    test = _split_arrays(model, "test")
+    fitted = set(model._recalibrate(_split_arrays(model, "val")))
+    test: dict[str, dict[str, np.ndarray]] = {}
+    if len(dm.splits.test):  # without test rows the report has no scores
+        trainer.test(model, dm, verbose=False)
+        test = _split_arrays(model, "test")
 
     names = [t.name for t in model.task_specs]
     tasks: dict[str, Any] = {}
     for i, name in enumerate(names):
-        scores = task_calibration(test.get(name, {})) if name in test else None
-        if scores is None:
-            continue
+        if name not in fitted:
+            continue  # no σ map (classification) or too few validation rows to fit one
         tasks[name] = {
             "w": float(model.sigma_distance_weights[i]),
             "a": float(model.sigma_scales[i]),
             "b": float(model.sigma_floors[i]),
-            "test": scores,
+            "test": task_calibration(test[name]) if name in test else None,
         }
 
     out = dict(ckpt)
