@@ -25,7 +25,14 @@ from pathlib import Path
 import torch
 
 MAX_MB = 25.0
-KEEP = ("state_dict", "hyper_parameters", "fm_input_schema", "epoch", "global_step")
+KEEP = (
+    "state_dict",
+    "hyper_parameters",
+    "fm_input_schema",
+    "fm_calibration",  # fm calibrate's report, when the run was calibrated afterwards
+    "epoch",
+    "global_step",
+)
 
 
 def slim_checkpoint(src: Path, dst: Path) -> dict:

@@ -1,0 +1,49 @@
+"""``samples/helper_tools/ship_pretrained.py``: the slim checkpoint keeps what inference needs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "samples/helper_tools/ship_pretrained.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("fm_ship_pretrained", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path):
+    src, dst = tmp_path / "run.ckpt", tmp_path / "ship" / "model.ckpt"
+    full = {
+        "state_dict": {"w": torch.ones(3), "latent_distance.bank": torch.zeros(4, 2)},
+        "hyper_parameters": {"sigma_distance_rows": 4},
+        "fm_input_schema": {"formula": {"columns": ["a"], "fill": [0.0]}},
+        "fm_calibration": {"rows_kept": 4, "tasks": {}},
+        "optimizer_states": [{"state": {}}],
+        "lr_schedulers": [],
+        "loops": {},
+        "epoch": 3,
+        "global_step": 30,
+        "pytorch-lightning_version": "2.6.6",
+    }
+    torch.save(full, src)
+    slim = _script().slim_checkpoint(src, dst)
+    saved = torch.load(dst, map_location="cpu", weights_only=True)
+    assert set(saved) == set(slim)
+    assert set(saved) == {
+        "state_dict",
+        "hyper_parameters",
+        "fm_input_schema",
+        "fm_calibration",
+        "epoch",
+        "global_step",
+        "pytorch-lightning_version",
+    }
+    assert torch.equal(saved["state_dict"]["latent_distance.bank"], torch.zeros(4, 2))
+    assert not list(dst.parent.glob("*.tmp"))
