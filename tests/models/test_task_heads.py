@@ -6,6 +6,7 @@ import torch
 from foundation_model.models.task_head import (
     ClassificationTask,
     RegressionTask,
+    SequenceBasisTask,
     SequenceRNNTask,
     SequenceTCNFiLMTask,
     SequenceTransformerTask,
@@ -17,6 +18,7 @@ SEQ_TASKS = [
     SequenceRNNTask("s", "x", "y", cell="gru", hidden_size=8, bidirectional=True),
     SequenceTransformerTask("s", "x", "y", d_model=8, nhead=2, num_layers=1, dim_feedforward=16),
     SequenceTCNFiLMTask("s", "x", "y", channels=8, dilations=[1, 2]),
+    SequenceBasisTask("s", "x", "y", degree=3, hidden_dims=[8]),
 ]
 
 
@@ -54,3 +56,40 @@ def test_spec_round_trip_and_errors():
         RegressionTask("r", loss="abs")
     with pytest.raises(ValueError, match="Unknown TaskSpec class"):
         TaskSpec.from_dict({"class_path": "foundation_model.models.task_head.NopeTask"})
+
+
+def test_legendre_basis_matches_the_closed_forms_and_spans_cubics():
+    from foundation_model.models.task_head.sequence_basis import legendre
+
+    u = torch.linspace(-1, 1, 7, dtype=torch.float64)
+    p = legendre(u, 3)
+    assert p.shape == (7, 4)
+    torch.testing.assert_close(p[:, 2], (3 * u**2 - 1) / 2)
+    torch.testing.assert_close(p[:, 3], (5 * u**3 - 3 * u) / 2)
+    assert legendre(u, 0).shape == (7, 1)
+    # any cubic in u is a combination of P_0..P_3 (least squares is exact)
+    cubic = 0.3 - 1.2 * u + 0.7 * u**3
+    coef = torch.linalg.lstsq(p, cubic.unsqueeze(1)).solution
+    torch.testing.assert_close(p @ coef, cubic.unsqueeze(1))
+
+
+def test_basis_head_fits_a_family_of_smooth_curves():
+    """Curves y = a + b tanh(x) with (a, b) from the input: the basis head learns them."""
+    torch.manual_seed(0)
+    spec = SequenceBasisTask("s", "x", "y", degree=4, hidden_dims=[32])
+    head = spec.build_head(2)
+    ab = torch.randn(64, 2)
+    x = torch.linspace(-2, 2, 12).expand(64, 12).unsqueeze(-1)
+    y = ab[:, :1] + ab[:, 1:] * torch.tanh(x[..., 0])
+    mask = torch.ones(64, 12, dtype=torch.bool)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(400):
+        opt.zero_grad()
+        loss = head.loss(head(ab, x, mask), y, mask)
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.01 * float(y.var())
+    with pytest.raises(ValueError, match="degree"):
+        SequenceBasisTask("s", "x", "y", degree=-1)
+    again = TaskSpec.from_dict(spec.to_dict())
+    assert again == spec and again.degree == 4

@@ -1,9 +1,11 @@
-"""Task specs and their heads: regression, classification and sequence (RNN/Transformer/TCN)."""
+"""Task specs and their heads: regression, classification and sequence (RNN/Transformer/TCN/
+Legendre basis)."""
 
 from foundation_model.models.task_head.base import TaskHead, TaskSpec
 from foundation_model.models.task_head.classification import ClassificationHead, ClassificationTask
 from foundation_model.models.task_head.regression import RegressionHead, RegressionTask
 from foundation_model.models.task_head.sequence_base import SequenceHead, SequenceTask
+from foundation_model.models.task_head.sequence_basis import SequenceBasisHead, SequenceBasisTask
 from foundation_model.models.task_head.sequence_rnn import SequenceRNNHead, SequenceRNNTask
 from foundation_model.models.task_head.sequence_tcn_film import (
     SequenceTCNFiLMHead,
@@ -19,6 +21,8 @@ __all__ = [
     "ClassificationTask",
     "RegressionHead",
     "RegressionTask",
+    "SequenceBasisHead",
+    "SequenceBasisTask",
     "SequenceHead",
     "SequenceRNNHead",
     "SequenceRNNTask",
