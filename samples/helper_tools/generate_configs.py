@@ -67,11 +67,13 @@ SCENARIOS = {
     "head_sequence_rnn": "a single head: the first sequence task with the RNN head",
     "head_sequence_transformer": "a single head: the first sequence task, Transformer head",
     "head_sequence_tcn": "a single head: the first sequence task with the TCN-FiLM head",
+    "head_sequence_basis": "a single head: the first sequence task, Legendre-basis head",
 }
 SEQUENCE_HEADS = {
     "rnn": "SequenceRNNTask",
     "transformer": "SequenceTransformerTask",
     "tcn": "SequenceTCNFiLMTask",
+    "basis": "SequenceBasisTask",
 }
 
 
@@ -145,7 +147,7 @@ def classification_tasks(spec: DatasetSpec, attrs: pd.DataFrame) -> list[dict[st
 
 
 def sequence_tasks(spec: DatasetSpec, head: str, suffix: bool = False) -> list[dict[str, Any]]:
-    """One sequence task per ``SequenceSpec`` using ``head`` (``rnn``/``transformer``/``tcn``)."""
+    """One sequence task per ``SequenceSpec`` using ``head`` (a key of ``SEQUENCE_HEADS``)."""
     return [
         _task(
             SEQUENCE_HEADS[head],

@@ -105,6 +105,7 @@ def test_the_expected_scenarios_are_generated() -> None:
         "head_sequence_rnn",
         "head_sequence_transformer",
         "head_sequence_tcn",
+        "head_sequence_basis",
     } <= stems
 
 
@@ -124,6 +125,7 @@ def test_single_head_configs_hold_one_head_of_each_kind() -> None:
         "head_sequence_rnn": "SequenceRNNTask",
         "head_sequence_transformer": "SequenceTransformerTask",
         "head_sequence_tcn": "SequenceTCNFiLMTask",
+        "head_sequence_basis": "SequenceBasisTask",
     }
     for stem, kind in kinds.items():
         tasks = yaml.safe_load((CONFIG_DIR / f"{stem}.yaml").read_text())["data"]["init_args"]
@@ -257,6 +259,7 @@ def test_generator_infers_classes_and_sources(helper_script, tmp_path: Path, mon
     assert tasks["cp"]["class_path"].endswith("SequenceRNNTask")
     heads = _cfg(tmp_path / "t_sequence_heads.yaml")["data"]["init_args"]["tasks"]
     assert sorted(t["class_path"].rsplit(".", 1)[1] for t in heads) == [
+        "SequenceBasisTask",
         "SequenceRNNTask",
         "SequenceTCNFiLMTask",
         "SequenceTransformerTask",
