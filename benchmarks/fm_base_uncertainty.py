@@ -41,15 +41,6 @@ OQMD_TASKS = ("oqmd_formation_enthalpy", "oqmd_band_gap", "oqmd_volume_per_atom"
 BINS = 5
 
 
-def scores(y: np.ndarray, pred: np.ndarray, std: np.ndarray) -> dict[str, float]:
-    """MAE plus :func:`calibration_metrics` of finite rows."""
-    from foundation_model.models.calibration import calibration_metrics
-
-    m = np.isfinite(y) & np.isfinite(pred) & np.isfinite(std)
-    out = {k: float(v) for k, v in calibration_metrics(y[m], pred[m], std[m]).items()}
-    return out | {"mae": float(np.abs(y[m] - pred[m]).mean()), "rows": int(m.sum())}
-
-
 def by_distance_bin(
     y: np.ndarray, pred: np.ndarray, std: np.ndarray, dist: np.ndarray
 ) -> list[dict[str, float]]:
@@ -88,7 +79,10 @@ def distance_rank(y: np.ndarray, pred: np.ndarray, dist: np.ndarray) -> float:
 
 def in_distribution(predictor: Any, config: Path) -> dict[str, Any]:
     """The OQMD tasks on the corpus test split of ``config``."""
-    from foundation_model.workflows.calibrate_checkpoint import load_datamodule
+    from foundation_model.workflows.calibrate_checkpoint import (
+        calibration_scores,
+        load_datamodule,
+    )
 
     dm = load_datamodule(config)
     ids = dm.ids[dm.splits.test]
@@ -101,7 +95,7 @@ def in_distribution(predictor: Any, config: Path) -> dict[str, Any]:
         y = attrs[task].to_numpy(dtype=float)
         v, s = pred[f"{task}_value"].to_numpy(), pred[f"{task}_std"].to_numpy()
         d = pred["latent_distance"].to_numpy()
-        out[task] = scores(y, v, s) | {
+        out[task] = (calibration_scores(y, v, s) or {}) | {
             "spearman_error_distance": distance_rank(y, v, d),
             "bins": by_distance_bin(y, v, s, d),
         }
@@ -113,6 +107,8 @@ def out_of_distribution(predictor: Any, table: Path) -> tuple[dict[str, Any], pd
     """``oqmd_formation_enthalpy`` vs the lowest MP formation energy per reduced formula."""
     from pymatgen.core import Composition
 
+    from foundation_model.workflows.calibrate_checkpoint import calibration_scores
+
     df = pd.read_csv(table)
     df["reduced"] = [Composition(f).reduced_formula for f in df["formula"]]
     ground = df.groupby("reduced")["target"].min()
@@ -122,7 +118,7 @@ def out_of_distribution(predictor: Any, table: Path) -> tuple[dict[str, Any], pd
     v = pred["oqmd_formation_enthalpy_value"].to_numpy()
     s = pred["oqmd_formation_enthalpy_std"].to_numpy()
     d = pred["latent_distance"].to_numpy()
-    out = scores(y, v, s) | {
+    out = (calibration_scores(y, v, s) or {}) | {
         "spearman_error_distance": distance_rank(y, v, d),
         "bins": by_distance_bin(y, v, s, d),
     }

@@ -23,12 +23,3 @@ def test_distance_bins_show_an_error_that_grows_with_distance():
     # a constant σ covers the near rows too often and the far rows too rarely
     flat = bench.by_distance_bin(y, pred, np.full_like(y, std.mean()), d)
     assert flat[0]["coverage_1sigma"] > 0.8 > 0.5 > flat[-1]["coverage_1sigma"]
-
-
-def test_scores_skip_rows_without_a_label_or_sigma():
-    bench = load_benchmark("fm_base_uncertainty")
-    y = np.array([0.0, 1.0, np.nan, 2.0, 3.0, 4.0, 5.0])
-    pred = y + 0.5
-    std = np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0, 1.0])
-    out = bench.scores(y, pred, std)
-    assert out["rows"] == 5 and out["mae"] == 0.5 and out["coverage_1sigma"] == 1.0

@@ -17,6 +17,7 @@ from foundation_model.inference.predictor import Predictor
 from foundation_model.workflows.calibrate_checkpoint import (
     CalibrationOptions,
     calibrate_checkpoint,
+    calibration_scores,
 )
 from synthetic_tables import TABLE_TASKS
 
@@ -174,3 +175,12 @@ def test_cli_sigma_fit_and_report(trained, capsys):
     written = json.loads(report.read_text())
     assert written["sigma_fit"] == "likelihood" and written["rows_kept"] == 40
     assert Predictor.from_checkpoint(out).model.hparams["sigma_fit"] == "likelihood"
+
+
+def test_scores_skip_rows_without_a_label_or_sigma():
+    y = np.array([0.0, 1.0, np.nan, 2.0, 3.0, 4.0, 5.0])
+    pred = y + 0.5
+    std = np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0, 1.0])
+    out = calibration_scores(y, pred, std)
+    assert out["rows"] == 5 and out["mae"] == 0.5 and out["coverage_1sigma"] == 1.0
+    assert calibration_scores(y, pred, std, mask=np.arange(7) < 4) is None  # 3 rows left

@@ -36,6 +36,46 @@ def load_checkpoint_dict(path: str | Path) -> dict[str, Any]:
     return load_checkpoint(path)
 
 
+def model_from_checkpoint(
+    ckpt: dict[str, Any],
+    source: str,
+    hp_overrides: dict[str, Any] | None = None,
+    fresh: tuple[str, ...] = (),
+) -> Any:
+    """The ``FlexibleMultiTaskModel`` a checkpoint dict describes, its weights loaded.
+
+    Args:
+        ckpt: the loaded checkpoint.
+        source: its name in error messages (the file).
+        hp_overrides: hyperparameters that replace the stored ones.
+        fresh: state-dict key prefixes the rebuilt model starts anew (not read from the
+            checkpoint, not required in it), e.g. a bank whose size ``hp_overrides`` changes.
+    """
+    import inspect
+
+    from foundation_model.models import FlexibleMultiTaskModel
+
+    hp = ckpt.get("hyper_parameters", {})
+    if "tasks" not in hp:
+        raise ValueError(
+            f"{source} is not a FlexibleMultiTaskModel checkpoint (an MLIP checkpoint? use "
+            "MLIPCalculator.from_checkpoint, or `fm predict --config ... --ckpt_path`)."
+        )
+    hp = {**hp, **(hp_overrides or {})}
+    params = inspect.signature(FlexibleMultiTaskModel.__init__).parameters
+    model = FlexibleMultiTaskModel(**{k: v for k, v in hp.items() if k in params})
+    model.on_load_checkpoint(ckpt)
+    state = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith(fresh)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(fresh)]
+    if missing or unexpected:
+        raise ValueError(
+            f"{source}: weights do not fit the model its hyperparameters describe "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})."
+        )
+    return model
+
+
 class Predictor:
     """A :class:`FlexibleMultiTaskModel` ready for new rows.
 
@@ -57,27 +97,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, batch_size: int = 1024) -> Predictor:
         """Load a ``fm fit`` checkpoint (CPU) with nothing else: no config, no data."""
-        from foundation_model.models import FlexibleMultiTaskModel
-
-        ckpt = load_checkpoint_dict(path)
-        hp = ckpt.get("hyper_parameters", {})
-        if "tasks" not in hp:
-            raise ValueError(
-                f"{path} is not a FlexibleMultiTaskModel checkpoint (an MLIP checkpoint? use "
-                "MLIPCalculator.from_checkpoint, or `fm predict --config ... --ckpt_path`)."
-            )
-        import inspect
-
-        params = inspect.signature(FlexibleMultiTaskModel.__init__).parameters
-        model = FlexibleMultiTaskModel(**{k: v for k, v in hp.items() if k in params})
-        model.on_load_checkpoint(ckpt)
-        missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
-        if missing or unexpected:
-            raise ValueError(
-                f"{path}: weights do not fit the model its hyperparameters describe "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})."
-            )
-        return cls(model, batch_size)
+        return cls(model_from_checkpoint(load_checkpoint_dict(path), str(path)), batch_size)
 
     @property
     def tasks(self) -> list[Any]:
@@ -194,4 +214,4 @@ def load(path: str | Path, batch_size: int = 1024) -> Predictor:
     return Predictor.from_checkpoint(path, batch_size)
 
 
-__all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict"]
+__all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict", "model_from_checkpoint"]

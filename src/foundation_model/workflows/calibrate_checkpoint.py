@@ -16,7 +16,6 @@ checks it. The output is written atomically and never over the input.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,48 +66,6 @@ def _check_paths(opts: CalibrationOptions) -> None:
         raise ValueError(f"--rows and --k must be >= 1, got {opts.rows} and {opts.k}.")
 
 
-def build_distance_model(
-    ckpt: dict[str, Any], rows: int, k: int, sigma_fit: str | None = None
-) -> Any:
-    """The checkpoint's model rebuilt with ``sigma_distance_rows=rows`` (an empty bank)
-    and every stored weight loaded; raises when anything else does not fit.
-
-    Args:
-        ckpt: the loaded checkpoint dict.
-        rows: bank size.
-        k: neighbours.
-        sigma_fit: replaces the checkpoint's ``sigma_fit`` when given.
-    """
-    from foundation_model.models import FlexibleMultiTaskModel
-
-    hp = dict(ckpt.get("hyper_parameters") or {})
-    if "tasks" not in hp:
-        raise ValueError(
-            "not a FlexibleMultiTaskModel checkpoint (no tasks in its hyperparameters)."
-        )
-    params = inspect.signature(FlexibleMultiTaskModel.__init__).parameters
-    hp |= {"sigma_distance_rows": rows, "sigma_distance_k": k}
-    if sigma_fit is not None:
-        hp["sigma_fit"] = sigma_fit  # the model checks the name
-    # the weights come from this checkpoint; do not load a fine-tuning source again
-    hp |= {"init_from_checkpoint": None, "init_components": None}
-    model = FlexibleMultiTaskModel(**{key: v for key, v in hp.items() if key in params})
-    model.on_load_checkpoint(ckpt)
-    state = {
-        key: v
-        for key, v in ckpt["state_dict"].items()
-        if not key.startswith("latent_distance.") and key != "sigma_distance_weights"
-    }
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    new = {"latent_distance.bank", "latent_distance.count", "sigma_distance_weights"}
-    if set(missing) - new or unexpected:
-        raise ValueError(
-            "the weights do not fit the model its hyperparameters describe "
-            f"(missing {sorted(set(missing) - new)[:3]}, unexpected {unexpected[:3]})."
-        )
-    return model
-
-
 def load_datamodule(config: Path, overrides: tuple[str, ...] = ()) -> Any:
     """The set-up data module of an ``fm fit`` YAML (its rows, tasks and split).
 
@@ -147,20 +104,35 @@ def _split_arrays(model: Any, stage: str) -> dict[str, dict[str, np.ndarray]]:
     return dict((getattr(model, "eval_outputs", {}) or {}).get(stage, {}))
 
 
-def task_calibration(arrays: dict[str, np.ndarray]) -> dict[str, float] | None:
+def calibration_scores(
+    y: np.ndarray, pred: np.ndarray, std: np.ndarray, mask: np.ndarray | None = None
+) -> dict[str, float] | None:
     """Coverage of ±1σ / ±2σ, miscalibration area, Spearman of σ vs |error|, MAE and row
-    count of one task's labelled rows (None without 5 rows with a finite σ)."""
+    count of the rows (within ``mask``) with a finite label, prediction and σ; None with
+    fewer than 5 of them.
+
+    Args:
+        y: labels.
+        pred: predictions.
+        std: predicted σ.
+        mask: rows to score (default: all).
+    """
     from foundation_model.models.calibration import calibration_metrics
 
-    std = arrays.get("std")
-    if std is None:
-        return None
-    m = arrays["mask"] & np.isfinite(arrays["pred"]) & np.isfinite(std)
+    m = np.isfinite(y) & np.isfinite(pred) & np.isfinite(std)
+    if mask is not None:
+        m &= np.asarray(mask, dtype=bool)
     if m.sum() < 5:
         return None
-    y, pred = arrays["target"][m], arrays["pred"][m]
+    y, pred = y[m], pred[m]
     out = {k: float(v) for k, v in calibration_metrics(y, pred, std[m]).items() if k != "n"}
     return out | {"mae": float(np.abs(y - pred).mean()), "rows": int(m.sum())}
+
+
+def _test_scores(arrays: dict[str, np.ndarray] | None) -> dict[str, float] | None:
+    if arrays is None or "std" not in arrays:
+        return None
+    return calibration_scores(arrays["target"], arrays["pred"], arrays["std"], arrays["mask"])
 
 
 def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
@@ -174,13 +146,23 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     """
     import lightning.pytorch as pl
 
+    from foundation_model.inference.predictor import model_from_checkpoint
     from foundation_model.models.components.latent_distance import LatentDistance
     from foundation_model.utils.atomic import save_torch
     from foundation_model.utils.checkpoint import load_checkpoint
 
     _check_paths(opts)
     ckpt = load_checkpoint(opts.checkpoint)
-    model = build_distance_model(ckpt, opts.rows, opts.k, opts.sigma_fit)
+    overrides: dict[str, Any] = {"sigma_distance_rows": opts.rows, "sigma_distance_k": opts.k}
+    if opts.sigma_fit is not None:
+        overrides["sigma_fit"] = opts.sigma_fit  # the model checks the name
+    # the bank and its weights are rebuilt at the new size; everything else is loaded
+    model = model_from_checkpoint(
+        ckpt,
+        str(opts.checkpoint),
+        overrides,
+        fresh=("latent_distance.", "sigma_distance_weights"),
+    )
     dm = load_datamodule(opts.config, opts.overrides)
     _check_data(model, dm, opts.config)
     if len(dm.splits.val) == 0 or len(dm.splits.train) == 0:
@@ -216,16 +198,12 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
             "w": float(model.sigma_distance_weights[i]),
             "a": float(model.sigma_scales[i]),
             "b": float(model.sigma_floors[i]),
-            "test": task_calibration(test[name]) if name in test else None,
+            "test": _test_scores(test.get(name)),
         }
 
     out = dict(ckpt)
     out["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    hp = dict(ckpt.get("hyper_parameters") or {})
-    hp |= {"sigma_distance_rows": opts.rows, "sigma_distance_k": opts.k}
-    if opts.sigma_fit is not None:
-        hp["sigma_fit"] = opts.sigma_fit
-    out["hyper_parameters"] = hp
+    out["hyper_parameters"] = {**(ckpt.get("hyper_parameters") or {}), **overrides}
     report = {
         "checkpoint": str(opts.checkpoint),
         "config": str(opts.config),
@@ -241,10 +219,4 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     return report
 
 
-__all__ = [
-    "CalibrationOptions",
-    "build_distance_model",
-    "calibrate_checkpoint",
-    "load_datamodule",
-    "task_calibration",
-]
+__all__ = ["CalibrationOptions", "calibrate_checkpoint", "calibration_scores", "load_datamodule"]
