@@ -172,7 +172,8 @@ def markdown(report: dict[str, Any]) -> str:
         "# fm-base's σ: held-out corpus rows and unseen Matbench formulas",
         "",
         f"Checkpoint `{report['checkpoint']}` with `fm calibrate`'s σ: the latent distance to "
-        f"{report['rows_kept']} kept training rows, fitted on the corpus validation split. "
+        f"{report['rows_kept']} kept training rows, map fitted on the corpus validation split "
+        f"(`--sigma-fit {report.get('sigma_fit', 'matched')}`). "
         f"Written by `benchmarks/fm_base_uncertainty.py` ({report['seconds']:.0f} s).",
         "",
         "Fitted maps (w, a, b): "
@@ -247,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fm data matbench's mp_e_form table (formula, target)",
     )
     p.add_argument("--out", type=Path, default=ROOT / "results/bench/fm_base_uncertainty")
+    p.add_argument(
+        "--sigma-fit",
+        default=None,
+        help="fm calibrate's --sigma-fit (default: the checkpoint's own, matched)",
+    )
     args = p.parse_args(argv)
 
     import foundation_model
@@ -263,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         calibration = load_checkpoint(ckpt).get("fm_calibration")
         if not calibration:  # fm-base ships without σ: add it to a copy, weights unchanged
             ckpt = Path(tmp) / "calibrated.ckpt"
-            calibration = calibrate_checkpoint(CalibrationOptions(args.ckpt, args.config, ckpt))
+            calibration = calibrate_checkpoint(
+                CalibrationOptions(args.ckpt, args.config, ckpt, sigma_fit=args.sigma_fit)
+            )
         predictor = foundation_model.load(ckpt)
     report: dict[str, Any] = {
         "calibration": calibration["tasks"],
@@ -271,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             args.ckpt.relative_to(ROOT) if args.ckpt.is_relative_to(ROOT) else args.ckpt
         ),
         "rows_kept": calibration["rows_kept"],
+        "sigma_fit": calibration.get("sigma_fit", "matched"),
         "in_distribution": in_distribution(predictor, args.config),
     }
     report["out_of_distribution"], _ = out_of_distribution(predictor, args.ood)

@@ -53,3 +53,32 @@ def test_missing_run_file_is_one_line_error(tmp_path, capsys):
     mod = load_benchmark("calibration_methods")
     assert mod.main(["--dev", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "m")]) == 2
     assert "not found" in capsys.readouterr().out
+
+
+def test_a_run_without_spread_is_scored_on_its_latent_distance(tmp_path):
+    """One head, no noise head: the σ signal is the latent distance, and every method is
+    also scored cross-fitted on the validation rows, with the coverage gap by distance."""
+    mod = load_benchmark("calibration_methods")
+    rng = np.random.default_rng(3)
+    arrays: dict[str, list] = {}
+    for k in (0, 1):
+        for prefix, n in (("val_", 300), ("", 600)):
+            d = rng.uniform(1.0, 4.0, n)
+            mu = rng.normal(size=n)
+            arrays.setdefault(prefix + "y", []).append(mu + 0.2 * d * rng.normal(size=n))
+            arrays.setdefault(prefix + "values", []).append(mu)
+            arrays.setdefault(prefix + "spread", []).append(np.full(n, np.nan))
+            arrays.setdefault(prefix + "latent_distance", []).append(d)
+            arrays.setdefault(prefix + "fold", []).append(np.full(n, k))
+    arrays["std"] = [np.ones(1200)]
+    run = tmp_path / "matbench_c_uncertainty.npz"
+    np.savez(run, **{key: np.concatenate(v) for key, v in arrays.items()})
+    out = tmp_path / "methods"
+    assert mod.main(["--dev", str(run), "--out", str(out)]) == 0
+    (row,) = json.loads(out.with_suffix(".json").read_text())["development tasks"]
+    assert row["signal"] == "latent distance"
+    for name in ("matched", "quantile"):  # σ ∝ d is in reach of both: small gaps
+        assert row[name]["maps"][0][0] > 0  # σ grows with the distance
+        assert row[name]["bin_gap_1sigma"] < 0.06
+        assert row[name]["val_cross_fitted"]["n"] == 600
+    assert "latent distance" in out.with_suffix(".md").read_text()

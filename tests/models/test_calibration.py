@@ -154,3 +154,49 @@ def test_spread_weight_is_the_likelihoods_maximum(case: str):
     best = _profile_nll(y, mu, first, second, w)
     for other in [w * 1.5, w / 1.5, *np.geomspace(1e-3, 1e3, 25)]:
         assert best <= _profile_nll(y, mu, first, second, other) + 1e-7
+
+
+def _rare_gross_errors(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Student-t errors whose scale grows with the signal ``d``, plus 0.3 % gross errors
+    of any ``d`` (as fm-base's corpus validation rows: a few errors 100× the typical one)."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0.5, 5.0, n)
+    err = rng.standard_t(4, n) * 0.1 * d / np.sqrt(2.0)
+    gross = rng.random(n) < 0.003
+    err[gross] = rng.normal(size=int(gross.sum())) * 20.0
+    return err, np.zeros(n), d
+
+
+def _coverage_by_fifth(z: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return np.array([(z[g] <= 1.0).mean() for g in np.array_split(np.argsort(d), 5)])
+
+
+def test_quantile_fit_follows_the_signal_where_likelihood_fits_go_flat():
+    from foundation_model.models.calibration import fit_sigma_quantile
+
+    y, mu, d = _rare_gross_errors(4000, seed=0)  # validation rows
+    y_test, mu_test, d_test = _rare_gross_errors(40000, seed=1)
+    by_fit = {}
+    for name, fit in (("matched", fit_sigma_calibration), ("quantile", fit_sigma_quantile)):
+        scale, floor = fit(y, mu, d)
+        sigma = np.sqrt((scale * d_test) ** 2 + floor**2)
+        by_fit[name] = _coverage_by_fifth(np.abs(y_test - mu_test) / sigma, d_test)
+        if name == "quantile":
+            got = calibration_metrics(y_test, mu_test, sigma)
+            assert 0.61 <= got["coverage_1sigma"] <= 0.75
+            assert 0.91 <= got["coverage_2sigma"] <= 0.99
+    assert np.ptp(by_fit["matched"]) > 0.3  # flat σ: over-covers near, under-covers far
+    assert np.all((by_fit["quantile"] > 0.65) & (by_fit["quantile"] < 0.8))
+
+
+def test_quantile_fit_edge_cases():
+    from foundation_model.models.calibration import fit_sigma_quantile
+
+    y, mu, d = _rare_gross_errors(600, seed=2)
+    assert fit_sigma_quantile(y[:3], mu[:3], d[:3]) == (1.0, 0.0)
+    scale, floor = fit_sigma_quantile(y, mu, np.ones_like(d))  # one spread: a constant σ
+    assert scale == 0.0 and floor > 0.0
+    z = np.abs(y - mu) / floor
+    assert 0.6 < (z <= 1.0).mean() < 0.77
+    exact = fit_sigma_quantile(mu, mu, d)  # no error at all: finite, no warnings
+    assert np.isfinite(exact).all()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``fm calibrate`` argument parser."""
+    from foundation_model.models.calibration import SIGMA_FITS
+
     p = argparse.ArgumentParser(
         prog="fm calibrate",
         description="Add the latent-distance σ to a trained checkpoint (weights unchanged).",
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="nearest kept rows averaged")
     p.add_argument(
         "--sigma-fit",
-        choices=["matched", "likelihood", "conformal"],
+        choices=list(SIGMA_FITS),
         default=None,
         help="how the σ map is fitted on the validation rows (default: the checkpoint's own "
         "sigma_fit, matched unless it was trained with another)",

@@ -226,6 +226,78 @@ def _choose_conformal(grid: dict[str, np.ndarray], n: int) -> tuple[float, float
     return _best_of(grid, accept)
 
 
+#: rows per bin of :func:`fit_sigma_quantile` (at least), and its most bins
+QUANTILE_BIN_ROWS, QUANTILE_MAX_BINS = 30, 10
+
+
+def _gaussian_equivalent_sigma(err: np.ndarray) -> float:
+    """σ a Gaussian would need to put the 68.3 % and 95.4 % quantiles of ``|err|`` at 1σ and
+    2σ (the mean of the two estimates): set by quantiles, so a few huge errors barely move
+    it."""
+    q1, q2 = np.quantile(err, INTERVAL_LEVELS)
+    return float(0.5 * (q1 + q2 / 2.0))
+
+
+def fit_sigma_quantile(y: np.ndarray, mu: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+    """``(scale, floor)`` of ``sigma = sqrt((scale * spread)^2 + floor^2)`` from error
+    quantiles, robust to heavy tails: the rows are sorted by spread into equal-count bins
+    (30 rows or more each, at most 10 bins); in each bin the Gaussian-equivalent σ of the
+    errors (from their 68.3 % and 95.4 % quantiles) is taken, and ``scale² spread² +
+    floor²`` is fitted to these by non-negative least squares in relative terms. Finally,
+    when the ±1σ/±2σ coverage of the rows is not consistent with nominal (as in
+    :func:`fit_sigma_calibration`), σ is multiplied by the factor that makes it most so.
+
+    Likelihood fits let a few huge errors set σ, and then prefer a flat σ even where the
+    spread (or latent distance) ranks the errors; here each bin's typical error sets the
+    level of σ for its rows, so σ follows the spread when the errors do. Returns ``(1.0,
+    0.0)`` with fewer than 5 rows.
+
+    Args:
+        y: true values.
+        mu: predicted means.
+        spread: uncalibrated spread (same units as ``y``), e.g. ``hypot(spread, w d)``.
+    """
+    from scipy.optimize import nnls
+
+    prepared = _prepare(y, mu, spread)
+    if prepared is None:
+        return 1.0, 0.0
+    err2, sp2, scale_ref = prepared
+    err, u = np.sqrt(err2), np.sqrt(sp2)
+    n_bins = int(np.clip(err.size // QUANTILE_BIN_ROWS, 1, QUANTILE_MAX_BINS))
+    groups = np.array_split(np.argsort(u, kind="stable"), n_bins)
+    level = np.array([_gaussian_equivalent_sigma(err[g]) for g in groups])
+    u2 = np.array([float(np.mean(sp2[g])) for g in groups])
+    level = np.maximum(level, 1e-9 * scale_ref)  # a bin of exact predictions
+    if np.ptp(u2) > 0:
+        design = np.stack([u2, np.ones_like(u2)], axis=1) / level[:, None] ** 2
+        (a2, b2), _ = nnls(design, np.ones_like(level))
+    else:  # one spread for every row: only a floor can be fitted
+        a2, b2 = 0.0, float(np.mean(level**2))
+    scale, floor = float(np.sqrt(a2)), float(np.sqrt(b2))
+    if scale == 0.0 and floor == 0.0:
+        floor = _gaussian_equivalent_sigma(err) or scale_ref
+    return _coverage_rescaled(err2, sp2, scale, floor)
+
+
+def _coverage_rescaled(
+    err2: np.ndarray, sp2: np.ndarray, scale: float, floor: float
+) -> tuple[float, float]:
+    """``(scale, floor)`` times the factor (on a grid of 2^(k/32), 1 first) whose ±1σ/±2σ
+    coverage of these rows is most consistent with nominal; 1 when already consistent."""
+    n = err2.size
+    var = scale**2 * sp2 + floor**2
+    factors = np.concatenate([[1.0], 2.0 ** (np.arange(-128, 129) / 32.0)])
+    with np.errstate(divide="ignore", invalid="ignore"):  # σ = 0 rows count as missed
+        z2 = err2[None, :] / (factors[:, None] ** 2 * var[None, :])
+    chi2 = np.zeros(factors.size)
+    for k, p in zip((1.0, 2.0), INTERVAL_LEVELS, strict=True):
+        se = np.sqrt(p * (1.0 - p) / n)
+        chi2 += (((z2 <= k * k).mean(axis=1) - p) / se) ** 2
+    best = 0 if chi2[0] <= CONSISTENT_CHI2 else int(np.argmin(chi2))
+    return scale * float(factors[best]), floor * float(factors[best])
+
+
 def cross_fitted(
     folds: np.ndarray,
     fit_apply: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -394,4 +466,5 @@ SIGMA_FITS = {
     "matched": fit_sigma_calibration,
     "likelihood": fit_sigma_likelihood,
     "conformal": fit_sigma_conformal,
+    "quantile": fit_sigma_quantile,
 }

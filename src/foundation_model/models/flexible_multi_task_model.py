@@ -54,9 +54,12 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         sigma_fit: how the σ map ``sqrt((a spread)^2 + b^2)`` is fitted on the validation rows:
             ``matched`` (default; Gaussian likelihood, moved to a map whose ±1σ/±2σ coverage
             of those rows is consistent with 68 %/95 % when it is not), ``likelihood``
-            (Gaussian likelihood only) or ``conformal`` (at least the split-conformal share
+            (Gaussian likelihood only), ``conformal`` (at least the split-conformal share
             of the rows within ±1σ and ±2σ: wider σ, ±2σ coverage of new rows ≥ 95 % on
-            average). Compared on Matbench in ``results/bench/calibration/methods.md``.
+            average) or ``quantile`` (error quantiles in bins of the spread: σ keeps
+            following the spread when a few huge errors would make the likelihood fits
+            flat; for validation sets of thousands of rows). Compared on Matbench in
+            ``results/bench/calibration/methods.md``.
         sigma_distance_rows: 0 (default) or the number of training rows whose shared
             representation (``h_task``) the checkpoint keeps; then every row's mean distance
             to its ``sigma_distance_k`` nearest kept rows (output ``latent_distance``) joins
@@ -113,7 +116,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         cross_recon_weight: float = 0.0,
         ensemble_size: int = 1,
         ensemble_subsample: float = 0.8,
-        sigma_fit: Literal["matched", "likelihood", "conformal"] = "matched",
+        sigma_fit: Literal["matched", "likelihood", "conformal", "quantile"] = "matched",
         sigma_distance_rows: int = 0,
         sigma_distance_k: int = 5,
         optimizer: OptimizerCallable = torch.optim.AdamW,
