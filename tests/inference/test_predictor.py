@@ -274,6 +274,66 @@ def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
     assert np.isfinite(alone["y_structure_value"]).all()
 
 
+def _cif(formula: str, kind: str, a: float) -> str:
+    import io
+
+    from ase.build import bulk
+    from ase.io import write
+
+    buf = io.BytesIO()
+    write(buf, bulk(formula, kind, a=a), format="cif")
+    return buf.getvalue().decode()
+
+
+def test_an_unreadable_structure_is_an_error_row_not_a_formula_only_prediction(tmp_path):
+    """A model trained on featurized structures: a row whose structure is given but cannot
+    be read goes to the errors (with the reason); a row without one is predicted from its
+    formula alone."""
+    import lightning.pytorch as pl
+
+    from foundation_model.data import CompoundDataModule
+    from foundation_model.inference import Predictor
+    from foundation_model.models import FlexibleMultiTaskModel
+    from foundation_model.models.task_head import RegressionTask
+
+    kinds = [("Cu", "fcc", 3.61), ("NaCl", "rocksalt", 5.64), ("Si", "diamond", 5.43)]
+    rows = [
+        {"id": f"r{i}", "formula": f, "structure": _cif(f, k, a * s), "y": a * s}
+        for i, ((f, k, a), s) in enumerate(
+            (spec, s) for spec in kinds for s in (0.96, 0.98, 1.0, 1.02, 1.04)
+        )
+    ]
+    table = tmp_path / "train.csv"
+    pd.DataFrame(rows).to_csv(table, index=False)
+    feats = tmp_path / "feats.parquet"
+    argv = ["--input", str(table), "--formula-column", "formula", "--preset", "magpie"]
+    argv += ["--structure-column", "structure", "--output", str(feats)]
+    assert featurize_main(argv) == 0
+    dm = CompoundDataModule(
+        str(feats),
+        [RegressionTask("y")],
+        str(table),
+        structure_desc_source=str(tmp_path / "feats_structure.parquet"),
+        batch_size=8,
+    )
+    model = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, dm.structure_dim, encoder_dims=[16], deposit_dim=8
+    )
+    pl.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    ).fit(model, dm)
+    new = pd.DataFrame(
+        {
+            "formula": ["Cu", "NaCl", "NaCl"],
+            "structure": [_cif("Cu", "fcc", 3.6), "", "not a structure"],
+        }
+    )
+    out, errors = Predictor(model).predict_with_errors(new)
+    assert out["structure_used"].tolist() == [True, False]
+    assert errors["row"].tolist() == [2]
+    assert errors["reason"].iloc[0].startswith("structure: cannot parse")
+
+
 def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):
     """A CSV's first column is the id (as in fit/featurize); a missing --id-column and a
     header-only input are one-line errors that write nothing."""

@@ -136,7 +136,7 @@ def prepare_inputs(
     x_structure, has_structure = None, np.zeros(n, dtype=bool)
     if schema.structure is not None:
         x_structure, has_structure = _structure_inputs(
-            table, schema.structure, structure_column, reserved
+            table, schema.structure, structure_column, reserved, failed
         )
     ok = np.array([i not in failed for i in range(n)], dtype=bool)
     ids = table[id_column].tolist() if id_column and id_column in table.columns else list(range(n))
@@ -159,9 +159,15 @@ def prepare_inputs(
 
 
 def _structure_inputs(
-    table: pd.DataFrame, schema: DescriptorSchema, structure_column: str | None, reserved: set
+    table: pd.DataFrame,
+    schema: DescriptorSchema,
+    structure_column: str | None,
+    reserved: set,
+    failed: dict[int, str],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Structure descriptors where a row gives a structure (or descriptors), zeros elsewhere."""
+    """Structure descriptors where a row gives a structure (or descriptors), zeros elsewhere.
+    A structure that is given but cannot be read or featurized makes its row an error
+    (``failed``): predicting it from the formula alone would hide the problem."""
     n = len(table)
     width = len(schema.columns)
     values = np.zeros((n, width), dtype=np.float32)
@@ -176,13 +182,15 @@ def _structure_inputs(
         given = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
         if given.any():
             idx = np.flatnonzero(given)
-            failed: dict[int, str] = {}
+            bad: dict[int, str] = {}
             got = _descriptors(
-                table.iloc[idx], schema, cells.iloc[idx].tolist(), "structure", failed, reserved
+                table.iloc[idx], schema, cells.iloc[idx].tolist(), "structure", bad, reserved
             )
-            keep = np.array([j not in failed for j in range(len(idx))], dtype=bool)
+            keep = np.array([j not in bad for j in range(len(idx))], dtype=bool)
             values[idx[keep]] = got[keep]
             has[idx[keep]] = True
+            for j, reason in bad.items():
+                failed.setdefault(int(idx[j]), f"structure: {reason}")
     return values, has
 
 
