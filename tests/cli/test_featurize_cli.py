@@ -162,3 +162,17 @@ def test_formula_nan_is_a_formula_not_a_missing_value(tmp_path):
     argv = ["--input", str(src), "--output", str(out), "--preset", "magpie", "--quiet"]
     assert main([*argv, "--no-cache"]) == 0
     assert list(read_table(out).index) == ["a", "b"]
+
+
+@pytest.mark.parametrize("flag", ["--output", "--errors", "--structure-output"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, capsys, flag):
+    src = tmp_path / "my.csv"
+    src.write_text("id,formula,target\na,NaCl,1.0\n")
+    before = src.read_bytes()
+    argv = ["--input", str(src), "--formula-column", "formula", "--output"]
+    argv += [str(src) if flag == "--output" else str(tmp_path / "out.csv")]
+    if flag != "--output":
+        argv += [flag, str(src)]
+    assert main(argv) != 0
+    assert "is the input file" in capsys.readouterr().err
+    assert src.read_bytes() == before

@@ -214,6 +214,50 @@ def test_predict_new_rows_without_targets(fitted, tmp_path, tables, capsys):
     assert set(pred["cls_label"]) <= {"metal", "insulator"}
 
 
+def test_descriptor_columns_are_matched_by_name_not_position(fitted, tmp_path, tables, capsys):
+    """A model reads descriptors by position: a table with the same columns in another order
+    predicts exactly as the original; other column names are a one-line error."""
+    cfg, run = fitted
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    base = ["predict", "--config", str(cfg), "--ckpt_path", ckpt]
+    assert main(base) == 0
+    want = pd.read_csv(tmp_path / "pred.csv")
+    formula = tables["formula"]
+    permuted = tmp_path / "permuted.csv"
+    formula[formula.columns[::-1]].to_csv(permuted)
+    assert main([*base, f"--data.init_args.formula_desc_source={permuted}"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "pred.csv"), want)
+    renamed = tmp_path / "renamed.csv"
+    formula.set_axis([f"f{i}" for i in range(formula.shape[1])], axis=1).to_csv(renamed)
+    assert main([*base, f"--data.init_args.formula_desc_source={renamed}"]) == 1
+    err = _one_error_line(capsys)
+    assert "descriptor columns are not the" in err and "fm featurize --like" in err
+
+
+def test_warm_start_aligns_the_new_data_to_the_checkpoints_columns(fitted, tmp_path, tables):
+    """Fine-tuning from a checkpoint on a table whose columns come in another order trains
+    on the checkpoint's order, and the new checkpoint records it."""
+    _, run = fitted
+    formula = tables["formula"]
+    permuted = tmp_path / "permuted.csv"
+    formula[formula.columns[::-1]].to_csv(permuted)
+    dm = CompoundDataModule(str(permuted), [RegressionTask("y")], tables["attributes"])
+    model = FlexibleMultiTaskModel(
+        dm.tasks,
+        dm.formula_dim,
+        encoder_dims=[16],
+        deposit_dim=8,
+        init_from_checkpoint=str(run / "checkpoints" / "best.ckpt"),
+    )
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False)
+    trainer.fit(model, dm)
+    assert dm.formula_columns == [str(c) for c in formula.columns]
+    assert model.input_schema["formula"]["columns"] == dm.formula_columns
+    original = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    original.setup("fit")
+    torch.testing.assert_close(dm.tensors.x_formula, original.tensors.x_formula)
+
+
 # ------------------------------------------------------------------ run folders, bad checkpoints
 def _versions(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "runs" / "t").glob("version_*"))

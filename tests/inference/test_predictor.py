@@ -357,6 +357,24 @@ def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):
     assert not (tmp_path / "empty.predictions.csv").exists()
 
 
+def test_cli_predict_never_overwrites_its_input_or_earlier_predictions(trained, tmp_path, capsys):
+    """--output equal to --input is refused; when no row can be predicted, an earlier
+    predictions file is kept (exit 1, reasons in the errors file)."""
+    new = tmp_path / "new.csv"
+    new.write_text("id,formula\na,GaN\n")
+    base = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input"]
+    assert main([*base, str(new), "--output", str(new)]) == 1
+    assert "is the input file" in capsys.readouterr().err
+    assert new.read_text() == "id,formula\na,GaN\n"
+    bad, out = tmp_path / "bad.csv", tmp_path / "keep.csv"
+    bad.write_text("id,formula\n1,Xx\n2,\n")
+    out.write_text("earlier predictions\n")
+    assert main([*base, str(bad), "--output", str(out)]) == 1
+    assert "no row of" in capsys.readouterr().err
+    assert out.read_text() == "earlier predictions\n"
+    assert len(pd.read_csv(tmp_path / "keep.errors.csv")) == 2
+
+
 def test_errors_name_rows_by_their_index_labels(trained):
     p = foundation_model.load(trained["ckpt"])
     table = pd.DataFrame({"formula": ["GaN", "Xx2O"]}, index=["a", "b"])

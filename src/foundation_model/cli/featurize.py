@@ -158,12 +158,25 @@ def run(args: argparse.Namespace) -> int:
     if args.backbone:
         return run_backbone(args)
     from foundation_model.features.pipeline import featurize_table
-    from foundation_model.features.table_io import check_table_suffix, write_table
+    from foundation_model.features.table_io import (
+        check_not_input,
+        check_table_suffix,
+        write_table,
+    )
 
     outputs = {"--output": args.output, "--structure-output": args.structure_output}
     for flag, path in {**outputs, "--errors": args.errors}.items():
         if path is not None:  # before any work: a wrong suffix must not cost a featurization
             check_table_suffix(path, flag)
+    check_not_input(
+        args.input,
+        {
+            "--output": args.output,
+            "--structure-output": args.structure_output
+            or args.output.with_name(args.output.stem + "_structure" + args.output.suffix),
+            "--errors": args.errors or args.output.with_name(args.output.stem + ".errors.csv"),
+        },
+    )
 
     base = None
     if args.like is not None:

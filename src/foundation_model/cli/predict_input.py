@@ -88,9 +88,12 @@ def _first_column_ids(table: Any, args: argparse.Namespace, predictor: Any) -> s
 
 
 def run(args: argparse.Namespace) -> int:
-    from foundation_model.features.table_io import write_table
+    from foundation_model.features.table_io import check_not_input, write_table
     from foundation_model.inference import load
 
+    out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
+    err_path = out.with_name(out.stem + ".errors.csv")
+    check_not_input(args.input, {"--output": out, "errors file": err_path})
     table, index_ids = _read(args.input, args.formula_column)
     if len(table) == 0:
         raise ValueError(f"--input {args.input}: the table has no rows (only a header?).")
@@ -99,16 +102,19 @@ def run(args: argparse.Namespace) -> int:
     preds, errors = predictor.predict_with_errors(
         table, args.formula_column, args.structure_column, id_column
     )
-    out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
-    write_table(preds.set_index(preds.columns[0]), out)
-    err_path = out.with_name(out.stem + ".errors.csv")
     if len(errors):
         write_table(errors.set_index("row"), err_path)
         print(f"{len(errors)} row(s) could not be predicted: reasons in {err_path}")
     elif err_path.exists():
         err_path.unlink()  # a stale errors file from an earlier run would mislead
+    if len(preds) == 0:  # an earlier predictions file is kept, as fm featurize does
+        raise ValueError(
+            f"no row of {args.input} could be predicted ({len(errors)} failure(s); reasons "
+            f"in {err_path}); nothing written to {out}."
+        )
+    write_table(preds.set_index(preds.columns[0]), out)
     print(f"Predictions for {len(preds)} rows written to {out}")
-    return 0 if len(preds) else 1
+    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -287,6 +287,48 @@ class CompoundDataModule(pl.LightningDataModule):
                     ranges[task.name] = [float(seen.min()), float(seen.max())]
         return InputSchema(formula, structure, points, ranges).to_dict()
 
+    def align_descriptors(self, schema: dict[str, Any] | None, source: str) -> None:
+        """Put the descriptor columns in the order a model was trained on (by name).
+
+        A model reads descriptors by position; the columns of this data are reordered to
+        ``schema``'s (a checkpoint's input schema). Different column names are a one-line
+        error naming the missing and unexpected ones.
+
+        Args:
+            schema: the input schema recorded in a checkpoint (``fm_input_schema``); None or
+                a schema without columns changes nothing.
+            source: what the schema comes from, for messages (e.g. the checkpoint path).
+        """
+        if not schema:
+            return
+        self._ensure_loaded()
+        for part, what in (
+            ("formula", "formula_desc_source"),
+            ("structure", "structure_desc_source"),
+        ):
+            want = list(((schema.get(part) or {}).get("columns")) or [])
+            have = list(self.formula_columns if part == "formula" else self.structure_columns)
+            if not want or want == have:
+                continue
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            if missing or extra or len(want) != len(have):
+                raise ValueError(
+                    f"{what}: its {len(have)} descriptor columns are not the {len(want)} of "
+                    f"{source} ({len(missing)} missing, e.g. {missing[:3]}; {len(extra)} "
+                    f"unexpected, e.g. {extra[:3]}): featurize the data as for training "
+                    "(fm featurize --like CKPT)."
+                )
+            order = torch.as_tensor([have.index(c) for c in want])
+            if part == "formula":
+                self.tensors.x_formula = self.tensors.x_formula[:, order].contiguous()
+                self._formula_fill = self._formula_fill[order.numpy()]
+                self.formula_columns = want
+            elif self.tensors.x_structure is not None:
+                self.tensors.x_structure = self.tensors.x_structure[:, order].contiguous()
+                self._structure_fill = self._structure_fill[order.numpy()]
+                self.structure_columns = want
+
     # ----------------------------------------------------------------- Lightning hooks
     def setup(self, stage: str | None = None) -> None:
         self._ensure_loaded()

@@ -30,6 +30,23 @@ def check_table_suffix(path: str | Path, what: str = "table") -> str:
     return suffix
 
 
+def check_not_input(source: str | Path, outputs: dict[str, str | Path | None]) -> None:
+    """One-line error when an output path is the input file itself: the input is never
+    overwritten.
+
+    Args:
+        source: the input file.
+        outputs: option name (e.g. ``--output``) -> the path it will write (None: not used).
+    """
+    src = Path(source).resolve()
+    for flag, path in outputs.items():
+        if path is not None and Path(path).resolve() == src:
+            raise ValueError(
+                f"{flag} {path} is the input file; write to another file (the input is "
+                "never overwritten)."
+            )
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` (index kept) to Parquet or CSV by suffix, atomically.
 

@@ -81,7 +81,7 @@ def scaler_prefixes(component: str) -> list[str]:
     return list(_COMPONENT_SCALERS.get(component, ()))
 
 
-def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dict[str, list[str]]:
+def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dict[str, Any]:
     """Copy the parameters under ``components`` prefixes from a checkpoint into ``model``.
 
     The scalers of every copied component come along (:func:`scaler_prefixes`: ``encoder``
@@ -92,10 +92,12 @@ def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dic
     error too.
 
     Returns:
-        ``{"loaded": [...], "missing": [...]}`` state-dict names.
+        ``{"loaded": [...], "missing": [...]}`` state-dict names and ``"input_schema"``, the
+        checkpoint's descriptor columns (``fm_input_schema``, None if it has none).
     """
     check_components(model, components, "init_components")
-    source = load_checkpoint_file(path)["state_dict"]
+    checkpoint = load_checkpoint_file(path)
+    source = checkpoint["state_dict"]
     for comp in components:
         if not any(_matches(k, comp) for k in source):
             raise ValueError(
@@ -118,7 +120,11 @@ def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dic
     loadable = {k: v for k, v in chosen.items() if k in target}
     model.load_state_dict(loadable, strict=False)
     missing = [k for k in target if any(_matches(k, p) for p in prefixes) and k not in loadable]
-    return {"loaded": sorted(loadable), "missing": missing}
+    return {
+        "loaded": sorted(loadable),
+        "missing": missing,
+        "input_schema": checkpoint.get("fm_input_schema"),
+    }
 
 
 def freeze(model: nn.Module, components: list[str]) -> int:

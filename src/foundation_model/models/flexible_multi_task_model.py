@@ -194,8 +194,11 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             enabled=uncertainty_weighting,
         )
         self.ssl = self._build_ssl(formula_input_dim, structure_input_dim)
+        # descriptor columns the copied encoder was trained on: the data is aligned to them
+        self._warm_schema: tuple[dict[str, Any] | None, str] = (None, "")
         if init_from_checkpoint:
-            warm_start(self, init_from_checkpoint, list(init_components or ["encoder"]))
+            copied = warm_start(self, init_from_checkpoint, list(init_components or ["encoder"]))
+            self._warm_schema = (copied["input_schema"], f"checkpoint {init_from_checkpoint}")
         if freeze_components:
             freeze(self, list(freeze_components))
         self._last_h_task: Tensor | None = None
@@ -249,8 +252,25 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             if bool(scaler.fitted):
                 spec.load_head_statistics(self.heads[spec.name].members, scaler)
 
+    def _datamodule(self) -> Any:
+        return getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+
+    def _align_data(self, schema: dict[str, Any] | None, source: str) -> None:
+        """Reorder the attached data module's descriptor columns to ``schema``'s, by name
+        (a model reads them by position); different names are a one-line error."""
+        dm = self._datamodule()
+        if schema and dm is not None and hasattr(dm, "align_descriptors"):
+            dm.align_descriptors(schema, source)
+
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dm = self._datamodule()
+        # a model from a checkpoint (input_schema set) or warm-started from one reads the
+        # descriptors in that checkpoint's order; checkpoints given to trainer.fit/test/
+        # predict(ckpt_path=...) are aligned in on_load_checkpoint
+        if self.input_schema is not None:
+            self._align_data(self.input_schema, "the model's checkpoint")
+        elif self._warm_schema[0] is not None:
+            self._align_data(*self._warm_schema)
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             self.set_statistics(dm.statistics())
             if hasattr(dm, "input_schema"):
@@ -622,6 +642,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             check_same_tasks(saved, self.task_specs)
         if checkpoint.get("fm_input_schema") is not None:
             self.input_schema = checkpoint["fm_input_schema"]
+            self._align_data(self.input_schema, "the checkpoint")
         key = "encoder.formula.layers.0.linear.weight"
         got = checkpoint.get("state_dict", {}).get(key)
         if got is not None and got.shape != self.state_dict()[key].shape:

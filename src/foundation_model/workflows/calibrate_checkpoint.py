@@ -82,7 +82,8 @@ def load_datamodule(config: Path, overrides: tuple[str, ...] = ()) -> Any:
 
 
 def _check_data(model: Any, dm: Any, config: Path) -> None:
-    """The config's data must be the model's: same tasks, same descriptor columns."""
+    """The config's data must be the model's: same tasks, same descriptor columns (put in
+    the checkpoint's order)."""
     got = [t.name for t in dm.tasks]
     want = [t.name for t in model.task_specs]
     if got != want:
@@ -90,14 +91,7 @@ def _check_data(model: Any, dm: Any, config: Path) -> None:
             f"{config}: its tasks {got[:5]} are not the checkpoint's {want[:5]}; give the "
             "config the model was trained with."
         )
-    schema = (model.input_schema or {}).get("formula") or {}
-    columns = list(schema.get("columns") or [])
-    if columns and list(dm.formula_columns) != columns:
-        raise ValueError(
-            f"{config}: its descriptor columns differ from the checkpoint's "
-            f"({len(dm.formula_columns)} vs {len(columns)}); featurize the data as for "
-            "training."
-        )
+    dm.align_descriptors(model.input_schema, "the checkpoint")  # by name; else one line
 
 
 def _split_arrays(model: Any, stage: str) -> dict[str, dict[str, np.ndarray]]:
