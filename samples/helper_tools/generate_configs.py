@@ -46,6 +46,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from foundation_model.models.task_head.base import safe_task_name
+
 TASK_HEAD = "foundation_model.models.task_head"
 MONITOR = "val_task_error"  # mean standardised validation error over tasks (lower is better)
 SCENARIOS = {
@@ -94,7 +96,7 @@ class SequenceSpec:
                 "--sequence expects name:x_column:y_column "
                 f"(e.g. cp_curve:temperatures:cp_values), got {text!r}."
             )
-        return cls(*parts)
+        return cls(safe_task_name(parts[0]), parts[1], parts[2])
 
 
 @dataclass
@@ -135,13 +137,13 @@ def _task(cls_name: str, **init_args: Any) -> dict[str, Any]:
 
 def regression_tasks(spec: DatasetSpec) -> list[dict[str, Any]]:
     """One ``RegressionTask`` per regression column."""
-    return [_task("RegressionTask", name=c, column=c) for c in spec.regression]
+    return [_task("RegressionTask", name=safe_task_name(c), column=c) for c in spec.regression]
 
 
 def classification_tasks(spec: DatasetSpec, attrs: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``ClassificationTask`` per label column, with classes read from the data."""
     return [
-        _task("ClassificationTask", name=c, column=c, **class_info(attrs[c]))
+        _task("ClassificationTask", name=safe_task_name(c), column=c, **class_info(attrs[c]))
         for c in spec.classification
     ]
 

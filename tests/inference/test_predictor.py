@@ -404,3 +404,9 @@ def test_sequence_points_are_written_without_float32_noise(trained):
     table = pd.DataFrame({"formula": ["GaN"], "T": ["[298.15, 400.1, 650.35]"]})
     out = p.predict(table)
     assert json.loads(out["cp_sequence_x"].iloc[0]) == [298.15, 400.1, 650.35]
+
+
+def test_a_series_of_formulas_keeps_its_index(trained):
+    p = foundation_model.load(trained["ckpt"])
+    out = p.predict(pd.Series(["GaN", "LiF"], index=["x", "y"]))
+    assert out.index.tolist() == ["x", "y"] and out["formula"].tolist() == ["GaN", "LiF"]

@@ -323,3 +323,38 @@ def test_predict_with_small_batches_and_variable_length_curves(
     monkeypatch.chdir(REPO_ROOT)
     table = _predict(pretrained_checkpoint, tmp_path, "--data.init_args.batch_size=16")
     assert len(table) == 2000
+
+
+def test_column_names_with_dots_or_slashes_get_safe_task_names(
+    helper_script, tmp_path: Path, capsys
+) -> None:
+    """A target column such as ``Eg.PBE`` or ``mass (g/mol)`` keeps its name as the column
+    and gets a task name the model can use (``.`` splits module names, ``/`` makes
+    folders); such a task name typed by hand is a one-line error naming a safe one."""
+    gen = helper_script("generate_configs")
+    attrs = pd.read_csv(REPO_ROOT / "samples/fake_data/attributes.csv", index_col=0)
+    attrs = attrs.rename(columns={"y_easy": "Eg.PBE", "y_nonlinear": "mass (g/mol)"})
+    attrs_path = tmp_path / "attrs.csv"
+    attrs.to_csv(attrs_path)
+    argv = ["--formula-desc", str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv")]
+    argv += ["--attributes", str(attrs_path), "--regression", "Eg.PBE", "mass (g/mol)"]
+    argv += ["--scenarios", "regression", "--out", str(tmp_path)]
+    assert gen.main(argv) == 0
+    cfg = localised_config(tmp_path / "regression.yaml", tmp_path)
+    tasks = _cfg(cfg)["data"]["init_args"]["tasks"]
+    assert [(t["init_args"]["name"], t["init_args"]["column"]) for t in tasks] == [
+        ("Eg_PBE", "Eg.PBE"),
+        ("mass (g_mol)", "mass (g/mol)"),
+    ]
+    run = ["fit", "--config", str(cfg), "--trainer.max_epochs=1"]
+    run += ["--trainer.enable_progress_bar=false"]
+    run += [f"--trainer.logger.init_args.save_dir={tmp_path / 'runs'}"]
+    assert fm_main(run) == 0
+    plots = {p.name for p in (tmp_path / "runs").rglob("*.png")}
+    assert "parity_val_Eg_PBE.png" in plots and "parity_val_mass (g_mol).png" in plots
+    capsys.readouterr()
+    bad = '[{"class_path": "foundation_model.models.task_head.RegressionTask", '
+    bad += '"init_args": {"name": "Eg.PBE"}}]'
+    assert fm_main([*run, f"--data.init_args.tasks={bad}"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "cannot contain '.'" in err[0] and "'Eg_PBE'" in err[0]

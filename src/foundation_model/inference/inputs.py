@@ -105,7 +105,8 @@ def prepare_inputs(
     if not has_formula and schema.formula.featurizer is not None and not given:
         raise KeyError(
             f"input: no {formula_column!r} column (and not the model's descriptor columns); "
-            f"columns are {list(table.columns)[:10]} (name the column with --formula-column)."
+            f"columns are {list(table.columns)[:10]} (name the column: formula_column= in "
+            "Python, --formula-column on the command line)."
         )
     formulas = table[formula_column].tolist() if has_formula else None
     if formulas is not None:

@@ -104,16 +104,20 @@ class Predictor:
         """The model's task specs."""
         return list(self.model.task_specs)
 
-    def _table(self, inputs: Sequence[str] | pd.DataFrame, formula_column: str) -> pd.DataFrame:
+    def _table(
+        self, inputs: Sequence[str] | pd.Series | pd.DataFrame, formula_column: str
+    ) -> pd.DataFrame:
         if isinstance(inputs, pd.DataFrame):
             return inputs.reset_index(drop=True)
+        if isinstance(inputs, pd.Series):
+            return pd.DataFrame({formula_column: inputs.to_list()})
         if isinstance(inputs, str):
             inputs = [inputs]
         return pd.DataFrame({formula_column: list(inputs)})
 
     def predict_with_errors(
         self,
-        inputs: Sequence[str] | pd.DataFrame,
+        inputs: Sequence[str] | pd.Series | pd.DataFrame,
         formula_column: str = "formula",
         structure_column: str = "structure",
         id_column: str | None = None,
@@ -121,7 +125,8 @@ class Predictor:
         """Predict every row that can be prepared; ``(predictions, errors)``.
 
         Args:
-            inputs: formulas, or a table with a formula column (optionally structures,
+            inputs: formulas (a list, or a Series whose index labels the outputs), or a
+                table with a formula column (optionally structures,
                 structure descriptors, or per-row sequence points in each sequence task's
                 ``x_column``).
             formula_column: the formula column of a table.
@@ -129,7 +134,7 @@ class Predictor:
             id_column: a column copied to the outputs as ``id``. Without one, the errors'
                 ``id`` is the input row's index label (its position for a list).
         """
-        index = inputs.index if isinstance(inputs, pd.DataFrame) else None
+        index = inputs.index if isinstance(inputs, pd.DataFrame | pd.Series) else None
         table = self._table(inputs, formula_column)
         if id_column is not None and id_column not in table.columns:
             raise KeyError(
@@ -171,7 +176,9 @@ class Predictor:
             errors = errors.assign(id=labels[errors["row"].to_numpy(dtype=int)])
         return frame, errors
 
-    def predict(self, inputs: Sequence[str] | pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    def predict(
+        self, inputs: Sequence[str] | pd.Series | pd.DataFrame, **kwargs: Any
+    ) -> pd.DataFrame:
         """Like :meth:`predict_with_errors`, returning only the predictions: indexed like
         the input rows, with a warning naming the rows left out and why."""
         preds, errors = self.predict_with_errors(inputs, **kwargs)

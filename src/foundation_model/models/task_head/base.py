@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 TaskType = Literal["regression", "classification", "sequence"]
 
 
+#: characters a task name cannot hold: ``.`` splits module names, slashes make folders
+UNSAFE_NAME_CHARACTERS = (".", "/", "\\")
+
+
+def safe_task_name(column: str) -> str:
+    """``column`` with the characters a task name cannot hold replaced by ``_``."""
+    for c in UNSAFE_NAME_CHARACTERS:
+        column = column.replace(c, "_")
+    return column
+
+
 class TaskHead(nn.Module, ABC):
     """A per-task prediction head fed with ``h_task (B, D)``."""
 
@@ -106,6 +117,14 @@ class TaskSpec(ClassPathSerializable, ABC):
     def __init__(self, name: str, loss_weight: float = 1.0) -> None:
         if not name or not isinstance(name, str):
             raise ValueError(f"Task name must be a non-empty string, got {name!r}.")
+        bad = [c for c in UNSAFE_NAME_CHARACTERS if c in name]
+        if bad:
+            safe = safe_task_name(name)
+            raise ValueError(
+                f"Task name {name!r} cannot contain {' '.join(repr(c) for c in bad)} (it names "
+                f"model parts, output columns and plot files): set init_args.name to e.g. "
+                f"{safe!r}; the column keeps its name (init_args.column)."
+            )
         self.name = name
         self.loss_weight = float(loss_weight)
 
