@@ -373,3 +373,29 @@ def test_fixed_checkpoint_dirpath_is_never_overwritten(tmp_path, table_files, ca
     assert _versions(tmp_path) == ["version_0"]
     resume = ["--ckpt_path", str(fixed / "last.ckpt"), "--trainer.max_epochs=2"]
     assert main(["fit", "--config", str(cfg), *resume]) == 0
+
+
+def test_a_task_list_on_the_command_line_replaces_the_configs(tmp_path, table_files):
+    """jsonargparse merges a list of classes into the config's by position; a task list
+    given on the command line must not inherit the old first task's arguments."""
+    from foundation_model.cli.lightning_cli import load_fit_config
+
+    old = [
+        {
+            "class_path": "foundation_model.models.task_head.RegressionTask",
+            "init_args": {"name": "y", "hidden_dims": [7], "point_mass": 0.0},
+        }
+    ]
+    cfg = write_config(tmp_path, table_files, tasks=old)
+    new = json.dumps(
+        [
+            {
+                "class_path": "foundation_model.models.task_head.RegressionTask",
+                "init_args": {"name": "z"},
+            }
+        ]
+    )
+    for override in ([f"--data.init_args.tasks={new}"], ["--data.init_args.tasks", new]):
+        (task,) = load_fit_config(cfg, override)["data"]["init_args"]["tasks"]
+        assert task["init_args"]["name"] == "z"
+        assert task["init_args"]["hidden_dims"] is None and task["init_args"]["point_mass"] is None

@@ -308,6 +308,25 @@ def state_dict_mismatch(err: RuntimeError) -> str:
     )
 
 
+#: list arguments that a command-line value replaces as a whole
+REPLACED_LISTS = ("--data.init_args.tasks",)
+
+
+def replace_lists(argv: list[str]) -> list[str]:
+    """``argv`` with each command-line value of a :data:`REPLACED_LISTS` argument preceded by
+    an empty list. jsonargparse merges a new list of classes into the config's by position
+    (a task with the same ``class_path`` would keep the old task's ``num_classes``,
+    ``class_names`` or ``point_mass``); emptying it first makes the new list a replacement,
+    with every unset argument at its default."""
+    out: list[str] = []
+    for arg in argv:
+        key = arg.split("=", 1)[0]
+        if key in REPLACED_LISTS:
+            out.append(f"{key}=[]")
+        out.append(arg)
+    return out
+
+
 def run_lightning_cli(argv: list[str]) -> int:
     """Run a LightningCLI subcommand; our own input errors print as one line (``FM_DEBUG=1``
     shows the traceback)."""
@@ -321,6 +340,7 @@ def run_lightning_cli(argv: list[str]) -> int:
     # the models move their own Batch to the device on purpose (faster than Lightning's walk)
     warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
     allow_checkpoint_globals()  # numpy arrays in checkpoints load with weights_only=True
+    argv = replace_lists(argv)
     try:
         FMLightningCLI(
             pl.LightningModule,
@@ -389,7 +409,7 @@ def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Config {path} not found.")
-    argv = ["fit", "--config", str(path), *overrides]
+    argv = replace_lists(["fit", "--config", str(path), *overrides])
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     try:
         reader = _FitConfigReader(

@@ -167,6 +167,7 @@ class ClassificationTask(TaskSpec):
             unseen = mask & (codes < 0)
         if (unseen & in_train).any():
             bad = raw[unseen & in_train].iloc[0]
+            bad = bad.item() if isinstance(bad, np.generic) else bad  # 37.5, not np.float64(...)
             raise ValueError(
                 f"Task {self.name!r}: training label {bad!r} is not one of the classes "
                 f"{self.class_names or list(range(self.num_classes or 0))}."
