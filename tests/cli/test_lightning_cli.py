@@ -399,3 +399,9 @@ def test_a_task_list_on_the_command_line_replaces_the_configs(tmp_path, table_fi
         (task,) = load_fit_config(cfg, override)["data"]["init_args"]["tasks"]
         assert task["init_args"]["name"] == "z"
         assert task["init_args"]["hidden_dims"] is None and task["init_args"]["point_mass"] is None
+
+
+def test_input_with_config_names_both_prediction_forms(capsys):
+    assert main(["predict", "--config", "c.yaml", "--ckpt_path", "m.ckpt", "--input", "x.csv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no --config" in err[0] and "formula_desc_source" in err[0]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from foundation_model.data import KFoldSplitter, RandomSplitter, StratifiedSplitter
 
@@ -57,3 +58,10 @@ def test_predefined_split_warns_about_labels_it_does_not_know():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an empty cell leaves a row out without a warning
         PredefinedSplitter().split(ids[[0, 5]], attrs.iloc[[0, 5]])
+
+
+def test_stratified_split_with_a_single_row_class_names_the_class_and_the_fix():
+    ids = pd.Index([f"r{i}" for i in range(12)])
+    attrs = pd.DataFrame({"c": ["a"] * 6 + ["b"] * 5 + ["lonely"]}, index=ids)
+    with pytest.raises(ValueError, match=r"\['lonely'\] have a single row.*RandomSplitter"):
+        StratifiedSplitter("c", 0.2, 0.2).split(ids, attrs)

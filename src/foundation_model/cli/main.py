@@ -68,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if predict_input.wants_input_mode(argv[1:]):
             return predict_input.main(argv[1:])
+        flags = {a.split("=", 1)[0] for a in argv[1:]}
+        if {"--input", "--output"} & flags and {"--config", "-c"} & flags:
+            print(
+                "fm predict: error: --input/--output predict new rows from the checkpoint "
+                "alone (fm predict --ckpt_path CKPT --input new.csv --output preds.csv, no "
+                "--config); with --config, set --data.init_args.formula_desc_source and "
+                "--prediction_writer.output_path instead.",
+                file=sys.stderr,
+            )
+            return 2
         if {"-h", "--help"} & set(argv[1:]):  # the checkpoint-only form first, then Lightning's
             predict_input.build_parser().print_help()
             print("\nWith --config, `fm predict` is LightningCLI's predict subcommand:\n")

@@ -46,10 +46,10 @@ class DescriptorSchema:
         extra = [c for c in names if c not in self.columns and c not in self.dropped]
         if missing or extra:
             parts = []
-            if missing:
-                parts.append(f"missing column(s) {missing[:5]} (of {len(missing)})")
-            if extra:
-                parts.append(f"unexpected column(s) {extra[:5]} (of {len(extra)})")
+            for label, cols in (("missing", missing), ("unexpected", extra)):
+                if cols:
+                    more = f" and {len(cols) - 5} more" if len(cols) > 5 else ""
+                    parts.append(f"{len(cols)} {label} column(s) {cols[:5]}{more}")
             how = (
                 f"featurize with preset {self.featurizer.get('preset')!r}"
                 if self.featurizer

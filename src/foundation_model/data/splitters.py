@@ -44,7 +44,26 @@ def _fraction_split(
     """Split ``idx`` into ``(rest, taken)`` with ``taken`` about ``fraction`` of it."""
     if fraction <= 0 or len(idx) < 2:
         return idx, idx[:0]
-    rest, taken = train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
+    if stratify is not None:
+        values, counts = np.unique(stratify, return_counts=True)
+        if counts.min() < 2:
+            rare = [str(v) for v in values[counts < 2]][:5]
+            raise ValueError(
+                f"StratifiedSplitter: class(es) {rare} have a single row, which cannot be "
+                "split; merge or drop them, or use RandomSplitter."
+            )
+    try:
+        rest, taken = train_test_split(
+            idx, test_size=fraction, random_state=seed, stratify=stratify
+        )
+    except ValueError as err:  # too few rows for one row of each class in both parts
+        if stratify is None:
+            raise
+        raise ValueError(
+            f"StratifiedSplitter: {len(idx)} rows cannot be split {fraction:.2f} / "
+            f"{1 - fraction:.2f} keeping every class on both sides ({err}); use larger "
+            "val_fraction/test_fraction, more rows, or RandomSplitter."
+        ) from None
     return np.sort(rest), np.sort(taken)
 
 
