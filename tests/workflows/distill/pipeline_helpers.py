@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ase.io
-from ase.build import bulk
+from ase.build import bulk, fcc111
 
 from foundation_model.workflows.distill.ace_basis import ACEBasisSpec
 from foundation_model.workflows.distill.active import ActiveLearning
@@ -31,6 +31,22 @@ def seed_file(path: Path, n: int = 16) -> Path:
         atoms = bulk("Cu", "fcc", 3.65, cubic=True) * (2, 1, 1)
         symbols = atoms.get_chemical_symbols()
         for j in range(i % 4, 8, 3):
+            symbols[j] = "Al"
+        atoms.set_chemical_symbols(symbols)
+        atoms.rattle(0.05 + 0.01 * (i % 5), seed=i)
+        out.append(atoms)
+    ase.io.write(path, out, format="extxyz")
+    return path
+
+
+def slab_seed_file(path: Path, n: int = 16) -> Path:
+    """Rattled 12-atom Cu-Al fcc(111) slabs (pbc True, True, False; 5 Å vacuum each side)."""
+    out = []
+    for i in range(n):
+        atoms = fcc111("Cu", (2, 2, 3), a=3.65, vacuum=5.0)
+        del atoms.info["adsorbate_info"]  # a dict extxyz cannot write
+        symbols = atoms.get_chemical_symbols()
+        for j in range(i % 4, 12, 4):
             symbols[j] = "Al"
         atoms.set_chemical_symbols(symbols)
         atoms.rattle(0.05 + 0.01 * (i % 5), seed=i)

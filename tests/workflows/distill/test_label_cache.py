@@ -91,3 +91,18 @@ def test_the_committee_does_not_depend_on_the_teachers_epochs() -> None:
     a = al.committee_trainer(TeacherTrainer(epochs=5)).to_dict()
     b = al.committee_trainer(TeacherTrainer(epochs=50, val_fraction=0.2)).to_dict()
     assert a == b and a["init_args"]["epochs"] == 3
+
+
+def test_a_repeat_within_one_attempt_is_served_but_not_counted_as_reused(tmp_path) -> None:
+    """Only labels computed by an earlier attempt count as reused (the report's "computed
+    in an earlier attempt and served from the run's label cache")."""
+    path = tmp_path / "labels.sqlite"
+    oracle = EMTOracle()
+    oracle.use_cache(path)
+    first = oracle.compute_batch(_cells(1))
+    repeat = oracle.compute_batch(_cells(1))
+    assert repeat.calls == 1 and repeat.reused == 0 and oracle.reused == 0
+    assert repeat.labelled[0].info["energy"] == first.labelled[0].info["energy"]
+    later = EMTOracle()  # the next attempt (a resumed run) reuses it
+    later.use_cache(path)
+    assert later.compute_batch(_cells(1)).reused == 1 and later.reused == 1

@@ -125,3 +125,30 @@ def test_resume_after_a_settings_change_pays_no_oracle_call_twice(finished_run, 
     assert after.info["oracle_labels_reused"] == old["train"] + old["test"]
     assert after.info["oracle_calls"] == old["oracle_calls"]
     assert after.info["selected_pool_indices"] == old["selected_pool_indices"]
+
+
+def test_a_slab_pool_distils_end_to_end(tmp_path: Path) -> None:
+    """Slabs (pbc partly False) reach the ACE student as their periodic equivalent: every
+    step finishes and the corrected student is evaluated on the slab test set."""
+    from pipeline_helpers import slab_seed_file
+
+    seeds = slab_seed_file(tmp_path / "slabs.extxyz")
+    pipe = tiny_pipeline(tmp_path / "run", seeds)
+    status = pipe.run()
+    assert set(status.values()) == {"done"}
+    report = json.loads(pipe.artifact("report", "report.json").read_text())
+    student = report["errors_vs_oracle"]["student"]
+    assert 0 < student["force_mae"] < report["errors_vs_oracle"]["teacher"]["force_mae"]
+    assert max(report["student_md"]["max_gamma"]) > 0  # graded: the active set was built
+
+
+def test_the_progress_bar_ends_on_done(finished_run: Path, tmp_path: Path, capfd) -> None:
+    from foundation_model.workflows.distill.evaluation import Evaluation
+
+    run_dir = _copy_run(finished_run, tmp_path)
+    capfd.readouterr()
+    other = Evaluation(md_steps=12, speed_steps=2)  # redoes the report only
+    pipe = tiny_pipeline(run_dir, finished_run / "seeds.extxyz", evaluation=other, progress=True)
+    pipe.run(resume=True)
+    bar = capfd.readouterr().err.split("fm distill:")[-1]
+    assert "8/8" in bar and "report: done" in bar and "running" not in bar

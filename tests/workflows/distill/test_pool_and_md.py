@@ -93,3 +93,25 @@ def test_surrogate_md_prunes_stopped_trajectories() -> None:
     frames, summary = md.run([start], lj, TaskExecutor(progress=False), seed=0)
     assert "closer than 2.2" in summary[0]["stopped"] and summary[0]["steps"] < 200
     assert len(frames) == summary[0]["frames"] == summary[0]["steps"] - 2
+
+
+def test_identical_structures_are_removed_from_the_pool() -> None:
+    """Without vacancies the covalent generator yields identical copies: one is kept, so a
+    structure cannot be in the oracle test set and the training set at once."""
+    from foundation_model.workflows.datagen.generators.covalent import CovalentGenerator
+
+    stage = PoolStage(
+        generators=[CovalentGenerator(["Si"], "diamond", supercell=[1, 1, 1], n_structures=3)]
+    )
+    pool, info = stage.run(TaskExecutor(progress=False), seed=0)
+    assert info["seeds"] == 3 and len(pool) == 1 and info["duplicates_removed"] == 2
+    from foundation_model.workflows.distill.pool import remove_duplicates
+
+    cell = bulk("Cu", "fcc", 3.6, cubic=True)
+    noisy = cell.copy()
+    noisy.positions += 1e-9  # float noise: the same structure
+    moved = cell.copy()
+    moved.positions[0, 0] += 1e-3  # a different structure
+    permuted = cell[[1, 0, 2, 3]]  # atom order matters
+    unique, removed = remove_duplicates([cell, noisy, moved, permuted, cell.copy()])
+    assert removed == 2 and unique[0] is cell and unique[1] is moved and unique[2] is permuted

@@ -154,29 +154,81 @@ def fit_reference_energies(composition: np.ndarray, energies: np.ndarray) -> np.
 def design_rows(basis: Any, structures: list[ase.Atoms], elements: list[str]) -> DesignRows:
     """Linear ACE rows of labelled structures (``info['energy']``, ``arrays['forces']``).
 
+    The rows are computed in this process, structure by structure, so a structure pyace
+    cannot read raises here (naming it) instead of leaving zero rows behind. Slabs and
+    wires are evaluated as their periodic equivalent (:func:`.periodic.ace_structure`).
+
     Args:
         basis: a ``pyace.ACEBBasisSet``.
         structures: labelled structures.
         elements: element order (the basis' sorted elements).
-    """
-    import pandas as pd
-    from pyace.linearacefit import LinearACEDataset
 
+    Raises:
+        ValueError: no structures, an element outside ``elements``, or a structure whose
+            atomic environment pyace cannot build or evaluate.
+    """
     if not structures:
         raise ValueError("No labelled structure to build ACE rows from.")
+    composition = composition_matrix(structures, elements)  # unknown elements: one line
     energies = np.array([float(a.info["energy"]) for a in structures])
-    forces = [np.asarray(a.arrays["forces"], dtype=float) for a in structures]
-    atoms = []
-    for a in structures:
-        clean = ase.Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
-        atoms.append(clean)
-    frame = pd.DataFrame({"ase_atoms": atoms, "energy": np.zeros(len(atoms)), "forces": forces})
-    dataset = LinearACEDataset(basis, frame)
-    matrix = np.array(dataset.get_design_matrix(max_workers=1))  # (S + 3N, K)
-    target = np.asarray(dataset.get_target_vector(), dtype=float).copy()
-    composition = composition_matrix(structures, elements)
+    forces = [np.asarray(a.arrays["forces"], dtype=float).reshape(-1) for a in structures]
+    n_atoms = [len(a) for a in structures]
+    evaluate = _RowEvaluator(basis)
+    matrix = np.zeros((len(structures) + 3 * sum(n_atoms), evaluate.n_functions))  # (S + 3N, K)
+    row = len(structures)
+    for s, atoms in enumerate(structures):
+        energy_row, force_rows = evaluate(atoms, s)
+        matrix[s] = energy_row
+        matrix[row : row + 3 * n_atoms[s]] = force_rows
+        row += 3 * n_atoms[s]
+    target = np.concatenate([energies / np.asarray(n_atoms), *forces])
     rows = DesignRows(matrix, target, len(structures), composition, energies, list(elements))
     return rows.with_reference(np.zeros(len(elements)))
+
+
+class _RowEvaluator:
+    """Energy-per-atom row ``(K,)`` and force rows ``(3N, K)`` of one structure (the
+    rows of ``pyace.linearacefit``, computed without its worker processes)."""
+
+    def __init__(self, basis: Any) -> None:
+        pyace = import_pyace()
+        from pyace.linearacefit import compute_nfunc_func_ind_shift
+
+        self.basis = basis
+        self.evaluator = pyace.ACEBEvaluator(basis)  # kept: the calculator only points to it
+        self.calc = pyace.ACECalculator(self.evaluator)
+        self.n_functions, self.shift = compute_nfunc_func_ind_shift(basis)
+
+    def __call__(self, atoms: ase.Atoms, index: int) -> tuple[np.ndarray, np.ndarray]:
+        from pyace.atomicenvironment import aseatoms_to_atomicenvironment
+
+        from foundation_model.workflows.distill.periodic import ace_structure
+
+        cutoff = float(self.basis.cutoffmax)
+        try:
+            readable = ace_structure(atoms, cutoff)
+        except ValueError as err:
+            raise ValueError(f"ACE rows of structure {index}: {err}") from err
+        try:
+            env = aseatoms_to_atomicenvironment(
+                readable, cutoff=cutoff, elements_mapper_dict=self.basis.elements_to_index_map
+            )
+            self.calc.compute(env, compute_projections=True, compute_b_grad=True)
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ValueError(
+                f"pyace could not evaluate structure {index} ({atoms.get_chemical_formula()}, "
+                f"pbc={np.asarray(atoms.pbc).tolist()}): {str(err).rstrip('.')}; fix or "
+                "remove that structure."
+            ) from err
+        n = len(atoms)
+        energy_row = np.zeros(self.n_functions)
+        # species_type lists the real atoms first, then their periodic images
+        species = list(env.species_type)[:n]
+        for kind, projection in zip(species, self.calc.projections, strict=True):
+            start = self.shift[kind]
+            energy_row[start : start + len(projection)] += projection
+        grads = np.asarray(self.calc.forces_bfuncs, dtype=float)  # (N, K, 3)
+        return energy_row / n, grads.transpose(0, 2, 1).reshape(3 * n, self.n_functions)
 
 
 def weighted_solve(

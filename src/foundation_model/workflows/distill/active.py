@@ -134,8 +134,13 @@ class ActiveLearning(ClassPathSerializable):
         directory: Path,
         seed: int,
     ) -> dict[str, Any]:
-        """Run the loop; returns labelled ``train``/``test`` sets, rounds and failures."""
+        """Run the loop; returns labelled ``train``/``test`` sets, rounds and failures.
+
+        Before any oracle call, the budget and the pool (against the teacher backbone's
+        requirements, e.g. CHGNet's 3D-periodic cells) are checked.
+        """
         self.check_budget(oracle)
+        teacher.check_structures(pool, "the pool")
         directory.mkdir(parents=True, exist_ok=True)
         used: set[int] = set()
         failures: list[dict[str, Any]] = []

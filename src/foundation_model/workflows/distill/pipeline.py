@@ -170,6 +170,7 @@ class DistillPipeline:
                         redo = True
                         bar.set_postfix_str(f"{name}: running ({why})")
                         self._run_step(name, hashes[name])
+                        bar.set_postfix_str(f"{name}: done")
                     bar.update(1)
                     if name == stop_after:
                         break

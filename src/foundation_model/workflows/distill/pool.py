@@ -3,8 +3,10 @@
 Seeds come from the datagen generators (plus augmentation and validation), an optional
 datagen ``MDExplorer`` runs short dynamics from them through the executor (with a cheap
 calculator spec, e.g. the pretrained model), and a datagen sampler (DIRECT by default)
-picks a diverse subset. The pool is stored unlabelled: labels come from the oracle
-(step 2) or the teacher (step 5).
+picks a diverse subset. Identical structures (a generator's copies of one cell, an MD
+frame equal to its seed) are removed before the sampler (:func:`remove_duplicates`), so a
+structure can never be both in the oracle test set and in the training set. The pool is
+stored unlabelled: labels come from the oracle (step 2) or the teacher (step 5).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ase
+import numpy as np
 
 from foundation_model.workflows.datagen.executor import TaskExecutor
 from foundation_model.workflows.datagen.explore.explorer import MDExplorer
@@ -91,10 +94,46 @@ class PoolStage:
                 if result.ok:
                     frames.extend(result.value.frames)
             info.update(explored_frames=len(frames) - len(seeds), explore_failures=failed)
+        frames, info["duplicates_removed"] = remove_duplicates(frames)
         if self.sampler is not None and len(frames) > self.sampler.n_samples:
             frames = [frames[i] for i in self.sampler.select(frames, seed)]
         info["pool"] = len(frames)
         return [_unlabelled(a) for a in frames], info
+
+
+#: positions and cells equal after rounding to this many Å are the same structure
+DUPLICATE_TOLERANCE = 1e-6
+
+
+def remove_duplicates(
+    structures: list[ase.Atoms], tolerance: float = DUPLICATE_TOLERANCE
+) -> tuple[list[ase.Atoms], int]:
+    """The structures without repeats (first occurrence kept, order preserved).
+
+    Two structures are the same when their atomic numbers and ``pbc`` are equal and their
+    positions and cell vectors agree after rounding to ``tolerance`` Å (atom order
+    matters: a permuted copy is kept).
+
+    Args:
+        structures: the candidates.
+        tolerance: rounding grid of positions and cell (Å).
+
+    Returns:
+        ``(unique structures, number removed)``.
+    """
+    seen: set[tuple] = set()
+    unique = []
+    for atoms in structures:
+        key = (
+            atoms.numbers.tobytes(),
+            np.asarray(atoms.pbc, dtype=bool).tobytes(),
+            np.round(atoms.positions / tolerance).astype(np.int64).tobytes(),
+            np.round(atoms.cell.array / tolerance).astype(np.int64).tobytes(),
+        )
+        if key not in seen:
+            seen.add(key)
+            unique.append(atoms)
+    return unique, len(structures) - len(unique)
 
 
 def _unlabelled(atoms: ase.Atoms) -> ase.Atoms:

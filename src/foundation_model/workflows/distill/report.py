@@ -91,6 +91,23 @@ def _mae_mev(value: float | None) -> str:
     return f"{1000 * value:.1f}"
 
 
+def _largest_gamma(values: list[float]) -> str:
+    """The largest extrapolation grade, or ``n/a`` without one (no active set: NaN)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return f"{max(finite):.2f}" if finite else "n/a"
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by ``None`` (JSON ``null``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _markdown(s: dict[str, Any]) -> str:
     lines = [
         "# fm distill report",
@@ -105,6 +122,14 @@ def _markdown(s: dict[str, Any]) -> str:
         + "), "
         f"training set {s['oracle_train']}, test set {s['oracle_test']}, "
         f"failures {s['oracle_failures']}.",
+        "",
+        f"Pool: {s['pool_structures']} structures"
+        + (
+            f" ({s['pool_duplicates_removed']} identical duplicates removed before the "
+            "test/train selection)."
+            if s.get("pool_duplicates_removed")
+            else "."
+        ),
         "",
         "| round | oracle calls so far (training set; the test set's are counted above) "
         "| labelled | committee force MAE (meV/Å) |",
@@ -127,7 +152,7 @@ def _markdown(s: dict[str, Any]) -> str:
         "",
         f"Student NVT at {s['md_temperature_K']} K: {md['steps']}/{md['requested_steps']} steps "
         f"({md['time_ps']:.3f} ps) on {md['atoms']} atoms; guard: {md['stopped'] or 'none fired'}; "
-        f"largest extrapolation grade {max(md['max_gamma'] or [float('nan')]):.2f}.",
+        f"largest extrapolation grade {_largest_gamma(md['max_gamma'])}.",
         f"MD speed on {speed['atoms']} atoms: student {speed['student_steps_per_s']:.1f} steps/s, "
         f"teacher {speed['teacher_steps_per_s']:.1f} steps/s (x{speed['speedup']:.1f}).",
         "",
@@ -141,8 +166,11 @@ def write_report(pipe: DistillPipeline, directory: Path) -> dict[str, Any]:
     """Evaluate, plot and write ``report.json`` / ``report.md`` into ``directory``."""
     active = pipe.state.steps["active"]
     final_dir = pipe.artifact("delta", "student")
+    pool = pipe.state.steps["pool"].info
     summary: dict[str, Any] = {
         "oracle": type(pipe.oracle).__name__,
+        "pool_structures": pool.get("pool"),
+        "pool_duplicates_removed": pool.get("duplicates_removed", 0),
         "oracle_calls": active.info.get("oracle_calls"),
         "oracle_labels_reused": active.info.get("oracle_labels_reused", 0),
         "budget": pipe.oracle.budget,
@@ -157,10 +185,10 @@ def write_report(pipe: DistillPipeline, directory: Path) -> dict[str, Any]:
     }
     summary.update(_evaluate(pipe))
     summary["plots"] = _plots(summary, directory)
-    slim = json.loads(json.dumps(summary, default=str))
+    slim = _json_safe(json.loads(json.dumps(summary, default=str)))
     for e in slim.get("errors_vs_oracle", {}).values():
         for key in PARITY_KEYS:
             e.pop(key, None)
-    (directory / "report.json").write_text(json.dumps(slim, indent=2) + "\n")
+    (directory / "report.json").write_text(json.dumps(slim, indent=2, allow_nan=False) + "\n")
     (directory / "report.md").write_text(_markdown(summary))
     return slim

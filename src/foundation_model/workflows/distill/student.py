@@ -30,6 +30,7 @@ from foundation_model.workflows.distill.ace_basis import (
     import_pyace,
     weighted_solve,
 )
+from foundation_model.workflows.distill.periodic import ace_structure
 
 
 @dataclass
@@ -96,7 +97,8 @@ def write_active_set(basis: Any, structures: list[ase.Atoms], path: str | Path) 
         save_active_inverse_set,
     )
 
-    clean = [ase.Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc) for a in structures]
+    cutoff = float(basis.cutoffmax)
+    clean = [ace_structure(a, cutoff) for a in structures]  # slabs: periodic equivalents
     projections, index = compute_B_projections(
         basis, clean, structure_ind_list=list(range(len(clean)))
     )
@@ -117,7 +119,9 @@ def student_calculator(directory: str | Path, active_set: bool = True) -> Any:
 
     With ``active_set`` (and ``student.asi`` present) the B-basis is evaluated with the
     active set, so ``calc.results["gamma"]`` holds the per-atom extrapolation grade; the
-    reference energies are added back to its energies. Otherwise ``student.yace`` is used.
+    reference energies are added back to its energies. Otherwise ``student.yace`` is used
+    and ``gamma`` is NaN (unknown, not zero). Slabs and wires work: they are evaluated as
+    their periodic equivalent (:func:`.periodic.ace_structure`).
     """
     directory = Path(directory)
     asi = directory / "student.asi"
@@ -138,11 +142,17 @@ def _student_calculator_class() -> type:
 
     class StudentACECalculator(pyace.PyACECalculator):
         """``PyACECalculator`` that refuses elements outside the student's basis with one
-        line (pyace's own error is a bare "Unsupported species"), and adds the reference
-        energies back on a B-basis (``student.yace`` holds them already)."""
+        line (pyace's own error is a bare "Unsupported species"), evaluates slabs and
+        wires as their periodic equivalent (pyace reads only fully periodic or fully open
+        cells), reports ``gamma`` as NaN without an active set (pyace's zeros would read as
+        safe interpolation), and adds the reference energies back on a B-basis
+        (``student.yace`` holds them already)."""
 
         reference: dict[str, float] = {}
         elements: list[str] = []
+
+        def get_atomic_env(self, atoms: ase.Atoms) -> Any:
+            return super().get_atomic_env(ace_structure(atoms, float(self.cutoff)))
 
         def calculate(self, atoms=None, properties=("energy", "forces"), system_changes=None):
             symbols = set((atoms or self.atoms).get_chemical_symbols())
@@ -158,6 +168,8 @@ def _student_calculator_class() -> type:
             for key in ("energy", "free_energy"):
                 if key in self.results:
                     self.results[key] = float(self.results[key]) + shift
+            if not self.is_active_set_configured:
+                self.results["gamma"] = np.full(len(self.atoms), np.nan)
 
     return StudentACECalculator
 

@@ -79,6 +79,23 @@ class TeacherTrainer(ClassPathSerializable):
             args["seed"] = int(seed)
         return config
 
+    def check_structures(self, structures: list[ase.Atoms], source: str = "the pool") -> None:
+        """Refuse structures the backbone cannot take (elements, periodicity) with one line,
+        naming the first by its index in ``source`` (the backbone's own load-time checks).
+
+        Args:
+            structures: e.g. the candidate pool, before the oracle labels any of it.
+            source: how messages name the list (``"17 of the pool"``).
+
+        Raises:
+            ValueError: an unknown element or a cell the backbone cannot handle.
+        """
+        from foundation_model.backbones.base import MLIPBackbone
+        from foundation_model.backbones.checks import count_labels
+
+        backbone = MLIPBackbone.from_dict(self.backbone_config(None))
+        count_labels(structures, [], backbone, lambda i: f"{i} of {source}")
+
     def properties(self, structures: list[ase.Atoms]) -> list[Any]:
         """Energy and forces; stress too when every structure is 3D-periodic with a stress."""
         from foundation_model.backbones.properties import (

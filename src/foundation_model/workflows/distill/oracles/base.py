@@ -8,7 +8,9 @@ A failed calculation is retried up to ``max_retries`` times and, if it still fai
 back as an :class:`OracleFailure` - never silently dropped. Every attempt counts against
 the ``budget``; a request larger than what is left raises :class:`OracleBudgetError`.
 With a label cache (:meth:`Oracle.use_cache`, which ``fm distill`` sets to its run folder),
-a structure labelled before is served from disk and counts as the attempts it took then.
+a structure labelled before is served from disk and counts as the attempts it took then;
+only labels computed by an earlier attempt (another oracle object: a previous run of the
+step) count as ``reused``, not a repeat of a structure this oracle labelled itself.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from foundation_model.workflows.datagen.labelling import LabelTask, label_struct
 from foundation_model.workflows.distill.oracles.label_cache import (
     OracleLabelCache,
     settings_namespace,
+    structure_key,
 )
 
 
@@ -61,7 +64,8 @@ class OracleBatch:
         failures: the structures that failed every attempt.
         calls: oracle calls spent on this batch (attempts, retries included; a label from
             the cache counts as the attempts it took when it was computed).
-        reused: structures served from the label cache.
+        reused: structures served from the label cache that an earlier attempt computed
+            (a repeat of a structure this oracle labelled itself is served, not counted).
     """
 
     labelled: list[ase.Atoms] = field(default_factory=list)
@@ -103,6 +107,7 @@ class Oracle(ClassPathSerializable):
         self.calls = 0
         self.reused = 0
         self.cache: OracleLabelCache | None = None
+        self._labelled_here: set[str] = set()  # cache keys this oracle computed itself
 
     def use_cache(self, path: str | Path) -> None:
         """Keep every label in (and serve labels from) the SQLite file ``path``."""
@@ -168,8 +173,9 @@ class Oracle(ClassPathSerializable):
                     labelled[i], attempts[i] = hit
                     self.calls += hit[1]
                     out.calls += hit[1]
-                    out.reused += 1
-                    self.reused += 1
+                    if structure_key(namespace, atoms) not in self._labelled_here:
+                        out.reused += 1
+                        self.reused += 1
         pending = [i for i in range(len(structures)) if i not in labelled]
         errors: dict[int, str] = {}
         for attempt in range(self.max_retries + 1):
@@ -188,6 +194,7 @@ class Oracle(ClassPathSerializable):
                     labelled[i] = self.annotate(result.value)
                     if self.cache is not None:
                         self.cache.put(namespace, structures[i], labelled[i], attempts[i])
+                        self._labelled_here.add(structure_key(namespace, structures[i]))
                 else:
                     errors[i] = result.error
             pending = [i for i in pending if i not in labelled]
