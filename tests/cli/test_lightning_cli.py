@@ -249,7 +249,9 @@ def test_warm_start_aligns_the_new_data_to_the_checkpoints_columns(fitted, tmp_p
         deposit_dim=8,
         init_from_checkpoint=str(run / "checkpoints" / "best.ckpt"),
     )
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_progress_bar=False)
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
     trainer.fit(model, dm)
     assert dm.formula_columns == [str(c) for c in formula.columns]
     assert model.input_schema["formula"]["columns"] == dm.formula_columns
