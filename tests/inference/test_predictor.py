@@ -393,10 +393,13 @@ def test_a_structure_file_input_points_to_the_mlip_command(trained, tmp_path, ca
 def test_sequence_points_outside_the_training_range_warn(trained):
     p = foundation_model.load(trained["ckpt"])
     assert p.schema.sequence_ranges["cp"] == [300.0, 700.0]
-    table = pd.DataFrame({"formula": ["GaN", "LiF"], "T": ["[400, 600]", "[300, 1500]"]})
-    with pytest.warns(UserWarning, match=r"1 row\(s\) have 'T' points outside .*\[300, 700\]"):
-        out = p.predict(table)
-    assert len(out) == 2
+    table = pd.DataFrame(
+        {"formula": ["Xx2O", "GaN", "LiF"], "T": ["[400]", "[400, 600]", "[300, 1500]"]}
+    )
+    # the row is named as in the errors file: its input row, counting the one left out
+    with pytest.warns(UserWarning, match=r"1 row\(s\) have 'T' points outside .*\(e.g. row 2:"):
+        out, errors = p.predict_with_errors(table)
+    assert len(out) == 2 and errors["row"].tolist() == [0]
 
 
 def test_sequence_points_are_written_without_float32_noise(trained):

@@ -87,6 +87,15 @@ LIGHTNING_CKPT_KEYS = ("state_dict", "pytorch-lightning_version")
 CONFIG_ONLY_FILES = frozenset({"config.yaml", "hparams.yaml"})
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory when it is under it (as printed run
+    folders are), else as it is."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
 def run_folder(trainer: Any) -> Path | None:
     """The ``version_N`` folder the trainer's logger writes into (it may not exist yet)."""
     if trainer is None or trainer.logger is None:
@@ -238,7 +247,7 @@ class FMLightningCLI(LightningCLI):
             print(f"Run folder: {folder}")
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
         if subcommand == "fit" and best:
-            print(f"Best checkpoint: {best}")
+            print(f"Best checkpoint: {_relative(Path(best))}")
 
     def _refuse_overwriting_checkpoints(self) -> None:
         """A ``ModelCheckpoint`` with a fixed ``dirpath`` that already holds checkpoints of

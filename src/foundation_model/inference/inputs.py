@@ -201,10 +201,13 @@ def sequence_points(
     default: list[float] | None,
     task: str,
     training_range: list[float] | None = None,
+    row_numbers: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, L, 1)`` points and ``(N, L)`` mask for one sequence task: each row's own points
     (read from ``column`` by :func:`prepare_inputs`) or the training default; a warning
-    counts the rows with points outside ``training_range`` (``[min, max]`` of training)."""
+    counts the rows with points outside ``training_range`` (``[min, max]`` of training),
+    naming the first by its input row (``row_numbers``: the input row of each entry, as in
+    the errors file; default: the position)."""
     if training_range:
         low, high = training_range
         outside = [
@@ -212,9 +215,10 @@ def sequence_points(
         ]
         if outside:
             first = own_points[outside[0]] or []
+            row = outside[0] if row_numbers is None else int(row_numbers[outside[0]])
             warnings.warn(
                 f"task {task!r}: {len(outside)} row(s) have {column!r} points outside the "
-                f"training range [{low:g}, {high:g}] (e.g. row {outside[0]}: "
+                f"training range [{low:g}, {high:g}] (e.g. row {row}: "
                 f"{min(first):g} to {max(first):g}); predictions there are extrapolations.",
                 stacklevel=3,
             )

@@ -157,6 +157,7 @@ class Predictor:
                 self.schema.sequence_points.get(t.name),
                 t.name,
                 self.schema.sequence_ranges.get(t.name),
+                prepared.rows,
             )
             for t in seq_tasks
         }
