@@ -100,3 +100,15 @@ def test_checkpoint_that_is_not_a_checkpoint_is_one_clear_error(tmp_path, cell):
             MLIPCalculator.from_checkpoint(path, device="cpu")
         message = str(info.value)
         assert str(path) in message and "\n" not in message
+
+
+def test_periodic_structure_without_cell_is_one_clear_error(calc):
+    """Not numpy's 'Singular matrix': the structure, the problem and the fix."""
+    dimer = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.3]], pbc=True)
+    dimer.calc = calc
+    with pytest.raises(ValueError, match=r"\(Cu2\): pbc=True but the cell is empty; set a cell"):
+        dimer.get_potential_energy()
+    wire = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.3]], cell=[0, 0, 4.6], pbc=[1, 1, 1])
+    wire.calc = calc
+    with pytest.raises(ValueError, match=r"cell vector a, b is zero"):
+        wire.get_potential_energy()

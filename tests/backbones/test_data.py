@@ -93,3 +93,28 @@ def test_unknown_element_names_file_structure_and_fix(tmp_path, emt_structures):
     message = str(info.value)
     assert str(path) in message and "structure 2 has the unknown element 'Xx'" in message
     assert "Replace it with a chemical symbol" in message
+
+
+def test_periodic_direction_without_cell_vector_is_one_clear_error(tmp_path, emt_structures):
+    """pbc=True with an empty cell (or a zero cell vector) is named at load time, before any
+    neighbour list or stress inverts the cell (SevenNet said only 'Singular matrix')."""
+    from ase.build import molecule
+
+    from foundation_model.backbones import SchNetBackbone
+    from foundation_model.backbones.checks import check_datamodule
+    from foundation_model.backbones.datamodule import MLIPDataModule
+
+    methane = molecule("CH4")
+    methane.pbc = True
+    flat = bulk("Cu", "fcc", 3.6, cubic=True)
+    flat.cell[2] = 0.0
+    backbone = SchNetBackbone(hidden=8)
+    for bad, problem in (
+        (methane, r"\(CH4\): pbc=True but the cell is empty; set a cell or pbc=False\.$"),
+        (flat, r"\(Cu4\): pbc=\[True, True, True\] but the cell vector c is zero; set that"),
+    ):
+        path = tmp_path / "bad.extxyz"
+        ase.io.write(path, [bad], format="extxyz")
+        dm = MLIPDataModule(emt_structures, predict_path=str(path))
+        with pytest.raises(ValueError, match=rf"^Structure 0 of {path} {problem}"):
+            check_datamodule(dm, "predict", SCHEMA, backbone)

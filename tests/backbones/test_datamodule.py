@@ -55,3 +55,29 @@ def test_origins_of_a_random_split(emt_structures):
 def test_bad_split_key(emt_structures):
     with pytest.raises(ValueError, match="must be one of"):
         MLIPDataModule(emt_structures, split_key="nope").load()
+
+
+def test_split_given_by_its_own_file_is_not_taken_from_train(emt_structures):
+    """With val_path the train file keeps its validation share for training (and vice versa)."""
+    extra = emt_structures[:6]
+    parts = MLIPDataModule(emt_structures, val_path=extra).load()
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [21, 6, 3]
+    parts = MLIPDataModule(emt_structures, test_path=extra).load()
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [21, 3, 6]
+    parts = MLIPDataModule(emt_structures, val_path=extra, test_path=extra).load()
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [24, 6, 6]
+    dm = MLIPDataModule(emt_structures, val_path=extra)
+    dm.load()
+    train, test = dm.origin("train")[1], dm.origin("test")[1]
+    assert sorted([*train, *test]) == list(range(24))  # every structure of the file is used
+
+
+def test_split_key_clashing_with_a_given_file_is_one_clear_error(emt_structures):
+    tagged = [a.copy() for a in emt_structures]
+    for i, atoms in enumerate(tagged):
+        atoms.info["split"] = ["train", "val", "test"][i % 3]
+    with pytest.raises(ValueError, match="2 structures have .*'val'.*relabel them 'train'"):
+        MLIPDataModule(tagged[:6], split_key="split", val_path=tagged[6:8]).load()
+    test_only = [a for a in tagged if a.info["split"] != "val"]
+    parts = MLIPDataModule(test_only, split_key="split", val_path=tagged[:2]).load()
+    assert [len(parts[s]) for s in ("train", "val", "test")] == [8, 2, 8]

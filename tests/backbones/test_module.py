@@ -173,3 +173,24 @@ def test_schema_errors():
 
     with pytest.raises(ValueError, match="Unknown pretrained model"):
         pretrained_backbone("not-a-model")
+
+
+def test_predict_gives_stress_only_for_3d_periodic_structures(tmp_path):
+    """Molecules and slabs have no stress: NaN (an empty CSV cell), as in MLIPCalculator."""
+    from ase import Atoms
+    from ase.build import fcc111
+
+    torch.manual_seed(0)
+    module = MLIPFineTuneModule(SchNetBackbone(hidden=8), fit_reference_energies=False)
+    dimer = Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.3]])  # pbc False, no cell
+    slab = fcc111("Cu", (2, 2, 3), vacuum=5.0)  # pbc (True, True, False)
+    crystal = bulk("Cu", "fcc", 3.6, cubic=True)
+    dm = MLIPDataModule([crystal], predict_path=[dimer, slab, crystal], batch_size=3)
+    stress = trainer(tmp_path, 1).predict(module, dm)[0]["stress"]  # (3, 6)
+    assert stress.shape == (3, 6)
+    assert torch.isnan(stress[:2]).all() and torch.isfinite(stress[2]).all()
+    crystal.calc = MLIPCalculator(module, device="cpu")
+    np.testing.assert_allclose(stress[2].numpy(), crystal.get_stress(), rtol=1e-4, atol=1e-7)
+    only_molecules = MLIPDataModule([crystal], predict_path=[dimer, dimer.copy()])
+    stress = trainer(tmp_path, 1).predict(module, only_molecules)[0]["stress"]
+    assert stress.shape == (2, 6) and torch.isnan(stress).all()

@@ -29,3 +29,39 @@ def test_sevennet_physics_and_unknown_element(backbone):
 def test_sevennet_short_fine_tune(backbone, emt_structures, tmp_path):
     module = MLIPFineTuneModule(backbone, ema_decay=0.9)
     check_short_fine_tune(module, emt_structures, tmp_path)
+
+
+def test_pretrained_name_without_local_weights_is_one_clear_error(tmp_path, monkeypatch):
+    """Names whose weights ship with sevenn load from disk; another name goes to sevenn's
+    download, and a failed download (here: the network refused, as on an offline machine;
+    tests never download) is one line naming what is available offline and the
+    local-checkpoint alternative, as is a typo."""
+    import sevenn.util
+
+    from foundation_model.backbones.sevennet import offline_pretrained_names, resolve_checkpoint
+
+    offline = offline_pretrained_names()
+    assert "7net-0" in offline
+    assert resolve_checkpoint("SevenNet-0") == sevenn.util.pretrained_name_to_path("7net-0")
+    calls = []
+
+    def no_network(path: str, url: str) -> str:
+        calls.append(url)
+        raise ConnectionError(f"Failed to resolve 'github.com' for {url}")
+
+    monkeypatch.setattr(sevenn.util, "download_checkpoint", no_network)
+    remote = [n for n in sevenn.util.get_available_pretrained_models() if n not in offline]
+    cases = {"7net-typo": "neither a SevenNet checkpoint file nor a pretrained SevenNet name"}
+    if remote:
+        cases[remote[0]] = "download failed (Failed to resolve 'github.com'"
+    for name, problem in cases.items():
+        with pytest.raises(FileNotFoundError) as info:
+            SevenNetBackbone(name)
+        message = str(info.value)
+        assert "\n" not in message and f"'{name}'" in message and problem in message
+        assert f"available offline here ({', '.join(offline)})" in message
+        assert "path of a local SevenNet checkpoint" in message
+    assert len(calls) == (1 if remote else 0)  # only the known name tried sevenn's download
+    local = tmp_path / "my_7net.pth"
+    local.symlink_to(resolve_checkpoint("7net-0"))
+    assert resolve_checkpoint(str(local)) == str(local)

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, TypedDict
 
 import ase
+import numpy as np
 import torch
 from ase.data import chemical_symbols
 from torch import Tensor, nn
@@ -192,7 +193,7 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
         )
 
     def check_structure(self, atoms: ase.Atoms, where: str = "") -> None:
-        """Every load-time check of one structure: elements and periodicity.
+        """Every load-time check of one structure: cell, elements and periodicity.
 
         Override (calling ``super()``) to add a backbone-specific requirement.
 
@@ -200,6 +201,7 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
             atoms: the structure.
             where: how messages name it, e.g. ``"17 of train.extxyz"``.
         """
+        check_cell(atoms, where)
         self.check_elements(atoms, where)
         self.check_periodicity(atoms, where)
 
@@ -213,6 +215,30 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
             raise ValueError(
                 f"{type(self).__name__} has no direct stress output: use conservative stress."
             )
+
+
+def check_cell(atoms: ase.Atoms, where: str = "") -> None:
+    """Raise a one-line ``ValueError`` when a periodic direction of ``atoms`` has a zero
+    cell vector (no lattice to repeat along: neighbour lists and stress fail on it).
+
+    Args:
+        atoms: the structure.
+        where: how the message names it, e.g. ``"17 of train.extxyz"``.
+    """
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    empty = np.linalg.norm(np.asarray(atoms.cell), axis=1) < 1e-8  # (3,)
+    bad = pbc & empty
+    if not bad.any():
+        return
+    place = f"{where} " if where else ""
+    name = f"Structure {place}({atoms.get_chemical_formula()})"
+    if bad.all():
+        raise ValueError(f"{name}: pbc=True but the cell is empty; set a cell or pbc=False.")
+    axes = ", ".join("abc"[i] for i in np.flatnonzero(bad))
+    raise ValueError(
+        f"{name}: pbc={pbc.tolist()} but the cell vector {axes} is zero; set that cell vector "
+        "or make the structure non-periodic in that direction."
+    )
 
 
 # ---------------------------------------------------------------------- tensor helpers

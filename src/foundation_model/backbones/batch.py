@@ -16,12 +16,15 @@ class MLIPSample:
 
     ``labels`` holds only the labels the structure has; a property it lacks is masked.
     ``index`` is the structure's position in its source file (-1 when unknown).
+    ``periodic`` says whether the structure is 3D-periodic (pbc in all three directions and
+    a cell of rank 3): only those have a stress.
     """
 
     data: Any
     numbers: np.ndarray
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     index: int = -1
+    periodic: bool = True
 
 
 @dataclass
@@ -37,6 +40,7 @@ class MLIPBatch:
             zeros where a structure has no label (see ``label_mask``).
         index: ``(B,)`` position of every structure in its source file (-1 when unknown).
         label_mask: ``(B,)`` bool per label name: which structures have that label.
+        periodic: ``(B,)`` bool: which structures are 3D-periodic (``None``: all are).
     """
 
     graph: Any
@@ -46,6 +50,7 @@ class MLIPBatch:
     labels: dict[str, Tensor]
     index: Tensor | None = None
     label_mask: dict[str, Tensor] = field(default_factory=dict)
+    periodic: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.num_atoms.shape[0])
@@ -71,7 +76,14 @@ class MLIPBatch:
             labels={k: v.to(device) for k, v in self.labels.items()},
             index=None if self.index is None else self.index.to(device),
             label_mask={k: v.to(device) for k, v in self.label_mask.items()},
+            periodic=None if self.periodic is None else self.periodic.to(device),
         )
+
+    def periodic_mask(self) -> Tensor:
+        """``(B,)`` bool: the 3D-periodic structures (all when unknown)."""
+        if self.periodic is None:
+            return torch.ones_like(self.num_atoms, dtype=torch.bool)
+        return self.periodic
 
 
 def _label_names(samples: list[MLIPSample]) -> list[str]:
@@ -112,4 +124,5 @@ def collate_samples(samples: list[MLIPSample], collate_graph: Any) -> MLIPBatch:
         labels=labels,
         index=torch.tensor([s.index for s in samples], dtype=torch.long),
         label_mask=masks,
+        periodic=torch.tensor([s.periodic for s in samples], dtype=torch.bool),
     )

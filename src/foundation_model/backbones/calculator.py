@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
-from foundation_model.backbones.base import MLIPBackbone, voigt_from_full
+from foundation_model.backbones.base import MLIPBackbone, check_cell, voigt_from_full
 from foundation_model.backbones.properties import GraphProperty
 
 
@@ -89,6 +89,7 @@ class MLIPCalculator(Calculator):
     ) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
+        check_cell(atoms)
         periodic = bool(atoms.pbc.all()) and atoms.cell.rank == 3
         batch = self.module.batch_from_atoms([atoms])
         preds = self.module(batch, forces=True, stress=periodic)

@@ -82,16 +82,22 @@ class MLIPDataModule(pl.LightningDataModule):
     """Structures for MLIP fine-tuning.
 
     With only ``train_path``, its structures are split by ``split_fractions`` and
-    ``split_seed`` (or by ``atoms.info[split_key]``); ``val_path``/``test_path`` give
-    predefined splits instead. The fine-tuning module attaches its backbone's converter
-    in ``setup``; without one, loaders yield lists of ``ase.Atoms``.
+    ``split_seed`` (or by ``atoms.info[split_key]``). A split with its own file
+    (``val_path``/``test_path``) is not taken from ``train_path``: with ``val_path`` the
+    train file is split into train and test only (the validation fraction is trained on),
+    with ``test_path`` into train and validation, with both it is all training data.
+    The fine-tuning module attaches its backbone's converter in ``setup``; without one,
+    loaders yield lists of ``ase.Atoms``.
 
     Args:
         train_path: extxyz/xyz file, ASE database (``.db``), list or ``Dataset[ase.Atoms]``.
-        val_path: validation structures (default: split from ``train_path``).
-        test_path: test structures (default: split from ``train_path``).
+        val_path: validation structures (default: split from ``train_path``); when given,
+            ``train_path`` keeps its validation fraction for training.
+        test_path: test structures (default: split from ``train_path``); when given,
+            ``train_path`` keeps its test fraction for training.
         predict_path: structures for ``predict`` (default: the test split).
-        split_fractions: train/val/test fractions used when val/test are not given.
+        split_fractions: train/val/test fractions of ``train_path``; the fraction of a split
+            given by its own file goes to training.
         split_seed: seed of the random split.
         split_key: ``atoms.info`` key holding ``train``/``val``/``test`` (predefined split).
         batch_size: structures per training batch.
@@ -139,22 +145,47 @@ class MLIPDataModule(pl.LightningDataModule):
             return self.structures
         train = read_structures(self.sources["train"], "train_path")
         train_name = source_name(self.sources["train"], "train_path")
-        given = {s: self.sources[s] is not None for s in ("val", "test")}
-        if all(given.values()):
-            parts = {"train": train}
-            self.origins["train"] = (train_name, np.arange(len(train)))
-        else:
-            if self.split_key:
-                idx = predefined_split_indices(train, self.split_key)
-            else:
-                idx = random_split_indices(len(train), self.split_fractions, self.split_seed)
-            parts = {s: [train[i] for i in idx[s]] for s in SPLITS}
-            self.origins.update({s: (train_name, idx[s]) for s in SPLITS})
+        given = [s for s in ("val", "test") if self.sources[s] is not None]
+        idx = self._split_train(train, train_name, given)
+        parts = {s: [train[i] for i in idx[s]] for s in idx}
+        self.origins.update({s: (train_name, idx[s]) for s in idx})
         for split in ("val", "test", "predict"):
             if self.sources[split] is not None:
                 parts[split] = self._read_given(split)
         self.structures = parts
         return parts
+
+    def _split_train(
+        self, train: list[ase.Atoms], train_name: str, given: list[str]
+    ) -> dict[str, np.ndarray]:
+        """Indices of the splits taken from ``train_path``: only those without their own
+        file (with ``val_path`` the train file gives train and test, and so on).
+
+        Raises:
+            ValueError: ``split_key`` assigns structures of the train file to a split that
+                has its own file.
+        """
+        if len(given) == 2:
+            return {"train": np.arange(len(train))}
+        if self.split_key:
+            idx = predefined_split_indices(train, self.split_key)
+            clash = [s for s in given if len(idx[s])]
+            if clash:
+                raise ValueError(
+                    f"{train_name}: {len(idx[clash[0]])} structures have "
+                    f"atoms.info[{self.split_key!r}] = {clash[0]!r}, but {clash[0]}_path is "
+                    f"also given: relabel them 'train' or drop {clash[0]}_path."
+                )
+            return {s: idx[s] for s in SPLITS if s not in given}
+        fractions = [
+            f if s not in given else 0.0 for s, f in zip(SPLITS, self._fractions(), strict=True)
+        ]
+        idx = random_split_indices(len(train), fractions, self.split_seed)
+        return {s: idx[s] for s in SPLITS if s not in given}
+
+    def _fractions(self) -> list[float]:
+        """``split_fractions`` padded to train/val/test."""
+        return (self.split_fractions + [0.0, 0.0, 0.0])[:3]
 
     def _read_given(self, split: str) -> list[ase.Atoms]:
         """The structures of ``<split>_path`` (recorded in ``origins``: index in the file)."""

@@ -141,7 +141,8 @@ class MLIPFineTuneModule(pl.LightningModule):
             extract_labels(atoms, self.properties, where, allow_missing=True) if has_labels else {}
         )
         data = self.backbone.atoms_to_data(atoms, has_labels)
-        return MLIPSample(data, atoms.numbers.copy(), labels, index)
+        periodic = bool(atoms.pbc.all()) and int(atoms.cell.rank) == 3
+        return MLIPSample(data, atoms.numbers.copy(), labels, index, periodic)
 
     def collate(self, samples: list[MLIPSample]) -> MLIPBatch:
         return collate_samples(samples, self.backbone.collate)
@@ -283,8 +284,14 @@ class MLIPFineTuneModule(pl.LightningModule):
     def predict_step(
         self, batch: MLIPBatch, batch_idx: int, dataloader_idx: int = 0
     ) -> dict[str, Tensor]:
-        """Per-structure outputs for ``fm predict`` (forces per atom: use MLIPCalculator)."""
-        preds = self(batch)
+        """Per-structure outputs for ``fm predict`` (forces per atom: use MLIPCalculator).
+
+        ``stress`` (Voigt, eV/Å³) is NaN for structures that are not 3D-periodic
+        (molecules, slabs, wires): they have no stress, as in :class:`MLIPCalculator`.
+        """
+        periodic = batch.periodic_mask()  # (B,)
+        want_stress = self.prop(StressProperty) is not None
+        preds = self(batch, stress=want_stress and bool(periodic.any()))
         n = batch.num_atoms
         out = {
             "row_index": batch.index,
@@ -295,8 +302,8 @@ class MLIPFineTuneModule(pl.LightningModule):
         if "forces" in preds:
             norms = preds["forces"].norm(dim=-1)  # (N,)
             out["max_force"] = scatter_max(norms[:, None], batch.batch_index, len(batch))[:, 0]
-        if "stress" in preds:
-            out["stress"] = voigt_from_full(preds["stress"])  # (B, 6) xx yy zz yz xz xy
+        if want_stress:
+            out["stress"] = self._periodic_stress(preds, periodic)  # (B, 6) xx yy zz yz xz xy
         for p in self.properties:
             if isinstance(p, GraphProperty) and p.task_type == "classification":
                 proba = torch.softmax(preds[p.name], -1)
@@ -305,6 +312,15 @@ class MLIPFineTuneModule(pl.LightningModule):
             elif isinstance(p, GraphProperty):
                 out[p.name] = preds[p.name]
         return {k: v.detach().cpu() for k, v in out.items()}
+
+    @staticmethod
+    def _periodic_stress(preds: dict[str, Tensor], periodic: Tensor) -> Tensor:
+        """``(B, 6)`` Voigt stress, NaN for the structures that are not 3D-periodic."""
+        nan = torch.full((len(periodic), 6), float("nan"), device=periodic.device)
+        if "stress" not in preds:
+            return nan
+        voigt = voigt_from_full(preds["stress"])  # (B, 6)
+        return torch.where(periodic[:, None], voigt, nan.to(voigt.dtype))
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ase
@@ -22,6 +23,76 @@ def _import_sevenn() -> Any:
     return sevenn
 
 
+class _WouldDownloadError(Exception):
+    """Raised instead of the download ``sevenn`` would start for a missing checkpoint."""
+
+
+def _local_checkpoint(name: str) -> str | None:
+    """The file of the pretrained SevenNet model ``name`` if it is on this machine (in
+    the ``sevenn`` package or its ``~/.cache/sevennet``), ``None`` when ``sevenn`` would
+    have to download it.
+
+    Raises:
+        ValueError: ``sevenn`` knows no pretrained model of that name.
+    """
+    import sevenn.util
+
+    def refuse(path: str, url: str) -> str:
+        raise _WouldDownloadError(url)
+
+    download = sevenn.util.download_checkpoint
+    sevenn.util.download_checkpoint = refuse  # sevenn's own name-to-file rules, no network
+    try:
+        return sevenn.util.pretrained_name_to_path(name)
+    except (_WouldDownloadError, FileNotFoundError):
+        return None
+    finally:
+        sevenn.util.download_checkpoint = download
+
+
+def offline_pretrained_names() -> list[str]:
+    """The pretrained SevenNet names whose weights are on this machine (no download)."""
+    import sevenn.util
+
+    return [n for n in sevenn.util.get_available_pretrained_models() if _local_checkpoint(n)]
+
+
+def resolve_checkpoint(model: str) -> str:
+    """The checkpoint file of ``model``: a SevenNet checkpoint path, or a pretrained name
+    (its local file; else ``sevenn`` downloads it, and a failed download, e.g. offline, is
+    one line).
+
+    Raises:
+        FileNotFoundError: one line naming the pretrained names available offline here.
+    """
+    if Path(model).is_file():
+        return str(model)
+    try:
+        path = _local_checkpoint(str(model))
+        known = True
+    except ValueError:
+        path, known = None, False
+    if path is not None:
+        return path
+    if known:  # sevenn's own download (keeps the real hub loading code for online users)
+        import sevenn.util
+
+        try:
+            return sevenn.util.pretrained_name_to_path(str(model))
+        except Exception as err:  # network errors come in many types
+            first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+            problem = f"has no weights on this machine and the download failed ({first})"
+    elif Path(model).suffix or "/" in str(model):
+        problem = "is not an existing file"
+    else:
+        problem = "is neither a SevenNet checkpoint file nor a pretrained SevenNet name"
+    raise FileNotFoundError(
+        f"SevenNet model {str(model)!r} {problem}: use a name available offline here "
+        f"({', '.join(offline_pretrained_names())}) or pass the path of a local SevenNet "
+        "checkpoint (.pth) as model."
+    )
+
+
 class SevenNetBackbone(MLIPBackbone):
     """SevenNet (equivariant NequIP-style GNN) from a pretrained name or checkpoint file.
 
@@ -29,7 +100,9 @@ class SevenNetBackbone(MLIPBackbone):
     Atom features are the 128 invariant channels entering SevenNet's energy readout.
 
     Args:
-        model: pretrained name known to ``sevenn`` (``7net-0``) or a SevenNet checkpoint path.
+        model: pretrained name known to ``sevenn`` (``7net-0`` ships with the package;
+            others are downloaded by ``sevenn`` when not on this machine) or a SevenNet
+            checkpoint path.
     """
 
     def __init__(self, model: str = "7net-0") -> None:
@@ -38,7 +111,7 @@ class SevenNetBackbone(MLIPBackbone):
         import sevenn.util
 
         self.model = model
-        checkpoint = sevenn.util.load_checkpoint(model)
+        checkpoint = sevenn.util.load_checkpoint(resolve_checkpoint(model))
         self.net = checkpoint.build_model()
         self.net.set_is_batch_data(True)
         self.net.eval_type_map = torch.tensor(True)

@@ -259,3 +259,31 @@ def test_a_bad_override_is_blamed_on_the_command_line_a_bad_file_on_the_file(
     bad.write_text(SAMPLE.read_text().replace("steps: 60", "steps: abc"))
     assert main(["datagen", "run", "--config", str(bad), f"--output_dir={tmp_path / 'o'}"]) == 2
     assert f"(config {bad})" in capsys.readouterr().err
+
+
+def test_unreachable_dask_scheduler_is_one_line_and_keeps_the_run(tmp_path: Path, capsys) -> None:
+    """Nothing listens at the address: one line naming the key and the fix, at once (not
+    after Dask's 30 s connect timeout), and the finished stages stay for --resume."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "run"
+    args = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={out}", *SMALL, *RANDOM]
+    dask = ["--executor.backend=dask", f"--executor.scheduler_address=tcp://127.0.0.1:{port}"]
+    start = time.perf_counter()
+    assert main([*args, *dask]) == 2
+    assert time.perf_counter() - start < 25
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("fm datagen: error: executor.init_args.scheduler_address: could not")
+    assert f"tcp://127.0.0.1:{port}" in err and "`dask scheduler`" in err
+    assert "dask-jobqueue" in err and "fix the address" in err
+    seeds = out / "initial_structures.extxyz"
+    stamp = seeds.stat().st_mtime_ns
+    assert main([*args, *dask, "--resume", f"--executor.scheduler_address=127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "could not connect to a Dask scheduler at 127.0.0.1:" in err
+    state = json.loads((out / "state.json").read_text())
+    assert state["stages"]["generate"]["done"] and seeds.stat().st_mtime_ns == stamp
+    assert main([*args, "--resume"]) == 0  # the same run finishes in-process

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import ase
 import numpy as np
 import pytest
 
@@ -133,3 +134,31 @@ def test_augmentation_strains_cells_and_keeps_slab_vacuum() -> None:
     slab_strained = [a for a in strained if a.info["parent_id"] == "b"][0]
     assert slab_strained.cell[2, 2] == pytest.approx(slab[0].cell[2, 2])
     assert StructureValidator().check(bulk_strained, 2.0)[0] is not None
+
+
+def test_covalent_default_lattice_constant_fits_the_structure() -> None:
+    """A metal in the diamond structure gets covalent bonds, not its fcc lattice constant
+    (Cu: 1.56 Å bonds before); reference diamond elements and SiC keep their values."""
+    from ase.data import atomic_numbers, covalent_radii
+
+    def shortest(atoms: ase.Atoms) -> float:
+        d = atoms.get_all_distances(mic=True)
+        return float(np.min(d[d > 0]))
+
+    for elements, structure in (
+        (["Cu"], "diamond"),
+        (["Ga", "As"], "diamond"),
+        (["Si"], "graphene"),
+    ):
+        atoms = CovalentGenerator(elements, structure, supercell=(1, 1, 1)).generate(0)[0]
+        bond = sum(covalent_radii[atomic_numbers[e]] for e in (elements * 2)[:2])
+        assert shortest(atoms) == pytest.approx(bond, abs=1e-6), elements
+    for element, a in (("C", 3.57), ("Si", 5.43), ("Ge", 5.66)):
+        atoms = CovalentGenerator([element], "diamond", supercell=(1, 1, 1)).generate(0)[0]
+        assert atoms.cell.lengths() == pytest.approx([a] * 3)
+    sic = CovalentGenerator(["Si", "C"], "diamond", supercell=(1, 1, 1)).generate(0)[0]
+    assert sic.cell.lengths() == pytest.approx([4.36] * 3)
+    graphite = CovalentGenerator(["C"], "graphite", supercell=(1, 1, 1)).generate(0)[0]
+    assert graphite.cell.lengths()[0] == pytest.approx(2.46)
+    given = CovalentGenerator(["Cu"], "diamond", lattice_constant=5.0, supercell=(1, 1, 1))
+    assert given.generate(0)[0].cell.lengths() == pytest.approx([5.0] * 3)

@@ -18,11 +18,13 @@ Tasks should carry calculator *specs* (:mod:`.calculators`), not calculators, an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,6 +71,34 @@ def run_captured(fn: Callable[[Any], Any], index: int, task: Any) -> TaskResult:
             worker=worker,
         )
     return TaskResult(index=index, value=value, seconds=time.perf_counter() - start, worker=worker)
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line (Dask messages can span several)."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _tcp_refused(address: str, timeout: float = 3.0) -> str | None:
+    """Why a ``tcp://host:port`` (or ``host:port``) address takes no connection, ``None``
+    when it does (or is not a plain TCP address: Dask checks those itself)."""
+    from urllib.parse import urlsplit
+
+    if "://" not in address:  # Dask's default protocol
+        address = f"tcp://{address}"
+    if not address.startswith("tcp://"):
+        return None
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port or 8786  # Dask's default scheduler port
+    except ValueError as err:
+        return f"bad address: {err}"
+    if not host:
+        return "the address needs a host, e.g. tcp://10.0.0.5:8786"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"{type(err).__name__}: {err}"
 
 
 def _progress(total: int, description: str, enabled: bool) -> Any:
@@ -145,6 +175,7 @@ class TaskExecutor(ClassPathSerializable):
         if not tasks:
             return []
         if self.backend == "dask":
+            self.client()  # connect before the progress bar: a failure is one clean line
             runner = self._map_dask
         elif self.n_workers == 1:
             runner = self._map_inline
@@ -205,7 +236,7 @@ class TaskExecutor(ClassPathSerializable):
                     "The dask backend needs dask.distributed: run `uv sync --extra datagen`."
                 ) from err
             if self.scheduler_address:
-                self._client = Client(self.scheduler_address)
+                self._client = self._connect(Client)
             else:
                 self._cluster = LocalCluster(
                     n_workers=self.n_workers,
@@ -215,6 +246,29 @@ class TaskExecutor(ClassPathSerializable):
                 )
                 self._client = Client(self._cluster)
         return self._client
+
+    def _connect(self, client_class: type) -> Any:
+        """A client of the scheduler at ``scheduler_address``; one line when none answers.
+
+        An unreachable ``tcp://`` address fails at once (no 30 s wait); any other failure
+        to connect (timeout, cancelled handshake) gives the same one-line error.
+
+        Raises:
+            RuntimeError: nothing answered at the address.
+        """
+        address = str(self.scheduler_address)
+        refused = _tcp_refused(address)
+        if refused is None:
+            try:
+                return client_class(address)
+            except (OSError, TimeoutError, asyncio.CancelledError, CancelledError) as err:
+                refused = f"{type(err).__name__}: {err}"
+        raise RuntimeError(
+            f"executor.init_args.scheduler_address: could not connect to a Dask scheduler at "
+            f"{address} ({_one_line(refused)}): start it first (`dask scheduler`, or a "
+            "dask-jobqueue cluster) or fix the address; without an address a LocalCluster "
+            "is started. Work already finished is kept (rerun with --resume)."
+        )
 
     def _map_dask(self, fn: Callable, tasks: list, collect: Callable) -> None:
         from distributed import as_completed
