@@ -159,11 +159,19 @@ def test_elements_without_any_data_are_errors_not_average_elements():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("CuSO4.5H2O", "is ambiguous"), ("MgSO4.7H2O", "is ambiguous"), ("H2O 2", "after a space")],
+    [
+        ("CuSO4.5H2O", "is ambiguous"),
+        ("MgSO4.7H2O", "is ambiguous"),
+        ("H2O 2", "after a space"),
+        ("Fe0O", "gives Fe an amount of 0"),  # pymatgen reads pure O
+        ("Mg0.00Al2O4", "gives Mg an amount of 0"),
+    ],
 )
 def test_parse_formula_names_the_misreading(text, message):
-    """Texts pymatgen would silently misread (O4.5, H2O2) are refused with the fix."""
+    """Texts pymatgen would silently misread (O4.5, H2O2, a dropped element) are refused
+    with the fix; small amounts stay."""
     from foundation_model.features.composition import parse_formula
 
     with pytest.raises(ValueError, match=message):
         parse_formula(text)
+    assert str(parse_formula("Fe0.05Ni0.95")) == "Fe0.05 Ni0.95"

@@ -12,6 +12,7 @@ from foundation_model.features.presets import FeaturizerSpec
 from foundation_model.features.runner import RawFeatures, run_featurizers
 
 # adduct / hydrate separators of experimental tables: CuSO4·5H2O, CuSO4*5H2O, CuSO4•5H2O
+_ZERO_AMOUNT = re.compile(r"([A-Z][a-z]?)0+(?:\.0*)?(?![\d.])")  # "Fe0O", "Mg0.00O"
 _ADDUCT = re.compile(r"\s*[\u00b7\u2022\u2219\u22c5*]\s*")
 _MULTIPLIER = re.compile(r"^(\d+(?:\.\d+)?)\s*(?=[A-Z(\[])")
 # "CuSO4.5H2O": a full stop before a water count reads as a decimal amount (O4.5).
@@ -90,6 +91,12 @@ def parse_formula(formula: object) -> object:
         raise ValueError(f"formula {formula!r} has no atoms")
     if any(amount < 0 for amount in comp.values()):
         raise ValueError(f"formula {formula!r} has negative amounts")
+    zero = sorted(set(_ZERO_AMOUNT.findall(formula)))
+    if zero:  # pymatgen drops an element written with amount 0 ("Fe0O" would be O)
+        raise ValueError(
+            f"formula {formula!r} gives {', '.join(zero)} an amount of 0; drop it or give "
+            "its amount"
+        )
     return comp
 
 
