@@ -24,35 +24,32 @@ TINY_SCHNET = {
 }
 
 
-def seed_file(path: Path, n: int = 16) -> Path:
-    """Rattled 8-atom Cu-Al cells (unlabelled) as the pool's seed structures."""
+def _decorated(path: Path, template: ase.Atoms, n: int, every: int) -> Path:
+    """``n`` rattled copies of ``template`` with every ``every``-th atom (shifted per copy)
+    made Al, written as the pool's unlabelled seed structures."""
     out = []
     for i in range(n):
-        atoms = bulk("Cu", "fcc", 3.65, cubic=True) * (2, 1, 1)
+        atoms = template.copy()
         symbols = atoms.get_chemical_symbols()
-        for j in range(i % 4, 8, 3):
+        for j in range(i % 4, len(atoms), every):
             symbols[j] = "Al"
         atoms.set_chemical_symbols(symbols)
         atoms.rattle(0.05 + 0.01 * (i % 5), seed=i)
         out.append(atoms)
     ase.io.write(path, out, format="extxyz")
     return path
+
+
+def seed_file(path: Path, n: int = 16) -> Path:
+    """Rattled 8-atom Cu-Al cells (unlabelled) as the pool's seed structures."""
+    return _decorated(path, bulk("Cu", "fcc", 3.65, cubic=True) * (2, 1, 1), n, every=3)
 
 
 def slab_seed_file(path: Path, n: int = 16) -> Path:
     """Rattled 12-atom Cu-Al fcc(111) slabs (pbc True, True, False; 5 Å vacuum each side)."""
-    out = []
-    for i in range(n):
-        atoms = fcc111("Cu", (2, 2, 3), a=3.65, vacuum=5.0)
-        del atoms.info["adsorbate_info"]  # a dict extxyz cannot write
-        symbols = atoms.get_chemical_symbols()
-        for j in range(i % 4, 12, 4):
-            symbols[j] = "Al"
-        atoms.set_chemical_symbols(symbols)
-        atoms.rattle(0.05 + 0.01 * (i % 5), seed=i)
-        out.append(atoms)
-    ase.io.write(path, out, format="extxyz")
-    return path
+    slab = fcc111("Cu", (2, 2, 3), a=3.65, vacuum=5.0)
+    del slab.info["adsorbate_info"]  # a dict extxyz cannot write
+    return _decorated(path, slab, n, every=4)
 
 
 def tiny_pipeline(output_dir: Path, seeds: Path, **overrides) -> DistillPipeline:
