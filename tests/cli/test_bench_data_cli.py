@@ -33,3 +33,29 @@ def test_bench_resumes_by_default_and_no_resume_turns_it_off():
     base = ["matbench", "--task", "steels"]
     assert build_parser().parse_args(base).resume is True
     assert build_parser().parse_args([*base, "--no-resume"]).resume is False
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "matbench", "--tasks", "steels", "--out"],
+        ["data", "corpus", "--out"],
+        ["bench", "matbench", "--task", "steels", "--out"],
+    ],
+)
+def test_an_output_folder_that_cannot_be_made_is_one_line_before_any_work(argv, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for out, problem in ((blocker, "is a file, not a folder"), (blocker / "x", "Not a directory")):
+        assert fm([*argv, str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--out {out}" in err[0] and problem in err[0]
+    assert blocker.read_text() == "not a folder"
+
+
+def test_bench_budgets_below_one_are_refused(capsys, tmp_path):
+    argv = ["bench", "matbench", "--task", "steels", "--out", str(tmp_path)]
+    assert fm([*argv, "--max-epochs", "0"]) == 2
+    assert "--max-epochs must be at least 1" in capsys.readouterr().err
+    assert fm([*argv, "--rf-estimators", "0"]) == 2
+    assert "--rf-estimators must be at least 1" in capsys.readouterr().err

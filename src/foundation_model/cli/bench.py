@@ -23,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``fm bench`` argument parser."""
     p = argparse.ArgumentParser(prog="fm bench", description="Run benchmarks.")
     sub = p.add_subparsers(dest="suite", required=True)
-    mb = sub.add_parser("matbench", help="Matbench v0.1 protocol (5 official folds)")
+    mb = sub.add_parser(
+        "matbench",
+        help="Matbench v0.1 protocol (5 official folds)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     mb.add_argument("--task", required=True, help="e.g. matbench_steels or steels")
     mb.add_argument("--out", type=Path, default=Path("results/bench"), help="results folder")
     mb.add_argument(
@@ -112,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         f"({result['seconds']:.0f} s) -> {args.out / (result['task'] + '.json')}"
     )
     if result["failed_folds"]:
-        print(f"failed folds: {[f['fold'] for f in result['failed_folds']]}", file=sys.stderr)
+        for failed in result["failed_folds"]:  # the reason too, not only the JSON's
+            reason = str(failed["error"]).splitlines()[0] if failed.get("error") else "?"
+            print(f"fold {failed['fold']} failed: {reason}", file=sys.stderr)
         return 1
     return 0
 

@@ -90,8 +90,27 @@ class BenchOptions:
     resume: bool = True
 
     def __post_init__(self) -> None:
-        if self.seeds < 1:
-            raise ValueError(f"--seeds must be at least 1, got {self.seeds}.")
+        for flag, value in (
+            ("--seeds", self.seeds),
+            ("--max-epochs", 1 if self.max_epochs is None else self.max_epochs),
+            ("--rf-estimators", self.rf_estimators),
+            ("--n-jobs", self.n_jobs),
+        ):
+            if value < 1:
+                raise ValueError(f"{flag} must be at least 1, got {value}.")
+
+    def check_folders(self) -> None:
+        """Create the folders the run writes to, before any work: one that cannot be made
+        (a file in the way, no permission) is a one-line error, not a traceback after
+        training."""
+        from foundation_model.cli.data import writable_folder
+
+        for flag, folder in (
+            ("--out", self.out_dir),
+            ("--data-dir", self.data_dir),
+            ("--feature-cache", self.feature_cache),
+        ):
+            writable_folder(Path(folder), flag)
 
 
 def load_config(path: Path) -> dict:
@@ -206,6 +225,7 @@ def run_matbench(opts: BenchOptions) -> dict:
     from foundation_model.workflows.bench_model import fit_seed_ensemble
 
     start = time.perf_counter()
+    opts.check_folders()
     if opts.pretrained is not None:
         from foundation_model.workflows.transfer_bench import run_transfer
 
