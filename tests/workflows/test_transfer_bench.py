@@ -54,7 +54,12 @@ def pretrained(tmp_path_factory) -> Path:
     ]
     cfg = {
         "seed_everything": 0,
-        "trainer": {"max_epochs": 2, "enable_progress_bar": False, "logger": False},
+        "trainer": {
+            "max_epochs": 2,
+            "enable_progress_bar": False,
+            "logger": False,
+            "default_root_dir": str(tmp / "runs"),  # its config.yaml, not in the repo
+        },
         "model_checkpoint": {
             "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
             "init_args": {"monitor": "val_task_error", "dirpath": str(tmp / "ck"), "filename": "b"},
