@@ -413,3 +413,11 @@ def test_a_series_of_formulas_keeps_its_index(trained):
     p = foundation_model.load(trained["ckpt"])
     out = p.predict(pd.Series(["GaN", "LiF"], index=["x", "y"]))
     assert out.index.tolist() == ["x", "y"] and out["formula"].tolist() == ["GaN", "LiF"]
+
+
+def test_no_predictable_row_still_gives_every_output_column(trained):
+    p = foundation_model.load(trained["ckpt"])
+    full, _ = p.predict_with_errors(pd.DataFrame({"formula": ["GaN"]}))
+    empty, errors = p.predict_with_errors(pd.DataFrame({"formula": ["Xx", ""]}))
+    assert len(empty) == 0 and len(errors) == 2
+    assert list(empty.columns) == list(full.columns)

@@ -23,6 +23,7 @@ import torch
 from foundation_model.data.input_schema import InputSchema
 from foundation_model.inference.inputs import (
     ERROR_COLUMNS,
+    PreparedInputs,
     make_batch,
     prepare_inputs,
     sequence_points,
@@ -167,7 +168,11 @@ class Predictor:
                 stop = min(start + self.batch_size, len(prepared.rows))
                 batch = make_batch(prepared, start, stop, seq)
                 parts.append(self.model.predict_step(batch, 0))
-        frame = self._frame(table, prepared.rows, parts, formula_column, id_column)
+        if not parts and len(table):  # no row could be predicted: keep every output column
+            parts = [self._probe_outputs(seq_tasks)]
+            frame = self._frame(table, np.array([0]), parts, formula_column, id_column).iloc[:0]
+        else:
+            frame = self._frame(table, prepared.rows, parts, formula_column, id_column)
         # each prediction keeps its input row's label (the table's index, or the position
         # in a list), so that rows left out cannot shift the others
         labels = index if index is not None else table.index
@@ -192,6 +197,25 @@ class Predictor:
                 stacklevel=2,
             )
         return preds
+
+    def _probe_outputs(self, seq_tasks: list[Any]) -> dict[str, torch.Tensor]:
+        """The model's outputs for one row of training-median descriptors: the columns a
+        prediction has, for a frame of no rows."""
+        structure = self.schema.structure
+        probe = PreparedInputs(
+            np.array([0]),
+            np.asarray([self.schema.formula.fill], dtype=np.float32),
+            None if structure is None else np.zeros((1, len(structure.columns)), np.float32),
+            np.zeros(1, dtype=bool),
+        )
+        seq = {
+            t.name: sequence_points(
+                [[0.0]], t.x_column, self.schema.sequence_points.get(t.name), t.name
+            )
+            for t in seq_tasks
+        }
+        with torch.no_grad():
+            return self.model.predict_step(make_batch(probe, 0, 1, seq), 0)
 
     def _frame(
         self,
