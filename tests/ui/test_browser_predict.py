@@ -120,7 +120,8 @@ def test_predict_three_formulas_shows_the_values(checkpoint, page, ui_server):
 
 def test_bad_formula_shows_its_reason(checkpoint, page, ui_server):
     predict_on_page(page, ui_server, checkpoint, "NaCl, Xx2O")
-    page.get_by_text("1 row(s) could not be predicted").wait_for()
+    page.get_by_text("1 row could not be predicted").wait_for()
+    page.get_by_text("Predictions (1 row)", exact=True).wait_for()
     errors = page.locator("[data-testid='stTable']").nth(1).inner_text()
     assert "Xx2O" in errors and "Xx" in errors
     assert "Traceback" not in page.inner_text("body")
@@ -151,3 +152,13 @@ def test_viewer_shows_the_training_run_metrics(checkpoint, page, ui_server):
     page.get_by_text("Metrics: ").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
     screenshot(page, "viewer_training_run")
+
+
+def test_predict_url_opens_the_predict_page(page, ui_server):
+    """The /predict URL (shown in the menu's links) opens the page, no "Page not found"."""
+    skip_without_browser()
+    page.goto(f"{ui_server}/predict")
+    page.get_by_text("Predict properties from formulas").wait_for()
+    page.wait_for_timeout(1500)  # a not-found dialog would appear by now
+    assert "Page not found" not in page.inner_text("body")
+    assert page.url.rstrip("/") == ui_server

@@ -205,7 +205,7 @@ def test_distill_config_refusals():
     with pytest.raises(UserInputError, match="AlloyGenerator"):
         dc.distill_config(sn2, dc.DistillChoices(elements=["Cu"]))
     with pytest.raises(UserInputError, match="has no 'oracle.init_args.budget'"):
-        dc.distill_config({"seed": 0}, dc.DistillChoices())
+        dc.distill_config({"seed": 0}, dc.DistillChoices(budget=30))
     with pytest.raises(UserInputError, match="one fraction per element"):
         dc.DistillChoices(fractions=[1.0]).validate()
 
@@ -233,3 +233,94 @@ def test_datagen_config_from_structure_files(tmp_path):
     missing = dg.DatagenChoices(system=system, structure_files=[str(tmp_path / "no.cif")])
     with pytest.raises(UserInputError, match="not found"):
         dg.datagen_config(missing)
+
+
+DISTILL_SAMPLES = sorted(
+    (Path(__file__).resolve().parents[2] / "samples" / "distill").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("sample", DISTILL_SAMPLES, ids=lambda p: p.name)
+def test_untouched_distill_form_reproduces_the_sample(sample):
+    """The form starts from the sample's own values; submitting it unchanged gives the
+    sample back exactly (not cu_al_emt's numbers written over it)."""
+    template = yaml.safe_load(sample.read_text())
+    start = dc.template_choices(template)
+    assert start.budget == template["oracle"]["init_args"]["budget"]
+    assert start.md_temperatures == template["surrogate_md"]["temperatures"]
+    assert dc.distill_config(template, start) == template
+    assert dc.distill_config(template, dc.DistillChoices()) == template
+
+
+def test_distill_form_changes_only_what_the_user_set():
+    root = Path(__file__).resolve().parents[2]
+    sn2 = yaml.safe_load((root / "samples" / "distill" / "sn2_xtb.yaml").read_text())
+    choices = dc.template_choices(sn2)
+    choices.budget = 70
+    choices.md_temperatures = [300, 500]  # same numbers as the sample's floats: kept as is
+    config = dc.distill_config(sn2, choices)
+    assert config["oracle"]["init_args"]["budget"] == 70
+    assert config["surrogate_md"]["temperatures"] == [300.0, 500.0]
+    config["oracle"]["init_args"]["budget"] = 50
+    assert config == sn2
+
+
+def test_datagen_check_runs_the_pipelines_element_check():
+    """Fe, Si with EMT is refused when the config is built, with the pipeline's message."""
+    from foundation_model.ui.views import datagen
+
+    config = dg.datagen_config(dg.DatagenChoices(elements=["Fe", "Si"]))
+    with pytest.raises(UserInputError) as err:
+        datagen.check(config)
+    message = error_message(err.value)
+    assert "EMTSpec has no parameters for ['Fe', 'Si']" in message
+    assert "\n" not in message and "ValueError" not in message
+    datagen.check(dg.datagen_config(dg.DatagenChoices()))  # Cu, Al: accepted
+
+
+def test_distill_check_runs_the_pipelines_budget_and_element_checks(tmp_path):
+    from foundation_model.ui.views import distill
+
+    root = Path(__file__).resolve().parents[2]
+    cu_al = yaml.safe_load((root / "samples" / "distill" / "cu_al_emt.yaml").read_text())
+    out = str(tmp_path / "run")
+    low = dc.distill_config(cu_al, dc.DistillChoices(budget=1), output_dir=out)
+    with pytest.raises(UserInputError, match=r"oracle budget \(1\) is below"):
+        distill.check(low)
+    fe_si = dc.distill_config(cu_al, dc.DistillChoices(elements=["Fe", "Si"]), output_dir=out)
+    with pytest.raises(UserInputError, match=r"EMTSpec has no parameters for \['Fe', 'Si'\]"):
+        distill.check(fe_si)
+    distill.check(dc.distill_config(cu_al, dc.DistillChoices(), output_dir=out))
+    assert not (tmp_path / "run").exists()  # checking writes nothing
+
+
+def test_port_problem_names_a_busy_port():
+    """A port another program listens on is refused with one line before the server
+    starts (instead of a "serving on" line followed by Streamlit's own failure)."""
+    import socket
+
+    from foundation_model.ui.settings import port_problem
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        message = port_problem("127.0.0.1", port)
+        assert message is not None and "\n" not in message
+        assert message.startswith(f"fm ui: cannot serve on 127.0.0.1:{port} (")
+        assert message.endswith("choose another --port.")
+    assert port_problem("127.0.0.1", port) is None
+    assert "between 1 and 65535" in port_problem("127.0.0.1", 70000)
+
+
+def test_fm_ui_on_a_busy_port_is_one_line_and_never_says_serving(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert ui_cli.main(["--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "serving on" not in out + err
+    assert err.strip().count("\n") == 0 and f"cannot serve on 127.0.0.1:{port}" in err

@@ -113,3 +113,56 @@ def test_datagen_form_from_structure_files(project):
     (generator,) = config["generate"]["generators"]
     assert generator["class_path"].endswith("FileGenerator")
     assert generator["init_args"]["paths"] == [str(project / "results" / "mine.cif")]
+
+
+def _distill_page():
+    from foundation_model.ui.safety import guarded
+    from foundation_model.ui.views import distill
+
+    guarded(distill.render)()
+
+
+def test_distill_form_is_filled_from_the_chosen_sample(project):
+    """Switching the sample refills the form; an untouched form gives the sample back."""
+    import shutil
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "samples" / "distill"
+    shutil.copytree(samples, project / "samples" / "distill")
+    sn2 = yaml.safe_load((samples / "sn2_xtb.yaml").read_text())
+    app = AppTest.from_function(_distill_page, default_timeout=120).run()
+    assert app.number_input(key="ds-budget-cu_al_emt.yaml").value == 60
+    app.selectbox(key="ds-template").select("sn2_xtb.yaml").run()
+    assert app.number_input(key="ds-budget-sn2_xtb.yaml").value == 50
+    assert app.text_input(key="ds-temps-sn2_xtb.yaml").value == "300, 500"
+    app.button[0].click().run(timeout=120)  # the form's "Build config"
+    assert not app.exception and not app.error
+    assert yaml.safe_load(app.code[0].value) == sn2
+    app.number_input(key="ds-budget-sn2_xtb.yaml").set_value(1)
+    app.button[0].click().run(timeout=120)
+    assert "oracle budget (1) is below" in app.error[0].value
+
+
+def test_a_bad_database_does_not_hide_the_rest_of_a_run_folder(project):
+    """A run folder whose only database is a foreign SQLite file (a label cache): that
+    file's message is shown, the metrics curves below it too, and the file is unchanged."""
+    import sqlite3
+    from contextlib import closing
+
+    run = project / "results" / "run1"
+    run.mkdir()
+    cache = run / "oracle_labels.db"
+    with closing(sqlite3.connect(cache)) as con:
+        con.execute("CREATE TABLE labels (key TEXT PRIMARY KEY, energy REAL)")
+        con.commit()
+    before = cache.read_bytes()
+    (run / "metrics.csv").write_text("epoch,step,train_loss\n0,1,1.0\n1,2,0.5\n")
+    app = AppTest.from_function(_viewer_page).run()
+    app.text_input(key="viewer_path").input("results/run1").run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "oracle_labels.db is not an ASE database (an SQLite file without ASE's 'systems' "
+        "table); open an ASE .db file instead."
+    ]
+    assert any("Metrics: metrics.csv" in h.value for h in app.subheader)
+    assert cache.read_bytes() == before

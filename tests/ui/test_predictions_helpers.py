@@ -111,3 +111,39 @@ def test_uploads_over_the_cap_are_refused():
     assert read_upload(upload, max_bytes=len(data)) == data
     with pytest.raises(UserInputError, match="big.csv is .* the limit is"):
         read_upload(upload, max_bytes=len(data) - 1)
+
+
+def test_parse_formulas_keeps_hydrates_whole():
+    """Spaces never split: only newlines, commas and semicolons separate formulas."""
+    assert P.parse_formulas("CuSO4 · 5H2O, Fe2O3") == ["CuSO4·5H2O", "Fe2O3"]
+    assert P.parse_formulas("CuSO4 * 5H2O\r\nNa Cl; GaAs") == ["CuSO4*5H2O", "NaCl", "GaAs"]
+
+
+def test_count_rows():
+    assert [P.count_rows(n) for n in (0, 1, 2)] == ["0 rows", "1 row", "2 rows"]
+
+
+def test_read_input_csv_with_descriptor_columns_only():
+    data = b"id,f0,f1\na,1.0,2.0\nb,3.0,4.0\n"
+    table = P.read_input_csv(data, descriptor_columns=["f0", "f1"])
+    assert list(table.columns) == ["id", "f0", "f1"] and len(table) == 2
+    with pytest.raises(UserInputError) as err:
+        P.read_input_csv(data, descriptor_columns=["f0", "f1", "f2"])
+    assert str(err.value) == (
+        "The CSV has no 'formula' column nor the model's 3 descriptor columns "
+        "(columns: id, f0, f1): add a 'formula' column or the descriptor columns "
+        "(missing: f2)."
+    )
+
+
+def test_plain_message_has_no_class_name():
+    assert P.plain_message(KeyError("input: no 'formula' column")) == "input: no 'formula' column"
+    assert P.plain_message(ValueError("bad")) == "bad"
+
+
+def test_summary_table_without_formulas_names_rows_by_id():
+    preds = pd.DataFrame({"id": ["a", "b"], "y_value": [1.0, 2.0], "y_std": [0.1, 0.2]})
+    preds.index = [0, 2]  # rows kept after a failure keep their input labels
+    summary = P.summary_table(preds)
+    assert list(summary.columns) == ["id", "y"]
+    assert summary["y"].tolist() == ["1 ± 0.1", "2 ± 0.2"]

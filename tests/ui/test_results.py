@@ -111,3 +111,39 @@ def test_demote_headings():
     assert (
         results.demote_headings(text) == "#### Title\ntext # not a heading\n##### Part\n###### deep"
     )
+
+
+def _foreign_sqlite(path):
+    """An SQLite file with its own schema (like a distill run's oracle_labels.sqlite)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as con:
+        con.execute("CREATE TABLE labels (key TEXT PRIMARY KEY, energy REAL)")
+        con.execute("INSERT INTO labels VALUES ('a', -1.5)")
+        con.commit()
+    return path
+
+
+@pytest.mark.parametrize("name", ["other.db", "oracle_labels.sqlite"])
+def test_read_database_never_writes_into_a_foreign_sqlite_file(tmp_path, name):
+    """An SQLite file without ASE's tables is refused, and left byte-for-byte unchanged
+    (ase.db.connect would have created its tables in it)."""
+    import os
+
+    cache = _foreign_sqlite(tmp_path / name)
+    before = (cache.read_bytes(), os.stat(cache).st_mtime_ns)
+    for read in (results.read_database, lambda p: results.read_atoms(p, 1)):
+        with pytest.raises(results.UserInputError) as err:
+            read(cache)
+        assert str(err.value).startswith(f"{name} is not an ASE database")
+    assert (cache.read_bytes(), os.stat(cache).st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_an_ase_database_named_sqlite_is_read(emt_db):
+    """ASE does not know the .sqlite suffix; the viewer reads such a database as SQLite."""
+    renamed = emt_db.with_name("structures.sqlite")
+    emt_db.rename(renamed)
+    table, total = results.read_database(renamed)
+    assert total == 4 and results.read_atoms(renamed, 1).get_chemical_formula() == "Al2Cu6"

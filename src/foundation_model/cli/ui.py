@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_upload_mb < 1:
         print("fm ui: --max-upload-mb must be at least 1", file=sys.stderr)
         return 2
+    from foundation_model.ui.settings import port_problem
+
+    problem = port_problem(args.host, args.port)
+    if problem:  # before "serving on": a busy port is one line, not a promise then a failure
+        print(problem, file=sys.stderr)
+        return 2
     url_host = "127.0.0.1" if args.host in ("127.0.0.1", "localhost") else args.host
     print(f"fm ui: serving on http://{url_host}:{args.port}  (Ctrl+C stops it)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -18,10 +18,11 @@ def main() -> None:
 
     st.set_page_config(page_title="foundation_model", page_icon=":material/science:", layout="wide")
     pages = {
+        # the default page is served at the root URL (Streamlit ignores its url_path)
         "predict": st.Page(
             guarded(predict.render),
             title="Predict",
-            url_path="predict",
+            url_path="home",
             icon=":material/query_stats:",
             default=True,
         ),
@@ -45,7 +46,13 @@ def main() -> None:
         ),
     }
     st.session_state[PAGE_KEY] = pages
-    st.navigation(list(pages.values())).run()
+
+    def predict_alias() -> None:
+        """``/predict`` (typed or bookmarked) opens the Predict page at the root URL."""
+        st.switch_page(pages["predict"])
+
+    alias = st.Page(predict_alias, title="Predict", url_path="predict", visibility="hidden")
+    st.navigation([*pages.values(), alias]).run()
 
 
 if __name__ == "__main__":

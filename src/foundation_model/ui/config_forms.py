@@ -9,6 +9,8 @@ CLI's own parser whether it accepts a config. The configs themselves are built i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from ase.data import atomic_numbers
 
@@ -100,13 +102,22 @@ def set_in(config: dict, dotted: str, value) -> None:
     node[last] = value
 
 
-def check_with_cli_parser(build_parser, config: dict, instantiate: bool = True) -> None:
+def check_with_cli_parser(
+    build_parser: Callable[[], Any],
+    config: dict,
+    instantiate: bool = True,
+    pipeline: Callable[..., Any] | None = None,
+) -> None:
     """Check ``config`` with a workflow CLI's own jsonargparse parser.
 
     Args:
         build_parser: the CLI's parser factory (e.g. ``foundation_model.cli.datagen.build_parser``).
         config: the config mapping.
         instantiate: also build the stage objects (runs their constructors' validation).
+        pipeline: the workflow's pipeline class; when given, it is built from the stages as
+            the CLI builds it, so its constructor's cross-stage checks run too (the
+            calculator knows every element, the budget covers the first labels). Building
+            it writes nothing; the run itself starts only at launch.
 
     Raises:
         UserInputError: with the parser's message when the CLI would refuse the config.
@@ -116,8 +127,11 @@ def check_with_cli_parser(build_parser, config: dict, instantiate: bool = True) 
     parser = build_parser()
     try:
         namespace = parser.parse_string(yaml.safe_dump(config, sort_keys=False))
-        if instantiate:
-            parser.instantiate_classes(namespace)
+        if instantiate or pipeline is not None:
+            init = parser.instantiate_classes(namespace)
+            if pipeline is not None:
+                skip = ("config", "resume", "__path__")
+                pipeline(**{k: v for k, v in vars(init).items() if k not in skip})
     except Exception as exc:  # jsonargparse's ArgumentError, or any constructor's error
         raise UserInputError(f"The CLI refuses this config: {_last_line(exc)}") from exc
 

@@ -33,8 +33,13 @@ class TaskColumns:
 
 
 def parse_formulas(text: str) -> list[str]:
-    """Formulas from pasted text: one per line, or separated by commas/semicolons/spaces."""
-    items = [t.strip() for t in re.split(r"[\n,;\t ]+", text) if t.strip()]
+    """Formulas from pasted text: one per line, or separated by commas or semicolons.
+
+    Spaces never separate formulas: they are removed, so ``"CuSO4 · 5H2O"`` stays one
+    formula (``CuSO4·5H2O``; the formula parser reads ``·`` and ``*`` as hydrate dots).
+    """
+    items = [re.sub(r"\s+", "", t) for t in re.split(r"[\n\r,;]+", text)]
+    items = [t for t in items if t]
     if not items:
         raise UserInputError("Enter at least one formula, e.g. Fe2O3.")
     if len(items) > MAX_FORMULAS:
@@ -42,20 +47,82 @@ def parse_formulas(text: str) -> list[str]:
     return items
 
 
-def read_input_csv(data: bytes, formula_column: str = "formula") -> pd.DataFrame:
-    """An uploaded CSV with a formula column (other columns, e.g. sequence inputs, kept)."""
+def plain_message(exc: BaseException) -> str:
+    """The message of an error for the page, without the exception's class name (a
+    ``KeyError``'s message without its quotes)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def count_rows(n: int) -> str:
+    """``"1 row"`` / ``"3 rows"``."""
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def require_featurizer(featurizer: dict | None, n_columns: int) -> None:
+    """Refuse pasted formulas for a model that cannot featurize them itself.
+
+    Args:
+        featurizer: the featurizer record of the checkpoint's formula descriptors (None
+            when it was trained on a descriptor table made elsewhere).
+        n_columns: how many descriptor columns the model reads.
+
+    Raises:
+        UserInputError: one line saying what to give instead.
+    """
+    if featurizer is None:
+        raise UserInputError(
+            "This checkpoint records no featurizer, so it cannot turn formulas into its "
+            f"{n_columns} descriptor columns: upload a CSV with those columns instead "
+            "(or train on a table made by fm featurize)."
+        )
+
+
+def read_input_csv(
+    data: bytes, formula_column: str = "formula", descriptor_columns: list[str] | None = None
+) -> pd.DataFrame:
+    """An uploaded CSV with a formula column, or with the model's descriptor columns.
+
+    Args:
+        data: the file's bytes.
+        formula_column: the formula column (other columns, e.g. sequence inputs, are kept).
+        descriptor_columns: the model's formula-descriptor columns; a table holding all of
+            them needs no formula column (the predictor reads the descriptors as given).
+    """
     try:
         table = pd.read_csv(io.BytesIO(data))
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise UserInputError(f"The upload could not be read as CSV: {exc}") from exc
     if formula_column not in table.columns:
-        columns = ", ".join(map(str, table.columns[:10]))
-        raise UserInputError(f"The CSV has no {formula_column!r} column (columns: {columns}).")
+        wanted = list(descriptor_columns or [])
+        missing = [c for c in wanted if c not in table.columns]
+        if not wanted or missing:
+            columns = ", ".join(map(str, table.columns[:10]))
+            also = f" nor the model's {len(wanted)} descriptor columns" if wanted else ""
+            raise UserInputError(
+                f"The CSV has no {formula_column!r} column{also} (columns: {columns}): "
+                f"add a {formula_column!r} column"
+                + (f" or the descriptor columns (missing: {_few(missing)})." if wanted else ".")
+            )
     if table.empty:
         raise UserInputError("The CSV has no rows.")
     if len(table) > MAX_FORMULAS:
         raise UserInputError(f"{len(table)} rows; at most {MAX_FORMULAS} per request.")
     return table
+
+
+def _few(names: list[str], n: int = 5) -> str:
+    shown = ", ".join(map(str, names[:n]))
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def row_labels(predictions: pd.DataFrame) -> tuple[str, pd.Series]:
+    """What names each prediction row: ``formula``, else ``id``, else the row number."""
+    for column in ("formula", "id"):
+        if column in predictions.columns:
+            return column, predictions[column].astype(str).reset_index(drop=True)
+    return "row", pd.Series([str(i) for i in range(len(predictions))], dtype=str)
 
 
 def find_checkpoints(
@@ -107,7 +174,9 @@ def summary_table(predictions: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     """One row per formula: ``value ± std`` per regression task, label (p) per classification,
     and the latent distance to the training rows when the model gives it."""
     groups = task_columns(predictions)
-    out = pd.DataFrame({"formula": predictions["formula"].astype(str)})
+    name, labels = row_labels(predictions)
+    out = pd.DataFrame({name: labels})
+    predictions = predictions.reset_index(drop=True)
     for task, (value, std) in groups.regression.items():
         if std is None:
             out[task] = predictions[value].round(digits).astype(str)
@@ -152,9 +221,8 @@ def sequence_frame(
     """
     column = f"{task}_sequence"
     curves: dict[str, pd.Series] = {}
-    for i, (formula, value) in enumerate(
-        zip(predictions["formula"], predictions[column], strict=True)
-    ):
+    _, names = row_labels(predictions)
+    for i, (formula, value) in enumerate(zip(names, predictions[column], strict=True)):
         y = _as_list(value)
         x = _as_list(x_values.iloc[i]) if x_values is not None else []
         index = x if len(x) == len(y) else list(range(len(y)))
@@ -168,7 +236,7 @@ def probability_frame(predictions: pd.DataFrame, task: str) -> pd.DataFrame:
     classes = task_columns(predictions).classification[task]
     table = predictions[list(classes.values())].astype(float)
     table.columns = list(classes)
-    table.index = predictions["formula"].astype(str)
+    table.index = row_labels(predictions)[1].to_numpy()
     return table
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,10 +98,40 @@ def find_openable(roots: list[Path], max_depth: int = 4, limit: int = 200) -> li
     return unique[:limit]
 
 
-def _is_ase_db(path: Path) -> bool:
-    with Path(path).open("rb") as fh:
+def _check_ase_database(path: Path) -> None:
+    """Refuse a file that is not an ASE database, without modifying it.
+
+    ``ase.db.connect`` creates ASE's tables in any SQLite file it opens, so an SQLite file
+    is first opened read-only (``mode=ro``) and must already hold ASE's ``systems`` table.
+
+    Raises:
+        UserInputError: ``<name> is not an ASE database ...``.
+    """
+    path = Path(path)
+    if path.suffix == ".json":
+        return
+    with path.open("rb") as fh:
         head = fh.read(16)
-    return head.startswith(b"SQLite format 3") or Path(path).suffix == ".json"
+    if not head.startswith(b"SQLite format 3"):
+        raise UserInputError(f"{path.name} is not an ASE database (SQLite or JSON).")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as con:
+            found = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'systems'"
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise UserInputError(f"{path.name} could not be read as SQLite: {exc}") from exc
+    if found is None:
+        raise UserInputError(
+            f"{path.name} is not an ASE database (an SQLite file without ASE's 'systems' "
+            "table); open an ASE .db file instead."
+        )
+
+
+def _ase_type(path: Path) -> str:
+    """ASE's database type of a file: ``json``, else ``db`` (SQLite, also for ``.sqlite``)."""
+    return "json" if Path(path).suffix == ".json" else "db"
 
 
 def _row_record(row) -> dict:
@@ -140,10 +172,9 @@ def read_database(path: Path, limit: int = 5000) -> tuple[pd.DataFrame, int]:
     path = Path(path)
     if not path.is_file():
         raise UserInputError(f"{path} is not a file.")
-    if not _is_ase_db(path):
-        raise UserInputError(f"{path.name} is not an ASE database (SQLite or JSON).")
+    _check_ase_database(path)  # before connect(), which would add tables
     try:
-        with connect(str(path), create_indices=False) as db:
+        with connect(str(path), type=_ase_type(path), create_indices=False) as db:
             total = db.count()
             records = [_row_record(row) for row in db.select(limit=limit)]
     except Exception as exc:  # sqlite3 and ASE raise many types for a foreign file
@@ -158,7 +189,9 @@ def read_atoms(path: Path, row_id: int):
     """The ``ase.Atoms`` of row ``row_id`` in the database at ``path``."""
     from ase.db import connect
 
-    with connect(str(path), create_indices=False) as db:
+    _check_ase_database(path)
+
+    with connect(str(path), type=_ase_type(path), create_indices=False) as db:
         return db.get_atoms(id=int(row_id))
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,3 +57,22 @@ class AppSettings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``fm ui`` cannot serve on ``host:port`` (one line), or None when it can.
+
+    The port is bound for a moment the way the server binds it (``SO_REUSEADDR``, so a
+    port left in TIME_WAIT by a stopped server counts as free) and released at once.
+    """
+    if not 1 <= port <= 65535:
+        return f"fm ui: --port {port} is not a port number; give one between 1 and 65535."
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            return f"fm ui: cannot serve on {host}:{port} ({reason}); choose another --port."
+    return None

@@ -116,10 +116,13 @@ def prepare(config: dict, folder: Path) -> dict:
 
 
 def check(config: dict) -> None:
-    """Refuse a config that ``fm datagen run`` would refuse (its own parser decides)."""
+    """Refuse a config that ``fm datagen run`` would refuse before any work: its own parser,
+    the stages' constructors, and the pipeline's cross-stage checks (e.g. elements the
+    calculator has no parameters for)."""
     from foundation_model.cli.datagen import build_parser
+    from foundation_model.workflows.datagen.pipeline import DatagenPipeline
 
-    cf.check_with_cli_parser(build_parser, config)
+    cf.check_with_cli_parser(build_parser, config, pipeline=DatagenPipeline)
 
 
 WORKFLOW = Workflow(

@@ -30,9 +30,17 @@ def _load_predictor(path: str, mtime: float):
                 "This version of foundation_model has no foundation_model.load(); "
                 "update the repository to predict from checkpoints."
             )
-        return loader(path)
+        try:
+            return loader(path)
+        except (ValueError, KeyError) as exc:  # a checkpoint this version cannot use
+            raise UserInputError(predictions.plain_message(exc)) from exc
 
     return load(path, mtime)
+
+
+def _predictor_of(checkpoint: Path):
+    """The (cached) predictor of the chosen checkpoint."""
+    return _load_predictor(str(checkpoint), checkpoint.stat().st_mtime)
 
 
 def _choose_checkpoint() -> Path | None:
@@ -59,7 +67,7 @@ def _choose_checkpoint() -> Path | None:
     return path
 
 
-def _read_inputs():
+def _read_inputs(checkpoint: Path):
     """Formulas (list) or an uploaded table, or None before the user gives any."""
     import streamlit as st
 
@@ -74,25 +82,28 @@ def _read_inputs():
         )
         return predictions.parse_formulas(text) if text.strip() else None
     upload = st.file_uploader(
-        f"CSV with a 'formula' column (at most {cfg.max_upload_mb} MB)",
+        f"CSV with a 'formula' column or the model's descriptor columns "
+        f"(at most {cfg.max_upload_mb} MB)",
         type=["csv"],
         key="predict-upload",
     )
     if upload is None:
         return None
-    return predictions.read_input_csv(context.read_upload(upload, cfg.max_upload_bytes))
+    data = context.read_upload(upload, cfg.max_upload_bytes)
+    columns = list(_predictor_of(checkpoint).schema.formula.columns)
+    return predictions.read_input_csv(data, descriptor_columns=columns)
 
 
 def _show_results(result: dict) -> None:
     import streamlit as st
 
     preds, errors = result["predictions"], result["errors"]
-    st.subheader(f"Predictions ({len(preds)} rows)")
+    st.subheader(f"Predictions ({predictions.count_rows(len(preds))})")
     st.caption(f"Checkpoint: {result['checkpoint']}")
     if not preds.empty:
         summary = predictions.summary_table(preds)
         if len(summary) <= 100:
-            st.table(summary.set_index("formula"))
+            st.table(summary.set_index(summary.columns[0]))
         else:
             st.dataframe(summary, hide_index=True, width="stretch")
         _charts(preds, result["sequence_x"])
@@ -106,7 +117,7 @@ def _show_results(result: dict) -> None:
             key="predict-dl",
         )
     if errors is not None and not errors.empty:
-        st.warning(f"{len(errors)} row(s) could not be predicted:")
+        st.warning(f"{predictions.count_rows(len(errors))} could not be predicted:")
         st.table(errors.set_index("row") if "row" in errors else errors)
         st.download_button(
             "Download failed rows (CSV)",
@@ -150,11 +161,20 @@ def render() -> None:
     checkpoint = _choose_checkpoint()
     if checkpoint is None:
         return
-    inputs = _read_inputs()
+    inputs = _read_inputs(checkpoint)
     if st.button("Predict", type="primary", key="predict-run", disabled=inputs is None):
-        predictor = _load_predictor(str(checkpoint), checkpoint.stat().st_mtime)
+        predictor = _predictor_of(checkpoint)
+        if isinstance(inputs, list):  # formulas: the model must featurize them itself
+            schema = predictor.schema.formula
+            predictions.require_featurizer(schema.featurizer, len(schema.columns))
+        has_id = not isinstance(inputs, list) and "id" in inputs.columns
         with st.spinner("Predicting..."):
-            preds, errors = predictor.predict_with_errors(inputs)
+            try:
+                preds, errors = predictor.predict_with_errors(
+                    inputs, id_column="id" if has_id else None
+                )
+            except (ValueError, KeyError) as exc:  # the input does not fit the model
+                raise UserInputError(predictions.plain_message(exc)) from exc
         st.session_state[RESULT_KEY] = {
             "predictions": preds,
             "errors": errors,

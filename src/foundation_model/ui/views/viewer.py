@@ -129,7 +129,10 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
     if run.databases:
         names = [str(p.relative_to(run.folder)) for p in run.databases]
         chosen = st.selectbox("Database", names, key=f"db-{run.folder}")
-        _database_section(run.databases[names.index(chosen)], project_dir)
+        try:  # one unreadable file (e.g. a label cache) must not hide the rest of the run
+            _database_section(run.databases[names.index(chosen)], project_dir)
+        except UserInputError as exc:
+            st.error(str(exc))
     for metrics in run.metrics:
         _metrics_section(metrics, run.folder)
     if run.plots:
