@@ -111,6 +111,20 @@ class DatasetSpec:
     sequence: list[SequenceSpec] = field(default_factory=list)
     split_column: str | None = None
 
+    def check_task_names(self) -> None:
+        """Two target columns whose task names come out the same (``gap.x`` and ``gap/x``
+        are both ``gap_x``) are a one-line error naming them."""
+        seen: dict[str, str] = {}
+        columns = [*self.regression, *self.classification, *(s.name for s in self.sequence)]
+        for column in columns:
+            name = safe_task_name(column)
+            if name in seen:
+                raise ValueError(
+                    f"columns {seen[name]!r} and {column!r} both give the task name {name!r}; "
+                    "rename one of them in the attributes table."
+                )
+            seen[name] = column
+
 
 # ---------------------------------------------------------------------- tasks
 def class_info(labels: pd.Series) -> dict[str, Any]:
@@ -666,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     if prefix and prefix[-1] not in "_-.":
         prefix += "_"
     try:
+        spec.check_task_names()
         configs = build_configs(spec, prefix)
         if args.scenarios:
             configs = pick_scenarios(configs, args.scenarios, prefix)

@@ -176,3 +176,13 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, cap
     assert main(argv) != 0
     assert "is the input file" in capsys.readouterr().err
     assert src.read_bytes() == before
+
+
+def test_backbone_with_a_table_input_names_the_structure_file_it_needs(tmp_path, capsys):
+    table = tmp_path / "s.csv"
+    table.write_text("id,structure\na,x\n")
+    argv = ["--backbone", "sevennet", "--input", str(table)]
+    argv += ["--output", str(tmp_path / "e.parquet")]
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--backbone reads a structure file" in err[0]

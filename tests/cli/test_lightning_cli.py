@@ -407,3 +407,21 @@ def test_input_with_config_names_both_prediction_forms(capsys):
     assert main(["predict", "--config", "c.yaml", "--ckpt_path", "m.ckpt", "--input", "x.csv"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no --config" in err[0] and "formula_desc_source" in err[0]
+
+
+def test_a_resumed_fit_names_the_interrupted_runs_better_best(fitted, tmp_path, capsys):
+    """Lightning forgets the best score when a resumed fit writes into a new run folder;
+    the CLI then names the interrupted run's best checkpoint if it scored better."""
+    cfg, run = fitted
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    (key,) = [k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint")]
+    ckpt["callbacks"][key]["best_model_score"] = torch.tensor(-1e9)  # unbeatable (mode min)
+    ckpt["callbacks"][key]["best_model_path"] = str(run / "checkpoints" / "best.ckpt")
+    doctored = tmp_path / "interrupted.ckpt"
+    torch.save(ckpt, doctored)
+    capsys.readouterr()
+    argv = ["fit", "--config", str(cfg), "--ckpt_path", str(doctored), "--trainer.max_epochs=3"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "The interrupted run's best checkpoint scored better (val_final_loss -1e+09" in out
+    assert str(run / "checkpoints" / "best.ckpt") in out or "version_0/checkpoints/best" in out

@@ -272,6 +272,11 @@ def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
     alone = p.predict(formula, id_column="id")
     assert not alone["structure_used"].any()
     assert np.isfinite(alone["y_structure_value"]).all()
+    # structures given as text, which this model (descriptors from elsewhere, e.g. MLIP
+    # embeddings) cannot featurize: one line, not a silent formula-only prediction
+    texts = formula.assign(structure=_cif("Cu", "fcc", 3.6))
+    with pytest.raises(ValueError, match="give those descriptor columns instead"):
+        p.predict(texts, id_column="id")
 
 
 def _cif(formula: str, kind: str, a: float) -> str:
@@ -355,6 +360,15 @@ def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):
     code = main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(empty)])
     assert code == 1 and "no rows" in capsys.readouterr().err
     assert not (tmp_path / "empty.predictions.csv").exists()
+
+
+def test_cli_predict_checks_the_output_suffix_before_any_work(trained, tmp_path, capsys):
+    new = tmp_path / "new.csv"
+    new.write_text("id,formula\na,GaN\nb,Xx2O\n")
+    argv = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+    assert main([*argv, "--output", str(tmp_path / "out.ckpt")]) == 1
+    assert "unsupported table suffix" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv"]  # no errors file either
 
 
 def test_cli_predict_never_overwrites_its_input_or_earlier_predictions(trained, tmp_path, capsys):

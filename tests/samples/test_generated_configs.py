@@ -358,3 +358,16 @@ def test_column_names_with_dots_or_slashes_get_safe_task_names(
     assert fm_main([*run, f"--data.init_args.tasks={bad}"]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and "cannot contain '.'" in err[0] and "'Eg_PBE'" in err[0]
+
+
+def test_columns_giving_the_same_task_name_are_one_line(helper_script, tmp_path: Path, capsys):
+    gen = helper_script("generate_configs")
+    attrs = pd.read_csv(REPO_ROOT / "samples/fake_data/attributes.csv", index_col=0)
+    attrs = attrs.rename(columns={"y_easy": "gap.x", "y_nonlinear": "gap/x"})
+    attrs.to_csv(tmp_path / "attrs.csv")
+    argv = ["--formula-desc", str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv")]
+    argv += ["--attributes", str(tmp_path / "attrs.csv"), "--regression", "gap.x", "gap/x"]
+    assert gen.main([*argv, "--out", str(tmp_path / "cfg")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'gap.x' and 'gap/x' both give the task name 'gap_x'" in err[0]
+    assert not (tmp_path / "cfg").exists() or not list((tmp_path / "cfg").iterdir())

@@ -172,7 +172,7 @@ def test_cli_sigma_fit_and_report(trained, capsys):
     assert "y: test ±1σ" in capsys.readouterr().out
     saved = torch.load(out, map_location="cpu", weights_only=False)
     assert saved["hyper_parameters"]["sigma_fit"] == "likelihood"
-    written = json.loads(report.read_text())
+    written = json.loads(report.read_text(), parse_constant=pytest.fail)  # strict: no NaN
     assert written["sigma_fit"] == "likelihood" and written["rows_kept"] == 40
     assert Predictor.from_checkpoint(out).model.hparams["sigma_fit"] == "likelihood"
 

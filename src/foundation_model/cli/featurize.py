@@ -142,6 +142,12 @@ def run_backbone(args: argparse.Namespace) -> int:
 
     if not args.input.exists():
         raise FileNotFoundError(f"--input {args.input} does not exist.")
+    if args.input.suffix.lower() in (".csv", ".parquet"):
+        raise ValueError(
+            f"--backbone reads a structure file (extxyz, CIF, POSCAR, ASE .db), not the table "
+            f"{args.input}; write its structures to one first (e.g. ase.io.write('s.extxyz', "
+            "atoms_list)), rows in the table's order."
+        )
     table = embedding_table_from_file(
         args.input, id_key=args.id_key, backbone=args.backbone, out=args.output
     )

@@ -248,6 +248,36 @@ class FMLightningCLI(LightningCLI):
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
         if subcommand == "fit" and best:
             print(f"Best checkpoint: {_relative(Path(best))}")
+            earlier = self._better_before_resume()
+            if earlier:
+                print(earlier)
+
+    def _better_before_resume(self) -> str | None:
+        """A resumed fit writes into a new run folder, and Lightning then forgets the
+        interrupted run's best score: a line naming the interrupted run's best checkpoint
+        when it scored better than this run's best (None otherwise)."""
+        ckpt_path = self._get(self.config, "ckpt_path")
+        callback = self.trainer.checkpoint_callback
+        now = getattr(callback, "best_model_score", None)
+        if not ckpt_path or not Path(str(ckpt_path)).is_file() or now is None:
+            return None
+        from foundation_model.utils.checkpoint import load_checkpoint
+
+        states = (load_checkpoint(ckpt_path).get("callbacks") or {}).values()
+        for state in states:
+            if not isinstance(state, dict) or state.get("monitor") != callback.monitor:
+                continue
+            before, path = state.get("best_model_score"), state.get("best_model_path")
+            if before is None or not path or not Path(path).is_file():
+                continue
+            before, now_value = float(before), float(now)
+            better = before < now_value if callback.mode == "min" else before > now_value
+            if better:
+                return (
+                    f"The interrupted run's best checkpoint scored better ({callback.monitor} "
+                    f"{before:.4g} vs {now_value:.4g}): {_relative(Path(path))}"
+                )
+        return None
 
     def _refuse_overwriting_checkpoints(self) -> None:
         """A ``ModelCheckpoint`` with a fixed ``dirpath`` that already holds checkpoints of

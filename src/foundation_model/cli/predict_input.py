@@ -88,11 +88,16 @@ def _first_column_ids(table: Any, args: argparse.Namespace, predictor: Any) -> s
 
 
 def run(args: argparse.Namespace) -> int:
-    from foundation_model.features.table_io import check_not_input, write_table
+    from foundation_model.features.table_io import (
+        check_not_input,
+        check_table_suffix,
+        write_table,
+    )
     from foundation_model.inference import load
 
     out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     err_path = out.with_name(out.stem + ".errors.csv")
+    check_table_suffix(out, "--output")  # before any work: nothing written on a bad suffix
     check_not_input(args.input, {"--output": out, "errors file": err_path})
     table, index_ids = _read(args.input, args.formula_column)
     if len(table) == 0:

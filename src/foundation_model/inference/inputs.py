@@ -178,9 +178,16 @@ def _structure_inputs(
         if given.any():
             values[given] = schema.align(table.loc[given, schema.columns], "structure descriptors")
         return values, given
-    if structure_column and structure_column in table.columns and schema.featurizer is not None:
+    if structure_column and structure_column in table.columns:
         cells = table[structure_column]
         given = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
+        if given.any() and schema.featurizer is None:  # never drop given structures silently
+            raise ValueError(
+                f"input: column {structure_column!r} holds structures, but this model's "
+                "structure descriptors were not made by a featurizer its checkpoint records "
+                "(e.g. MLIP embeddings from fm featurize --backbone): give those descriptor "
+                f"columns instead ({len(schema.columns)}, e.g. {schema.columns[:3]})."
+            )
         if given.any():
             idx = np.flatnonzero(given)
             bad: dict[int, str] = {}

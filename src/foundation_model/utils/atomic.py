@@ -9,6 +9,7 @@ the destination is left untouched.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -75,6 +76,18 @@ def write_text(text: str, path: str | Path, encoding: str = "utf-8") -> Path:
         encoding: text encoding.
     """
     return atomic_write(path, lambda p: p.write_text(text, encoding=encoding))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinity (also numpy floats) replaced by ``None``, so
+    that it is strict JSON (``null``) that any parser reads."""
+    if isinstance(value, float):  # numpy float64 is a float too
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:

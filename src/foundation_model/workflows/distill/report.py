@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from foundation_model.plotting._figure import new_figure, save
+from foundation_model.utils.atomic import json_safe
 from foundation_model.workflows.distill.dbio import read_all
 
 if TYPE_CHECKING:
@@ -97,17 +98,6 @@ def _largest_gamma(values: list[float]) -> str:
     return f"{max(finite):.2f}" if finite else "n/a"
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with every NaN or infinity replaced by ``None`` (JSON ``null``)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _markdown(s: dict[str, Any]) -> str:
     lines = [
         "# fm distill report",
@@ -185,7 +175,7 @@ def write_report(pipe: DistillPipeline, directory: Path) -> dict[str, Any]:
     }
     summary.update(_evaluate(pipe))
     summary["plots"] = _plots(summary, directory)
-    slim = _json_safe(json.loads(json.dumps(summary, default=str)))
+    slim = json_safe(json.loads(json.dumps(summary, default=str)))
     for e in slim.get("errors_vs_oracle", {}).values():
         for key in PARITY_KEYS:
             e.pop(key, None)
