@@ -591,7 +591,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="folder written by `fm data corpus`: write only pretrain_base and finetune_from_base",
     )
-    p.add_argument("--structure-desc", default=None, help="optional structure descriptor table")
+    p.add_argument(
+        "--structure-desc",
+        default=None,
+        help="optional structure descriptor table, used by the structure_ssl scenario (the "
+        "others are composition-only; add data.init_args.structure_desc_source to use it there)",
+    )
     p.add_argument("--regression", nargs="*", default=[], help="regression target columns")
     p.add_argument("--classification", nargs="*", default=[], help="classification label columns")
     p.add_argument(
