@@ -425,3 +425,30 @@ def test_a_resumed_fit_names_the_interrupted_runs_better_best(fitted, tmp_path, 
     out = capsys.readouterr().out
     assert "The interrupted run's best checkpoint scored better (val_final_loss -1e+09" in out
     assert str(run / "checkpoints" / "best.ckpt") in out or "version_0/checkpoints/best" in out
+
+
+def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
+    """A real SIGINT: Lightning shuts down and exits 1; the CLI names the run folder and
+    the --ckpt_path to resume from."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = write_config(tmp_path, table_files)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "foundation_model.cli.main", "fit", "--config", str(cfg)]
+    proc = subprocess.Popen(
+        [*argv, "--trainer.max_epochs=100000"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    last = tmp_path / "runs" / "t" / "version_0" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 120
+    while not last.is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert last.is_file()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "Interrupted. Run folder:" in err and "resume with --ckpt_path" in err
+    assert "last.ckpt" in err.splitlines()[-1]

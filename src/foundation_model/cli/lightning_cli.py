@@ -239,9 +239,17 @@ class FMLightningCLI(LightningCLI):
             if subcommand == "fit":
                 self._refuse_overwriting_checkpoints()
             super()._run_subcommand(subcommand)
-        except BaseException:
+        except BaseException as err:
             if folder is not None and not existed[0]:
                 remove_failed_run(folder, remove_parent=not existed[1])
+            last = folder / "checkpoints" / "last.ckpt" if folder is not None else None
+            if subcommand == "fit" and isinstance(err, SystemExit) and last and last.is_file():
+                # Lightning turns Ctrl-C into exit(1): say where the run is and how to go on
+                print(
+                    f"Interrupted. Run folder: {_relative(folder)}; resume with "
+                    f"--ckpt_path {_relative(last)}",
+                    file=sys.stderr,
+                )
             raise
         if folder is not None and folder.exists():
             print(f"Run folder: {folder}")
