@@ -42,23 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def writable_folder(folder: Path, flag: str = "--out") -> None:
-    """Create ``folder`` before any work; one that cannot be made (a file in the way, no
-    permission) is a one-line ``ValueError`` naming the option."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{flag} {folder} is a file, not a folder; give a folder path.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(
-            f"{flag} {folder}: cannot create this folder ({err.strerror or err}); give a "
-            "writable folder path."
-        ) from None
-
-
 def run_corpus(args: argparse.Namespace) -> int:
     """``fm data corpus``: build the corpus and print what was written."""
     from foundation_model.data.corpus.build import build_corpus
+    from foundation_model.utils.atomic import writable_folder
 
     try:
         writable_folder(args.out)
@@ -82,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dataset == "corpus":
         return run_corpus(args)
     from foundation_model.data.matbench import COMPOSITION_TASKS, write_matbench
+    from foundation_model.utils.atomic import writable_folder
 
     tasks = list(COMPOSITION_TASKS) if args.composition_only else args.tasks
     try:

@@ -78,6 +78,20 @@ def write_text(text: str, path: str | Path, encoding: str = "utf-8") -> Path:
     return atomic_write(path, lambda p: p.write_text(text, encoding=encoding))
 
 
+def writable_folder(folder: Path, flag: str = "--out") -> None:
+    """Create ``folder`` before any work; one that cannot be made (a file in the way, no
+    permission) is a one-line ``ValueError`` naming the option."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {folder} is a file, not a folder; give a folder path.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(
+            f"{flag} {folder}: cannot create this folder ({err.strerror or err}); give a "
+            "writable folder path."
+        ) from None
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or infinity (also numpy floats) replaced by ``None``, so
     that it is strict JSON (``null``) that any parser reads."""

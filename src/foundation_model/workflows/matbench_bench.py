@@ -103,7 +103,7 @@ class BenchOptions:
         """Create the folders the run writes to, before any work: one that cannot be made
         (a file in the way, no permission) is a one-line error, not a traceback after
         training."""
-        from foundation_model.cli.data import writable_folder
+        from foundation_model.utils.atomic import writable_folder
 
         for flag, folder in (
             ("--out", self.out_dir),
