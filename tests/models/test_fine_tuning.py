@@ -207,3 +207,34 @@ def test_warm_start_reads_with_weights_only(pretrained, tables, tmp_path):
     text.write_text("id,y\nm1,2\n")
     with pytest.raises(ValueError, match=r"table.ckpt is truncated or not a PyTorch checkpoint"):
         build(str(text))
+
+
+@pytest.mark.parametrize("scaling", ["checkpoint", "task"])
+def test_init_input_scaling_keeps_or_refits_the_encoder_input_scaler(
+    pretrained, tables, scaling
+):
+    pre, path = pretrained
+    shifted = tables["formula"] * 3.0 + 1.0  # the fine-tuning rows live elsewhere
+    dm = CompoundDataModule(shifted, [RegressionTask("y")], tables["attributes"])
+    ft = FlexibleMultiTaskModel(
+        dm.tasks,
+        dm.formula_dim,
+        encoder_dims=[16],
+        deposit_dim=8,
+        init_from_checkpoint=str(path),
+        init_input_scaling=scaling,
+    )
+    key = "encoder.formula.layers.0.linear.weight"
+    assert torch.equal(pre.state_dict()[key], ft.state_dict()[key])  # weights copied either way
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    trainer.fit(ft, dm)
+    task_mean = torch.as_tensor(dm.statistics().formula_mean, dtype=torch.float32)
+    if scaling == "task":
+        assert torch.allclose(ft.formula_scaler.mean, task_mean)
+        assert not torch.allclose(ft.formula_scaler.mean, pre.formula_scaler.mean)
+    else:
+        assert torch.equal(ft.formula_scaler.mean, pre.formula_scaler.mean)
+    with pytest.raises(ValueError, match="init_input_scaling must be 'checkpoint' or 'task'"):
+        FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, init_input_scaling="corpus")

@@ -74,6 +74,11 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         freeze_components: component prefixes whose parameters are not trained.
         init_from_checkpoint: checkpoint to warm-start ``init_components`` from.
         init_components: components copied from ``init_from_checkpoint``.
+        init_input_scaling: how a warm-started encoder's inputs are standardised:
+            ``checkpoint`` (default) keeps the pre-training means and stds, so the copied
+            weights see inputs exactly as in pre-training; ``task`` refits them on this
+            run's training rows, so descriptors that vary little in the corpus but matter
+            here (a minor alloying element) reach the encoder at full scale.
     """
 
     data_links: ClassVar[dict[str, str]] = {
@@ -125,8 +130,13 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         freeze_components: list[str] | None = None,
         init_from_checkpoint: str | None = None,
         init_components: list[str] | None = None,
+        init_input_scaling: Literal["checkpoint", "task"] = "checkpoint",
     ) -> None:
         super().__init__()
+        if init_input_scaling not in ("checkpoint", "task"):
+            raise ValueError(
+                f"init_input_scaling must be 'checkpoint' or 'task', got {init_input_scaling!r}."
+            )
         self.task_specs = [TaskSpec.from_dict(t) for t in tasks]
         if not self.task_specs:
             raise ValueError("model.tasks is empty: name at least one task.")
@@ -199,6 +209,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         if init_from_checkpoint:
             copied = warm_start(self, init_from_checkpoint, list(init_components or ["encoder"]))
             self._warm_schema = (copied["input_schema"], f"checkpoint {init_from_checkpoint}")
+            if init_input_scaling == "task":  # setup() refits them on the training rows
+                self.formula_scaler.fitted.fill_(False)
+                self.structure_scaler.fitted.fill_(False)
         if freeze_components:
             freeze(self, list(freeze_components))
         self._last_h_task: Tensor | None = None

@@ -1,0 +1,106 @@
+"""Pre-training vs task statistics for a fine-tuned encoder's inputs, on training ids only.
+
+A warm-started encoder standardises its descriptors with the pre-training corpus's means
+and stds (``init_input_scaling: checkpoint``), so its weights see inputs as in
+pre-training. On a narrow task (steels: iron with a few per cent of other elements) the
+columns that matter vary little in the corpus's units and reach the encoder near zero,
+while the scratch network standardises them on the task itself. ``init_input_scaling:
+task`` refits the scalers on the fine-tuning rows and keeps the copied weights.
+
+For one Matbench regression task, fold 0's training ids are split into ``--splits`` inner
+folds (KFold, seed 7); the official test ids are never read. On every inner fold it trains
+the recipe's scratch network and its two fine-tuning modes with each input scaling, each
+entry the mean of ``--seeds`` seeds, with the RF on the same descriptors as the reference.
+Results go to ``<out>/input_scaling_inner_<task>.{json,md}``.
+
+    uv run python benchmarks/input_scaling_inner.py --task matbench_steels --seeds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+ENTRIES = {
+    "scratch": "scratch",
+    "full_uniform": "full_uniform, checkpoint scaling (current)",
+    "full_uniform_task": "full_uniform, task scaling",
+    "full": "full, checkpoint scaling (current)",
+    "full_task": "full, task scaling",
+    "rf_same_features": "RF (500 trees) on the same descriptors",
+}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train every entry on every inner fold; return per-fold MAEs and their means."""
+    from sklearn.model_selection import KFold
+
+    from foundation_model.cli.lightning_cli import load_fit_config
+    from foundation_model.workflows.bench_model import fit_predict_fold
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.inner_folds import (
+        load_inner_data,
+        rf_same_features_mae,
+        study_result,
+    )
+
+    data = load_inner_data(args.task, args.pretrained, args.data_dir, "input_scaling_inner")
+    base, x, y, ids = data.base, data.x, data.y, data.train_ids
+    recipe = load_fit_config(args.recipe)
+    maes: dict[str, list[float]] = {k: [] for k in ENTRIES}
+    start = time.perf_counter()
+    splits = KFold(args.splits, shuffle=True, random_state=7).split(ids)
+    for i, (tr, te) in enumerate(splits):
+        train, test = list(ids[tr]), list(ids[te])
+        y_test = y.loc[test].to_numpy()
+        n_train = int(len(train) * 0.9)
+        recipe_obj = FinetuneRecipe(modes=("full", "full_uniform"))
+        point_mass = recipe_obj.point_mass(y.loc[train])
+        cfgs = recipe_obj.configs(recipe, base, "t", "regression", n_train, point_mass)
+        for mode in ("full", "full_uniform"):
+            cfgs[f"{mode}_task"] = copy.deepcopy(cfgs[mode])
+            cfgs[f"{mode}_task"]["model"]["init_args"]["init_input_scaling"] = "task"
+        for key, cfg in cfgs.items():
+            preds = [fit_predict_fold(cfg, x, y, train, test, s).values for s in range(args.seeds)]
+            maes[key].append(float(np.abs(np.mean(preds, axis=0) - y_test).mean()))
+        maes["rf_same_features"].append(rf_same_features_mae(x, y, train, test))
+        print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
+    return study_result(args, maes, time.perf_counter() - start)
+
+
+def markdown(result: dict) -> str:
+    """The table of mean inner-fold MAEs."""
+    lines = [
+        f"# Input scaling of the fine-tuned encoder on {result['task']}, inner folds of fold "
+        "0's training ids",
+        "",
+        f"{result['inner_folds']} inner folds, every network entry the mean of "
+        f"{result['seeds']} seeds' predictions; {result['protocol']}. "
+        f"{result['seconds']:.0f} s.",
+        "",
+        "| entry | mean MAE | per inner fold |",
+        "|---|---|---|",
+    ]
+    for key, label in ENTRIES.items():
+        per = ", ".join(f"{v:.4g}" for v in result["mae_per_inner_fold"][key])
+        lines.append(f"| {label} | {result['mae_mean'][key]:.4g} | {per} |")
+    return "\n".join([*lines, ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run and write the JSON and Markdown reports."""
+    from foundation_model.workflows.inner_folds import study_main
+
+    return study_main(argv, __doc__.split("\n\n")[0], "input_scaling_inner", 2, run, markdown)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
