@@ -7,10 +7,11 @@ columns that matter vary little in the corpus's units and reach the encoder near
 while the scratch network standardises them on the task itself. ``init_input_scaling:
 task`` refits the scalers on the fine-tuning rows and keeps the copied weights.
 
-For one Matbench regression task, fold 0's training ids are split into ``--splits`` inner
-folds (KFold, seed 7); the official test ids are never read. On every inner fold it trains
-the recipe's scratch network and its two fine-tuning modes with each input scaling, each
-entry the mean of ``--seeds`` seeds, with the RF on the same descriptors as the reference.
+For one Matbench task (regression or classification), fold 0's training ids are split
+into ``--splits`` inner folds (KFold, seed 7); the official test ids are never read. On
+every inner fold it trains the recipe's scratch network and its two fine-tuning modes with
+each input scaling, each entry a ``--seeds`` seed ensemble (mean values, or mean
+probabilities thresholded at 0.5), with the RF on the same descriptors as the reference.
 Results go to ``<out>/input_scaling_inner_<task>.{json,md}``.
 
     uv run python benchmarks/input_scaling_inner.py --task matbench_steels --seeds 2
@@ -23,8 +24,6 @@ import copy
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -40,20 +39,25 @@ ENTRIES = {
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Train every entry on every inner fold; return per-fold MAEs and their means."""
+    """Train every entry on every inner fold; return per-fold scores and their means
+    (under the ``mae_*`` keys the inner-fold studies share, with ``metric`` naming them)."""
     from sklearn.model_selection import KFold
 
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe
     from foundation_model.workflows.inner_folds import (
+        inner_score,
         load_inner_data,
-        rf_same_features_mae,
+        rf_same_features_score,
         study_result,
     )
+    from foundation_model.workflows.rf_baseline import FoldPrediction
 
-    data = load_inner_data(args.task, args.pretrained, args.data_dir, "input_scaling_inner")
-    base, x, y, ids = data.base, data.x, data.y, data.train_ids
+    data = load_inner_data(
+        args.task, args.pretrained, args.data_dir, "input_scaling_inner", classification=True
+    )
+    base, x, y, ids, kind = data.base, data.x, data.y, data.train_ids, data.task_type
     recipe = load_fit_config(args.recipe)
     maes: dict[str, list[float]] = {k: [] for k in ENTRIES}
     start = time.perf_counter()
@@ -63,30 +67,34 @@ def run(args: argparse.Namespace) -> dict:
         y_test = y.loc[test].to_numpy()
         n_train = int(len(train) * 0.9)
         recipe_obj = FinetuneRecipe(modes=("full", "full_uniform"))
-        point_mass = recipe_obj.point_mass(y.loc[train])
-        cfgs = recipe_obj.configs(recipe, base, "t", "regression", n_train, point_mass)
+        point_mass = recipe_obj.point_mass(y.loc[train]) if kind == "regression" else None
+        cfgs = recipe_obj.configs(recipe, base, "t", kind, n_train, point_mass)
         for mode in ("full", "full_uniform"):
             cfgs[f"{mode}_task"] = copy.deepcopy(cfgs[mode])
             cfgs[f"{mode}_task"]["model"]["init_args"]["init_input_scaling"] = "task"
         for key, cfg in cfgs.items():
-            preds = [fit_predict_fold(cfg, x, y, train, test, s).values for s in range(args.seeds)]
-            maes[key].append(float(np.abs(np.mean(preds, axis=0) - y_test).mean()))
-        maes["rf_same_features"].append(rf_same_features_mae(x, y, train, test))
+            preds = [fit_predict_fold(cfg, x, y, train, test, s) for s in range(args.seeds)]
+            maes[key].append(inner_score(kind, y_test, FoldPrediction.mean_of(preds).values))
+        maes["rf_same_features"].append(rf_same_features_score(x, y, train, test, kind))
         print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
-    return study_result(args, maes, time.perf_counter() - start)
+    result = study_result(args, maes, time.perf_counter() - start)
+    result["metric"] = "roc_auc" if kind == "classification" else "mae"
+    return result
 
 
 def markdown(result: dict) -> str:
-    """The table of mean inner-fold MAEs."""
+    """The table of mean inner-fold scores."""
+    metric = result.get("metric", "mae")
+    better = " on hard labels, higher is better" if metric == "roc_auc" else ", lower is better"
     lines = [
         f"# Input scaling of the fine-tuned encoder on {result['task']}, inner folds of fold "
         "0's training ids",
         "",
         f"{result['inner_folds']} inner folds, every network entry the mean of "
         f"{result['seeds']} seeds' predictions; {result['protocol']}. "
-        f"{result['seconds']:.0f} s.",
+        f"{result['seconds']:.0f} s. Score: {metric}{better}.",
         "",
-        "| entry | mean MAE | per inner fold |",
+        f"| entry | mean {metric} | per inner fold |",
         "|---|---|---|",
     ]
     for key, label in ENTRIES.items():

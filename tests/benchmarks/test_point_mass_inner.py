@@ -37,5 +37,7 @@ def test_markdown_lists_every_run_and_the_means():
 
 def test_a_missing_task_is_refused(tmp_path):
     bench = load_benchmark("point_mass_inner")
-    with pytest.raises(SystemExit, match="point_mass_inner: run `fm data matbench` first"):
+    with pytest.raises(
+        SystemExit, match="point_mass_inner: matbench_expt_gap is not in .*run `fm data matbench`"
+    ):
         bench.main(["--data-dir", str(tmp_path), "--out", str(tmp_path)])

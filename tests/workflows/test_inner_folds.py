@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from foundation_model.workflows.inner_folds import (
     DEFAULT_RECIPE,
     add_inner_arguments,
+    inner_score,
     load_inner_data,
+    rf_same_features_mae,
+    rf_same_features_score,
     write_report,
 )
 
@@ -24,8 +29,48 @@ def test_options_and_their_defaults():
 
 
 def test_missing_task_is_refused_with_the_script_name(tmp_path):
-    with pytest.raises(SystemExit, match="my_study: run `fm data matbench` first"):
+    with pytest.raises(SystemExit, match="my_study: matbench_steels is not in .*fm data matbench"):
         load_inner_data("matbench_steels", tmp_path / "none.ckpt", tmp_path, "my_study")
+
+
+def _classification_task(folder):
+    """A 4-row classification task in ``fm data matbench``'s file layout."""
+    ids = ["a", "b", "c", "d"]
+    pd.DataFrame(
+        {"composition": ["Fe", "Cu", "NaCl", "Zr"], "target": [1, 1, 0, 0]}, index=ids
+    ).to_csv(folder / "matbench_glass.csv")
+    folds = {"fold_0": ["a", "c"], "fold_1": ["b", "d"]}
+    (folder / "matbench_glass_folds.json").write_text(json.dumps(folds))
+    info = {"task_type": "classification", "target": "gfa", "unit": None}
+    info.update({"input": "composition", "source": "test"})
+    (folder / "tasks.json").write_text(json.dumps({"matbench_glass": info}))
+
+
+def test_a_classification_task_is_refused_unless_the_study_scores_it(tmp_path):
+    _classification_task(tmp_path)
+    with pytest.raises(SystemExit, match="my_study: matbench_glass is a classification task"):
+        load_inner_data("matbench_glass", tmp_path / "none.ckpt", tmp_path, "my_study")
+    # a study that scores classification gets past the task check (to the checkpoint)
+    with pytest.raises(Exception, match="none.ckpt") as err:
+        load_inner_data(
+            "matbench_glass", tmp_path / "none.ckpt", tmp_path, "my_study", classification=True
+        )
+    assert err.type is not SystemExit
+
+
+def test_rf_control_and_scores_for_both_task_types():
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(80, 3)), index=[f"r{i}" for i in range(80)])
+    x.columns = ["a", "b", "c"]
+    labels = pd.Series((x["a"] > 0).astype(int), index=x.index)
+    train, test = list(x.index[:60]), list(x.index[60:])
+    assert rf_same_features_score(x, labels, train, test, "classification") > 0.8
+    assert inner_score("classification", np.array([0, 1, 1]), np.array([0, 1, 0])) == 0.75
+    assert inner_score("regression", np.array([1.0, 2.0]), np.array([1.5, 2.0])) == 0.25
+    y = 3.0 * x["a"]
+    assert rf_same_features_mae(x, y, train, test) == rf_same_features_score(
+        x, y, train, test, "regression"
+    )
 
 
 def test_report_files_are_named_by_study_and_task(tmp_path):

@@ -23,7 +23,7 @@ DEFAULT_RECIPE = "samples/generated_configs/finetune_from_base.yaml"
 
 @dataclass
 class InnerData:
-    """A regression task in the pretrained model's descriptors, and one fold's training ids.
+    """A Matbench task in the pretrained model's descriptors, and one fold's training ids.
 
     Attributes:
         base: the pretrained checkpoint.
@@ -31,16 +31,23 @@ class InnerData:
             with its pre-training medians).
         y: targets of every row.
         train_ids: the official fold's training ids (its test ids are not given out).
+        task_type: ``regression`` or ``classification``.
     """
 
     base: PretrainedBase
     x: pd.DataFrame
     y: pd.Series
     train_ids: np.ndarray
+    task_type: str = "regression"
 
 
 def load_inner_data(
-    task_name: str, pretrained: Path, data_dir: Path, script: str, fold: int = 0
+    task_name: str,
+    pretrained: Path,
+    data_dir: Path,
+    script: str,
+    fold: int = 0,
+    classification: bool = False,
 ) -> InnerData:
     """Read ``task_name`` (written by ``fm data matbench``) for an inner-fold study.
 
@@ -50,20 +57,24 @@ def load_inner_data(
         data_dir: the ``fm data matbench`` folder.
         script: the caller's name, for the error message.
         fold: the official fold whose training ids are returned.
+        classification: the study scores classification tasks too.
 
     Raises:
-        SystemExit: the task is missing or not a regression task.
+        SystemExit: the task is missing, or a classification task the study cannot score.
     """
     from foundation_model.data.matbench import read_matbench_task
     from foundation_model.workflows.matbench_bench import BenchOptions, task_features
 
     task = read_matbench_task(data_dir, task_name)
-    if task is None or task.task_type != "regression":
-        raise SystemExit(f"{script}: run `fm data matbench` first; regression only.")
+    if task is None:
+        raise SystemExit(f"{script}: {task_name} is not in {data_dir}; run `fm data matbench`.")
+    if task.task_type != "regression" and not classification:
+        raise SystemExit(f"{script}: {task_name} is a classification task; regression only.")
     base = PretrainedBase.read(pretrained)
     raw, _ = task_features(task, base.preset or "magpie", BenchOptions(task=task_name))
     x = base.align(raw, empty_columns_only=True)
-    return InnerData(base, x, task.table["target"], np.array(list(task.folds[fold][0])))
+    train_ids = np.array(list(task.folds[fold][0]))
+    return InnerData(base, x, task.table["target"], train_ids, task.task_type)
 
 
 def add_inner_arguments(parser: argparse.ArgumentParser, task: str) -> None:
@@ -106,11 +117,43 @@ def rf_same_features_mae(x: pd.DataFrame, y: pd.Series, train: list, test: list)
         train: ids the forest fits.
         test: ids it is scored on.
     """
-    from sklearn.ensemble import RandomForestRegressor
+    return rf_same_features_score(x, y, train, test, "regression")
+
+
+def rf_same_features_score(
+    x: pd.DataFrame, y: pd.Series, train: list, test: list, task_type: str
+) -> float:
+    """:func:`rf_same_features_mae` for either task type: MAE, or ROC-AUC on hard labels
+    (Matbench's classification score) of a 500-tree classification forest.
+
+    Args:
+        x: descriptors of every row.
+        y: targets (labels) of every row.
+        train: ids the forest fits.
+        test: ids it is scored on.
+        task_type: ``regression`` or ``classification``.
+    """
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     filled = x.fillna(x.loc[train].median())
-    rf = RandomForestRegressor(500, n_jobs=1, random_state=0).fit(filled.loc[train], y.loc[train])
-    return float(np.abs(rf.predict(filled.loc[test]) - y.loc[test].to_numpy()).mean())
+    forest = RandomForestClassifier if task_type == "classification" else RandomForestRegressor
+    rf = forest(500, n_jobs=1, random_state=0).fit(filled.loc[train], y.loc[train])
+    return inner_score(task_type, y.loc[test].to_numpy(), rf.predict(filled.loc[test]))
+
+
+def inner_score(task_type: str, y_test: np.ndarray, values: np.ndarray) -> float:
+    """MAE (regression) or ROC-AUC on hard labels (classification) of ``values``.
+
+    Args:
+        task_type: ``regression`` or ``classification``.
+        y_test: true targets or labels.
+        values: predictions, or predicted labels.
+    """
+    if task_type == "classification":
+        from sklearn.metrics import roc_auc_score
+
+        return float(roc_auc_score(y_test.astype(int), np.asarray(values).astype(int)))
+    return float(np.abs(np.asarray(values, dtype=float) - y_test).mean())
 
 
 def study_result(args: argparse.Namespace, maes: dict[str, list[float]], seconds: float) -> dict:
