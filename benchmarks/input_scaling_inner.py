@@ -20,13 +20,14 @@ Results go to ``<out>/input_scaling_inner_<task>.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+
+MODES = ("full", "full_uniform", "full_task", "full_uniform_task")  # FinetuneRecipe's names
 
 ENTRIES = {
     "scratch": "scratch",
@@ -66,12 +67,9 @@ def run(args: argparse.Namespace) -> dict:
         train, test = list(ids[tr]), list(ids[te])
         y_test = y.loc[test].to_numpy()
         n_train = int(len(train) * 0.9)
-        recipe_obj = FinetuneRecipe(modes=("full", "full_uniform"))
+        recipe_obj = FinetuneRecipe(modes=MODES)
         point_mass = recipe_obj.point_mass(y.loc[train]) if kind == "regression" else None
         cfgs = recipe_obj.configs(recipe, base, "t", kind, n_train, point_mass)
-        for mode in ("full", "full_uniform"):
-            cfgs[f"{mode}_task"] = copy.deepcopy(cfgs[mode])
-            cfgs[f"{mode}_task"]["model"]["init_args"]["init_input_scaling"] = "task"
         for key, cfg in cfgs.items():
             preds = [fit_predict_fold(cfg, x, y, train, test, s) for s in range(args.seeds)]
             maes[key].append(inner_score(kind, y_test, FoldPrediction.mean_of(preds).values))

@@ -104,7 +104,12 @@ def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):
     recipe_cfg = load_fit_config(RECIPE)
     base = PretrainedBase.read(pretrained)
     cfgs = FinetuneRecipe(modes=MODES).configs(recipe_cfg, base, "y", "classification", 500)
-    assert set(cfgs) == {"scratch", "probe", "partial", "full", "full_uniform"}
+    assert set(cfgs) == {"scratch", *MODES}
+    for mode, cfg in cfgs.items():  # the *_task modes differ from theirs in scaling alone
+        if mode.endswith("_task"):
+            twin = cfgs[mode.removesuffix("_task")]["model"]["init_args"]
+            assert cfg["model"]["init_args"] == {**twin, "init_input_scaling": "task"}
+    assert cfgs["full"]["model"]["init_args"]["init_input_scaling"] == "checkpoint"
     scratch = cfgs["scratch"]["model"]["init_args"]
     assert "init_from_checkpoint" not in scratch and scratch["encoder_dims"] == [32]
     assert cfgs["probe"]["model"]["init_args"]["freeze_components"] == ["encoder"]

@@ -12,6 +12,9 @@ How much of the pretrained encoder to adapt is not chosen by hand: each candidat
 * ``partial`` — the formula encoder frozen, fusion/deposit layer and head train;
 * ``full`` — everything trains, the encoder at ``component_lr['encoder']``;
 * ``full_uniform`` — everything trains at the optimizer's one learning rate;
+* ``full_task`` / ``full_uniform_task`` — ``full`` / ``full_uniform`` with the encoder's
+  descriptor scalers refitted on the task's training rows (``init_input_scaling: task``)
+  instead of the pre-training statistics;
 
 can be trained on the fold's inner-training rows; the one with the lowest inner-validation
 error (``val_task_error``) predicts the test rows. Test rows play no part in the choice.
@@ -19,7 +22,8 @@ The recipe compares ``full`` and ``full_uniform`` (:data:`RECIPE_MODES`): over t
 inner-validation choices among all four modes made before this default was set (Matbench
 folds, seeds 0 and 100), ``full_uniform`` won 66 and ``full`` 20, ``probe`` and ``partial``
 one each, and dropping the two halves the fine-tuning time of a fold. ``probe`` and
-``partial`` stay available through ``FinetuneRecipe(modes=...)``.
+``partial`` stay available through ``FinetuneRecipe(modes=...)``, and so do the two
+``*_task`` modes (studied in ``benchmarks/input_scaling_inner.py``, not in the recipe yet).
 """
 
 from __future__ import annotations
@@ -44,14 +48,16 @@ ARCHITECTURE_KEYS = (
     "residual",
     "structure_encoder_dims",
 )
-MODES = ("probe", "partial", "full", "full_uniform")
+MODES = ("probe", "partial", "full", "full_uniform", "full_task", "full_uniform_task")
 RECIPE_MODES = ("full", "full_uniform")  # the recipe's candidates (module docstring: why)
-# mode -> (components frozen, keep the recipe's per-component learning rates)
-_MODES: dict[str, tuple[list[str], bool]] = {
-    "probe": (["encoder"], True),
-    "partial": (["encoder.formula"], True),
-    "full": ([], True),
-    "full_uniform": ([], False),
+# mode -> (components frozen, keep the recipe's per-component learning rates, input scaling)
+_MODES: dict[str, tuple[list[str], bool, str]] = {
+    "probe": (["encoder"], True, "checkpoint"),
+    "partial": (["encoder.formula"], True, "checkpoint"),
+    "full": ([], True, "checkpoint"),
+    "full_uniform": ([], False, "checkpoint"),
+    "full_task": ([], True, "task"),
+    "full_uniform_task": ([], False, "task"),
 }
 
 
@@ -215,12 +221,13 @@ class FinetuneRecipe:
         for mode in self.modes:
             if mode not in _MODES:
                 raise ValueError(f"Unknown fine-tuning mode {mode!r}; use {list(_MODES)}.")
-            frozen, per_component = _MODES[mode]
+            frozen, per_component, scaling = _MODES[mode]
             tuned = copy.deepcopy(cfg)
             targs = tuned["model"]["init_args"]
             targs["init_from_checkpoint"] = str(base.path)
             targs["init_components"] = ["encoder"]
             targs["freeze_components"] = list(frozen)
+            targs["init_input_scaling"] = scaling
             lrs = dict(targs.get("component_lr") or {}) if per_component else {}
             targs["component_lr"] = {k: v for k, v in lrs.items() if k in ("encoder", "heads")}
             out[mode] = tuned
