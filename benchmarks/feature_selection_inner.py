@@ -46,13 +46,12 @@ def entries(ks: tuple[int, ...]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> dict:
     """Train every entry on every inner fold; return per-fold MAEs and their means."""
-    from sklearn.model_selection import KFold
-
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.features.selection import RelevanceRedundancySelector
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe
     from foundation_model.workflows.inner_folds import (
+        inner_folds,
         load_inner_data,
         rf_same_features_mae,
         study_result,
@@ -65,14 +64,11 @@ def run(args: argparse.Namespace) -> dict:
     maes: dict[str, list[float]] = {k: [] for k in entries(ks)}
     chosen: list[dict[str, list[str]]] = []
     start = time.perf_counter()
-    splits = KFold(args.splits, shuffle=True, random_state=7).split(ids)
-    for i, (tr, te) in enumerate(splits):
-        train, test = list(ids[tr]), list(ids[te])
-        y_test = y.loc[test].to_numpy()
-        n_train = int(len(train) * 0.9)
+    for fold in inner_folds(ids, y, args.splits):
+        train, test, y_test = fold.train, fold.test, fold.y_test
         recipe_obj = FinetuneRecipe()
         point_mass = recipe_obj.point_mass(y.loc[train])
-        cfgs = recipe_obj.configs(recipe, base, "t", "regression", n_train, point_mass)
+        cfgs = recipe_obj.configs(recipe, base, "t", "regression", fold.n_train, point_mass)
         order = RelevanceRedundancySelector(max(ks)).fit(x.loc[train], y.loc[train]).columns_
         chosen.append({f"k{k}": order[:k] for k in ks})
         medians = x.loc[train].median()
@@ -92,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
             maes[f"scratch_k{k}"].append(mean_mae(cfgs["scratch"], x[keep]))
             maes[f"finetuned_k{k}"].append(mean_mae(cfgs["full_uniform"], held))
             maes[f"rf_k{k}"].append(rf_same_features_mae(x[keep], y, train, test))
-        print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
+        print(f"inner fold {fold.index}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
     result = study_result(args, maes, time.perf_counter() - start)
     result["ks"] = list(ks)
     result["chosen_columns_per_inner_fold"] = chosen
@@ -123,18 +119,14 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run and write the JSON and Markdown reports."""
-    from foundation_model.workflows.inner_folds import add_inner_arguments, write_report
+    from foundation_model.workflows.inner_folds import study_main
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_inner_arguments(parser, "matbench_steels")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--splits", type=int, default=5, help="inner folds")
-    parser.add_argument("--ks", type=int, nargs="+", default=list(KS), help="columns kept")
-    args = parser.parse_args(argv)
-    result = run(args)
-    write_report(result, markdown(result), args.out, "feature_selection_inner")
-    print(markdown(result))
-    return 0
+    def column_counts(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--ks", type=int, nargs="+", default=list(KS), help="columns kept")
+
+    return study_main(
+        argv, __doc__.split("\n\n")[0], "feature_selection_inner", 2, run, markdown, column_counts
+    )
 
 
 if __name__ == "__main__":

@@ -47,12 +47,11 @@ CANDIDATES = {"recipe_2": ("full", "full_uniform"), "recipe_4": MODES}
 def run(args: argparse.Namespace) -> dict:
     """Train every entry on every inner fold; return per-fold scores and their means
     (under the ``mae_*`` keys the inner-fold studies share, with ``metric`` naming them)."""
-    from sklearn.model_selection import KFold
-
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe
     from foundation_model.workflows.inner_folds import (
+        inner_folds,
         inner_score,
         load_inner_data,
         rf_same_features_score,
@@ -69,14 +68,11 @@ def run(args: argparse.Namespace) -> dict:
     vals: list[dict[str, float]] = []
     picks: dict[str, list[str]] = {k: [] for k in CANDIDATES}
     start = time.perf_counter()
-    splits = KFold(args.splits, shuffle=True, random_state=7).split(ids)
-    for i, (tr, te) in enumerate(splits):
-        train, test = list(ids[tr]), list(ids[te])
-        y_test = y.loc[test].to_numpy()
-        n_train = int(len(train) * 0.9)
+    for fold in inner_folds(ids, y, args.splits):
+        train, test, y_test = fold.train, fold.test, fold.y_test
         recipe_obj = FinetuneRecipe(modes=MODES)
         point_mass = recipe_obj.point_mass(y.loc[train]) if kind == "regression" else None
-        cfgs = recipe_obj.configs(recipe, base, "t", kind, n_train, point_mass)
+        cfgs = recipe_obj.configs(recipe, base, "t", kind, fold.n_train, point_mass)
         val: dict[str, float] = {}
         for key, cfg in cfgs.items():
             preds = [fit_predict_fold(cfg, x, y, train, test, s) for s in range(args.seeds)]
@@ -89,7 +85,7 @@ def run(args: argparse.Namespace) -> dict:
             chosen = min(finite, key=finite.get) if finite else "full"
             picks[entry].append(chosen)
             maes[entry].append(maes[chosen][-1])
-        print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
+        print(f"inner fold {fold.index}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
     result = study_result(args, maes, time.perf_counter() - start)
     result["metric"] = "roc_auc" if kind == "classification" else "mae"
     result["val_task_error_first_seed"] = vals

@@ -54,12 +54,11 @@ def quantile_normal(x, train: list[str]):
 
 def run(args: argparse.Namespace) -> dict:
     """Train every entry on every inner fold; return per-fold MAEs and their means."""
-    from sklearn.model_selection import KFold
-
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe
     from foundation_model.workflows.inner_folds import (
+        inner_folds,
         load_inner_data,
         rf_same_features_mae,
         study_result,
@@ -71,11 +70,8 @@ def run(args: argparse.Namespace) -> dict:
     maes: dict[str, list[float]] = {k: [] for k in ENTRIES}
     seed_maes: dict[str, list[list[float]]] = {"standard": [], "quantile": []}
     start = time.perf_counter()
-    splits = KFold(args.splits, shuffle=True, random_state=7).split(ids)
-    for i, (tr, te) in enumerate(splits):
-        train, test = list(ids[tr]), list(ids[te])
-        y_test = y.loc[test].to_numpy()
-        n_train = int(len(train) * 0.9)
+    for fold in inner_folds(ids, y, args.splits):
+        train, test, y_test, n_train = fold.train, fold.test, fold.y_test, fold.n_train
         recipe_obj = FinetuneRecipe()
         point_mass = recipe_obj.point_mass(y.loc[train])
         cfg = recipe_obj.configs(recipe, base, "t", "regression", n_train, point_mass)["scratch"]
@@ -84,7 +80,7 @@ def run(args: argparse.Namespace) -> dict:
             seed_maes[key].append([float(np.abs(p - y_test).mean()) for p in preds])
             maes[key].append(float(np.abs(np.mean(preds, axis=0) - y_test).mean()))
         maes["rf_same_features"].append(rf_same_features_mae(x, y, train, test))
-        print(f"inner fold {i}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
+        print(f"inner fold {fold.index}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))
     return {
         **study_result(args, maes, time.perf_counter() - start),
         "single_seed_mae_per_inner_fold": seed_maes,

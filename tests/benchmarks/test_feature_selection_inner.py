@@ -28,3 +28,11 @@ def test_entries_follow_the_column_counts_and_the_report_names_the_varying_colum
     text = bench.markdown(result)
     assert "(3, 2 per inner fold here)" in text
     assert "| scratch, 8 chosen descriptors | 2 | 1, 3 |" in text
+
+
+def test_column_counts_are_an_option(tmp_path):
+    import pytest
+
+    bench = load_benchmark("feature_selection_inner")
+    with pytest.raises(SystemExit, match="fm data matbench"):  # parsed, then refused: no data
+        bench.main(["--ks", "16", "8", "--data-dir", str(tmp_path), "--out", str(tmp_path)])

@@ -77,3 +77,19 @@ def test_report_files_are_named_by_study_and_task(tmp_path):
     write_report({"task": "matbench_steels", "mae": 1.5}, "# table\n", tmp_path, "study")
     assert json.loads((tmp_path / "study_steels.json").read_text())["mae"] == 1.5
     assert (tmp_path / "study_steels.md").read_text() == "# table\n"
+
+
+def test_inner_folds_partition_the_ids_reproducibly():
+    from foundation_model.workflows.inner_folds import inner_folds
+
+    ids = np.array([f"r{i}" for i in range(50)])
+    y = pd.Series(np.arange(50.0), index=ids)
+    folds = list(inner_folds(ids, y, 5))
+    assert [f.index for f in folds] == list(range(5))
+    assert sorted(i for f in folds for i in f.test) == sorted(ids)
+    for f in folds:
+        assert not set(f.train) & set(f.test) and len(f.train) + len(f.test) == 50
+        assert f.n_train == int(len(f.train) * 0.9)
+        assert np.array_equal(f.y_test, y.loc[f.test].to_numpy())
+    again = list(inner_folds(ids, y, 5))
+    assert all(a.test == b.test for a, b in zip(folds, again, strict=True))

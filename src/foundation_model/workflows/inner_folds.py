@@ -77,6 +77,45 @@ def load_inner_data(
     return InnerData(base, x, task.table["target"], train_ids, task.task_type)
 
 
+@dataclass
+class InnerFold:
+    """One inner fold of an official fold's training ids.
+
+    Attributes:
+        index: the inner fold's number.
+        train: ids the networks train on (their validation part drawn from these).
+        test: ids the entries are scored on.
+        y_test: targets of ``test``.
+        n_train: rows a network trains on after its validation part (sets the recipe's sizes).
+    """
+
+    index: int
+    train: list
+    test: list
+    y_test: np.ndarray
+    n_train: int
+
+
+def inner_folds(ids: np.ndarray, y: pd.Series, splits: int, val_fraction: float = 0.1):
+    """The inner folds every study uses: ``KFold(splits, shuffle=True, random_state=7)``.
+
+    Args:
+        ids: the official fold's training ids.
+        y: targets of every row.
+        splits: number of inner folds.
+        val_fraction: share of an inner fold's training ids its networks validate on.
+
+    Yields:
+        :class:`InnerFold`, in order.
+    """
+    from sklearn.model_selection import KFold
+
+    for i, (tr, te) in enumerate(KFold(splits, shuffle=True, random_state=7).split(ids)):
+        train, test = list(ids[tr]), list(ids[te])
+        n_train = int(len(train) * (1.0 - val_fraction))
+        yield InnerFold(i, train, test, y.loc[test].to_numpy(), n_train)
+
+
 def add_inner_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options every inner-fold script takes (task, checkpoint, recipe, folders).
 
@@ -184,6 +223,7 @@ def study_main(
     default_seeds: int,
     run: Callable[[argparse.Namespace], dict],
     markdown: Callable[[dict], str],
+    extra_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> int:
     """The ``main`` of a seeds-by-inner-folds study: options, run, reports.
 
@@ -194,11 +234,14 @@ def study_main(
         default_seeds: networks per entry unless ``--seeds`` says otherwise.
         run: the study, from the parsed options to its JSON dict.
         markdown: the JSON dict as a Markdown report.
+        extra_arguments: adds the study's own options to the parser.
     """
     parser = argparse.ArgumentParser(description=description)
     add_inner_arguments(parser, "matbench_steels")
     parser.add_argument("--seeds", type=int, default=default_seeds)
     parser.add_argument("--splits", type=int, default=5, help="inner folds")
+    if extra_arguments is not None:
+        extra_arguments(parser)
     args = parser.parse_args(argv)
     result = run(args)
     write_report(result, markdown(result), args.out, stem)
