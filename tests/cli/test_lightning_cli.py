@@ -437,10 +437,17 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
     import time
 
     cfg = write_config(tmp_path, table_files)
+    # no early stop: only the signal may end this fit, however slow the poll below is
+    settings = yaml.safe_load(cfg.read_text())
+    settings["trainer"]["callbacks"][1]["init_args"]["patience"] = 100000
+    cfg.write_text(yaml.safe_dump(settings))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     argv = [sys.executable, "-m", "foundation_model.cli.main", "fit", "--config", str(cfg)]
     proc = subprocess.Popen(
-        [*argv, "--trainer.max_epochs=100000"], env=env, stderr=subprocess.PIPE, text=True
+        [*argv, "--trainer.max_epochs=100000"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     last = tmp_path / "runs" / "t" / "version_0" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120

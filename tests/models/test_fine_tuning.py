@@ -210,9 +210,7 @@ def test_warm_start_reads_with_weights_only(pretrained, tables, tmp_path):
 
 
 @pytest.mark.parametrize("scaling", ["checkpoint", "task"])
-def test_init_input_scaling_keeps_or_refits_the_encoder_input_scaler(
-    pretrained, tables, scaling
-):
+def test_init_input_scaling_keeps_or_refits_the_encoder_input_scaler(pretrained, tables, scaling):
     pre, path = pretrained
     shifted = tables["formula"] * 3.0 + 1.0  # the fine-tuning rows live elsewhere
     dm = CompoundDataModule(shifted, [RegressionTask("y")], tables["attributes"])

@@ -13,7 +13,12 @@ import yaml
 
 from foundation_model.cli.featurize import main as featurize_main
 from foundation_model.cli.main import main as fm_main
-from foundation_model.workflows.finetune_recipe import MODES, FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.finetune_recipe import (
+    MODES,
+    RECIPE_MODES,
+    FinetuneRecipe,
+    PretrainedBase,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "data" / "cache" / "wheels"
@@ -143,7 +148,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
         assert len(saved[key]["folds"]) == 1 and math.isfinite(saved[key]["mean"]), key
         assert saved[key]["std"] == 0.0
     fold = saved["folds"][0]
-    assert saved["recipe"]["modes"] == ["full", "full_uniform"]  # the recipe's candidates
+    assert saved["recipe"]["modes"] == list(RECIPE_MODES)  # the recipe's candidates
     assert fold["mode"] in saved["recipe"]["modes"]
     assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []

@@ -5,6 +5,7 @@
 * :mod:`.structure` — parsing CIF / pymatgen-JSON / extxyz cells and structure featurization.
 * :mod:`.cache` — on-disk cache keyed by the inputs and the featurizer configuration.
 * :mod:`.imputation` — the documented NaN policy (drop all-NaN columns, fill column medians).
+* :mod:`.selection` — relevance-redundancy choice of descriptor columns on training rows.
 * :mod:`.table_io` — reading/writing tables by suffix, atomically.
 * :mod:`.pipeline` — ``featurize_table``: the whole flow used by ``fm featurize``.
 """

@@ -4,8 +4,8 @@ Per official fold, in one run and on the same rows:
 
 * ``model_scratch`` — the recipe's network (the pretrained architecture) from a random start;
 * ``model_pretrained`` — the pretrained encoder fine-tuned; the mode (full / full_uniform /
-  full_task / full_uniform_task, see :mod:`foundation_model.workflows.finetune_recipe`) is the one with the lowest
-  inner-validation error on the fold's training ids;
+  full_task / full_uniform_task, see :mod:`foundation_model.workflows.finetune_recipe`) is
+  the one with the lowest inner-validation error on the fold's training ids;
 * ``rf_scm_magpie`` — the leaderboard's RF on Magpie descriptors;
 * ``rf_same_features`` — the same RF on the model's own descriptors (the fair control);
 * ``dummy`` — train mean / majority class.
