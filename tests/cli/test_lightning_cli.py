@@ -448,6 +448,9 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        # a suite started in the background (`cmd &`) ignores SIGINT, and children inherit
+        # that: give the fit the default handler so the signal below reaches it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     last = tmp_path / "runs" / "t" / "version_0" / "checkpoints" / "last.ckpt"
     deadline = time.time() + 120

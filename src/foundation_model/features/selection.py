@@ -67,9 +67,8 @@ class RelevanceRedundancySelector:
         if len(varying) == 0:
             raise ValueError("Every descriptor column is constant on the fitting rows.")
         values = filled[varying].to_numpy(dtype=float)
-        estimator = (
-            mutual_info_classif if self.task_type == "classification" else (mutual_info_regression)
-        )
+        classify = self.task_type == "classification"
+        estimator = mutual_info_classif if classify else mutual_info_regression
         relevance = estimator(values, target, random_state=self.seed)
         self.relevance_ = pd.Series(relevance, index=varying)
         ranks = pd.DataFrame(values).rank().to_numpy()
