@@ -189,9 +189,10 @@ def inner_score(task_type: str, y_test: np.ndarray, values: np.ndarray) -> float
         values: predictions, or predicted labels.
     """
     if task_type == "classification":
-        from sklearn.metrics import roc_auc_score
+        from foundation_model.workflows.bench_report import classification_scores
 
-        return float(roc_auc_score(y_test.astype(int), np.asarray(values).astype(int)))
+        labels = np.asarray(values).astype(int)
+        return classification_scores(np.asarray(y_test).astype(int), labels, None)["roc_auc"]
     return float(np.abs(np.asarray(values, dtype=float) - y_test).mean())
 
 
