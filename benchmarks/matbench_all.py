@@ -78,6 +78,7 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
         progress=not args.quiet,
         folds=args.folds,
         resume=args.resume,
+        workers=args.workers,
     )
     result = run_matbench(opts)
     result["pretrained_sha256"] = digest
@@ -258,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=Path("results/bench"), help="summary folder")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="subset of folds")
     p.add_argument("--seeds", type=int, default=1, help="networks per model entry (seed ensemble)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="processes training a fold's networks at once"
+    )
     p.add_argument(
         "--force", action="store_true", help="rerun tasks already done (finished folds are read)"
     )

@@ -142,6 +142,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     argv += ["--max-epochs", "2", "--rf-estimators", "20", "--out", str(out), "--quiet"]
     argv += ["--data-dir", str(tmp_path / "mb"), "--feature-cache", str(tmp_path / "fc")]
     argv += ["--seeds", "2"]  # scratch and the chosen mode: 2-network seed ensembles
+    argv += ["--workers", "2"]  # the networks of a round trained in two processes
     assert fm_main(["bench", *argv, "--config", str(RECIPE)]) == 0
     saved = json.loads((out / "matbench_steels.json").read_text())
     for key in ("model_scratch", "model_pretrained", "rf_scm_magpie", "rf_same_features", "dummy"):
@@ -153,6 +154,8 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
+    assert fold["workers"] == 2 and fold["seconds_scratch"] > 0
+    assert 0 < fold["seconds_finetune_all_modes"] < saved["seconds"]
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()
     assert (out / "matbench_steels.png").stat().st_size > 1000
 

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mb.add_argument("--n-jobs", type=int, default=1, help="featurization processes")
     mb.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes training a fold's networks side by side (scratch, fine-tuning modes, "
+        "seed-ensemble members), the torch threads shared among them",
+    )
+    mb.add_argument(
         "--no-resume",
         dest="resume",
         action="store_false",
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             seeds=args.seeds,
             n_jobs=args.n_jobs,
+            workers=args.workers,
             progress=not args.quiet,
             pretrained=args.pretrained,
             resume=args.resume,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from foundation_model.workflows.fit_pool import FitCall, FitPool
 from foundation_model.workflows.rf_baseline import FoldPrediction
 
 _FACTORY_ARGS = ("optimizer", "lr_scheduler")  # Callable[[params], Optimizer] style arguments
@@ -288,6 +289,7 @@ def fit_seed_ensemble(
     max_epochs: int | None = None,
     val_fraction: float = 0.1,
     first: FoldPrediction | None = None,
+    pool: FitPool | None = None,
 ) -> FoldPrediction:
     """:func:`fit_predict_fold` with ``seeds`` networks, predictions averaged
     (:meth:`FoldPrediction.mean_of`); member ``j`` uses ``seed + j * SEED_STRIDE``, which
@@ -304,20 +306,51 @@ def fit_seed_ensemble(
         max_epochs: as in :func:`fit_predict_fold`.
         val_fraction: as in :func:`fit_predict_fold`.
         first: member 0 when it is already trained (e.g. during mode selection).
+        pool: trains the members (default: one after the other in this process).
     """
     members = [first] if first is not None else []
-    for j in range(len(members), seeds):
-        member_seed = seed + j * SEED_STRIDE
-        members.append(
-            fit_predict_fold(
-                config,
-                features,
-                targets,
-                train_ids,
-                test_ids,
-                member_seed,
-                max_epochs,
-                val_fraction,
-            )
-        )
+    calls = seed_member_calls(
+        config,
+        features,
+        targets,
+        train_ids,
+        test_ids,
+        seed,
+        range(len(members), seeds),
+        max_epochs,
+        val_fraction,
+    )
+    members += [r.prediction for r in (pool or FitPool(1)).run(calls)]
     return FoldPrediction.mean_of(members)
+
+
+def seed_member_calls(
+    config: dict | str | Path,
+    features: pd.DataFrame,
+    targets: pd.Series,
+    train_ids: list[str],
+    test_ids: list[str],
+    seed: int,
+    members: range,
+    max_epochs: int | None = None,
+    val_fraction: float = 0.1,
+) -> list[FitCall]:
+    """The :class:`~foundation_model.workflows.fit_pool.FitCall` of each seed-ensemble member
+    in ``members`` (member ``j`` trains with ``seed + j * SEED_STRIDE``)."""
+    if not isinstance(config, dict):
+        from foundation_model.cli.lightning_cli import load_fit_config
+
+        config = load_fit_config(config)
+    return [
+        FitCall(
+            config,
+            features,
+            targets,
+            list(train_ids),
+            list(test_ids),
+            seed + j * SEED_STRIDE,
+            max_epochs,
+            val_fraction,
+        )
+        for j in members
+    ]

@@ -69,6 +69,10 @@ class BenchOptions:
             recipe YAML (default ``samples/generated_configs/finetune_from_base.yaml``).
         resume: read the folds a run with the same settings finished before (from
             ``<out_dir>/<task>.folds/``) instead of training them again.
+        workers: processes training a fold's networks side by side (scratch, the
+            fine-tuning modes, seed-ensemble members), each with an equal share of the torch
+            threads (:class:`~foundation_model.workflows.fit_pool.FitPool`). A network's
+            scores depend on its thread count, not on the process that trains it.
     """
 
     task: str
@@ -88,6 +92,7 @@ class BenchOptions:
     seeds: int = 1
     pretrained: Path | None = None
     resume: bool = True
+    workers: int = 1
 
     def __post_init__(self) -> None:
         for flag, value in (
@@ -95,6 +100,7 @@ class BenchOptions:
             ("--max-epochs", 1 if self.max_epochs is None else self.max_epochs),
             ("--rf-estimators", self.rf_estimators),
             ("--n-jobs", self.n_jobs),
+            ("--workers", self.workers),
         ):
             if value < 1:
                 raise ValueError(f"{flag} must be at least 1, got {value}.")
@@ -223,6 +229,7 @@ def run_matbench(opts: BenchOptions) -> dict:
 
     from foundation_model.features.table_io import write_json, write_text
     from foundation_model.workflows.bench_model import fit_seed_ensemble
+    from foundation_model.workflows.fit_pool import FitPool
 
     start = time.perf_counter()
     opts.check_folders()
@@ -244,45 +251,49 @@ def run_matbench(opts: BenchOptions) -> dict:
     pooled: dict[str, dict[str, list]] = {"model": {}, "rf_scm_magpie": {}}
     failed: list[dict] = []
     store = fold_store(opts, task, {"config_text": config_path.read_text(), "preset": model_preset})
-    for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
-        record = store.load(k)
-        if record is None:
-            train, test = task.folds[k]
-            y_test = y.loc[test].to_numpy()
-            rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, opts.seed + k)
-            record = FoldRecord(
-                {
-                    "rf_scm_magpie": _score(task.task_type, y_test, rf),
-                    "dummy": _score(task.task_type, y_test, dummy),
-                },
-                {"rf_scm_magpie": fold_arrays(y_test, rf)},
-            )
-            try:
-                pred = fit_seed_ensemble(
-                    cfg,
-                    x_model,
-                    y,
-                    train,
-                    test,
-                    opts.seed + k,
-                    opts.seeds,
-                    opts.max_epochs,
-                    opts.val_fraction,
+    with FitPool(opts.workers) as pool:  # worker processes start once per run
+        for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
+            record = store.load(k)
+            if record is None:
+                train, test = task.folds[k]
+                y_test = y.loc[test].to_numpy()
+                rf, dummy = _baselines(
+                    x_magpie, y, train, test, task.task_type, opts, opts.seed + k
                 )
-            except Exception as err:  # a failed fold is reported, the run goes on
-                failed.append(failed_fold(k, err))
-                record.scores["model"] = None
-            else:
-                record.scores["model"] = _score(task.task_type, y_test, pred)
-                record.pooled["model"] = fold_arrays(y_test, pred, fold=k)
-                store.save(k, record)
-        elif opts.progress:
-            tqdm.write(f"fold {k}: finished before, read from {store.folder}")
-        add_fold(record, scores, pooled)
-        if opts.progress and record.scores.get("model"):
-            m, r = record.scores["model"], record.scores["rf_scm_magpie"]
-            key = "mae" if task.task_type == "regression" else "roc_auc"
-            tqdm.write(f"fold {k}: model {key} {m[key]:.4f} | RF {r[key]:.4f}")
+                record = FoldRecord(
+                    {
+                        "rf_scm_magpie": _score(task.task_type, y_test, rf),
+                        "dummy": _score(task.task_type, y_test, dummy),
+                    },
+                    {"rf_scm_magpie": fold_arrays(y_test, rf)},
+                )
+                try:
+                    pred = fit_seed_ensemble(
+                        cfg,
+                        x_model,
+                        y,
+                        train,
+                        test,
+                        opts.seed + k,
+                        opts.seeds,
+                        opts.max_epochs,
+                        opts.val_fraction,
+                        pool=pool,
+                    )
+                except Exception as err:  # a failed fold is reported, the run goes on
+                    failed.append(failed_fold(k, err))
+                    record.scores["model"] = None
+                else:
+                    record.scores["model"] = _score(task.task_type, y_test, pred)
+                    record.pooled["model"] = fold_arrays(y_test, pred, fold=k)
+                    store.save(k, record)
+            elif opts.progress:
+                tqdm.write(f"fold {k}: finished before, read from {store.folder}")
+            add_fold(record, scores, pooled)
+            if opts.progress and record.scores.get("model"):
+                m, r = record.scores["model"], record.scores["rf_scm_magpie"]
+                key = "mae" if task.task_type == "regression" else "roc_auc"
+                tqdm.write(f"fold {k}: model {key} {m[key]:.4f} | RF {r[key]:.4f}")
     metric = "mae" if task.task_type == "regression" else "roc_auc"
     result = {
         "task": task.name,

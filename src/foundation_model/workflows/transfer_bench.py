@@ -25,24 +25,12 @@ import pandas as pd
 
 from foundation_model.data.matbench import MatbenchTask
 from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.fit_pool import FitPool
 from foundation_model.workflows.fold_store import FoldRecord, file_sha256
 from foundation_model.workflows.rf_baseline import FoldPrediction
 
 RECIPE_CONFIG = "finetune_from_base.yaml"
 ENTRIES = ("model_pretrained", "model_scratch", "rf_scm_magpie", "rf_same_features", "dummy")
-
-
-def _fit(
-    cfg: dict, x: pd.DataFrame, y: pd.Series, train, test, seed, opts, first=None
-) -> FoldPrediction:
-    """One network, or with ``first`` (member 0, already trained) the ``opts.seeds`` ensemble."""
-    from foundation_model.workflows.bench_model import fit_predict_fold, fit_seed_ensemble
-
-    if first is None:
-        return fit_predict_fold(cfg, x, y, train, test, seed, opts.max_epochs, opts.val_fraction)
-    return fit_seed_ensemble(
-        cfg, x, y, train, test, seed, opts.seeds, opts.max_epochs, opts.val_fraction, first
-    )
 
 
 def transfer_fold(
@@ -53,39 +41,53 @@ def transfer_fold(
     test: list[str],
     seed: int,
     opts: Any,
+    pool: FitPool | None = None,
 ) -> tuple[FoldPrediction, FoldPrediction, dict[str, Any]]:
     """Train scratch and every fine-tuning mode on one fold; pick the mode on validation.
 
     With ``opts.seeds > 1`` the scratch network and the chosen mode are then seed
     ensembles of that many networks (the mode is chosen on the first seed's models).
+    ``pool`` trains the networks of each round side by side (default: one after the other);
+    the modes are queued before the scratch network, so ``seconds_finetune_all_modes`` is
+    the wall time until the last mode finished.
 
     Returns:
         ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
         inner-validation score and the seconds spent.
     """
-    t0 = time.perf_counter()
-    scratch = _fit(configs["scratch"], x, y, train, test, seed, opts)
-    t1 = time.perf_counter()
-    candidates = {
-        mode: _fit(cfg, x, y, train, test, seed, opts)
-        for mode, cfg in configs.items()
-        if mode != "scratch"
-    }
-    t2 = time.perf_counter()
+    from foundation_model.workflows.bench_model import seed_member_calls
+
+    pool = pool or FitPool(1)
+    modes = [m for m in configs if m != "scratch"]
+
+    def calls(name: str, members: range) -> list:
+        return seed_member_calls(
+            configs[name], x, y, train, test, seed, members, opts.max_epochs, opts.val_fraction
+        )
+
+    first_round = pool.run([c for m in [*modes, "scratch"] for c in calls(m, range(1))])
+    candidates = {m: r.prediction for m, r in zip(modes, first_round, strict=False)}
+    scratch_first = first_round[-1]
     scores = {m: p.val_score for m, p in candidates.items()}
     valid = {m: s for m, s in scores.items() if s is not None and np.isfinite(s)}
     chosen = min(valid, key=valid.get) if valid else "full"
     info = {
         "mode": chosen,
         "val_task_error": scores,
-        "val_task_error_scratch": scratch.val_score,
-        "seconds_scratch": t1 - t0,
-        "seconds_finetune_all_modes": t2 - t1,
+        "val_task_error_scratch": scratch_first.prediction.val_score,
+        "seconds_scratch": scratch_first.seconds,
+        "seconds_finetune_all_modes": max(r.finished_at for r in first_round[:-1]),
+        "workers": pool.workers,
     }
-    scratch = _fit(configs["scratch"], x, y, train, test, seed, opts, scratch)
-    tuned = _fit(configs[chosen], x, y, train, test, seed, opts, candidates[chosen])
+    extra = range(1, opts.seeds)
+    second = pool.run(calls("scratch", extra) + calls(chosen, extra))
+    n = len(extra)
+    scratch = FoldPrediction.mean_of(
+        [scratch_first.prediction, *(r.prediction for r in second[:n])]
+    )
+    tuned = FoldPrediction.mean_of([candidates[chosen], *(r.prediction for r in second[n:])])
     info["seeds"] = opts.seeds
-    info["seconds_extra_seeds"] = time.perf_counter() - t2
+    info["seconds_extra_seeds"] = max((r.finished_at for r in second), default=0.0)
     return scratch, tuned, info
 
 
@@ -137,32 +139,33 @@ def run_transfer(opts: Any, start: float) -> dict:
             "modes": list(recipe.modes),
         },
     )
-    for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
-        train, test = task.folds[k]
-        n_train = len(train) - max(1, int(round(opts.val_fraction * len(train))))
-        sizes = recipe.sizes(n_train)
-        record = store.load(k)
-        if record is not None:
-            if opts.progress:
-                tqdm.write(f"fold {k}: finished before, read from {store.folder}")
-        else:
-            record = _transfer_fold_record(
-                k, task, recipe, recipe_cfg, base, (x_model, x_magpie), n_train, opts
-            )
-            if "error" in record.info:
-                failed.append(record.info)
+    with FitPool(opts.workers) as pool:  # worker processes start once per run
+        for k in tqdm(folds, desc=f"{task.name} folds", disable=not opts.progress):
+            train, test = task.folds[k]
+            n_train = len(train) - max(1, int(round(opts.val_fraction * len(train))))
+            sizes = recipe.sizes(n_train)
+            record = store.load(k)
+            if record is not None:
+                if opts.progress:
+                    tqdm.write(f"fold {k}: finished before, read from {store.folder}")
             else:
-                store.save(k, record)
-        add_fold(record, scores, pooled)
-        if "error" not in record.info:
-            fold_info.append({"fold": k, **record.info})
-        if opts.progress and "error" not in record.info:
-            key = "mae" if task.task_type == "regression" else "roc_auc"
-            pre, scr, rfm = (record.scores[e][key] for e in ENTRIES[:3])
-            tqdm.write(
-                f"fold {k}: pretrained[{record.info['mode']}] {key} {pre:.4f} | scratch {scr:.4f} "
-                f"| RF {rfm:.4f}"
-            )
+                record = _transfer_fold_record(
+                    k, task, recipe, recipe_cfg, base, (x_model, x_magpie), n_train, opts, pool
+                )
+                if "error" in record.info:
+                    failed.append(record.info)
+                else:
+                    store.save(k, record)
+            add_fold(record, scores, pooled)
+            if "error" not in record.info:
+                fold_info.append({"fold": k, **record.info})
+            if opts.progress and "error" not in record.info:
+                key = "mae" if task.task_type == "regression" else "roc_auc"
+                pre, scr, rfm = (record.scores[e][key] for e in ENTRIES[:3])
+                tqdm.write(
+                    f"fold {k}: pretrained[{record.info['mode']}] {key} {pre:.4f} "
+                    f"| scratch {scr:.4f} | RF {rfm:.4f}"
+                )
     metric = "mae" if task.task_type == "regression" else "roc_auc"
     result: dict[str, Any] = {
         "task": task.name,
@@ -204,6 +207,7 @@ def _transfer_fold_record(
     features: tuple[pd.DataFrame, pd.DataFrame],
     n_train: int,
     opts: Any,
+    pool: FitPool,
 ) -> FoldRecord:
     """Every entry of fold ``k``; a failed network leaves ``info`` with the error record."""
     from foundation_model.workflows.matbench_bench import (
@@ -232,7 +236,7 @@ def _transfer_fold_record(
     mass = recipe.point_mass(y.loc[train]) if task.task_type == "regression" else None
     configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train, mass)
     try:
-        scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts)
+        scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts, pool)
     except Exception as err:  # a failed fold is reported, the run goes on
         record.scores |= {"model_scratch": None, "model_pretrained": None}
         record.info = failed_fold(k, err)

@@ -1,0 +1,173 @@
+"""Train the networks of a benchmark fold side by side, in worker processes.
+
+A transfer fold trains the scratch network and one network per fine-tuning mode, and a seed
+ensemble several more; they are independent, so :class:`FitPool` runs them in ``workers``
+processes at once, each with ``threads // workers`` torch threads (``threads``: this
+process's torch threads). Small networks use many cores poorly, so two processes of one
+thread finish a fold sooner than one process of two. ``workers=1`` trains in this process,
+one network after the other.
+
+Every network seeds itself (:func:`~foundation_model.workflows.bench_model.fit_predict_fold`),
+so which process trains it does not change what it learns: a worker with one thread gives
+exactly what this process gives with one thread. The thread count does matter: it changes
+the order of floating-point sums, and over hundreds of epochs that grows into differences
+the size of seed noise. ``workers=2`` on two cores therefore reproduces a one-thread run,
+not a two-thread one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Any
+
+import pandas as pd
+
+from foundation_model.workflows.rf_baseline import FoldPrediction
+
+
+@dataclass(frozen=True)
+class FitCall:
+    """The arguments of one :func:`~foundation_model.workflows.bench_model.fit_predict_fold`.
+
+    Attributes:
+        config: parsed ``fm fit`` config (``model``, ``data``, ``trainer``).
+        features: raw descriptors for all ids.
+        targets: target per id.
+        train_ids: the fold's training ids.
+        test_ids: the fold's test ids.
+        seed: the network's seed.
+        max_epochs: override of ``trainer.max_epochs``.
+        val_fraction: share of the training ids used for validation.
+    """
+
+    config: dict
+    features: pd.DataFrame
+    targets: pd.Series
+    train_ids: list[str]
+    test_ids: list[str]
+    seed: int
+    max_epochs: int | None = None
+    val_fraction: float = 0.1
+
+    def run(self) -> tuple[FoldPrediction, float]:
+        """Train and predict; returns the prediction and the seconds it took."""
+        from foundation_model.workflows.bench_model import fit_predict_fold
+
+        t0 = time.perf_counter()
+        pred = fit_predict_fold(
+            self.config,
+            self.features,
+            self.targets,
+            self.train_ids,
+            self.test_ids,
+            self.seed,
+            self.max_epochs,
+            self.val_fraction,
+        )
+        return pred, time.perf_counter() - t0
+
+
+@dataclass
+class FitResult:
+    """One finished :class:`FitCall`.
+
+    Attributes:
+        prediction: its predictions (and validation score).
+        seconds: time spent training and predicting it.
+        finished_at: seconds from the start of :meth:`FitPool.run` until it finished.
+    """
+
+    prediction: FoldPrediction
+    seconds: float
+    finished_at: float
+
+
+def _start_worker(threads: int) -> None:
+    """Worker initializer: fix the thread count before torch spins up its pools."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run(call: FitCall) -> tuple[FoldPrediction, float]:
+    return call.run()
+
+
+class FitPool:
+    """Runs :class:`FitCall` lists in this process or in ``workers`` processes.
+
+    Use as a context manager so that the processes start once and stop at the end.
+
+    Args:
+        workers: processes training networks at once (1: in this process).
+        threads: torch threads shared among the workers (default: this process's count).
+    """
+
+    def __init__(self, workers: int = 1, threads: int | None = None) -> None:
+        if workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {workers}.")
+        if threads is None:
+            import torch
+
+            threads = torch.get_num_threads()
+        self.workers = int(workers)
+        self.threads_per_worker = max(1, int(threads) // self.workers)
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> FitPool:
+        if self.workers > 1:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=get_context("spawn"),  # fork would copy torch's thread pools
+                initializer=_start_worker,
+                initargs=(self.threads_per_worker,),
+            )
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def run(self, calls: list[FitCall]) -> list[FitResult]:
+        """Train every call (in list order when queued); results in the same order.
+
+        The first error raised by a call is raised here, after the other calls are cancelled.
+
+        Args:
+            calls: the networks to train.
+        """
+        start = time.perf_counter()
+        if self._executor is None:
+            out = []
+            for call in calls:
+                pred, secs = call.run()
+                out.append(FitResult(pred, secs, time.perf_counter() - start))
+            return out
+        futures: dict[Future, int] = {
+            self._executor.submit(_run, c): i for i, c in enumerate(calls)
+        }
+        done_at: dict[int, float] = {}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                now = time.perf_counter() - start
+                for fut in done:
+                    fut.result()  # raises the call's error
+                    done_at[futures[fut]] = now
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        results: list[FitResult | None] = [None] * len(calls)
+        for fut, i in futures.items():
+            pred, secs = fut.result()
+            results[i] = FitResult(pred, secs, done_at[i])
+        return [r for r in results if r is not None]

@@ -1,0 +1,89 @@
+"""FitPool: a network trained in a worker process gives what this process gives with the
+same thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from foundation_model.cli.lightning_cli import load_fit_config
+from foundation_model.workflows.fit_pool import FitCall, FitPool
+
+
+def _config(tmp_path: Path, tasks: int = 1) -> dict:
+    head = {"class_path": "foundation_model.models.task_head.RegressionTask"}
+    cfg = {
+        "seed_everything": 0,
+        "trainer": {"max_epochs": 3, "accelerator": "cpu"},
+        "model_checkpoint": {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": "val_task_error", "mode": "min", "filename": "best"},
+        },
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [8], "deposit_dim": 4},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": "unused.parquet",
+                "batch_size": 32,
+                "tasks": [
+                    {**head, "init_args": {"name": f"t{i}", "column": "target"}}
+                    for i in range(tasks)
+                ],
+            },
+        },
+    }
+    path = tmp_path / f"pool{tasks}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return load_fit_config(path)
+
+
+def _data() -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(120)]
+    x = pd.DataFrame(rng.normal(size=(120, 6)), index=ids, columns=[f"d{i}" for i in range(6)])
+    return x, pd.Series(x["d0"] * 2.0 + 1.0, index=ids), ids
+
+
+def test_workers_give_what_one_process_gives_in_call_order(tmp_path):
+    cfg = _config(tmp_path)
+    x, y, ids = _data()
+    calls = [  # 20, 15 and 10 test rows: a swapped result would show
+        FitCall(cfg, x, y, ids[:100], ids[100 + 5 * i :], seed=i) for i in range(3)
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # what each of the two workers gets
+    try:
+        here = FitPool(1).run(calls)
+    finally:
+        torch.set_num_threads(threads)
+    with FitPool(2, threads=2) as pool:
+        assert pool.threads_per_worker == 1
+        apart = pool.run(calls)
+    for a, b in zip(here, apart, strict=True):  # same network, same threads: same numbers
+        np.testing.assert_array_equal(a.prediction.values, b.prediction.values)
+        assert a.prediction.val_score == b.prediction.val_score
+        assert b.seconds > 0 and b.finished_at > 0
+    assert [len(r.prediction.values) for r in apart] == [20, 15, 10]
+    assert [r.finished_at for r in here] == sorted(r.finished_at for r in here)
+
+
+def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
+    x, y, ids = _data()
+    bad = FitCall(_config(tmp_path, tasks=2), x, y, ids[:100], ids[100:], seed=0)
+    with FitPool(2, threads=2) as pool, pytest.raises(ValueError, match="exactly one task"):
+        pool.run([bad])
+
+
+def test_workers_below_one_is_refused():
+    with pytest.raises(ValueError, match="--workers must be at least 1"):
+        FitPool(0)
+    assert FitPool(4, threads=2).threads_per_worker == 1
+    assert FitPool(2, threads=8).threads_per_worker == 4
