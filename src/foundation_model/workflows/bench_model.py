@@ -9,6 +9,7 @@ named by the class's ``data_links``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import inspect
@@ -288,7 +289,6 @@ def fit_seed_ensemble(
     seeds: int,
     max_epochs: int | None = None,
     val_fraction: float = 0.1,
-    first: FoldPrediction | None = None,
     pool: FitPool | None = None,
 ) -> FoldPrediction:
     """:func:`fit_predict_fold` with ``seeds`` networks, predictions averaged
@@ -305,52 +305,20 @@ def fit_seed_ensemble(
         seeds: networks in the ensemble (1: a single network).
         max_epochs: as in :func:`fit_predict_fold`.
         val_fraction: as in :func:`fit_predict_fold`.
-        first: member 0 when it is already trained (e.g. during mode selection).
         pool: trains the members (default: one after the other in this process).
     """
-    members = [first] if first is not None else []
-    calls = seed_member_calls(
-        config,
-        features,
-        targets,
-        train_ids,
-        test_ids,
-        seed,
-        range(len(members), seeds),
-        max_epochs,
-        val_fraction,
-    )
-    members += [r.prediction for r in (pool or FitPool(1)).run(calls)]
-    return FoldPrediction.mean_of(members)
-
-
-def seed_member_calls(
-    config: dict | str | Path,
-    features: pd.DataFrame,
-    targets: pd.Series,
-    train_ids: list[str],
-    test_ids: list[str],
-    seed: int,
-    members: range,
-    max_epochs: int | None = None,
-    val_fraction: float = 0.1,
-) -> list[FitCall]:
-    """The :class:`~foundation_model.workflows.fit_pool.FitCall` of each seed-ensemble member
-    in ``members`` (member ``j`` trains with ``seed + j * SEED_STRIDE``)."""
     if not isinstance(config, dict):
         from foundation_model.cli.lightning_cli import load_fit_config
 
         config = load_fit_config(config)
-    return [
-        FitCall(
-            config,
-            features,
-            targets,
-            list(train_ids),
-            list(test_ids),
-            seed + j * SEED_STRIDE,
-            max_epochs,
-            val_fraction,
-        )
-        for j in members
-    ]
+    base = FitCall(
+        config, features, targets, list(train_ids), list(test_ids), seed, max_epochs, val_fraction
+    )
+    results = (pool or FitPool(1)).run(seed_members(base, range(seeds)))
+    return FoldPrediction.mean_of([r.prediction for r in results])
+
+
+def seed_members(base: FitCall, members: range) -> list[FitCall]:
+    """Seed-ensemble members ``members`` of ``base`` (member ``j`` trains with
+    ``base.seed + j * SEED_STRIDE``; member 0 is ``base``)."""
+    return [dataclasses.replace(base, seed=base.seed + j * SEED_STRIDE) for j in members]

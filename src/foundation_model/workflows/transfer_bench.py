@@ -25,7 +25,7 @@ import pandas as pd
 
 from foundation_model.data.matbench import MatbenchTask
 from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
-from foundation_model.workflows.fit_pool import FitPool
+from foundation_model.workflows.fit_pool import FitCall, FitPool
 from foundation_model.workflows.fold_store import FoldRecord, file_sha256
 from foundation_model.workflows.rf_baseline import FoldPrediction
 
@@ -55,15 +55,14 @@ def transfer_fold(
         ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
         inner-validation score and the seconds spent.
     """
-    from foundation_model.workflows.bench_model import seed_member_calls
+    from foundation_model.workflows.bench_model import seed_members
 
     pool = pool or FitPool(1)
     modes = [m for m in configs if m != "scratch"]
 
-    def calls(name: str, members: range) -> list:
-        return seed_member_calls(
-            configs[name], x, y, train, test, seed, members, opts.max_epochs, opts.val_fraction
-        )
+    def calls(name: str, members: range) -> list[FitCall]:
+        base = FitCall(configs[name], x, y, train, test, seed, opts.max_epochs, opts.val_fraction)
+        return seed_members(base, members)
 
     first_round = pool.run([c for m in [*modes, "scratch"] for c in calls(m, range(1))])
     candidates = {m: r.prediction for m, r in zip(modes, first_round, strict=False)}
