@@ -56,3 +56,40 @@ TABLE_TASKS = [
         "init_args": {"name": "cp", "x_column": "T", "y_column": "cp", "channels": 8},
     },
 ]
+
+
+def bench_config(
+    monitor: str = "val_task_error", names: tuple[str, ...] = ("target",), stop: bool = False
+) -> dict:
+    """A tiny ``fm fit`` config dict for one Matbench-style fold: a regression head per name,
+    each reading column ``target``, 2 epochs, checkpointing (and with ``stop`` early
+    stopping) on ``monitor``."""
+    head = "foundation_model.models.task_head.RegressionTask"
+    stopping = {
+        "class_path": "lightning.pytorch.callbacks.EarlyStopping",
+        "init_args": {"monitor": monitor, "mode": "min", "patience": 1},
+    }
+    return {
+        "seed_everything": 0,
+        "trainer": {"max_epochs": 2, "accelerator": "cpu"},
+        "model_checkpoint": {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"monitor": monitor, "mode": "min", "filename": "best"},
+        },
+        **({"early_stopping": stopping} if stop else {}),
+        "model": {
+            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
+            "init_args": {"encoder_dims": [8], "deposit_dim": 4},
+        },
+        "data": {
+            "class_path": "foundation_model.data.CompoundDataModule",
+            "init_args": {
+                "formula_desc_source": "unused.parquet",
+                "batch_size": 32,
+                "tasks": [
+                    {"class_path": head, "init_args": {"name": name, "column": "target"}}
+                    for name in names
+                ],
+            },
+        },
+    }

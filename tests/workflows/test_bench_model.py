@@ -12,41 +12,13 @@ import yaml
 from foundation_model.cli.lightning_cli import load_fit_config
 from foundation_model.workflows.bench_model import fit_predict_fold
 from foundation_model.workflows.matbench_bench import load_config
+from synthetic_tables import bench_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path: Path, **extra) -> Path:
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {"max_epochs": 2, "accelerator": "cpu"},
-        "model_checkpoint": {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": "val_target_mae", "mode": "min", "filename": "best"},
-        },
-        "early_stopping": {
-            "class_path": "lightning.pytorch.callbacks.EarlyStopping",
-            "init_args": {"monitor": "val_target_mae", "mode": "min", "patience": 1},
-        },
-        "model": {
-            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
-            "init_args": {"encoder_dims": [8], "deposit_dim": 4},
-        },
-        "data": {
-            "class_path": "foundation_model.data.CompoundDataModule",
-            "init_args": {
-                "formula_desc_source": "unused.parquet",
-                "batch_size": 32,
-                "tasks": [
-                    {
-                        "class_path": "foundation_model.models.task_head.RegressionTask",
-                        "init_args": {"name": "target", "column": "target"},
-                    }
-                ],
-            },
-        },
-        **extra,
-    }
+    cfg = {**bench_config("val_target_mae", stop=True), **extra}
     path = tmp_path / "bench.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

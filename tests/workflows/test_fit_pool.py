@@ -13,34 +13,13 @@ import yaml
 
 from foundation_model.cli.lightning_cli import load_fit_config
 from foundation_model.workflows.fit_pool import FitCall, FitPool
+from synthetic_tables import bench_config
 
 
-def _config(tmp_path: Path, tasks: int = 1) -> dict:
-    head = {"class_path": "foundation_model.models.task_head.RegressionTask"}
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {"max_epochs": 3, "accelerator": "cpu"},
-        "model_checkpoint": {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": "val_task_error", "mode": "min", "filename": "best"},
-        },
-        "model": {
-            "class_path": "foundation_model.models.FlexibleMultiTaskModel",
-            "init_args": {"encoder_dims": [8], "deposit_dim": 4},
-        },
-        "data": {
-            "class_path": "foundation_model.data.CompoundDataModule",
-            "init_args": {
-                "formula_desc_source": "unused.parquet",
-                "batch_size": 32,
-                "tasks": [
-                    {**head, "init_args": {"name": f"t{i}", "column": "target"}}
-                    for i in range(tasks)
-                ],
-            },
-        },
-    }
-    path = tmp_path / f"pool{tasks}.yaml"
+def _config(tmp_path: Path, names: tuple[str, ...] = ("target",)) -> dict:
+    cfg = bench_config(names=names)
+    cfg["trainer"]["max_epochs"] = 3
+    path = tmp_path / f"pool{len(names)}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return load_fit_config(path)
 
@@ -77,7 +56,7 @@ def test_workers_give_what_one_process_gives_in_call_order(tmp_path):
 
 def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
     x, y, ids = _data()
-    bad = FitCall(_config(tmp_path, tasks=2), x, y, ids[:100], ids[100:], seed=0)
+    bad = FitCall(_config(tmp_path, ("a", "b")), x, y, ids[:100], ids[100:], seed=0)
     with FitPool(2, threads=2) as pool, pytest.raises(ValueError, match="exactly one task"):
         pool.run([bad])
 
