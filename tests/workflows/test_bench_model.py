@@ -43,13 +43,15 @@ def test_a_key_fm_fit_rejects_is_rejected(tmp_path, capsys):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_fold_from_a_config_path_uses_top_level_callbacks(tmp_path):
+def test_fold_from_a_config_path_uses_top_level_callbacks(tmp_path, capsys, caplog):
     rng = np.random.default_rng(0)
     ids = [f"r{i}" for i in range(120)]
     x = pd.DataFrame(rng.normal(size=(120, 6)), index=ids, columns=[f"d{i}" for i in range(6)])
     y = pd.Series(x["d0"] * 2.0 + 1.0, index=ids)
     pred = fit_predict_fold(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)
     assert pred.values.shape == (20,) and np.isfinite(pred.values).all()
+    shown = capsys.readouterr().err + caplog.text  # Lightning's per-fit info lines held back
+    assert "GPU available" not in shown and "Restoring states" not in shown
 
 
 def test_latent_distance_is_zero_for_a_training_rows_twin_only():

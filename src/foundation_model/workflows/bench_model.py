@@ -9,11 +9,14 @@ named by the class's ``data_links``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import importlib
 import inspect
+import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +143,19 @@ def _fold_tables(
     return x, attrs
 
 
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Hold back Lightning's per-fit info lines (devices, tips, "stopped", "restoring"):
+    a benchmark trains hundreds of networks and shows its own progress. Warnings pass."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = log.level
+    log.setLevel(max(logging.WARNING, level))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def fit_predict_fold(
     config: dict | str | Path,
     features: pd.DataFrame,
@@ -192,7 +208,7 @@ def fit_predict_fold(
     )
     dm.setup("fit")
     model = build_model(config.get("model") or {}, dm)
-    with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp, _quiet_lightning():
         extra = [config.get("model_checkpoint"), config.get("early_stopping")]
         trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs, extra)
         trainer.fit(model, dm)
