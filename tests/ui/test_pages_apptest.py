@@ -9,17 +9,6 @@ pytest.importorskip("streamlit", reason="the ui extra is not installed")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def keep_main_module():
-    """AppTest leaves ``sys.modules['__main__']`` set to its temporary page script; a later
-    test that spawns processes (``FitPool``) would then make each child run that script."""
-    import sys
-
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     root = tmp_path / "project"

@@ -66,3 +66,21 @@ def test_workers_below_one_is_refused():
         FitPool(0)
     assert FitPool(4, threads=2).threads_per_worker == 1
     assert FitPool(2, threads=8).threads_per_worker == 4
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
+    """A main module whose file must not run again (no ``__main__`` guard, or a page
+    script that is gone: Streamlit's AppTest leaves one behind) does not reach the workers."""
+    import sys
+    import types
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the main script ran in a worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    x, y, ids = _data()
+    with FitPool(2, threads=2) as pool:
+        (done,) = pool.run([FitCall(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)])
+    assert done.prediction.values.shape == (20,)
+    assert sys.modules["__main__"] is main

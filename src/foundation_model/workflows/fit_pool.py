@@ -17,8 +17,12 @@ not a two-thread one.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
+import types
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -99,6 +103,24 @@ def _run(call: FitCall) -> tuple[FoldPrediction, float]:
     return call.run()
 
 
+@contextlib.contextmanager
+def _without_main_script() -> Iterator[None]:
+    """Start spawned workers without re-running this process's main script.
+
+    A spawned child imports the parent's ``__main__`` file before it takes work; the
+    workers need nothing from it (they run :func:`_run` from this module), and a main
+    script without a ``__name__ == "__main__"`` guard, or one that is gone from disk
+    (Streamlit pages, test runners), would run again or kill the child. Processes start
+    inside ``submit``, so the main module is swapped for an empty one around it.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class FitPool:
     """Runs :class:`FitCall` lists in this process or in ``workers`` processes.
 
@@ -150,9 +172,10 @@ class FitPool:
                 pred, secs = call.run()
                 out.append(FitResult(pred, secs, time.perf_counter() - start))
             return out
-        futures: dict[Future, int] = {
-            self._executor.submit(_run, c): i for i, c in enumerate(calls)
-        }
+        with _without_main_script():
+            futures: dict[Future, int] = {
+                self._executor.submit(_run, c): i for i, c in enumerate(calls)
+            }
         done_at: dict[int, float] = {}
         pending = set(futures)
         try:
