@@ -66,6 +66,8 @@ def test_workers_below_one_is_refused():
         FitPool(0)
     assert FitPool(4, threads=2).threads_per_worker == 1
     assert FitPool(2, threads=8).threads_per_worker == 4
+    with pytest.raises(RuntimeError, match="inside `with FitPool"):
+        FitPool(2).run([])  # workers are started by the context manager only
 
 
 def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):

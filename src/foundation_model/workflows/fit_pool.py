@@ -166,6 +166,8 @@ class FitPool:
             calls: the networks to train.
         """
         start = time.perf_counter()
+        if self._executor is None and self.workers > 1:
+            raise RuntimeError("FitPool with workers > 1 runs inside `with FitPool(...) as pool:`.")
         if self._executor is None:
             out = []
             for call in calls:
