@@ -199,6 +199,8 @@ def test_seeds_below_one_is_a_one_line_error(tmp_path, capsys):
     argv = ["bench", "matbench", "--task", "steels", "--seeds", "0", "--out", str(tmp_path)]
     assert fm_main(argv) == 2
     assert "--seeds must be at least 1" in capsys.readouterr().err
+    assert fm_main([*argv[:-4], "--workers", "0", "--out", str(tmp_path)]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
 
 
 def test_point_mass_rule_reads_training_targets_only(pretrained):
