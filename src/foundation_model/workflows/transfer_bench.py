@@ -65,8 +65,8 @@ def transfer_fold(
         return seed_members(base, members)
 
     first_round = pool.run([c for m in [*modes, "scratch"] for c in calls(m, range(1))])
-    candidates = {m: r.prediction for m, r in zip(modes, first_round, strict=False)}
-    scratch_first = first_round[-1]
+    *tuned_first, scratch_first = first_round
+    candidates = {m: r.prediction for m, r in zip(modes, tuned_first, strict=True)}
     scores = {m: p.val_score for m, p in candidates.items()}
     valid = {m: s for m, s in scores.items() if s is not None and np.isfinite(s)}
     chosen = min(valid, key=valid.get) if valid else "full"
@@ -75,7 +75,7 @@ def transfer_fold(
         "val_task_error": scores,
         "val_task_error_scratch": scratch_first.prediction.val_score,
         "seconds_scratch": scratch_first.seconds,
-        "seconds_finetune_all_modes": max(r.finished_at for r in first_round[:-1]),
+        "seconds_finetune_all_modes": max(r.finished_at for r in tuned_first),
         "workers": pool.workers,
     }
     extra = range(1, opts.seeds)
