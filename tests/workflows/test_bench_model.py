@@ -54,6 +54,24 @@ def test_fold_from_a_config_path_uses_top_level_callbacks(tmp_path, capsys, capl
     assert "GPU available" not in shown and "Restoring states" not in shown
 
 
+def test_classification_fold_labels_at_the_training_positive_rate(tmp_path):
+    cfg = bench_config("val_task_error")
+    cfg["data"]["init_args"]["tasks"] = [
+        {
+            "class_path": "foundation_model.models.task_head.ClassificationTask",
+            "init_args": {"name": "target", "column": "target", "num_classes": 2},
+        }
+    ]
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(150)]
+    x = pd.DataFrame(rng.normal(size=(150, 4)), index=ids, columns=[f"d{i}" for i in range(4)])
+    y = pd.Series((x["d0"] > -0.7).astype(int), index=ids)  # about 75 % positive
+    pred = fit_predict_fold(cfg, x, y, ids[:120], ids[120:], seed=0)
+    rate = float(y.loc[ids[:120]].mean())
+    assert pred.threshold == pytest.approx(rate) and rate > 0.6
+    np.testing.assert_array_equal(pred.values, (pred.proba >= rate).astype(int))
+
+
 def test_latent_distance_is_zero_for_a_training_rows_twin_only():
     import numpy as np
     import pandas as pd

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from foundation_model.workflows.fit_pool import FitCall, FitPool
-from foundation_model.workflows.rf_baseline import FoldPrediction
+from foundation_model.workflows.rf_baseline import FoldPrediction, positive_rate
 
 _FACTORY_ARGS = ("optimizer", "lr_scheduler")  # Callable[[params], Optimizer] style arguments
 
@@ -168,6 +168,9 @@ def fit_predict_fold(
 ) -> FoldPrediction:
     """Train on ``train_ids`` (an inner validation part held out) and predict ``test_ids``.
 
+    Classification labels are ``p >= positive_rate`` of the ``train_ids`` labels, the rule
+    for Matbench's label-based ROC-AUC (see :mod:`~foundation_model.workflows.rf_baseline`).
+
     Args:
         config: a YAML path (read with the ``fm fit`` parser) or a parsed config dict
             (``model``, ``data``, ``trainer``).
@@ -222,7 +225,8 @@ def fit_predict_fold(
     order = np.argsort(rows)
     if dm.tasks[0].task_type == "classification":
         proba = np.concatenate([b[f"{name}_probabilities"].numpy() for b in batches])[order][:, 1]
-        return FoldPrediction((proba >= 0.5).astype(int), proba, val_score=val_score)
+        threshold = positive_rate(targets.loc[train_ids].to_numpy())  # the balanced rule
+        return FoldPrediction.from_proba(proba, threshold, val_score)
     values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]
     if not np.isfinite(std).any():

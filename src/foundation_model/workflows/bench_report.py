@@ -254,6 +254,9 @@ def markdown_report(result: dict) -> str:
         lines += [
             "",
             f"ROC-AUC above is on hard labels (as Matbench scores). On probabilities: {proba}.",
+            "Labels: the networks and the RF on the model's descriptors label p >= the "
+            "fold's training positive rate (the rule for label-based ROC-AUC); the RF on "
+            "Magpie labels p >= 0.5 as the leaderboard's did.",
         ]
     lines += _transfer_lines(result)
     cal = (result.get("calibration") or {}).get("pooled_test_folds")

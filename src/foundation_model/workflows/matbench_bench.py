@@ -193,7 +193,9 @@ def _baselines(
     task_type: str,
     opts: BenchOptions,
     seed: int,
+    balanced: bool = False,
 ) -> tuple[FoldPrediction, FoldPrediction]:
+    """The RF (``balanced``: labelled by the model's rule) and the Dummy of one fold."""
     from foundation_model.features.imputation import MedianImputer
 
     imp = MedianImputer().fit(x.loc[train])
@@ -204,6 +206,7 @@ def _baselines(
         task_type,
         opts.rf_estimators,
         seed,
+        balanced=balanced,
     )
     return rf, dummy_fold(y.loc[train].to_numpy(), len(test), task_type)
 

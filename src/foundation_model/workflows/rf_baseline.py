@@ -2,6 +2,12 @@
 
 Matbench's ``RF-SCM/Magpie`` entry is a random forest on Magpie composition features
 (plus sine-Coulomb-matrix features for structure tasks, which composition tasks lack).
+
+Hard labels come from positive-class probabilities and a threshold. Matbench scores
+classification by ROC-AUC on hard labels, which is the balanced accuracy
+``(TPR + TNR) / 2``; for calibrated probabilities the labels that maximise its expectation are
+``p >= pi``, ``pi`` the positive rate of the training labels (:func:`positive_rate`), not
+``p >= 0.5`` (the rule that maximises plain accuracy).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ class FoldPrediction:
     Attributes:
         values: regression predictions, or hard class labels for classification.
         proba: positive-class probabilities (classification only).
+        threshold: the probability at or above which the label is 1 (classification only;
+            kept so a seed ensemble labels its mean probabilities by the same rule).
         std: predicted standard deviations (regression models with uncertainty).
         val_score: the model's best inner-validation score (its checkpoint monitor), when
             the model was selected on one.
@@ -39,14 +47,32 @@ class FoldPrediction:
     spread: np.ndarray | None = None
     val: dict[str, np.ndarray] | None = None
     signals: dict[str, np.ndarray] | None = None
+    threshold: float = 0.5
+
+    @classmethod
+    def from_proba(
+        cls, proba: np.ndarray, threshold: float = 0.5, val_score: float | None = None
+    ) -> FoldPrediction:
+        """Labels ``proba >= threshold`` beside the probabilities.
+
+        Args:
+            proba: positive-class probabilities.
+            threshold: decision threshold (:func:`positive_rate` of the training labels for
+                the balanced rule, 0.5 for the most probable class).
+            val_score: the model's best inner-validation score, when it has one.
+        """
+        proba = np.asarray(proba, dtype=np.float64)
+        return cls(
+            (proba >= threshold).astype(int), proba, val_score=val_score, threshold=threshold
+        )
 
     @classmethod
     def mean_of(cls, members: list[FoldPrediction]) -> FoldPrediction:
         """The seed ensemble of ``members`` (same test rows): mean values, or mean
-        probabilities thresholded at 0.5; σ of the equal-weight mixture when every member
-        has one (mean variance + variance of the means); the mean validation score. The
-        members' ``spread``, ``signals`` and ``val`` (each fitted on its own validation
-        rows) are dropped.
+        probabilities labelled with the members' threshold; σ of the equal-weight mixture
+        when every member has one (mean variance + variance of the means); the mean
+        validation score. The members' ``spread``, ``signals`` and ``val`` (each fitted on
+        its own validation rows) are dropped.
 
         Args:
             members: predictions of independently trained models, one or more.
@@ -58,8 +84,10 @@ class FoldPrediction:
         scores = [m.val_score for m in members if m.val_score is not None]
         val_score = float(np.mean(scores)) if scores else None
         if all(m.proba is not None for m in members):
+            if len({m.threshold for m in members}) > 1:
+                raise ValueError("mean_of: the members were labelled with different thresholds.")
             proba = np.mean([m.proba for m in members], axis=0)
-            return cls((proba >= 0.5).astype(int), proba, val_score=val_score)
+            return cls.from_proba(proba, members[0].threshold, val_score)
         values = np.stack([np.asarray(m.values, dtype=np.float64) for m in members])
         std = None
         if all(m.std is not None for m in members):
@@ -76,6 +104,7 @@ def rf_fold(
     n_estimators: int = 500,
     seed: int = 0,
     n_jobs: int = -1,
+    balanced: bool = False,
 ) -> FoldPrediction:
     """Fit a random forest on one fold's training rows and predict its test rows.
 
@@ -87,6 +116,9 @@ def rf_fold(
         n_estimators: trees.
         seed: random state.
         n_jobs: parallel jobs for scikit-learn.
+        balanced: label classification rows ``p >= positive_rate(y_train)`` (the rule for
+            balanced accuracy) instead of ``p >= 0.5`` (scikit-learn's ``predict``, which
+            Matbench's RF-SCM/Magpie entry used).
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
@@ -101,7 +133,19 @@ def rf_fold(
         if 1 in rf.classes_
         else np.zeros(len(x_test))
     )
-    return FoldPrediction((proba >= 0.5).astype(int), proba)
+    return FoldPrediction.from_proba(proba, positive_rate(y_train) if balanced else 0.5)
+
+
+def positive_rate(y_train: np.ndarray) -> float:
+    """Share of label 1 among the training labels: the balanced decision threshold.
+
+    Args:
+        y_train: training labels (0/1 or booleans).
+    """
+    y = np.asarray(y_train).astype(int)
+    if y.size == 0:
+        raise ValueError("positive_rate needs at least one training label.")
+    return float(np.mean(y == 1))
 
 
 def dummy_fold(y_train: np.ndarray, n_test: int, task_type: str) -> FoldPrediction:

@@ -10,6 +10,10 @@ Per official fold, in one run and on the same rows:
 * ``rf_same_features`` — the same RF on the model's own descriptors (the fair control);
 * ``dummy`` — train mean / majority class.
 
+Classification labels: the two networks and ``rf_same_features`` label ``p >= pi`` (``pi``:
+the fold's training positive rate, the rule for Matbench's label-based ROC-AUC);
+``rf_scm_magpie`` keeps the leaderboard's ``p >= 0.5``.
+
 Writes ``<out>/<task>.json`` (each entry with ``mean``, ``std``, ``per_fold``, ``folds``),
 ``<task>.md`` and ``<task>.png``.
 """
@@ -222,7 +226,7 @@ def _transfer_fold_record(
     y_test = y.loc[test].to_numpy()
     seed = opts.seed + k
     rf, dummy = _baselines(x_magpie, y, train, test, task.task_type, opts, seed)
-    rf_same, _ = _baselines(x_model, y, train, test, task.task_type, opts, seed)
+    rf_same, _ = _baselines(x_model, y, train, test, task.task_type, opts, seed, balanced=True)
     record = FoldRecord(
         {
             "rf_scm_magpie": _score(task.task_type, y_test, rf),
