@@ -117,6 +117,33 @@ def test_checkpoint_rebuilds_itself_and_predicts_identically(tmp_path, tables):
             assert torch.equal(a[key].nan_to_num(-1), b[key].nan_to_num(-1)), key
 
 
+def test_balanced_labels_use_the_checkpoints_class_shares_on_unlabelled_data(tmp_path, tables):
+    cls = ClassificationTask("cls", decision="balanced")
+    dm = CompoundDataModule(tables["formula"], [cls], tables["attributes"], batch_size=64)
+    model = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8)
+    trainer = pl.Trainer(
+        max_epochs=2, default_root_dir=tmp_path, logger=False, enable_progress_bar=False
+    )
+    trainer.fit(model, dm)
+    prior = model.task_specs[0].class_prior
+    assert prior is not None and len(prior) == 2
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    # a config-built model on unlabelled rows takes the prior from the checkpoint
+    names = model.task_specs[0].class_names
+    fresh = ClassificationTask("cls", class_names=names, decision="balanced")
+    dm2 = CompoundDataModule(tables["formula"], [fresh], None, batch_size=64)
+    model2 = FlexibleMultiTaskModel(dm2.tasks, dm2.formula_dim, encoder_dims=[16], deposit_dim=8)
+    out = pl.Trainer(logger=False, enable_progress_bar=False).predict(model2, dm2, ckpt_path=path)
+    assert model2.task_specs[0].class_prior == prior
+    loaded = FlexibleMultiTaskModel.load_from_checkpoint(path)  # the checkpoint alone
+    assert loaded.task_specs[0].class_prior == prior
+    assert loaded.task_specs[0].decision == "balanced"
+    proba = torch.cat([b["cls_probabilities"] for b in out])
+    labels = torch.cat([b["cls_label"] for b in out])
+    assert torch.equal(labels, (proba / torch.tensor(prior)).argmax(dim=-1))
+
+
 def test_checkpoint_of_a_different_task_set(fitted, tmp_path, table_files, capsys):
     _, run = fitted
     other = write_config(tmp_path, table_files, tasks=TASKS[:2])

@@ -58,6 +58,33 @@ def test_spec_round_trip_and_errors():
         TaskSpec.from_dict({"class_path": "foundation_model.models.task_head.NopeTask"})
 
 
+def test_balanced_decision_divides_by_the_training_class_shares():
+    import numpy as np
+    import pandas as pd
+
+    spec = ClassificationTask("c", decision="balanced")
+    spec.prepare(pd.DataFrame({"c": [1] * 75 + [0] * 25}), 100, np.arange(100))
+    assert spec.class_prior == pytest.approx([26 / 102, 76 / 102])  # add-one smoothed
+    proba = torch.tensor([[0.3, 0.7], [0.2, 0.8]])
+    assert spec.labels(proba).tolist() == [0, 1]  # 0.7 is below class 1's share
+    assert ClassificationTask("c").labels(proba).tolist() == [1, 1]  # argmax
+    again = TaskSpec.from_dict(spec.to_dict())
+    assert again.class_prior == spec.class_prior and again.decision == "balanced"
+    again.prepare(pd.DataFrame({"c": [0] * 90 + [1] * 10}), 100, np.arange(100))
+    assert again.class_prior == spec.class_prior  # a saved or given prior is kept
+
+
+def test_decision_and_prior_errors_name_the_fix():
+    with pytest.raises(ValueError, match="decision must be one of"):
+        ClassificationTask("c", decision="vote")
+    with pytest.raises(ValueError, match="positive shares"):
+        ClassificationTask("c", class_prior=[0.5, -0.1])
+    with pytest.raises(ValueError, match="3 entries for 2 classes"):
+        ClassificationTask("c", num_classes=2, class_prior=[0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="needs class_prior"):
+        ClassificationTask("c", num_classes=2, decision="balanced").labels(torch.rand(2, 2))
+
+
 def test_legendre_basis_matches_the_closed_forms_and_spans_cubics():
     from foundation_model.models.task_head.sequence_basis import legendre
 

@@ -653,6 +653,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         saved = [TaskSpec.from_dict(t) for t in checkpoint.get("fm_tasks", [])]
         if saved:
             check_same_tasks(saved, self.task_specs)
+            by_name = {t.name: t for t in saved}
+            for spec in self.task_specs:
+                spec.adopt_fitted(by_name[spec.name])
         if checkpoint.get("fm_input_schema") is not None:
             self.input_schema = checkpoint["fm_input_schema"]
             self._align_data(self.input_schema, "the checkpoint")

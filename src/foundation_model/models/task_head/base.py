@@ -150,6 +150,15 @@ class TaskSpec(ClassPathSerializable, ABC):
         return stacked.mean(dim=0)
 
     # ---------------------------------------------------------------- data side
+    def adopt_fitted(self, saved: TaskSpec) -> None:
+        """Take over what a checkpoint's copy of this task learned from its training rows
+        (called when a checkpoint is loaded into a model built from a config; default:
+        nothing).
+
+        Args:
+            saved: the same task as the checkpoint stored it.
+        """
+
     @abstractmethod
     def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
         """Targets and masks for all ``n`` rows from the attributes table (None: unlabelled).

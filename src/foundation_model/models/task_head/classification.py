@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from foundation_model.data.batch import Batch
 
 
+#: how ``<name>_label`` is chosen from the class probabilities
+DECISIONS = ("argmax", "balanced")
+
+
 class ClassificationHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> num_classes``; outputs logits ``(B, C)``."""
 
@@ -58,6 +62,14 @@ class ClassificationTask(TaskSpec):
     ``<name>_probabilities`` (one column per class), ``<name>_label`` and
     ``<name>_entropy`` (predictive entropy of the ensemble-mean probabilities, in nats).
 
+    ``<name>_label`` is the most probable class (``decision: argmax``, the rule for plain
+    accuracy) or, with ``decision: balanced``, the class with the largest ``p_c / prior_c``
+    (``prior_c``: the class's share of the labelled training rows, add-one smoothed), the rule
+    for balanced accuracy (the mean recall over classes; with two classes, label 1 where
+    ``p_1`` reaches class 1's training share). Balanced suits imbalanced classes whose recall
+    matters as much as the common class's. Probabilities, metrics and checkpoint selection do
+    not depend on the rule.
+
     Args:
         name: task name.
         column: attributes column holding the label (default: ``name``).
@@ -69,6 +81,9 @@ class ClassificationTask(TaskSpec):
         class_weights: optional per-class loss weights.
         label_smoothing: cross-entropy label smoothing.
         loss_weight: fixed weight ``w_t`` in the total loss.
+        decision: ``argmax`` or ``balanced`` (how ``<name>_label`` is chosen, see above).
+        class_prior: share of each class for ``decision: balanced`` (inferred from the
+            labelled training rows when omitted; saved with the checkpoint).
     """
 
     task_type = "classification"
@@ -86,8 +101,14 @@ class ClassificationTask(TaskSpec):
         class_weights: list[float] | None = None,
         label_smoothing: float = 0.0,
         loss_weight: float = 1.0,
+        decision: str = "argmax",
+        class_prior: list[float] | None = None,
     ) -> None:
         super().__init__(name, loss_weight)
+        if decision not in DECISIONS:
+            raise ValueError(
+                f"Task {name!r}: decision must be one of {list(DECISIONS)}, got {decision!r}."
+            )
         self.column = column or name
         self.class_names = [str(c) for c in class_names] if class_names else None
         if num_classes is None and self.class_names:
@@ -104,6 +125,22 @@ class ClassificationTask(TaskSpec):
         self.activation = activation
         self.class_weights = list(class_weights) if class_weights else None
         self.label_smoothing = label_smoothing
+        self.decision = decision
+        self.class_prior = self._checked_prior(class_prior) if class_prior is not None else None
+        self._infer_prior = class_prior is None
+
+    def _checked_prior(self, prior: list[float]) -> list[float]:
+        values = np.asarray(prior, dtype=np.float64)
+        if values.ndim != 1 or not (np.isfinite(values) & (values > 0)).all():
+            raise ValueError(
+                f"Task {self.name!r}: class_prior must be a list of positive shares, got {prior!r}."
+            )
+        if self.num_classes is not None and values.size != self.num_classes:
+            raise ValueError(
+                f"Task {self.name!r}: class_prior has {values.size} entries for "
+                f"{self.num_classes} classes."
+            )
+        return (values / values.sum()).tolist()
 
     def target_columns(self) -> list[str]:
         return [self.column]
@@ -180,7 +217,19 @@ class ClassificationTask(TaskSpec):
             )
         mask = mask & ~unseen
         self._require_two_classes(raw, codes, mask & in_train)
+        if self._infer_prior and (mask & in_train).any():
+            counts = np.bincount(codes[mask & in_train], minlength=self.num_classes or 2)
+            self.class_prior = ((counts + 1.0) / (counts.sum() + counts.size)).tolist()
+        elif self.class_prior is not None:
+            self._checked_prior(self.class_prior)  # a given prior must fit the classes
         return TaskData(np.where(mask, codes, 0).astype(np.int64), mask)
+
+    def adopt_fitted(self, saved: TaskSpec) -> None:
+        """Use the checkpoint's ``class_prior`` (unless this config gave its own)."""
+        prior = getattr(saved, "class_prior", None)
+        if self._infer_prior and prior is not None:
+            self.class_prior = list(prior)
+            self._infer_prior = False
 
     def _require_two_classes(self, raw: pd.Series, codes: np.ndarray, train: np.ndarray) -> None:
         """Refuse training rows that all carry one class: a classifier cannot learn from them."""
@@ -207,9 +256,25 @@ class ClassificationTask(TaskSpec):
         entropy = -(proba * proba.clamp_min(1e-12).log()).sum(dim=-1)  # (B,)
         return {
             f"{self.name}_probabilities": proba,
-            f"{self.name}_label": proba.argmax(dim=-1),
+            f"{self.name}_label": self.labels(proba),
             f"{self.name}_entropy": entropy,
         }
+
+    def labels(self, proba: Tensor) -> Tensor:
+        """Class index per row by the task's ``decision`` rule.
+
+        Args:
+            proba: ``(B, C)`` class probabilities.
+        """
+        if self.decision == "argmax":
+            return proba.argmax(dim=-1)
+        if self.class_prior is None:
+            raise ValueError(
+                f"Task {self.name!r}: decision 'balanced' needs class_prior; train on labelled "
+                "rows (it is inferred there) or set class_prior in the task config."
+            )
+        prior = torch.as_tensor(self.class_prior, dtype=proba.dtype, device=proba.device)
+        return (proba / prior).argmax(dim=-1)
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         return {
