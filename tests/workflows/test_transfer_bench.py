@@ -174,6 +174,79 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     assert again["folds"] == saved["folds"] and again["failed_folds"] == []
 
 
+def _own_table(path: Path, flip: int | None = None) -> Path:
+    """Binary alloys A2B the fixture never saw, labelled by their electronegativity."""
+    from pymatgen.core import Composition
+
+    rows = []
+    for i, a in enumerate(ELEMENTS):
+        for b in ELEMENTS[i + 1 :]:
+            comp = Composition(f"{a}2{b}")
+            chi = sum(el.X * comp.get_atomic_fraction(el) for el in comp.elements)
+            rows.append({"composition": comp.reduced_formula, "chi": chi})
+    df = pd.DataFrame(rows).drop_duplicates("composition")
+    df["kind"] = np.where(df["chi"] > df["chi"].median(), "ionic", "metallic")
+    if flip is not None:
+        df.loc[df.index[flip], "kind"] = (
+            "ionic" if df["kind"].iloc[flip] == "metallic" else "metallic"
+        )
+    df[["composition", "kind"]].to_csv(path, index=False)
+    return path
+
+
+def test_bench_table_runs_the_transfer_protocol_on_your_own_table(pretrained, tmp_path):
+    table = _own_table(tmp_path / "alloys.csv")
+    out = tmp_path / "out"
+    argv = ["bench", "table", "--data", str(table), "--target", "kind"]
+    argv += ["--formula-column", "composition", "--n-folds", "3", "--folds", "0"]
+    argv += ["--pretrained", str(pretrained), "--config", str(RECIPE), "--max-epochs", "2"]
+    argv += ["--rf-estimators", "20", "--out", str(out), "--quiet"]
+    argv += ["--feature-cache", str(tmp_path / "fc")]
+    assert fm_main(argv) == 0
+    saved = json.loads((out / "alloys.json").read_text())
+    assert saved["task_type"] == "classification" and saved["classes"] == ["ionic", "metallic"]
+    assert saved["n_rows"] == 66 and saved["folds_run"] == [0]
+    for key in ("model_scratch", "model_pretrained", "rf_scm_magpie", "rf_same_features", "dummy"):
+        assert math.isfinite(saved[key]["mean"]), key
+    report = (out / "alloys.md").read_text()
+    assert "3 shuffled folds (seed 0) of alloys.csv" in report.splitlines()[0]
+    assert "Matbench" not in report.splitlines()[0]
+    assert (out / "features").is_dir() and (out / "alloys.png").stat().st_size > 1000
+    # a label edited in place changes the fold-store key: the fold is trained again
+    _own_table(table, flip=0)
+    assert fm_main(argv) == 0
+    assert len(list((out / "alloys.folds").iterdir())) == 2
+
+
+def test_bench_table_with_a_model_config_compares_it_with_the_rf(tmp_path):
+    from synthetic_tables import bench_config
+
+    table = pd.read_csv(_own_table(tmp_path / "alloys.csv"))
+    table["chi_x10"] = np.arange(len(table)) % 7 * 0.5  # a numeric target: regression
+    table.to_csv(tmp_path / "alloys.csv", index=False)
+    (tmp_path / "model.yaml").write_text(yaml.safe_dump(bench_config()))
+    argv = ["bench", "table", "--data", str(tmp_path / "alloys.csv"), "--target", "chi_x10"]
+    argv += ["--formula-column", "composition", "--config", str(tmp_path / "model.yaml")]
+    argv += ["--folds", "0", "--rf-estimators", "10", "--out", str(tmp_path / "o"), "--quiet"]
+    argv += ["--feature-cache", str(tmp_path / "fc")]
+    assert fm_main(argv) == 0
+    saved = json.loads((tmp_path / "o" / "alloys.json").read_text())
+    assert saved["task_type"] == "regression" and "classes" not in saved
+    assert math.isfinite(saved["model"]["mean"]) and math.isfinite(saved["rf_scm_magpie"]["mean"])
+
+
+def test_bench_table_needs_a_model_and_a_readable_table(tmp_path, capsys):
+    table = _own_table(tmp_path / "alloys.csv")
+    argv = ["bench", "table", "--data", str(table), "--target", "kind", "--out", str(tmp_path)]
+    argv += ["--formula-column", "composition", "--quiet"]
+    assert fm_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs --pretrained CKPT" in err[0]
+    assert fm_main([*argv[:5], "yield", *argv[6:]]) == 2  # no such column
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "column(s) ['yield'] not found" in err[0]
+
+
 def test_incompatible_pretrained_checkpoint_is_one_line_error(tmp_path, capsys):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"not a checkpoint")

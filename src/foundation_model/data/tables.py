@@ -22,9 +22,9 @@ _READERS = {
 }
 
 
-def _read_csv(path: Path, what: str, id_column: str | None) -> pd.DataFrame:
+def _read_csv(path: Path, what: str, index_col: int | None) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, index_col=None if id_column else 0)
+        return pd.read_csv(path, index_col=index_col)
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -33,7 +33,11 @@ def _read_csv(path: Path, what: str, id_column: str | None) -> pd.DataFrame:
 
 
 def load_table(
-    source: TableSource, what: str, id_column: str | None = None, require_rows: bool = True
+    source: TableSource,
+    what: str,
+    id_column: str | None = None,
+    require_rows: bool = True,
+    first_column_ids: bool = True,
 ) -> pd.DataFrame:
     """Load a table from a DataFrame, CSV, Parquet or pickled DataFrame.
 
@@ -45,6 +49,8 @@ def load_table(
         what: the table's role, used in error messages (e.g. ``"formula_desc_source"``).
         id_column: column holding row ids.
         require_rows: a table without rows (an empty file, a header only) is an error.
+        first_column_ids: without ``id_column``, read a CSV's first column as the ids
+            (False: every CSV column stays a column and the ids are the row numbers).
 
     Raises:
         ValueError: one line naming the role and the file, e.g. for an empty CSV.
@@ -67,7 +73,7 @@ def load_table(
                 "use .csv, .parquet or .pkl."
             )
         if kind == "csv":
-            df = _read_csv(path, what, id_column)
+            df = _read_csv(path, what, 0 if first_column_ids and not id_column else None)
         elif kind == "parquet":
             df = pd.read_parquet(path)
         else:

@@ -228,8 +228,9 @@ def markdown_report(result: dict) -> str:
     """
     task, metric, unit = result["task"], result["metric"], result.get("unit") or ""
     lower = metric == "mae"
+    protocol = result.get("protocol") or "Matbench v0.1, official 5-fold protocol"
     lines = [
-        f"# {task} — Matbench v0.1, official 5-fold protocol",
+        f"# {task} — {protocol}",
         "",
         f"Folds run: {result['folds_run']}; metric: **{metric}**"
         f"{' (' + unit + ')' if unit else ''}, {'lower' if lower else 'higher'} is better."

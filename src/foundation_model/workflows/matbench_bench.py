@@ -73,6 +73,9 @@ class BenchOptions:
             fine-tuning modes, seed-ensemble members), each with an equal share of the torch
             threads (:class:`~foundation_model.workflows.fit_pool.FitPool`). A network's
             scores depend on its thread count, not on the process that trains it.
+        custom_task: a task built from the user's own table
+            (:func:`~foundation_model.data.table_task.table_task`) instead of the Matbench
+            task ``task``; a model ``config`` or ``pretrained`` is then required.
     """
 
     task: str
@@ -93,6 +96,7 @@ class BenchOptions:
     pretrained: Path | None = None
     resume: bool = True
     workers: int = 1
+    custom_task: MatbenchTask | None = None
 
     def __post_init__(self) -> None:
         for flag, value in (
@@ -212,6 +216,13 @@ def _baselines(
 
 
 def _load_task(opts: BenchOptions) -> MatbenchTask:
+    if opts.custom_task is not None:
+        if opts.config is None and opts.pretrained is None:
+            raise ValueError(
+                "A benchmark on your own table needs --pretrained CKPT (the transfer "
+                "comparison) or --config model.yaml (one model against the RF)."
+            )
+        return opts.custom_task
     name = canonical_name(opts.task)
     task = read_matbench_task(opts.data_dir, name)
     if task is None:
@@ -312,6 +323,7 @@ def run_matbench(opts: BenchOptions) -> dict:
         "model_preset": model_preset,
         "n_featurization_failures": n_bad,
         "data_source": task.source,
+        **{k: task.extra[k] for k in ("protocol", "classes") if task.extra.get(k)},
         **{key: summarize(vals, metric) for key, vals in scores.items()},
         "failed_folds": failed,
         "seconds": time.perf_counter() - start,
@@ -457,6 +469,13 @@ def add_fold(
                 pooled[entry].setdefault(name, []).append(value)
 
 
+def table_sha256(table: pd.DataFrame) -> str:
+    """Hash of a task's ids, formulas and targets (part of the fold-store key, so a table
+    edited in place is never read back from an older run's folds)."""
+    hashed = pd.util.hash_pandas_object(table, index=True).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
 def fold_store(opts: BenchOptions, task: MatbenchTask, settings: dict) -> FoldStore:
     """The store of this run's finished folds, keyed by everything that decides a fold.
 
@@ -474,6 +493,7 @@ def fold_store(opts: BenchOptions, task: MatbenchTask, settings: dict) -> FoldSt
             "task": task.name,
             "n_rows": len(task.table),
             "folds_sha256": hashlib.sha256(folds.encode()).hexdigest(),
+            "table_sha256": table_sha256(task.table),
             "seed": opts.seed,
             "seeds": opts.seeds,
             "max_epochs": opts.max_epochs,

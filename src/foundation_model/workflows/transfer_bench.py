@@ -192,6 +192,7 @@ def run_transfer(opts: Any, start: float) -> dict:
         "rf_estimators": opts.rf_estimators,
         "n_featurization_failures": n_bad,
         "data_source": task.source,
+        **{k: task.extra[k] for k in ("protocol", "classes") if task.extra.get(k)},
         **{key: _summary(summarize(vals, metric)) for key, vals in scores.items()},
         "folds": fold_info,
         "failed_folds": failed,

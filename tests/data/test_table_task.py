@@ -1,0 +1,91 @@
+"""table_task: a benchmark task from the user's own table (checked before any work)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from foundation_model.data.table_task import table_task
+
+FORMULAS = [f"Fe{a}Ni{b}" for a in range(1, 7) for b in range(1, 6)]  # 30 alloys
+
+
+def _write(tmp_path, **columns) -> str:
+    path = tmp_path / "my.csv"
+    pd.DataFrame({"formula": FORMULAS[: len(next(iter(columns.values())))], **columns}).to_csv(
+        path, index=False
+    )
+    return str(path)
+
+
+def test_regression_folds_partition_every_row_once(tmp_path):
+    y = np.linspace(0.0, 3.0, 30)
+    task = table_task(_write(tmp_path, y=y), "y", n_folds=5, seed=3)
+    assert task.task_type == "regression" and task.name == "my" and task.unit is None
+    assert list(task.table.columns) == ["formula", "target"]
+    assert task.table.index[0] == "row-0"  # row numbers without an id column
+    tests = [te for _, te in task.folds]
+    assert sorted(sum(tests, [])) == sorted(task.table.index)  # each row tested once
+    for train, test in task.folds:
+        assert not set(train) & set(test) and len(train) + len(test) == 30
+    again = table_task(_write(tmp_path, y=y), "y", n_folds=5, seed=3)
+    assert again.folds == task.folds  # the seed fixes the shuffle
+    assert "5 shuffled folds (seed 3)" in task.extra["protocol"]
+
+
+def test_two_text_labels_are_a_stratified_classification(tmp_path):
+    labels = ["glass"] * 20 + ["crystal"] * 10
+    task = table_task(_write(tmp_path, gfa=labels), "gfa", n_folds=5)
+    assert task.task_type == "classification"
+    assert task.extra["classes"] == ["crystal", "glass"]  # the later sorted label is class 1
+    assert task.table["target"].sum() == 20
+    for _, test in task.folds:  # stratified: every fold holds 4 glass and 2 crystal rows
+        assert task.table.loc[test, "target"].tolist().count(1) == 4
+    flipped = table_task(_write(tmp_path, gfa=labels), "gfa", positive_class="crystal")
+    assert flipped.extra["classes"] == ["glass", "crystal"] and flipped.table["target"].sum() == 10
+    zero_one = table_task(_write(tmp_path, m=[0, 1] * 15), "m")
+    assert zero_one.task_type == "classification" and zero_one.extra["classes"] == ["0", "1"]
+
+
+def test_id_column_names_the_rows(tmp_path):
+    path = tmp_path / "ids.csv"
+    pd.DataFrame({"key": [f"k{i}" for i in range(30)], "formula": FORMULAS, "y": range(30)}).to_csv(
+        path, index=False
+    )
+    task = table_task(path, "y", id_column="key")
+    assert list(task.table.index[:2]) == ["k0", "k1"] and task.task_type == "regression"
+
+
+@pytest.mark.parametrize(
+    ("columns", "kwargs", "message"),
+    [
+        ({"y": range(30)}, {"target": "band_gap"}, r"column\(s\) \['band_gap'\] not found"),
+        ({"y": [1.0] * 29 + [np.nan]}, {}, r"1 row\(s\) have no 'y' value, first row row-29"),
+        ({"y": ["a", "b", "c"] * 10}, {}, "exactly two classes; 'y' has 3"),
+        ({"y": ["x", "1.5"] * 15}, {"task_type": "regression"}, r"'y' is not numeric \(row row-0"),
+        ({"y": ["a"] * 28 + ["b"] * 2}, {}, "class 'b' has 2 row"),
+        ({"y": range(30)}, {"n_folds": 1}, "--n-folds must be in 2..30"),
+        ({"y": [0, 1] * 15}, {"positive_class": "yes"}, "--positive-class 'yes' is not one of"),
+        ({"y": range(30)}, {"task_type": "ranking"}, "--task-type must be one of"),
+    ],
+)
+def test_bad_tables_are_one_line_errors(tmp_path, columns, kwargs, message):
+    kwargs = {"target": "y", **kwargs}
+    with pytest.raises((ValueError, KeyError), match=message) as err:
+        table_task(_write(tmp_path, **columns), **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_unreadable_formulas_are_counted_and_the_first_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    formulas = [*FORMULAS[:28], "Fe2Qq", ""]
+    pd.DataFrame({"formula": formulas, "y": range(30)}).to_csv(path, index=False)
+    with pytest.raises(
+        ValueError,
+        match=r"2 formula\(s\) in column 'formula' cannot be read, "
+        r"first 'Fe2Qq' \(row row-28\)",
+    ):
+        table_task(path, "y")
+    with pytest.raises(FileNotFoundError, match="file not found"):
+        table_task(tmp_path / "nope.csv", "y")
