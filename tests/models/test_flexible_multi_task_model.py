@@ -140,4 +140,5 @@ def test_short_fit_learns_easy_tasks():
     metrics = trainer.test(model, dm, verbose=False)[0]
     assert metrics["test_y_r2"] > 0.8
     assert metrics["test_cls_accuracy"] > 0.8
+    assert metrics["test_cls_log_loss"] < 0.5  # learned: a coin's would be ln 2 = 0.69
     assert model.eval_outputs["test"]["y"]["pred"].shape[0] == len(dm.splits.test)

@@ -19,10 +19,16 @@ def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Accuracy and ROC-AUC (binary, or one-vs-rest macro) from class probabilities ``(N, C)``."""
+    """Accuracy, log loss (mean ``-ln p`` of the true class: a smooth, threshold-free score
+    for checkpoint selection, e.g. ``monitor: val_<task>_log_loss``) and ROC-AUC (binary, or
+    one-vs-rest macro) from class probabilities ``(N, C)``."""
     if y.size == 0:
         return {}
-    out = {"accuracy": float((proba.argmax(axis=1) == y).mean())}
+    true_p = np.clip(proba[np.arange(y.size), y], 1e-12, 1.0)
+    out = {
+        "accuracy": float((proba.argmax(axis=1) == y).mean()),
+        "log_loss": float(-np.log(true_p).mean()),
+    }
     present = np.unique(y)
     if len(present) < 2:
         return out

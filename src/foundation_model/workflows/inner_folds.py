@@ -163,7 +163,8 @@ def rf_same_features_score(
     x: pd.DataFrame, y: pd.Series, train: list, test: list, task_type: str
 ) -> float:
     """:func:`rf_same_features_mae` for either task type: MAE, or ROC-AUC on hard labels
-    (Matbench's classification score) of a 500-tree classification forest.
+    (Matbench's classification score) of a 500-tree classification forest, labelled like the
+    bench's networks (``p >=`` the training positive rate).
 
     Args:
         x: descriptors of every row.
@@ -172,12 +173,12 @@ def rf_same_features_score(
         test: ids it is scored on.
         task_type: ``regression`` or ``classification``.
     """
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from foundation_model.workflows.rf_baseline import rf_fold
 
     filled = x.fillna(x.loc[train].median())
-    forest = RandomForestClassifier if task_type == "classification" else RandomForestRegressor
-    rf = forest(500, n_jobs=1, random_state=0).fit(filled.loc[train], y.loc[train])
-    return inner_score(task_type, y.loc[test].to_numpy(), rf.predict(filled.loc[test]))
+    a, b = filled.loc[train].to_numpy(), filled.loc[test].to_numpy()
+    pred = rf_fold(a, y.loc[train].to_numpy(), b, task_type, 500, 0, n_jobs=1, balanced=True)
+    return inner_score(task_type, y.loc[test].to_numpy(), pred.values)
 
 
 def inner_score(task_type: str, y_test: np.ndarray, values: np.ndarray) -> float:
