@@ -11,7 +11,8 @@ For one Matbench task (regression or classification), fold 0's training ids are 
 into ``--splits`` inner folds (KFold, seed 7); the official test ids are never read. On
 every inner fold it trains the recipe's scratch network and its two fine-tuning modes with
 each input scaling, each entry a ``--seeds`` seed ensemble (mean values, or mean
-probabilities thresholded at 0.5), with the RF on the same descriptors as the reference.
+probabilities labelled at the training positive rate since 2026-12-05), with the RF on the
+same descriptors as the reference.
 Results go to ``<out>/input_scaling_inner_<task>.{json,md}``.
 
     uv run python benchmarks/input_scaling_inner.py --task matbench_steels --seeds 2
