@@ -32,6 +32,8 @@ def test_regression_folds_partition_every_row_once(tmp_path):
     again = table_task(_write(tmp_path, y=y), "y", n_folds=5, seed=3)
     assert again.folds == task.folds  # the seed fixes the shuffle
     assert "5 shuffled folds (seed 3)" in task.extra["protocol"]
+    named = table_task(_write(tmp_path, y=y), "y", name="../my run")
+    assert named.name == "my_run"  # a file name inside --out, never a path out of it
 
 
 def test_two_text_labels_are_a_stratified_classification(tmp_path):

@@ -47,7 +47,8 @@ def table_task(
         n_folds: folds (stratified by class for classification); fold ``k`` is tested on
             its rows and trained on all others.
         seed: seed of the shuffle.
-        name: the task's name in file names (default: the file's stem).
+        name: the task's name in file names (default: the file's stem; characters other
+            than letters, digits, "_", "." and "-" become "_").
         positive_class: the label that counts as class 1 (default: ``True``, ``1`` or the
             later of the two sorted text labels).
     """
@@ -89,7 +90,7 @@ def table_task(
     ]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return MatbenchTask(
-        name=name or _safe_name(path.stem),
+        name=_safe_name(name or path.stem),
         table=table,
         folds=folds,
         task_type=kind,
