@@ -3,6 +3,7 @@ same thread count."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,72 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
         (done,) = pool.run([FitCall(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)])
     assert done.prediction.values.shape == (20,)
     assert sys.modules["__main__"] is main
+
+
+_LONG_RUN = """
+import sys, threading, time, pathlib
+sys.path[:0] = {paths!r}
+import numpy as np, pandas as pd, yaml
+from foundation_model.cli.lightning_cli import load_fit_config
+from foundation_model.workflows.fit_pool import FitCall, FitPool
+from synthetic_tables import bench_config
+
+cfg = bench_config()
+cfg["trainer"]["max_epochs"] = 100000  # trains until killed
+path = pathlib.Path({tmp!r}) / "long.yaml"
+path.write_text(yaml.safe_dump(cfg))
+cfg = load_fit_config(path)
+ids = [f"r{{i}}" for i in range(120)]
+x = pd.DataFrame(np.random.default_rng(0).normal(size=(120, 4)), index=ids)
+x.columns = [f"d{{i}}" for i in range(4)]
+y = pd.Series(x["d0"], index=ids)
+with FitPool(2, threads=2) as pool:
+    calls = [FitCall(cfg, x, y, ids[:100], ids[100:], seed=s) for s in range(2)]
+    threading.Thread(target=pool.run, args=(calls,), daemon=True).start()
+    while len(pool._executor._processes or {{}}) < 2:
+        time.sleep(0.1)
+    print(" ".join(str(p) for p in pool._executor._processes), flush=True)
+    time.sleep(3600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in state  # exited, not yet reaped by a non-reaping init
+
+
+def test_workers_do_not_outlive_their_parent(tmp_path):
+    """A killed parent leaves no worker behind: one would otherwise train the calls still
+    queued for it, or wait on the dead parent's queue forever. The parent is killed while the
+    workers may still be importing torch (the subtle case: a parent taken from ``getppid()``
+    after it died would be init)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc to see the workers")
+    root = Path(__file__).resolve().parents[2]
+    script = tmp_path / "long_run.py"
+    paths = [str(root / "src"), str(root / "tests")]
+    script.write_text(_LONG_RUN.format(paths=paths, tmp=str(tmp_path)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2
+        proc.kill()
+        deadline = time.monotonic() + 30
+        while not all(_gone(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(_gone(p) for p in workers), "workers left running after their parent died"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)

@@ -13,6 +13,10 @@ exactly what this process gives with one thread. The thread count does matter: i
 the order of floating-point sums, and over hundreds of epochs that grows into differences
 the size of seed noise. ``workers=2`` on two cores therefore reproduces a one-thread run,
 not a two-thread one.
+
+A worker lives no longer than the process that started it: one whose parent is gone (killed,
+crashed) exits within a second or two, instead of training the calls still queued for it
+with no one to take the results.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator
@@ -90,13 +95,29 @@ class FitResult:
     finished_at: float
 
 
-def _start_worker(threads: int) -> None:
-    """Worker initializer: fix the thread count before torch spins up its pools."""
+def _start_worker(threads: int, parent: int) -> None:
+    """Worker initializer: tie the worker's life to its parent's (see the module docstring)
+    and fix the thread count before torch spins up its pools.
+
+    Args:
+        threads: torch threads of this worker.
+        parent: the pool's process id (given, so a parent that dies while the worker is still
+            importing torch is noticed too).
+    """
+    watch = threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True)
+    watch.start()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """Exit this worker once ``parent`` is no longer its parent process."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _run(call: FitCall) -> tuple[FoldPrediction, float]:
@@ -148,7 +169,7 @@ class FitPool:
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),  # fork would copy torch's thread pools
                 initializer=_start_worker,
-                initargs=(self.threads_per_worker,),
+                initargs=(self.threads_per_worker, os.getpid()),
             )
         return self
 
