@@ -25,7 +25,10 @@ TOOL_COMMANDS = {
         "foundation_model.cli.data",
         "Build datasets (Matbench v0.1 with official folds; the pretraining corpus).",
     ),
-    "bench": ("foundation_model.cli.bench", "Run benchmarks (e.g. the Matbench protocol)."),
+    "bench": (
+        "foundation_model.cli.bench",
+        "Run benchmarks (the Matbench protocol; the same on your own table).",
+    ),
     "calibrate": (
         "foundation_model.cli.calibrate",
         "Add a latent-distance σ to a trained checkpoint (weights unchanged).",
