@@ -168,7 +168,7 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "its only data-dependent choices are the size rules (batch size, epochs, patience from "
         "the number of training rows) and the fine-tuning mode, picked per fold by the lowest "
         "inner-validation error on that fold's training ids. No setting was chosen by a test "
-        "fold's score. Five changes were made along the way, all disclosed: (1) the epoch cap "
+        "fold's score. Six changes were made along the way, all disclosed: (1) the epoch cap "
         "went from 300 to 500 and the step target from 3,000 to 4,000 because the scratch "
         "model on steels fold 0 was still improving at the cap (a trial with an early "
         "pretraining checkpoint, whose fold-0 test scores were seen too); (2) the candidate "
