@@ -228,11 +228,14 @@ def test_bench_table_with_a_model_config_compares_it_with_the_rf(tmp_path):
     argv = ["bench", "table", "--data", str(tmp_path / "alloys.csv"), "--target", "chi_x10"]
     argv += ["--formula-column", "composition", "--config", str(tmp_path / "model.yaml")]
     argv += ["--folds", "0", "--rf-estimators", "10", "--out", str(tmp_path / "o"), "--quiet"]
-    argv += ["--feature-cache", str(tmp_path / "fc")]
+    argv += ["--feature-cache", str(tmp_path / "fc"), "--name", "matbench_steels"]
     assert fm_main(argv) == 0
-    saved = json.loads((tmp_path / "o" / "alloys.json").read_text())
+    saved = json.loads((tmp_path / "o" / "matbench_steels.json").read_text())
     assert saved["task_type"] == "regression" and "classes" not in saved
+    report = (tmp_path / "o" / "matbench_steels.md").read_text()
+    assert "Published Matbench" not in report  # a Matbench name on your table: no anchors
     assert math.isfinite(saved["model"]["mean"]) and math.isfinite(saved["rf_scm_magpie"]["mean"])
+    assert "No published anchors" in report
 
 
 def test_bench_table_needs_a_model_and_a_readable_table(tmp_path, capsys):

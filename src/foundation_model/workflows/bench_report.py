@@ -273,7 +273,7 @@ def markdown_report(result: dict) -> str:
             f"| {_fmt(cal.get('coverage_1sigma'))} | {_fmt(cal.get('coverage_2sigma'))} | "
             f"{_fmt(cal.get('miscalibration_area'))} | {_fmt(cal.get('spearman_error_sigma'))} |",
         ]
-    anchors = ANCHORS.get(task, [])
+    anchors = [] if result.get("protocol") else ANCHORS.get(task, [])  # your own table: none
     if anchors:
         lines += [
             "",
