@@ -146,11 +146,10 @@ def _targets(
     labels = sorted({str(v) for v in raw})
     numeric = pd.to_numeric(raw, errors="coerce")
     is_number = numeric.notna().all() and raw.dtype != bool
-    binary = (
-        raw.dtype == bool or len(labels) == 2 and (not is_number or set(numeric.unique()) <= {0, 1})
-    )
-    if task_type == "auto":
-        task_type = "classification" if binary or not is_number else "regression"
+    if task_type == "auto":  # booleans, text, or numbers that are only 0 and 1
+        zero_one = len(labels) == 2 and set(numeric.unique()) <= {0, 1}
+        labelled = raw.dtype == bool or not is_number or zero_one
+        task_type = "classification" if labelled else "regression"
     if task_type == "regression":
         if not is_number:
             first = int(np.argmax(numeric.isna().to_numpy()))
