@@ -377,15 +377,12 @@ def replace_lists(argv: list[str]) -> list[str]:
 def run_lightning_cli(argv: list[str]) -> int:
     """Run a LightningCLI subcommand; our own input errors print as one line (``FM_DEBUG=1``
     shows the traceback)."""
-    import warnings
-
     import lightning.pytorch as pl
 
     from foundation_model.utils.checkpoint import allow_checkpoint_globals
+    from foundation_model.utils.upstream_warnings import hide_upstream_noise
 
-    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
-    # the models move their own Batch to the device on purpose (faster than Lightning's walk)
-    warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
+    hide_upstream_noise()
     allow_checkpoint_globals()  # numpy arrays in checkpoints load with weights_only=True
     argv = replace_lists(argv)
     try:
@@ -449,15 +446,15 @@ def load_fit_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         FileNotFoundError: when ``path`` does not exist.
         ValueError: one line naming the file and the key when it does not fit the schema.
     """
-    import warnings
-
     import lightning.pytorch as pl
+
+    from foundation_model.utils.upstream_warnings import hide_upstream_noise
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Config {path} not found.")
     argv = replace_lists(["fit", "--config", str(path), *overrides])
-    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    hide_upstream_noise()
     try:
         reader = _FitConfigReader(
             pl.LightningModule,

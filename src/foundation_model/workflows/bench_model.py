@@ -16,6 +16,7 @@ import importlib
 import inspect
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,12 +147,18 @@ def _fold_tables(
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Hold back Lightning's per-fit info lines (devices, tips, "stopped", "restoring"):
-    a benchmark trains hundreds of networks and shows its own progress. Warnings pass."""
+    a benchmark trains hundreds of networks and shows its own progress. Warnings pass,
+    except the upstream ones a user cannot act on
+    (:mod:`~foundation_model.utils.upstream_warnings`)."""
+    from foundation_model.utils.upstream_warnings import hide_upstream_noise
+
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
     level = log.level
     log.setLevel(max(logging.WARNING, level))
     try:
-        yield
+        with warnings.catch_warnings():
+            hide_upstream_noise()
+            yield
     finally:
         log.setLevel(level)
 

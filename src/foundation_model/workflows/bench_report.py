@@ -163,8 +163,9 @@ def summarize(per_fold: list[dict[str, float] | None], metric: str) -> dict[str,
         "n_folds_ok": len(done),
     }
     for key in sorted({k for s in done for k in s} - {metric}):
-        vals = [s[key] for s in done]
-        out[f"mean_{key}"] = float(np.nanmean(vals)) if vals else None
+        vals = np.asarray([s[key] for s in done], dtype=np.float64)
+        finite = vals[~np.isnan(vals)]
+        out[f"mean_{key}"] = float(finite.mean()) if finite.size else None
         out[f"per_fold_{key}"] = [None if s is None else s[key] for s in per_fold]
     return out
 
