@@ -43,3 +43,23 @@ def test_finished_tasks_are_read_not_rerun_and_summarised(tmp_path, monkeypatch)
     assert "commit bb3eebf" in text and "| steels | mae |" in text
     assert steels["candidate_modes"] == ["probe", "partial", "full"] and "(3 modes)" in text
     assert (tmp_path / "matbench_all.png").stat().st_size > 1000
+
+
+def test_report_only_runs_nothing_and_adds_the_paired_table(tmp_path, monkeypatch):
+    bench = _module()
+    out = tmp_path / "transfer"
+    out.mkdir()
+    shutil.copy(DONE / "matbench_steels.json", out)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("--report-only ran a task")
+
+    monkeypatch.setattr(bench, "run_task", refuse)
+    argv = ["--pretrained", str(CKPT), "--tasks", "glass", "--out", str(out), "--report-only"]
+    assert bench.main([*argv, "--results", str(tmp_path)]) == 0  # glass is not run
+    summary = json.loads((tmp_path / "matbench_all.json").read_text())
+    assert list(summary["tasks"]) == ["matbench_steels"]
+    paired = summary["tasks"]["matbench_steels"]["paired"]
+    assert set(paired) == {"model_scratch", "rf_scm_magpie", "rf_same_features"}
+    assert all(p["ci_low"] < p["mean_gain"] < p["ci_high"] for p in paired.values())
+    assert "| steels | " in (tmp_path / "matbench_all.md").read_text().split("Fold by fold")[1]

@@ -181,6 +181,90 @@ ENTRY_LABELS = {
 }
 
 
+def holdout_share(folds: list[tuple[list, list]], run: list[int]) -> float:
+    """Mean ``n_test / n_train`` over the folds ``run`` of a cross-validation ``folds``.
+
+    Args:
+        folds: per fold, ``(train_ids, test_ids)``.
+        run: the folds scored.
+    """
+    return float(np.mean([len(folds[k][1]) / max(len(folds[k][0]), 1) for k in run]))
+
+
+def paired_comparison(result: dict, level: float = 0.95) -> dict[str, dict] | None:
+    """The run's network against each other entry (Dummy aside), fold by fold.
+
+    Per control: the mean gain of the network (control minus network for MAE, network minus
+    control for ROC-AUC, so positive means the network is better), the folds it wins and a
+    ``level`` interval on the mean gain from the corrected resampled t-test of Nadeau and
+    Bengio (2003, Machine Learning 52:239): cross-validation folds share training rows, so
+    the variance of the per-fold gains is scaled by ``1/k + n_test/n_train`` instead of
+    ``1/k``. An interval that holds 0 means these folds do not separate the two.
+
+    Args:
+        result: a benchmark JSON dict (``model_pretrained`` or ``model`` and the controls,
+            each with ``per_fold``; ``holdout_share`` as from :func:`holdout_share`, else the
+            ``1/(k - 1)`` of ``k`` equal folds).
+        level: the interval's coverage.
+
+    Returns:
+        Per control key, ``mean_gain``, ``folds_better``, ``folds``, ``ci_low``,
+        ``ci_high``; None when the run has no network or fewer than 2 scored folds.
+    """
+    from scipy import stats
+
+    main = next((k for k in ("model_pretrained", "model") if k in result), None)
+    if main is None:
+        return None
+    sign = -1.0 if result["metric"] == "mae" else 1.0
+    out: dict[str, dict] = {}
+    for key in ENTRY_LABELS:
+        if key in (main, "dummy", "model") or key not in result:
+            continue
+        pairs = [
+            (a, b)
+            for a, b in zip(result[main]["per_fold"], result[key]["per_fold"], strict=True)
+            if a is not None and b is not None
+        ]
+        k = len(pairs)
+        if k < 2:
+            continue
+        gain = sign * np.array([a - b for a, b in pairs], dtype=np.float64)
+        share = result.get("holdout_share") or 1.0 / (len(result["folds_run"]) - 1 or 1)
+        half = stats.t.ppf(0.5 + level / 2, k - 1) * np.sqrt((1.0 / k + share) * gain.var(ddof=1))
+        out[key] = {
+            "mean_gain": float(gain.mean()),
+            "folds_better": int((gain > 0).sum()),
+            "folds": k,
+            "ci_low": float(gain.mean() - half),
+            "ci_high": float(gain.mean() + half),
+        }
+    return out or None
+
+
+def _paired_lines(result: dict) -> list[str]:
+    paired = result.get("paired")
+    if not paired:
+        return []
+    main = "model_pretrained" if "model_pretrained" in result else "model"
+    lines = [
+        "",
+        f"{ENTRY_LABELS[main]} against each control, fold by fold (gain: positive when "
+        f"{ENTRY_LABELS[main]} is better; 95 % interval of the mean gain from the corrected "
+        "resampled t-test of Nadeau & Bengio 2003, which allows for folds sharing training "
+        "rows; an interval holding 0 means these folds do not separate the two):",
+        "",
+        f"| control | mean gain ({result['metric']}) | folds better | 95 % interval |",
+        "|---|---|---|---|",
+    ]
+    for key, p in paired.items():
+        lines.append(
+            f"| {ENTRY_LABELS[key]} | {p['mean_gain']:+.4g} | {p['folds_better']} of "
+            f"{p['folds']} | [{p['ci_low']:+.4g}, {p['ci_high']:+.4g}] |"
+        )
+    return lines
+
+
 def _transfer_lines(result: dict) -> list[str]:
     """How the fine-tuning recipe chose its mode per fold (transfer runs only)."""
     recipe = result.get("recipe")
@@ -260,6 +344,7 @@ def markdown_report(result: dict) -> str:
             "fold's training positive rate (the rule for label-based ROC-AUC); the RF on "
             "Magpie labels p >= 0.5 as the leaderboard's did.",
         ]
+    lines += _paired_lines(result)
     lines += _transfer_lines(result)
     cal = (result.get("calibration") or {}).get("pooled_test_folds")
     if cal:

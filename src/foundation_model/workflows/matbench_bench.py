@@ -28,7 +28,9 @@ from foundation_model.data.matbench import (
 from foundation_model.features.presets import COMPOSITION_PRESETS
 from foundation_model.workflows.bench_report import (
     classification_scores,
+    holdout_share,
     markdown_report,
+    paired_comparison,
     plot_results,
     regression_scores,
     summarize,
@@ -316,6 +318,7 @@ def run_matbench(opts: BenchOptions) -> dict:
         "task_type": task.task_type,
         "n_rows": len(task.table),
         "folds_run": folds,
+        "holdout_share": holdout_share(task.folds, folds),
         "config": str(config_path),
         "seeds": opts.seeds,
         "max_epochs_override": opts.max_epochs,
@@ -356,7 +359,8 @@ def _calibration_outputs(result: dict, model: dict[str, np.ndarray], path: Path)
 def write_outputs(
     result: dict, pooled: dict[str, dict[str, list]], out_dir: Path
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Write ``<task>.json``, ``<task>.md`` and the pooled parity/ROC ``<task>.png``.
+    """Write ``<task>.json``, ``<task>.md`` and the pooled parity/ROC ``<task>.png``; the
+    network's fold-by-fold comparison with each control is added to ``result`` as ``paired``.
 
     Args:
         result: the benchmark JSON dict.
@@ -369,6 +373,7 @@ def write_outputs(
     from foundation_model.features.table_io import write_json, write_text
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    result["paired"] = paired_comparison(result)
     write_json(result, out_dir / f"{result['task']}.json")
     write_text(markdown_report(result), out_dir / f"{result['task']}.md")
     arrays = {key: {a: np.concatenate(v) for a, v in p.items()} for key, p in pooled.items() if p}

@@ -104,7 +104,7 @@ def run_transfer(opts: Any, start: float) -> dict:
     """
     from tqdm.auto import tqdm
 
-    from foundation_model.workflows.bench_report import summarize
+    from foundation_model.workflows.bench_report import holdout_share, summarize
     from foundation_model.workflows.matbench_bench import (
         CONFIG_DIR,
         _load_task,
@@ -177,6 +177,7 @@ def run_transfer(opts: Any, start: float) -> dict:
         "task_type": task.task_type,
         "n_rows": len(task.table),
         "folds_run": folds,
+        "holdout_share": holdout_share(task.folds, folds),
         "pretrained": str(base.path),
         "recipe": {
             "config": str(recipe_path),
