@@ -3,7 +3,7 @@
 The recipe keeps the epoch with the lowest ``val_task_error`` and picks the fine-tuning
 mode with the lowest best value. For a classification task that is the error rate of the
 most probable class on a few hundred validation rows: coarse (ties are common) and blind
-to ranking, while Matbench scores ROC-AUC on labels set at the training positive rate.
+to ranking, while the benchmark scores ROC-AUC on labels set at the training positive rate.
 This study compares it with the validation log loss (``val_<task>_log_loss``: smooth,
 threshold-free) as the monitor of checkpointing, early stopping and the mode choice, all
 else equal.

@@ -135,7 +135,9 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "",
         f"Checkpoint `{ckpt}` (sha256 `{digest[:16]}…`). Official 5-fold protocol, one run "
         "per task, all entries on the same folds. Lower is better for MAE, higher for ROC-AUC "
-        f"(on hard labels, as Matbench scores). Total wall time {seconds / 60:.0f} min on this "
+        f"(on hard labels, as the leaderboard's RF was scored; Matbench also scores "
+        f"submitted probabilities, so a published entry may be either; each task's report "
+        f"gives the probability ROC-AUC too). Total wall time {seconds / 60:.0f} min on this "
         "machine (2 CPU cores). Fine-tuning s/fold: median wall time of training every "
         "candidate mode on one fold (scratch and the RFs not included), measured while other "
         "benchmark jobs shared the 2 cores.",
@@ -202,7 +204,7 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "`modes` column counts each task's candidates: tasks with 2 ran before this change. "
         "(6) Also on 2026-12-05, classification labels: the networks and the RF on the same "
         "features label `p >=` the fold's training positive rate, the labels that maximise "
-        "balanced accuracy (Matbench's label-based ROC-AUC), instead of `p >= 0.5`; the RF "
+        "balanced accuracy (label-based ROC-AUC), instead of `p >= 0.5`; the RF "
         "on Magpie keeps 0.5 as the leaderboard's did. The rule follows from the metric; its "
         "one check before the official folds used out-of-bag RF probabilities on glass fold "
         "0's training ids (0.845 at 0.5, 0.875 at the rate). glass and expt_is_metal were "

@@ -133,7 +133,7 @@ def markdown(rows: dict[str, dict]) -> str:
         "",
         "Training ids of official fold 0 only, 3 inner folds (seed 0), 500-tree random "
         "forests that differ in their inputs alone. MAE: lower is better; ROC-AUC (hard "
-        "labels, as Matbench scores): higher is better. In brackets: the arm minus "
+        "labels, as the leaderboard's RF was scored): higher is better. In brackets: the arm minus "
         "`rf_desc`, with the number of inner folds (of 3) on which the arm is better. "
         "Descriptor gaps are filled with medians of all of fold 0's training ids (the same "
         "fill for every arm); `h_task` is computed with the checkpoint's pre-training "

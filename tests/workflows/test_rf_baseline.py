@@ -60,7 +60,7 @@ def test_positive_rate_reads_booleans_and_refuses_no_labels():
 
 def test_balanced_rule_raises_label_roc_auc_on_imbalanced_calibrated_probabilities():
     """Labels drawn from known probabilities (80 % positives): p >= 0.8 scores a higher
-    balanced accuracy (Matbench's label-based ROC-AUC) than p >= 0.5."""
+    balanced accuracy (label-based ROC-AUC) than p >= 0.5."""
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(0)

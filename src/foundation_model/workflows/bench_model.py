@@ -176,7 +176,7 @@ def fit_predict_fold(
     """Train on ``train_ids`` (an inner validation part held out) and predict ``test_ids``.
 
     Classification labels are ``p >= positive_rate`` of the ``train_ids`` labels, the rule
-    for Matbench's label-based ROC-AUC (see :mod:`~foundation_model.workflows.rf_baseline`).
+    for label-based ROC-AUC (see :mod:`~foundation_model.workflows.rf_baseline`).
 
     Args:
         config: a YAML path (read with the ``fm fit`` parser) or a parsed config dict

@@ -127,7 +127,7 @@ def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 def classification_scores(
     y: np.ndarray, labels: np.ndarray, proba: np.ndarray | None
 ) -> dict[str, float]:
-    """ROC-AUC on hard labels (Matbench's score, primary), ROC-AUC on probabilities, accuracy.
+    """ROC-AUC on hard labels (the primary score), ROC-AUC on probabilities, accuracy.
 
     Args:
         y: true labels (0/1).
@@ -339,7 +339,9 @@ def markdown_report(result: dict) -> str:
         )
         lines += [
             "",
-            f"ROC-AUC above is on hard labels (as Matbench scores). On probabilities: {proba}.",
+            f"ROC-AUC above is on hard labels (as the leaderboard's RF was scored; Matbench "
+            f"also scores submitted probabilities, so a published entry may be either). On "
+            f"probabilities: {proba}.",
             "Labels: the networks and the RF on the model's descriptors label p >= the "
             "fold's training positive rate (the rule for label-based ROC-AUC); the RF on "
             "Magpie labels p >= 0.5 as the leaderboard's did.",

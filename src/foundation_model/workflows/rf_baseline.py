@@ -4,10 +4,11 @@ Matbench's ``RF-SCM/Magpie`` entry is a random forest on Magpie composition feat
 (plus sine-Coulomb-matrix features for structure tasks, which composition tasks lack).
 
 Hard labels come from positive-class probabilities and a threshold. Matbench scores
-classification by ROC-AUC on hard labels, which is the balanced accuracy
-``(TPR + TNR) / 2``; for calibrated probabilities the labels that maximise its expectation are
-``p >= pi``, ``pi`` the positive rate of the training labels (:func:`positive_rate`), not
-``p >= 0.5`` (the rule that maximises plain accuracy).
+classification by ROC-AUC on what a submission records, hard labels (as its RF baseline
+did) or probabilities; this benchmark's primary score is the label-based one, which is the
+balanced accuracy ``(TPR + TNR) / 2``. For calibrated probabilities the labels that
+maximise its expectation are ``p >= pi``, ``pi`` the positive rate of the training labels
+(:func:`positive_rate`), not ``p >= 0.5`` (the rule that maximises plain accuracy).
 """
 
 from __future__ import annotations

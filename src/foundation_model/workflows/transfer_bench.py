@@ -11,7 +11,7 @@ Per official fold, in one run and on the same rows:
 * ``dummy`` — train mean / majority class.
 
 Classification labels: the two networks and ``rf_same_features`` label ``p >= pi`` (``pi``:
-the fold's training positive rate, the rule for Matbench's label-based ROC-AUC);
+the fold's training positive rate, the rule for label-based ROC-AUC);
 ``rf_scm_magpie`` keeps the leaderboard's ``p >= 0.5``.
 
 Writes ``<out>/<task>.json`` (each entry with ``mean``, ``std``, ``per_fold``, ``folds``),
