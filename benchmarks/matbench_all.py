@@ -163,6 +163,7 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
             + f" | {', '.join(r['modes'])} | {_seconds(r)} | {budget} |"
         )
     lines += _paired_table(rows)
+    lines += _across_lines(across_tasks(rows))
     lines += [
         "",
         f"Entries: {', '.join(f'{k} = {ENTRY_LABELS[k]}' for k in ENTRIES)}.",
@@ -211,6 +212,62 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "rerun with it.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def across_tasks(rows: dict[str, dict]) -> dict[str, dict]:
+    """Does the pretrained model beat each control across tasks, not just on one?
+
+    Per control, over the tasks run: how many the pretrained model wins on the mean, the
+    two-sided sign test of that count, and the Wilcoxon signed-rank test of the relative
+    gains (gain over the control's error: its MAE, or 1 - ROC-AUC), the two tests Demšar
+    (2006, JMLR 7:1) recommends for comparing two methods over several data sets.
+
+    Args:
+        rows: :func:`summarize`'s rows.
+    """
+    from scipy import stats
+
+    out = {}
+    for key in ("model_scratch", "rf_scm_magpie", "rf_same_features"):
+        rel = []
+        for r in rows.values():
+            pre, ctl = r["model_pretrained"], r[key]
+            if pre is None or ctl is None:
+                continue
+            gain, err = (ctl - pre, ctl) if r["metric"] == "mae" else (pre - ctl, 1.0 - ctl)
+            rel.append(gain / abs(err) if err else 0.0)
+        wins = sum(g > 0 for g in rel)
+        out[key] = {
+            "tasks": len(rel),
+            "tasks_better": int(wins),
+            "median_relative_gain": float(np.median(rel)) if rel else None,
+            "sign_test_p": float(stats.binomtest(wins, len(rel)).pvalue) if rel else None,
+            "wilcoxon_p": float(stats.wilcoxon(rel).pvalue) if len(rel) >= 2 else None,
+        }
+    return out
+
+
+def _across_lines(across: dict[str, dict]) -> list[str]:
+    names = {"model_scratch": "scratch", "rf_scm_magpie": "RF Magpie"}
+    names["rf_same_features"] = "RF same feats"
+    lines = [
+        "",
+        "Across tasks (each task one pair of means; relative gain = gain / the control's "
+        "error, MAE or 1 − ROC-AUC; two-sided sign test and Wilcoxon signed-rank test of the "
+        "relative gains, as Demšar 2006 recommends for two methods over several data sets):",
+        "",
+        "| control | tasks better | median relative gain | sign test p | Wilcoxon p |",
+        "|---|---|---|---|---|",
+    ]
+    for key, a in across.items():
+        if not a["tasks"]:
+            continue
+        wil = "—" if a["wilcoxon_p"] is None else f"{a['wilcoxon_p']:.3g}"
+        lines.append(
+            f"| {names[key]} | {a['tasks_better']} of {a['tasks']} | "
+            f"{a['median_relative_gain']:+.1%} | {a['sign_test_p']:.3g} | {wil} |"
+        )
+    return lines
 
 
 def _paired_table(rows: dict[str, dict]) -> list[str]:
@@ -350,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "leaderboard_source": LEADERBOARD_SOURCE,
         "tasks_missing": [t for t in CRABNET_STEMS if t not in ordered],
         "tasks": rows,
+        "across_tasks": across_tasks(rows),
         "seconds_total": seconds,
         "seconds_this_call": time.perf_counter() - start,
     }

@@ -63,3 +63,32 @@ def test_report_only_runs_nothing_and_adds_the_paired_table(tmp_path, monkeypatc
     assert set(paired) == {"model_scratch", "rf_scm_magpie", "rf_same_features"}
     assert all(p["ci_low"] < p["mean_gain"] < p["ci_high"] for p in paired.values())
     assert "| steels | " in (tmp_path / "matbench_all.md").read_text().split("Fold by fold")[1]
+
+
+def test_across_tasks_counts_wins_and_tests_them():
+    bench = _module()
+    rows = {}
+    for i in range(9):  # nine MAE tasks the pretrained model wins by 10 %
+        rows[f"t{i}"] = {
+            "metric": "mae",
+            "model_pretrained": 0.9,
+            "model_scratch": 1.0,
+            "rf_scm_magpie": 1.0,
+            "rf_same_features": 0.8,
+        }
+    rows["auc"] = {  # one ROC-AUC task it loses: 0.8 vs 0.9, error 0.1 -> gain -100 %
+        "metric": "roc_auc",
+        "model_pretrained": 0.8,
+        "model_scratch": 0.9,
+        "rf_scm_magpie": 0.9,
+        "rf_same_features": None,  # a control not run is left out
+    }
+    out = bench.across_tasks(rows)
+    s = out["model_scratch"]
+    assert (s["tasks"], s["tasks_better"]) == (10, 9)
+    assert s["sign_test_p"] == 22 / 1024  # two-sided binomial: 2 * (1 + 10) / 2**10
+    assert abs(s["median_relative_gain"] - 0.1) < 1e-9
+    same = out["rf_same_features"]
+    assert (same["tasks"], same["tasks_better"]) == (9, 0) and same["sign_test_p"] < 0.01
+    text = "\n".join(bench._across_lines(out))
+    assert "| scratch | 9 of 10 | +10.0% | 0.0215 |" in text
