@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,3 +121,24 @@ def test_basis_head_fits_a_family_of_smooth_curves():
         SequenceBasisTask("s", "x", "y", degree=-1)
     again = TaskSpec.from_dict(spec.to_dict())
     assert again == spec and again.degree == 4
+
+
+def test_classification_task_error_breaks_ties_by_log_loss_only():
+    from foundation_model.models.task_head.classification import ClassificationTask
+
+    task = ClassificationTask(name="c", column="c", num_classes=2)
+    target = np.array([0, 0, 1, 1])
+    mask = np.ones(4, dtype=bool)
+
+    def err(p1):
+        proba = np.stack([1 - np.asarray(p1), np.asarray(p1)], axis=1)
+        return task.task_error({"pred": proba, "target": target, "mask": mask}, 1.0)
+
+    sure = err([0.01, 0.01, 0.99, 0.99])  # all right, confident
+    unsure = err([0.49, 0.49, 0.51, 0.51])  # all right, barely: the epoch-0 network
+    assert 0 < sure < unsure < 0.25  # same error rate 0: the better calibrated one is lower
+    # one wrong row always ranks below all right, however bad the log loss of the latter
+    one_wrong = err([0.6, 0.0, 1.0, 1.0])
+    all_right_awful = err([0.5 - 1e-9, 0.5 - 1e-9, 0.5 + 1e-9, 0.5 + 1e-9])
+    assert all_right_awful < 0.25 <= one_wrong
+    assert err([1e-15, 1e-15, 1.0, 0.0]) < 0.5  # clipped log loss keeps the step of 1/4

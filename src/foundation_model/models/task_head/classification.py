@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: how ``<name>_label`` is chosen from the class probabilities
 DECISIONS = ("argmax", "balanced")
 
+TIE_BREAK = 1000.0  # task_error: the log loss only orders epochs of equal error rate
+
 
 class ClassificationHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> num_classes``; outputs logits ``(B, C)``."""
@@ -290,10 +292,24 @@ class ClassificationTask(TaskSpec):
         return classification_metrics(arrays["target"][m].astype(int), arrays["pred"][m])
 
     def task_error(self, arrays: dict[str, np.ndarray], scale: float) -> float:
+        """The error rate of the most probable class, ties broken by the log loss.
+
+        An error rate on a few validation rows takes few values, so epochs tie often, and
+        a checkpoint or early stopping that keeps the first of tied epochs can keep an
+        untrained network (on a tiny validation set every epoch may score 0). The log loss
+        divided by ``TIE_BREAK * n`` (``n`` scored rows) is added: it is below the error
+        rate's step ``1 / n`` for any log loss under ``TIE_BREAK`` (probabilities are
+        clipped at 1e-12, so it is at most 27.7), so it only orders epochs whose error rates
+        are equal, preferring the better calibrated one.
+        """
         m = arrays["mask"]
         if not m.any():
             return float("nan")
-        return float((arrays["pred"][m].argmax(axis=1) != arrays["target"][m]).mean())
+        proba, target = arrays["pred"][m], arrays["target"][m].astype(int)
+        error = float((proba.argmax(axis=1) != target).mean())
+        p_true = np.clip(proba[np.arange(len(target)), target], 1e-12, 1.0)
+        log_loss = float(-np.log(p_true).mean())
+        return error + log_loss / (TIE_BREAK * len(target))
 
     def plot(self, arrays: dict[str, np.ndarray], title: str, out_dir: Path) -> list[Path]:
         from foundation_model.plotting.classification import classification_plot
