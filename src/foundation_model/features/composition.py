@@ -19,6 +19,10 @@ _MULTIPLIER = re.compile(r"^(\d+(?:\.\d+)?)\s*(?=[A-Z(\[])")
 _DOTTED_HYDRATE = re.compile(r"[A-Za-z)\]]\d+\.\d+H2O")
 # "H2O 2": a number after a space would be glued onto the previous element (H2O2).
 _LOOSE_NUMBER = re.compile(r"\s\d")
+# "Fe(III)2O3": pymatgen reads a Roman-numeral oxidation state as iodine and vanadium.
+_ROMAN_NUMERAL = re.compile(r"\(([IVX]+)\)")
+# "TIO2", "DY2O3": pymatgen reads a lone T or D as hydrogen (tritium, deuterium).
+_ISOTOPE = re.compile(r"[DT](?![a-z])")
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,7 +49,9 @@ def parse_formula(formula: object) -> object:
     """Parse one formula into a pymatgen ``Composition``; raises with the reason.
 
     Elements with no tabulated properties at all (:func:`elements_without_data`) are
-    refused. Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
+    refused, and so are Roman-numeral oxidation states (``Fe(III)2O3``, which pymatgen would
+    read as iodine) and a lone ``D`` or ``T`` (read as hydrogen; ``TIO2`` is most likely
+    ``TiO2`` typed in capitals). Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
     leading multipliers: ``"CuSO4·5H2O"`` is CuSO4 + 5 H2O (CuH10SO9).
 
     Args:
@@ -55,6 +61,18 @@ def parse_formula(formula: object) -> object:
 
     if not isinstance(formula, str) or not formula.strip():
         raise ValueError("empty or missing formula")
+    roman = _ROMAN_NUMERAL.search(formula)
+    if roman:
+        raise ValueError(
+            f"formula {formula!r} has the oxidation state {roman.group(0)}, which would be "
+            "read as iodine/vanadium atoms; leave oxidation states out (e.g. 'Fe2O3')"
+        )
+    isotope = _ISOTOPE.search(formula)
+    if isotope:
+        raise ValueError(
+            f"formula {formula!r} has a lone {isotope.group(0)!r}, which would be read as "
+            "hydrogen (deuterium/tritium); check the case ('Ti', 'Dy', ...) or write 'H'"
+        )
     if _DOTTED_HYDRATE.search(formula):
         raise ValueError(
             f"formula {formula!r} is ambiguous: the full stop reads as a decimal amount; "
