@@ -51,8 +51,9 @@ def parse_formula(formula: object) -> object:
     Elements with no tabulated properties at all (:func:`elements_without_data`) are
     refused, and so are Roman-numeral oxidation states (``Fe(III)2O3``, which pymatgen would
     read as iodine) and a lone ``D`` or ``T`` (read as hydrogen; ``TIO2`` is most likely
-    ``TiO2`` typed in capitals). Adducts and hydrates written with a middle dot, bullet or ``*`` are summed with their
-    leading multipliers: ``"CuSO4·5H2O"`` is CuSO4 + 5 H2O (CuH10SO9).
+    ``TiO2`` typed in capitals). Adducts and hydrates written with a middle dot, bullet or
+    ``*`` are summed with their leading multipliers: ``"CuSO4·5H2O"`` is CuSO4 + 5 H2O
+    (CuH10SO9).
 
     Args:
         formula: a formula string such as ``"Fe2O3"``, ``"Fe0.7Ni0.3"`` or ``"CuSO4·5H2O"``.
