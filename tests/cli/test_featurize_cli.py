@@ -186,3 +186,18 @@ def test_backbone_with_a_table_input_names_the_structure_file_it_needs(tmp_path,
     assert main(argv) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--backbone reads a structure file" in err[0]
+
+
+def test_ids_keep_their_text_through_featurize_and_fit_reading(tmp_path):
+    from foundation_model.data.tables import load_table
+
+    src = tmp_path / "data.csv"
+    src.write_text("sample,formula,y\n0001,NaCl,1.0\n2.1,Fe2O3,2.0\n2.10,GaN,3.0\n")
+    code, out = _run(tmp_path, src)
+    assert code == 0
+    ids = ["0001", "2.1", "2.10"]
+    assert list(read_table(out).index) == ids
+    assert list(load_table(src, "attributes_source").index) == ids  # fm fit joins on these
+    csv_out = tmp_path / "out.csv"  # a CSV written by featurize reads back the same ids
+    assert main(["--input", str(src), "--output", str(csv_out), "--no-cache", "--quiet"]) == 0
+    assert list(read_table(csv_out).index) == ids

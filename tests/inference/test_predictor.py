@@ -362,6 +362,19 @@ def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):
     assert not (tmp_path / "empty.predictions.csv").exists()
 
 
+def test_cli_predict_keeps_ids_as_written(trained, tmp_path):
+    """Ids that look like numbers stay the text of the file (``0001``, ``2.10``), in the
+    first column and under --id-column."""
+    new = tmp_path / "num_ids.csv"
+    new.write_text("sample,formula,batch\n0001,GaN,07\n2.1,LiF,08\n2.10,NaCl,09\n")
+    base = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+    out = tmp_path / "p.csv"
+    assert main([*base, "--output", str(out)]) == 0
+    assert pd.read_csv(out, dtype=str)["id"].tolist() == ["0001", "2.1", "2.10"]
+    assert main([*base, "--output", str(out), "--id-column", "batch"]) == 0
+    assert pd.read_csv(out, dtype=str)["id"].tolist() == ["07", "08", "09"]
+
+
 def test_cli_predict_checks_the_output_suffix_before_any_work(trained, tmp_path, capsys):
     new = tmp_path / "new.csv"
     new.write_text("id,formula\na,GaN\nb,Xx2O\n")

@@ -98,16 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_input(path: Path, formula_column: str = "formula"):  # -> pd.DataFrame
+def _read_input(
+    path: Path, formula_column: str = "formula", id_column: str | None = None
+):  # -> pd.DataFrame
     """The input table; a CSV's formula cells stay text (pandas would read the formula
-    "NaN", Na + N, as a missing value)."""
+    "NaN", Na + N, as a missing value), and so do its ids (``id_column``, else the first
+    column: ``0001`` stays ``0001``)."""
     import pandas as pd
+
+    from foundation_model.features.table_io import ids_as_text
 
     if not path.exists():
         raise FileNotFoundError(f"--input {path} does not exist.")
     if path.suffix.lower() == ".csv":
         try:
-            return pd.read_csv(path, converters={formula_column: str})
+            return pd.read_csv(
+                path, converters={formula_column: str, **ids_as_text(path, id_column)}
+            )
         except pd.errors.EmptyDataError as err:
             raise ValueError(f"--input {path} is empty (no header, no rows).") from err
     if path.suffix.lower() in (".parquet", ".pq"):
@@ -190,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
 
         base = PretrainedBase.read(args.like)  # one-line error for a bad checkpoint
         args.preset = base.preset or args.preset
-    df = _read_input(args.input, args.formula_column)
+    df = _read_input(args.input, args.formula_column, args.id_column)
     result = featurize_table(
         df,
         args.formula_column,

@@ -104,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--input {args.input}: the table has no rows (only a header?).")
     predictor = load(args.ckpt_path, args.batch_size)
     id_column = args.id_column or index_ids or _first_column_ids(table, args, predictor)
+    if id_column in table.columns and args.input.suffix.lower() == ".csv":
+        import pandas as pd  # the ids as written in the file: 0001 stays 0001, 2.10 stays 2.10
+
+        table[id_column] = pd.read_csv(args.input, usecols=[id_column], dtype=str)[id_column]
     preds, errors = predictor.predict_with_errors(
         table, args.formula_column, args.structure_column, id_column
     )

@@ -22,9 +22,16 @@ _READERS = {
 }
 
 
-def _read_csv(path: Path, what: str, index_col: int | None) -> pd.DataFrame:
+def _read_csv(
+    path: Path, what: str, index_col: int | None, id_column: str | None = None
+) -> pd.DataFrame:
+    """A CSV whose id column (``index_col``'s column or ``id_column``) is read as the text
+    written in the file, so ids such as ``0001`` or ``2.10`` are not turned into numbers."""
     try:
-        return pd.read_csv(path, index_col=index_col)
+        header = pd.read_csv(path, nrows=0).columns
+        ids = header[index_col] if index_col is not None and len(header) else id_column
+        text = {ids: str} if ids is not None and ids in header else None
+        return pd.read_csv(path, index_col=index_col, dtype=text)
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -73,7 +80,8 @@ def load_table(
                 "use .csv, .parquet or .pkl."
             )
         if kind == "csv":
-            df = _read_csv(path, what, 0 if first_column_ids and not id_column else None)
+            index_col = 0 if first_column_ids and not id_column else None
+            df = _read_csv(path, what, index_col, id_column)
         elif kind == "parquet":
             df = pd.read_parquet(path)
         else:

@@ -72,9 +72,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffix = check_table_suffix(path)
     if not path.exists():
         raise FileNotFoundError(f"Table not found: {path}.")
-    if suffix == ".csv":
-        return pd.read_csv(path, index_col=0)
+    if suffix == ".csv":  # the ids as written (``0001`` stays text)
+        header = pd.read_csv(path, nrows=0).columns
+        return pd.read_csv(path, index_col=0, dtype={header[0]: str} if len(header) else None)
     return pd.read_parquet(path, engine="pyarrow")
+
+
+def ids_as_text(path: str | Path, id_column: str | None = None) -> dict[str, type]:
+    """``read_csv`` converters that keep a CSV's id column (``id_column``, else its first
+    column) as the text in the file: ids such as ``0001`` or ``2.10`` would otherwise become
+    the numbers 1 and 2.1 (and collide with ``1`` and ``2.1``).
+
+    Args:
+        path: the CSV.
+        id_column: the id column, when not the first.
+    """
+    header = pd.read_csv(path, nrows=0).columns
+    column = id_column if id_column is not None else (header[0] if len(header) else None)
+    return {column: str} if column is not None and column in header else {}
 
 
 def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:
