@@ -187,3 +187,17 @@ def test_parse_formula_names_the_misreading(text, message):
     for text, plain in [("TiO2", "TiO2"), ("Dy2Ta2O7", "Dy2Ta2O7"), ("(VO)2P2O7", "V2P2O9")]:
         assert parse_formula(text) == Composition(plain)
     assert parse_formula("Ca(IO3)2") == Composition("CaI2O6")
+
+
+def test_ion_property_refuses_too_many_elements_instead_of_stalling():
+    """26 elements kept IonProperty's oxidation-state search busy for minutes."""
+    from foundation_model.features.pipeline import featurize_table
+    from foundation_model.features.runner import MAX_ION_PROPERTY_ELEMENTS
+
+    many = "FeNiCoCrMnTiVNbMoWAlSiCNBCuZnGaGeSnPbBiSbTeSeS"  # 26 elements
+    df = pd.DataFrame({"formula": [many, "NaCl"]})
+    res = featurize_table(df, "formula", preset="rich", cache_dir=None, progress=False)
+    assert list(res.features.index) == [1]  # row 0 refused, in seconds
+    assert f"at most {MAX_ION_PROPERTY_ELEMENTS}" in res.errors["reason"].iloc[0]
+    magpie = featurize_table(df, "formula", preset="magpie", cache_dir=None, progress=False)
+    assert list(magpie.features.index) == [0, 1]  # Magpie has no such search

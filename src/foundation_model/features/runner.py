@@ -52,8 +52,16 @@ def _to_float(value: Any) -> float:
         return float("nan")
 
 
+# matminer's IonProperty tries every combination of the elements' oxidation states: 20
+# elements take ~1.5 s, 26 more than 5 minutes (a whole file waits on that one row)
+MAX_ION_PROPERTY_ELEMENTS = 20
+
+
 def featurize_one(obj: Any, featurizers: list[Any]) -> list[float]:
     """Concatenate every featurizer's output for one parsed object (raises on failure).
+
+    A composition of more than :data:`MAX_ION_PROPERTY_ELEMENTS` elements is refused by
+    ``IonProperty`` (its oxidation-state search grows combinatorially) instead of stalling.
 
     Args:
         obj: a pymatgen ``Composition`` or ``Structure``.
@@ -61,6 +69,12 @@ def featurize_one(obj: Any, featurizers: list[Any]) -> list[float]:
     """
     row: list[float] = []
     for f in featurizers:
+        n_el = len(getattr(obj, "elements", ()))
+        if type(f).__name__ == "IonProperty" and n_el > MAX_ION_PROPERTY_ELEMENTS:
+            raise RuntimeError(
+                f"IonProperty refuses {n_el} elements (at most {MAX_ION_PROPERTY_ELEMENTS}: its "
+                "oxidation-state search grows combinatorially); featurize with --preset magpie"
+            )
         try:
             row.extend(_to_float(v) for v in f.featurize(obj))
         except Exception as err:
