@@ -335,6 +335,18 @@ def test_bad_ckpt_path_is_one_line_and_leaves_no_folder(fitted, tmp_path, capsys
         assert _versions(tmp_path) == ["version_0"]
 
 
+def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):
+    """Without --ckpt_path (or with last/best, which need a fit in the same process) the
+    untrained weights would be scored: a one-line error instead, and no run folder."""
+    cfg, _ = fitted
+    for argv in (["test"], ["predict"], ["test", "--ckpt_path", "last"]):
+        capsys.readouterr()
+        assert main([*argv, "--config", str(cfg)]) == 1
+        line = _one_error_line(capsys)
+        assert f"fm {argv[0]} needs --ckpt_path" in line, line
+    assert _versions(tmp_path) == ["version_0"]
+
+
 def test_checkpoint_that_does_not_fit_the_config(fitted, tmp_path, table_files, capsys):
     cfg, run = fitted
     data = yaml.safe_load(cfg.read_text())

@@ -183,6 +183,16 @@ class FMLightningCLI(LightningCLI):
         truncated or foreign file is a one-line error naming it."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if subcommand in ("validate", "test", "predict") and str(ckpt_path) in (
+            "None",
+            "last",
+            "best",
+        ):  # no fit ran in this process, so Lightning would use the untrained weights
+            raise ValueError(
+                f"fm {subcommand} needs --ckpt_path with a trained checkpoint (e.g. "
+                "<run folder>/checkpoints/best.ckpt); without one it would score untrained "
+                "weights."
+            )
         if ckpt_path and str(ckpt_path) not in SPECIAL_CKPT_PATHS:
             from foundation_model.utils.checkpoint import load_checkpoint
 
