@@ -183,10 +183,12 @@ class FMLightningCLI(LightningCLI):
         truncated or foreign file is a one-line error naming it."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if subcommand in ("validate", "test", "predict") and str(ckpt_path) in (
-            "None",
-            "last",
-            "best",
+        model_cfg = self.config[subcommand].get("model") if subcommand else None
+        model = str(model_cfg.get("class_path") if hasattr(model_cfg, "get") else model_cfg)
+        if (
+            subcommand in ("validate", "test", "predict")
+            and str(ckpt_path) in ("None", "last", "best")
+            and "MLIPFineTuneModule" not in model  # a pretrained potential: zero-shot is real
         ):  # no fit ran in this process, so Lightning would use the untrained weights
             raise ValueError(
                 f"fm {subcommand} needs --ckpt_path with a trained checkpoint (e.g. "
