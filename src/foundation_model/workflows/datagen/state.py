@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from foundation_model.workflows.datagen.io import atomic_write_json
+from foundation_model.workflows.run_state_file import read_state
 
 STAGES = ("generate", "explore", "sample", "store")
 
@@ -24,6 +24,7 @@ class RunState:
         self.path = Path(path)
         self.invalidated: list[str] = []
         self.data: dict[str, Any] = {
+            "workflow": "datagen",
             "config_hash": stage_hashes[STAGES[-1]],
             "stage_hashes": dict(stage_hashes),
             "stages": {s: {"done": False} for s in STAGES},
@@ -36,7 +37,7 @@ class RunState:
         """Read a state file. From the first stage whose settings (or upstream settings)
         changed on, stages are marked unfinished (``invalidated``); earlier work is kept."""
         state = cls(path, stage_hashes)
-        data = json.loads(Path(path).read_text())
+        data = {"workflow": "datagen", **read_state(path, "datagen")}
         old = data.get("stage_hashes", {})
         changed = [s for s in STAGES if old.get(s) != stage_hashes[s]]
         if changed:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation_model.utils.atomic import write_json
+from foundation_model.workflows.run_state_file import read_state
 
 
 def file_digest(path: str | Path) -> str:
@@ -70,12 +71,13 @@ class DistillState:
         path = Path(path)
         if not path.is_file():
             return cls(path)
-        data = json.loads(path.read_text())
+        data = read_state(path, "distill")
         steps = {name: StepRecord(**record) for name, record in data.get("steps", {}).items()}
         return cls(path, steps)
 
     def save(self) -> None:
         data = {
+            "workflow": "distill",
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "steps": {name: asdict(r) for name, r in self.steps.items()},
         }
