@@ -178,6 +178,26 @@ def test_numeric_ids_in_a_parquet_index_are_ids_not_descriptors(trained, tmp_pat
     assert pd.read_csv(out)["id"].tolist() == [10, 11, 12, 13]
 
 
+def test_a_text_cell_among_descriptors_is_an_error_not_a_median(trained, tmp_path, capsys):
+    """A typo in a descriptor table (``abc``) used to be filled with the training median
+    silently; an empty cell still is."""
+    feats = pd.read_parquet(trained["feats"]).iloc[:3].copy()
+    col = feats.columns[1]
+    feats[col] = feats[col].astype(object)
+    feats.iloc[1, 1] = "abc"
+    table = tmp_path / "typo.csv"
+    feats.to_csv(table)
+    out = tmp_path / "typo_preds.csv"
+    argv = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(table)]
+    assert main([*argv, "--output", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "holds the text 'abc'" in err and repr(col) in err and "\n" not in err
+    assert not out.exists()
+    feats.iloc[1, 1] = None  # an empty cell: filled with the training median
+    feats.to_csv(table)
+    assert main([*argv, "--output", str(out)]) == 0
+
+
 def test_rows_left_out_warn_and_do_not_shift_the_others(trained):
     p = foundation_model.load(trained["ckpt"])
     with pytest.warns(UserWarning, match=r"1 of 3 rows could not be predicted.*'Xx3'"):

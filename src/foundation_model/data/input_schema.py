@@ -35,7 +35,8 @@ class DescriptorSchema:
     def align(self, table: pd.DataFrame, what: str) -> np.ndarray:
         """``table`` -> ``(N, F)`` float32 in schema order, NaNs filled with training medians.
 
-        Raises a one-line error naming missing or unexpected columns.
+        Raises a one-line error naming missing or unexpected columns, or a cell holding text
+        that is not a number (an empty cell is filled, a typo is not).
 
         Args:
             table: descriptor table (any column order).
@@ -58,7 +59,17 @@ class DescriptorSchema:
             raise ValueError(f"{what}: {'; '.join(parts)}: {how}.")
         frame = table.copy()
         frame.columns = names
-        values = frame[self.columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+        raw = frame[self.columns]
+        numeric = raw.apply(pd.to_numeric, errors="coerce")
+        bad = numeric.isna() & raw.notna()  # text that is not a number (not an empty cell)
+        if bad.to_numpy().any():
+            row, col = np.argwhere(bad.to_numpy())[0]
+            raise ValueError(
+                f"{what}: descriptor {self.columns[col]!r} holds the text "
+                f"{raw.iat[row, col]!r} (row {raw.index[row]!r}); descriptors must be numbers "
+                "(leave a cell empty to fill it with the training median)."
+            )
+        values = numeric.to_numpy(np.float64)
         values[~np.isfinite(values)] = np.nan
         fill = np.asarray(self.fill, dtype=np.float64)
         values = np.where(np.isnan(values), fill[None, :], values)
