@@ -335,6 +335,15 @@ def test_bad_ckpt_path_is_one_line_and_leaves_no_folder(fitted, tmp_path, capsys
         assert _versions(tmp_path) == ["version_0"]
 
 
+def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, table_files, capsys):
+    cfg = write_config(tmp_path, table_files)
+    split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"
+    argv = ["fit", "--config", str(cfg), split, "--data.init_args.splitter.val_fraction=0"]
+    assert main(argv) == 1
+    line = _one_error_line(capsys)
+    assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
+
+
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):
     """Without --ckpt_path (or with last/best, which need a fit in the same process) the
     untrained weights would be scored: a one-line error instead, and no run folder."""

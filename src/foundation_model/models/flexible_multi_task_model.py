@@ -284,10 +284,31 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             self._align_data(self.input_schema, "the model's checkpoint")
         elif self._warm_schema[0] is not None:
             self._align_data(*self._warm_schema)
+        if stage == "fit" and dm is not None and hasattr(dm, "splits"):
+            self._check_validation_rows(dm)
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             self.set_statistics(dm.statistics())
             if hasattr(dm, "input_schema"):
                 self.input_schema = dm.input_schema()
+
+    def _check_validation_rows(self, dm: Any) -> None:
+        """A callback that monitors a validation metric needs validation rows: without them
+        Lightning fails after the first epoch with a traceback."""
+        if len(dm.splits.val) > 0 or self._trainer is None:
+            return
+        watched = sorted(
+            {
+                str(cb.monitor)
+                for cb in self.trainer.callbacks
+                if str(getattr(cb, "monitor", None) or "").startswith("val_")
+            }
+        )
+        if watched:
+            raise ValueError(
+                f"the split has no validation rows, but {', '.join(watched)} (monitored by a "
+                "checkpoint or early-stopping callback) is computed on them; set "
+                "splitter val_fraction > 0 or remove those callbacks' monitor."
+            )
 
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
