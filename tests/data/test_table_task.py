@@ -66,6 +66,9 @@ def test_id_column_names_the_rows(tmp_path):
         ({"y": [1.0] * 29 + [np.nan]}, {}, r"1 row\(s\) have no 'y' value, first row row-29"),
         ({"y": ["a", "b", "c"] * 10}, {}, "exactly two classes; 'y' has 3"),
         ({"y": ["x", "1.5"] * 15}, {"task_type": "regression"}, r"'y' is not numeric \(row row-0"),
+        # mostly numbers, a few typos: read as a regression target, the typo named
+        ({"y": [str(i / 10) for i in range(29)] + ["<0.1"]}, {}, r"not numeric \(row row-29"),
+        ({"y": [f"{i},5" for i in range(30)]}, {}, r"decimal commas \(row row-0: '0,5'"),
         ({"y": ["a"] * 28 + ["b"] * 2}, {}, "class 'b' has 2 row"),
         ({"y": range(30)}, {"n_folds": 1}, "--n-folds must be in 2..30"),
         ({"y": [0, 1] * 15}, {"positive_class": "yes"}, "--positive-class 'yes' is not one of"),

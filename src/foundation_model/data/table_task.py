@@ -149,7 +149,9 @@ def _targets(
     if task_type == "auto":  # booleans, text, or numbers that are only 0 and 1
         zero_one = len(labels) == 2 and set(numeric.unique()) <= {0, 1}
         labelled = raw.dtype == bool or not is_number or zero_one
-        task_type = "classification" if labelled else "regression"
+        # mostly numbers with a few text cells ("<0.1", "2,2"): a regression target with typos
+        typos = len(labels) > 2 and numeric.notna().mean() >= 0.5
+        task_type = "classification" if labelled and not typos else "regression"
     if task_type == "regression":
         if not is_number:
             first = int(np.argmax(numeric.isna().to_numpy()))
@@ -162,6 +164,13 @@ def _targets(
         if not np.isfinite(values).all():
             raise ValueError(f"--data {path}: {column!r} holds infinite values; drop those rows.")
         return "regression", values, []
+    commas = pd.to_numeric(raw.astype(str).str.replace(",", ".", regex=False), errors="coerce")
+    if len(labels) != 2 and commas.notna().mean() >= 0.5:
+        raise ValueError(
+            f"--data {path}: {column!r} reads as numbers written with decimal commas (row "
+            f"{ids[0]}: {raw.iloc[0]!r}); write decimal points (e.g. 2.5) for a regression "
+            "target."
+        )
     if len(labels) != 2:
         raise ValueError(
             f"--data {path}: a classification target needs exactly two classes; {column!r} "
