@@ -178,6 +178,22 @@ def test_numeric_ids_in_a_parquet_index_are_ids_not_descriptors(trained, tmp_pat
     assert pd.read_csv(out)["id"].tolist() == [10, 11, 12, 13]
 
 
+def test_cli_predict_names_separator_encoding_and_batch_size_problems(trained, tmp_path, capsys):
+    base = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input"]
+    semi = tmp_path / "semi.csv"
+    semi.write_text("id;formula\na;GaN\n")
+    assert main([*base, str(semi)]) == 1
+    assert "separated by ';' or tabs" in capsys.readouterr().err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,formula\ncafé,GaN\n".encode("cp1252"))
+    assert main([*base, str(latin)]) == 1
+    err = capsys.readouterr().err
+    assert str(latin) in err and "not UTF-8" in err
+    with pytest.raises(SystemExit):
+        main([*base, str(semi), "--batch-size", "0"])
+    assert "--batch-size: must be at least 1" in capsys.readouterr().err
+
+
 def test_a_text_cell_among_descriptors_is_an_error_not_a_median(trained, tmp_path, capsys):
     """A typo in a descriptor table (``abc``) used to be filled with the training median
     silently; an empty cell still is."""

@@ -117,6 +117,11 @@ def _read_input(
             )
         except pd.errors.EmptyDataError as err:
             raise ValueError(f"--input {path} is empty (no header, no rows).") from err
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start}); save "
+                "it as 'CSV UTF-8'."
+            ) from None
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path).reset_index()
     raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")

@@ -43,8 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         "where `fm featurize` writes its ids, or a CSV's first column as in `fm fit` and "
         "`fm featurize` unless that column is the formula, structure or a model input)",
     )
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass")
+    p.add_argument("--batch-size", type=_positive_int, default=1024, help="rows per forward pass")
     return p
+
+
+def _positive_int(text: str) -> int:
+    """An ``int`` of at least 1 (argparse names the option on failure)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | None]:
@@ -64,6 +72,11 @@ def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | No
             return pd.read_csv(path, converters={formula_column: str}), None
     except pd.errors.EmptyDataError:
         raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as "
+            "'CSV UTF-8'."
+        ) from None
     hint = ""
     if path.suffix.lower() in STRUCTURE_SUFFIXES:
         hint = (

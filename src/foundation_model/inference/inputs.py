@@ -103,10 +103,15 @@ def prepare_inputs(
     has_formula = formula_column in table.columns
     given = any(c in table.columns for c in schema.formula.columns)
     if not has_formula and schema.formula.featurizer is not None and not given:
+        glued = [str(c) for c in table.columns if ";" in str(c) or "\t" in str(c)]
+        fix = (
+            "the file looks separated by ';' or tabs: save it with commas"
+            if glued
+            else "name the column: formula_column= in Python, --formula-column on the command line"
+        )
         raise KeyError(
             f"input: no {formula_column!r} column (and not the model's descriptor columns); "
-            f"columns are {list(table.columns)[:10]} (name the column: formula_column= in "
-            "Python, --formula-column on the command line)."
+            f"columns are {list(table.columns)[:10]} ({fix})."
         )
     formulas = table[formula_column].tolist() if has_formula else None
     if formulas is not None:
