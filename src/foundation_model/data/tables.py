@@ -27,11 +27,11 @@ def _read_csv(
 ) -> pd.DataFrame:
     """A CSV whose id column (``index_col``'s column or ``id_column``) is read as the text
     written in the file, so ids such as ``0001`` or ``2.10`` are not turned into numbers."""
+    from foundation_model.features.table_io import ids_as_text
+
     try:
-        header = pd.read_csv(path, nrows=0).columns
-        ids = header[index_col] if index_col is not None and len(header) else id_column
-        text = {ids: str} if ids is not None and ids in header else None
-        return pd.read_csv(path, index_col=index_col, dtype=text)
+        text = ids_as_text(path, id_column) if index_col == 0 or id_column else {}
+        return pd.read_csv(path, index_col=index_col, converters=text)
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:

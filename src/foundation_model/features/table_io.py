@@ -73,8 +73,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"Table not found: {path}.")
     if suffix == ".csv":  # the ids as written (``0001`` stays text)
-        header = pd.read_csv(path, nrows=0).columns
-        return pd.read_csv(path, index_col=0, dtype={header[0]: str} if len(header) else None)
+        return pd.read_csv(path, index_col=0, converters=ids_as_text(path))
     return pd.read_parquet(path, engine="pyarrow")
 
 
