@@ -139,3 +139,14 @@ def test_finished_folds_are_read_back_and_failed_ones_rerun(opts_base, tmp_path,
     run_matbench(BenchOptions(task="steels", out_dir=tmp_path, config=CONFIG, resume=False, **opts))
     assert trained == [0, 0, 1]
     assert len(list((tmp_path / "matbench_steels.folds").iterdir())) == 2
+
+
+def test_default_configs_are_found_from_another_folder(tmp_path, monkeypatch):
+    from foundation_model.workflows.matbench_bench import CONFIG_DIR, config_dir
+
+    here = config_dir()
+    assert (here / "finetune_from_base.yaml").is_file()
+    monkeypatch.chdir(tmp_path)  # no samples/ here: the source checkout's are used
+    away = config_dir()
+    assert away.is_absolute() and (away / "finetune_from_base.yaml").is_file()
+    assert away.parts[-2:] == CONFIG_DIR.parts

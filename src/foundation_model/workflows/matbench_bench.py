@@ -41,6 +41,15 @@ from foundation_model.workflows.rf_baseline import FoldPrediction, dummy_fold, r
 CONFIG_DIR = Path("samples/generated_configs")
 
 
+def config_dir() -> Path:
+    """:data:`CONFIG_DIR` of the working folder, else of this source checkout, so that the
+    default configs are found when ``fm bench`` runs from another folder."""
+    if CONFIG_DIR.is_dir():
+        return CONFIG_DIR
+    checkout = Path(__file__).resolve().parents[3] / CONFIG_DIR
+    return checkout if checkout.is_dir() else CONFIG_DIR
+
+
 @dataclass
 class BenchOptions:
     """Options of one benchmark run.
@@ -254,7 +263,7 @@ def run_matbench(opts: BenchOptions) -> dict:
 
         return run_transfer(opts, start)
     task = _load_task(opts)
-    config_path = opts.config or CONFIG_DIR / f"{task.name}.yaml"
+    config_path = opts.config or config_dir() / f"{task.name}.yaml"
     cfg = load_config(config_path)
     folds = list(range(len(task.folds))) if opts.folds is None else list(opts.folds)
     if any(not 0 <= k < len(task.folds) for k in folds):

@@ -106,9 +106,9 @@ def run_transfer(opts: Any, start: float) -> dict:
 
     from foundation_model.workflows.bench_report import holdout_share, summarize
     from foundation_model.workflows.matbench_bench import (
-        CONFIG_DIR,
         _load_task,
         add_fold,
+        config_dir,
         fold_store,
         load_config,
         task_features,
@@ -116,7 +116,7 @@ def run_transfer(opts: Any, start: float) -> dict:
     )
 
     base = PretrainedBase.read(opts.pretrained)  # a bad checkpoint fails before any work
-    recipe_path = opts.config or CONFIG_DIR / RECIPE_CONFIG
+    recipe_path = opts.config or config_dir() / RECIPE_CONFIG
     recipe_cfg = load_config(recipe_path)
     task: MatbenchTask = _load_task(opts)
     recipe = FinetuneRecipe()
