@@ -475,9 +475,11 @@ def test_a_resumed_fit_names_the_interrupted_runs_better_best(fitted, tmp_path, 
     assert str(run / "checkpoints" / "best.ckpt") in out or "version_0/checkpoints/best" in out
 
 
-def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
+@pytest.mark.parametrize("fixed_dirpath", [False, True])
+def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files, fixed_dirpath):
     """A real SIGINT: Lightning shuts down and exits 1; the CLI names the run folder and
-    the --ckpt_path to resume from."""
+    the --ckpt_path to resume from, also when the config fixes the checkpoint folder (as
+    the pretraining configs do)."""
     import os
     import signal
     import subprocess
@@ -488,6 +490,8 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
     # no early stop: only the signal may end this fit, however slow the poll below is
     settings = yaml.safe_load(cfg.read_text())
     settings["trainer"]["callbacks"][1]["init_args"]["patience"] = 100000
+    if fixed_dirpath:
+        settings["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(tmp_path / "ckpts")
     cfg.write_text(yaml.safe_dump(settings))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     argv = [sys.executable, "-m", "foundation_model.cli.main", "fit", "--config", str(cfg)]
@@ -501,6 +505,8 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     last = tmp_path / "runs" / "t" / "version_0" / "checkpoints" / "last.ckpt"
+    if fixed_dirpath:
+        last = tmp_path / "ckpts" / "last.ckpt"
     deadline = time.time() + 120
     while not last.is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
@@ -510,3 +516,4 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files):
     assert proc.returncode == 1
     assert "Interrupted. Run folder:" in err and "resume with --ckpt_path" in err
     assert "last.ckpt" in err.splitlines()[-1]
+    assert last.name in err and ("ckpts" in err) == fixed_dirpath

@@ -254,8 +254,8 @@ class FMLightningCLI(LightningCLI):
         except BaseException as err:
             if folder is not None and not existed[0]:
                 remove_failed_run(folder, remove_parent=not existed[1])
-            last = folder / "checkpoints" / "last.ckpt" if folder is not None else None
-            if subcommand == "fit" and isinstance(err, SystemExit) and last and last.is_file():
+            last = self._last_checkpoint(folder)
+            if subcommand == "fit" and isinstance(err, SystemExit) and last is not None:
                 # Lightning turns Ctrl-C into exit(1): say where the run is and how to go on
                 print(
                     f"Interrupted. Run folder: {_relative(folder)}; resume with "
@@ -271,6 +271,14 @@ class FMLightningCLI(LightningCLI):
             earlier = self._better_before_resume()
             if earlier:
                 print(earlier)
+
+    def _last_checkpoint(self, folder: Path | None) -> Path | None:
+        """The ``last.ckpt`` this fit wrote: in its checkpoint callback's folder (a config may
+        fix one, as the pretraining configs do) or in the run folder's ``checkpoints/``."""
+        callback = getattr(self.trainer, "checkpoint_callback", None)
+        folders = [Path(callback.dirpath)] if getattr(callback, "dirpath", None) else []
+        folders += [folder / "checkpoints"] if folder is not None else []
+        return next((d / "last.ckpt" for d in folders if (d / "last.ckpt").is_file()), None)
 
     def _better_before_resume(self) -> str | None:
         """A resumed fit writes into a new run folder, and Lightning then forgets the
