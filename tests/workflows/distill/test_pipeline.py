@@ -152,3 +152,25 @@ def test_the_progress_bar_ends_on_done(finished_run: Path, tmp_path: Path, capfd
     pipe.run(resume=True)
     bar = capfd.readouterr().err.split("fm distill:")[-1]
     assert "8/8" in bar and "report: done" in bar and "running" not in bar
+
+
+def test_ctrl_c_inside_lightning_is_an_interrupt(finished_run, tmp_path, monkeypatch) -> None:
+    """Lightning turns Ctrl-C during training into SystemExit(1); the step is recorded as
+    interrupted and a KeyboardInterrupt reaches the CLI, which prints how to resume."""
+    run_dir = _copy_run(finished_run, tmp_path)
+    state = DistillState.load(run_dir / "state.json")
+    del state.steps["report"]
+    state.save()
+
+    def lightning_like(pipe, directory):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise SystemExit(1) from None
+
+    monkeypatch.setitem(STEPS, "report", lightning_like)
+    pipe = tiny_pipeline(run_dir, finished_run / "seeds.extxyz")
+    with pytest.raises(KeyboardInterrupt):
+        pipe.run(resume=True)
+    record = DistillState.load(run_dir / "state.json").steps["report"]
+    assert record.status == "failed" and record.error == "interrupted (Ctrl-C)"

@@ -212,7 +212,15 @@ class DistillPipeline:
         except BaseException as err:
             record.status = "failed"
             record.error = "".join(traceback.format_exception_only(type(err), err)).strip()
+            # Lightning turns Ctrl-C during training into SystemExit(1): it is an interrupt
+            interrupted = isinstance(err, SystemExit) and isinstance(
+                err.__context__, KeyboardInterrupt
+            )
+            if interrupted:
+                record.error = "interrupted (Ctrl-C)"
             self.state.save()
+            if interrupted:  # the CLI then says the finished work is kept and how to resume
+                raise KeyboardInterrupt from err
             raise
         record.artifacts = {n: file_digest(directory / n) for n in names}
         record.info, record.status = info, "done"
