@@ -344,6 +344,16 @@ def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, tab
     assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
 
 
+def test_test_without_test_rows_is_one_line(fitted, tmp_path, capsys):
+    cfg, run = fitted
+    split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    argv = ["test", "--config", str(cfg), split, "--data.init_args.splitter.test_fraction=0"]
+    capsys.readouterr()
+    assert main([*argv, "--ckpt_path", ckpt]) == 1
+    assert "no test rows" in _one_error_line(capsys)
+
+
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):
     """Without --ckpt_path (or with last/best, which need a fit in the same process) the
     untrained weights would be scored: a one-line error instead, and no run folder."""

@@ -286,6 +286,11 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             self._align_data(*self._warm_schema)
         if stage == "fit" and dm is not None and hasattr(dm, "splits"):
             self._check_validation_rows(dm)
+        if stage == "test" and dm is not None and hasattr(dm, "splits") and not len(dm.splits.test):
+            raise ValueError(
+                "the split has no test rows, so there is nothing to test; set the splitter's "
+                "test_fraction > 0 (the training run's split), or use fm predict."
+            )
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             self.set_statistics(dm.statistics())
             if hasattr(dm, "input_schema"):
