@@ -344,6 +344,16 @@ def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, tab
     assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
 
 
+def test_a_log_folder_that_is_a_file_is_one_line(tmp_path, table_files, capsys):
+    cfg = write_config(tmp_path, table_files)
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    argv = ["fit", "--config", str(cfg), f"--trainer.logger.init_args.save_dir={blocker}"]
+    assert main(argv) == 1
+    assert "Not a directory" in _one_error_line(capsys)
+    assert blocker.read_text() == "not a folder"
+
+
 def test_test_without_test_rows_is_one_line(fitted, tmp_path, capsys):
     cfg, run = fitted
     split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"

@@ -427,7 +427,14 @@ def run_lightning_cli(argv: list[str]) -> int:
             raise
         print(f"fm {argv[0]}: error: {state_dict_mismatch(err)}", file=sys.stderr)
         return 1
-    except (ValueError, KeyError, FileNotFoundError, TypeError) as err:
+    except (
+        ValueError,
+        KeyError,
+        FileNotFoundError,
+        TypeError,
+        NotADirectoryError,  # e.g. a logger save_dir that is a file
+        PermissionError,
+    ) as err:
         if os.environ.get("FM_DEBUG"):
             raise
         print(f"fm {argv[0]}: error: {error_message(err)}", file=sys.stderr)
