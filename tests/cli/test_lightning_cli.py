@@ -344,6 +344,24 @@ def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, tab
     assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
 
 
+def test_a_checkpoint_of_another_model_class_is_one_line(fitted, tmp_path, capsys):
+    """An MLIP checkpoint given to a multi-task config (or the reverse) used to end in an
+    AttributeError deep in Lightning."""
+    import torch
+
+    cfg, _ = fitted
+    other = tmp_path / "mlip.ckpt"
+    hparams = {"_class_path": "foundation_model.backbones.MLIPFineTuneModule"}
+    torch.save(
+        {"state_dict": {}, "pytorch-lightning_version": "2.6.0", "hyper_parameters": hparams},
+        other,
+    )
+    capsys.readouterr()
+    assert main(["test", "--config", str(cfg), "--ckpt_path", str(other)]) == 1
+    line = _one_error_line(capsys)
+    assert "holds a MLIPFineTuneModule checkpoint" in line and "FlexibleMultiTaskModel" in line
+
+
 def test_a_log_folder_that_is_a_file_is_one_line(tmp_path, table_files, capsys):
     cfg = write_config(tmp_path, table_files)
     blocker = tmp_path / "afile"

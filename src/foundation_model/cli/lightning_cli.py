@@ -183,8 +183,7 @@ class FMLightningCLI(LightningCLI):
         truncated or foreign file is a one-line error naming it."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        model_cfg = self.config[subcommand].get("model") if subcommand else None
-        model = str(model_cfg.get("class_path") if hasattr(model_cfg, "get") else model_cfg)
+        model = str(self._config_model_class(subcommand) if subcommand else "")
         if (
             subcommand in ("validate", "test", "predict")
             and str(ckpt_path) in ("None", "last", "best")
@@ -216,8 +215,21 @@ class FMLightningCLI(LightningCLI):
         if not hparams:
             return
         if "_class_path" in hparams:
+            stored, wanted = str(hparams["_class_path"]), self._config_model_class(subcommand)
+            if wanted and stored.rsplit(".", 1)[-1] != wanted.rsplit(".", 1)[-1]:
+                raise ValueError(
+                    f"--ckpt_path holds a {stored.rsplit('.', 1)[-1]} checkpoint, but this config "
+                    f"builds a {wanted.rsplit('.', 1)[-1]}; use the config the checkpoint was "
+                    "trained with (its run folder's config.yaml)."
+                )
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+
+    def _config_model_class(self, subcommand: str) -> str | None:
+        """The model ``class_path`` the parsed config builds, if it names one."""
+        model = self.config[subcommand].get("model")
+        found = model.get("class_path") if hasattr(model, "get") else model
+        return str(found) if found else None
 
     def _add_instantiators(self) -> None:
         """Also rebuild a backbone from the model stored in ``--ckpt_path`` (e.g. a MACE
