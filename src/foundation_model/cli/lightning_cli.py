@@ -186,7 +186,7 @@ class FMLightningCLI(LightningCLI):
         model = str(self._config_model_class(subcommand) if subcommand else "")
         if (
             subcommand in ("validate", "test", "predict")
-            and str(ckpt_path) in ("None", "last", "best")
+            and (ckpt_path is None or str(ckpt_path) in ("last", "best"))
             and "MLIPFineTuneModule" not in model  # a pretrained potential: zero-shot is real
         ):  # no fit ran in this process, so Lightning would use the untrained weights
             raise ValueError(
@@ -215,12 +215,13 @@ class FMLightningCLI(LightningCLI):
         if not hparams:
             return
         if "_class_path" in hparams:
-            stored, wanted = str(hparams["_class_path"]), self._config_model_class(subcommand)
-            if wanted and stored.rsplit(".", 1)[-1] != wanted.rsplit(".", 1)[-1]:
+            stored = str(hparams["_class_path"]).rsplit(".", 1)[-1]
+            wanted = (self._config_model_class(subcommand) or stored).rsplit(".", 1)[-1]
+            if stored != wanted:
                 raise ValueError(
-                    f"--ckpt_path holds a {stored.rsplit('.', 1)[-1]} checkpoint, but this config "
-                    f"builds a {wanted.rsplit('.', 1)[-1]}; use the config the checkpoint was "
-                    "trained with (its run folder's config.yaml)."
+                    f"--ckpt_path holds a {stored} checkpoint, but this config builds a "
+                    f"{wanted}; use the config the checkpoint was trained with (its run "
+                    "folder's config.yaml)."
                 )
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)

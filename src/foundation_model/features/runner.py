@@ -68,8 +68,8 @@ def featurize_one(obj: Any, featurizers: list[Any]) -> list[float]:
         featurizers: instantiated matminer featurizers.
     """
     row: list[float] = []
+    n_el = len(getattr(obj, "elements", ()))
     for f in featurizers:
-        n_el = len(getattr(obj, "elements", ()))
         if type(f).__name__ == "IonProperty" and n_el > MAX_ION_PROPERTY_ELEMENTS:
             raise RuntimeError(
                 f"IonProperty refuses {n_el} elements (at most {MAX_ION_PROPERTY_ELEMENTS}: its "

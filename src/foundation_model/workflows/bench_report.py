@@ -191,6 +191,11 @@ def holdout_share(folds: list[tuple[list, list]], run: list[int]) -> float:
     return float(np.mean([len(folds[k][1]) / max(len(folds[k][0]), 1) for k in run]))
 
 
+def _network_key(result: dict) -> str | None:
+    """The entry of the run's network: the fine-tuned one in a transfer run."""
+    return next((k for k in ("model_pretrained", "model") if k in result), None)
+
+
 def paired_comparison(result: dict, level: float = 0.95) -> dict[str, dict] | None:
     """The run's network against each other entry (Dummy aside), fold by fold.
 
@@ -213,10 +218,11 @@ def paired_comparison(result: dict, level: float = 0.95) -> dict[str, dict] | No
     """
     from scipy import stats
 
-    main = next((k for k in ("model_pretrained", "model") if k in result), None)
+    main = _network_key(result)
     if main is None:
         return None
     sign = -1.0 if result["metric"] == "mae" else 1.0
+    share = result.get("holdout_share") or 1.0 / (len(result["folds_run"]) - 1 or 1)
     out: dict[str, dict] = {}
     for key in ENTRY_LABELS:
         if key in (main, "dummy", "model") or key not in result:
@@ -230,7 +236,6 @@ def paired_comparison(result: dict, level: float = 0.95) -> dict[str, dict] | No
         if k < 2:
             continue
         gain = sign * np.array([a - b for a, b in pairs], dtype=np.float64)
-        share = result.get("holdout_share") or 1.0 / (len(result["folds_run"]) - 1 or 1)
         half = stats.t.ppf(0.5 + level / 2, k - 1) * np.sqrt((1.0 / k + share) * gain.var(ddof=1))
         out[key] = {
             "mean_gain": float(gain.mean()),
@@ -246,7 +251,7 @@ def _paired_lines(result: dict) -> list[str]:
     paired = result.get("paired")
     if not paired:
         return []
-    main = "model_pretrained" if "model_pretrained" in result else "model"
+    main = _network_key(result) or "model"
     lines = [
         "",
         f"{ENTRY_LABELS[main]} against each control, fold by fold (gain: positive when "
