@@ -173,6 +173,17 @@ def test_bad_yaml_key_and_bad_yaml(tmp_path, table_files, capsys):
     assert main(["fit", "--config", str(broken)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(broken) in err[0] and "<unicode string>" not in err[0]
+    tabbed = tmp_path / "tabbed.yaml"
+    tabbed.write_text("model:\n\tclass_path: x\n")
+    assert main(["fit", "--config", str(tabbed)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "replace the tab characters" in err[0], err
+    for text in ("", "# nothing yet\n\n"):
+        broken.write_text(text)
+        assert main(["fit", "--config", str(broken)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "holds no settings" in err[0], err
+        assert "samples/generated_configs/" in err[0]
     assert main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml" in capsys.readouterr().err
     with pytest.raises(SystemExit) as help_exit:  # help still prints and exits cleanly
@@ -380,6 +391,38 @@ def test_test_without_test_rows_is_one_line(fitted, tmp_path, capsys):
     capsys.readouterr()
     assert main([*argv, "--ckpt_path", ckpt]) == 1
     assert "no test rows" in _one_error_line(capsys)
+
+
+def test_test_on_another_split_of_the_training_table_is_refused(fitted, tmp_path, capsys):
+    """Other splitter settings on the same table would put training rows in the test split
+    and flatter the score: one line naming the split; the run's own split still tests."""
+    cfg, run = fitted
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    stored = torch.load(ckpt, weights_only=False)["fm_split"]
+    assert stored["n_train"] + stored["n_val"] + stored["n_test"] == stored["n_rows"]
+    split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"
+    for argv in (["test"], ["validate"]):
+        capsys.readouterr()
+        other_seed = [split, "--data.init_args.splitter.seed=7", "--ckpt_path", ckpt]
+        assert main([*argv, "--config", str(cfg), *other_seed]) == 1
+        line = _one_error_line(capsys)
+        part = "test" if argv == ["test"] else "val"
+        assert f"fm {argv[0]}: the {part} split" in line and "config.yaml" in line, line
+    assert main(["test", "--config", str(cfg), "--ckpt_path", ckpt]) == 0
+
+
+def test_model_args_the_checkpoint_replaces_are_named(fitted, capsys):
+    """The weights need the checkpoint's architecture, so its hyperparameters win over the
+    config's; a config that asks for something else is told so, the run's own is not."""
+    cfg, run = fitted
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    capsys.readouterr()
+    assert main(["test", "--config", str(cfg), "--ckpt_path", ckpt]) == 0
+    assert "replace the config's" not in capsys.readouterr().err
+    wider = "--model.init_args.deposit_dim=12"
+    assert main(["test", "--config", str(cfg), wider, "--ckpt_path", ckpt]) == 0
+    err = capsys.readouterr().err
+    assert "replace the config's model arguments: deposit_dim: 12 -> 8" in err, err
 
 
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):

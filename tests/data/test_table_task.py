@@ -94,3 +94,11 @@ def test_unreadable_formulas_are_counted_and_the_first_named(tmp_path):
         table_task(path, "y")
     with pytest.raises(FileNotFoundError, match="file not found"):
         table_task(tmp_path / "nope.csv", "y")
+
+
+def test_the_formula_nan_is_sodium_nitride_not_a_missing_value(tmp_path):
+    path = tmp_path / "nitrides.csv"
+    rows = "".join(f"{f},{i}\n" for i, f in enumerate(["NaN", "Li3N"] * 3))
+    path.write_text("formula,y\n" + rows)
+    task = table_task(str(path), "y", n_folds=2)
+    assert list(task.table["formula"][:2]) == ["NaN", "Li3N"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from foundation_model.data import CompoundDataModule
-from foundation_model.data.tables import load_table
+from foundation_model.data.tables import load_table, parse_sequence
 from foundation_model.models.task_head import RegressionTask
 
 
@@ -67,3 +67,25 @@ def test_ids_are_read_as_the_text_in_the_file(tmp_path, id_column):
     df = load_table(path, "attributes_source", id_column=id_column)
     assert list(df.index) == ["0001", "2.1", "2.10", "1e3"]
     assert df["y"].iloc[:3].tolist() == [1.5, 2.5, 3.5] and pd.isna(df["y"].iloc[3])
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [("[1.5, 2, 3]", [1.5, 2.0, 3.0]), ("1.5;2;3", [1.5, 2.0, 3.0]), ("", None), (None, None)],
+)
+def test_sequence_cells_in_both_written_forms(cell, expected):
+    assert parse_sequence(cell, "attributes_source", "r1") == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ("1.5,2,3", "JSON list"),  # commas without brackets
+        ('["a", "b"]', "not all numbers"),
+        ("[1, NaN]", "NaN/inf inside a sequence"),
+    ],
+)
+def test_bad_sequence_cells_name_the_row_and_the_format(cell, words):
+    with pytest.raises(ValueError, match="row 'r1'") as err:
+        parse_sequence(cell, "attributes_source", "r1")
+    assert words in str(err.value)

@@ -122,6 +122,11 @@ def test_load_and_predict_formulas_from_the_checkpoint_alone(trained):
     assert ((df["ionic_entropy"] >= 0) & (df["ionic_entropy"] <= np.log(2) + 1e-6)).all()
     curves = [json.loads(s) for s in df["cp_sequence"]]
     assert all(len(c) == 3 for c in curves)  # the training points are the default
+    from pymatgen.core import Composition
+
+    comps = p.predict([Composition("Fe2O3"), Composition({"Ga": 1, "N": 1}), "NaCl"])
+    assert comps["formula"].tolist() == ["Fe2O3", "Ga1N1", "NaCl"]
+    assert np.allclose(comps["gap_value"], df["gap_value"])  # the same rows as text
 
 
 def test_cli_predict_input_writes_predictions_and_errors(trained, tmp_path):

@@ -20,6 +20,7 @@ def test_parse_formulas():
 
 def test_read_input_csv():
     table = P.read_input_csv(b'formula,T\nFe2O3,"[300, 400]"\n')
+    assert list(P.read_input_csv(b"formula\nNaN\n")["formula"]) == ["NaN"]  # Na + N
     assert table["formula"].tolist() == ["Fe2O3"]
     with pytest.raises(UserInputError, match="no 'formula' column"):
         P.read_input_csv(b"name\nFe2O3\n")

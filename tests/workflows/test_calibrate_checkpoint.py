@@ -139,6 +139,13 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, table_files
     ]
     assert main(no_val) == 2
     assert "validation rows" in capsys.readouterr().err
+    reseeded = [*base, "--output", str(new)]
+    reseeded += [
+        '--data.init_args.splitter={"class_path": "foundation_model.data.RandomSplitter", '
+        '"init_args": {"seed": 7}}'
+    ]
+    assert main(reseeded) == 2  # training rows would calibrate σ: too small on new data
+    assert "fm calibrate: the val split" in capsys.readouterr().err
     assert sorted(p.name for p in trained["tmp"].glob("*.ckpt")) == ["o.ckpt"]
 
 

@@ -144,6 +144,38 @@ def default_progress_bar() -> Any:
     return TQDMProgressBar(refresh_rate=PROGRESS_REFRESH_STEPS)
 
 
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{dotted key: leaf}`` of nested namespaces, dicts and lists (list items by index)."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out |= _flat(v, f"{prefix}{k}.")
+        return out
+    if isinstance(value, (list, tuple)):
+        out = {}
+        for i, v in enumerate(value):
+            out |= _flat(v, f"{prefix}{i}.")
+        return out or {prefix.rstrip("."): []}
+    return {prefix.rstrip("."): str(value) if isinstance(value, Path) else value}
+
+
+def _replaced_model_args(config_model: Any, stored: dict[str, Any]) -> list[str]:
+    """``key: config value -> checkpoint value`` for every model argument the config sets
+    (not None) to something else than the checkpoint stored (its ``dict_kwargs`` or
+    ``init_args``)."""
+    if config_model is None:
+        return []
+    mine = _flat(config_model)
+    theirs = _flat({"init_args": stored.get("dict_kwargs", stored.get("init_args", {}))})
+    out = []
+    for key, value in mine.items():
+        if key.startswith("init_args.") and value is not None and theirs.get(key, value) != value:
+            out.append(f"{key.removeprefix('init_args.')}: {value!r} -> {theirs[key]!r}")
+    return out
+
+
 class FMLightningCLI(LightningCLI):
     """LightningCLI that links data-derived values into the model and adds fm's callbacks.
 
@@ -224,6 +256,13 @@ class FMLightningCLI(LightningCLI):
                     "folder's config.yaml)."
                 )
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        replaced = _replaced_model_args(self.config[subcommand].get("model"), hparams)
+        if replaced:  # the checkpoint's weights need its own architecture: say what changed
+            print(
+                f"fm {subcommand}: --ckpt_path's stored hyperparameters replace the config's "
+                f"model arguments: {'; '.join(replaced)}",
+                file=sys.stderr,
+            )
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
 
     def _config_model_class(self, subcommand: str) -> str | None:

@@ -102,9 +102,38 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
         text = f"{key['key']}: {text}" if key else text
     elif key:
         text = f"{key['key']}: {text[key.end() :]}"
+    if "found character '\\t'" in message or (
+        "cannot start any token" in message and _has_tab(files)
+    ):
+        text += " (YAML indents with spaces; replace the tab characters)"
+    if text.startswith("Unexpected config:") and files and _no_settings(files[-1]):
+        text = f"config {files[-1]} holds no settings (empty or only comments)"
+        sample = "samples/" + (command.split()[0] if " " in command else "generated_configs")
+        return f"{text}; start from a sample in {sample}/."
     about_the_file = "Problems parsing config" in text or text.startswith("config:")
     if "NestedArg" in message or _overridden(message, argv):  # from a command-line override
         text += " (command-line argument)"
     elif where and not about_the_file:
         text += f" (config {where})"
     return f"{text}. `fm {command} --help` lists the options."
+
+
+def _text_of(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _has_tab(files: list[str]) -> bool:
+    """Whether one of the config files has a tab at the start of a line's indentation."""
+    return any(re.search(r"^[ ]*\t", _text_of(f) or "", re.MULTILINE) for f in files)
+
+
+def _no_settings(path: str) -> bool:
+    """Whether a config file is empty or holds only comments and blank lines."""
+    text = _text_of(path)
+    if text is None:
+        return False
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())

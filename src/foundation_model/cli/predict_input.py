@@ -3,10 +3,11 @@ a checkpoint alone (no config, no hand featurizing).
 
 The input needs a formula column (optionally structures, structure descriptors, or per-row
 sequence points). Rows that cannot be parsed or featurized go to ``<output>.errors.csv``
-with their reason; the others are predicted. Columns: ``formula``, ``<task>_value``,
-``<task>_std``, ``<task>_probabilities_<class>``, ``<task>_label``, ``<task>_entropy``,
-``<task>_sequence`` (+ ``_sequence_std``, ``_sequence_x``), and ``structure_used`` for
-models trained with structures.
+with their reason (``row``: the 0-based position among the input's data rows, blank lines
+not counted; ``id``: the row's id); the others are predicted. Columns: ``formula``,
+``<task>_value``, ``<task>_std``, ``<task>_probabilities_<class>``, ``<task>_label``,
+``<task>_entropy``, ``<task>_sequence`` (+ ``_sequence_std``, ``_sequence_x``), and
+``structure_used`` for models trained with structures.
 """
 
 from __future__ import annotations

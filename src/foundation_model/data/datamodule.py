@@ -22,6 +22,7 @@ from foundation_model.data.input_schema import (
     training_fill,
 )
 from foundation_model.data.scalers import masked_mean_std
+from foundation_model.data.split_fingerprint import split_fingerprint
 from foundation_model.data.splitters import RandomSplitter, SplitIndices, Splitter
 from foundation_model.data.statistics import DataStatistics
 from foundation_model.data.tables import load_table, require_columns
@@ -231,6 +232,12 @@ class CompoundDataModule(pl.LightningDataModule):
         """``train``/``val``/``test`` (or ``""``) for every row."""
         self._ensure_loaded()
         return self.splits.labels(len(self.ids))
+
+    def split_fingerprint(self) -> dict[str, Any]:
+        """Digests of the row ids and of each split's ids (kept in checkpoints; see
+        :mod:`foundation_model.data.split_fingerprint`)."""
+        self._ensure_loaded()
+        return split_fingerprint(self.ids, self.splits)
 
     def statistics(self) -> DataStatistics:
         """Feature and target statistics of the train split (what the model's scalers load)."""

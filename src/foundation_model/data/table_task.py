@@ -57,7 +57,9 @@ def table_task(
     if task_type not in TASK_TYPES:
         raise ValueError(f"--task-type must be one of {list(TASK_TYPES)}, got {task_type!r}.")
     path = Path(path)
-    df = load_table(path, "--data", id_column=id_column, first_column_ids=False)
+    df = load_table(
+        path, "--data", id_column=id_column, first_column_ids=False, text_columns=(formula_column,)
+    )
     missing = [c for c in (formula_column, target) if c not in df.columns]
     if missing:
         raise KeyError(

@@ -23,14 +23,20 @@ _READERS = {
 
 
 def _read_csv(
-    path: Path, what: str, index_col: int | None, id_column: str | None = None
+    path: Path,
+    what: str,
+    index_col: int | None,
+    id_column: str | None = None,
+    text_columns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """A CSV whose id column (``index_col``'s column or ``id_column``) is read as the text
-    written in the file, so ids such as ``0001`` or ``2.10`` are not turned into numbers."""
+    """A CSV whose id column (``index_col``'s column or ``id_column``) and ``text_columns``
+    are read as the text written in the file, so ids such as ``0001`` or ``2.10`` are not
+    turned into numbers, nor the formula ``NaN`` (Na + N) into a missing value."""
     from foundation_model.features.table_io import ids_as_text
 
     try:
         text = ids_as_text(path, id_column) if index_col == 0 or id_column else {}
+        text |= dict.fromkeys(text_columns, str)
         return pd.read_csv(path, index_col=index_col, converters=text)
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
@@ -45,6 +51,7 @@ def load_table(
     id_column: str | None = None,
     require_rows: bool = True,
     first_column_ids: bool = True,
+    text_columns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Load a table from a DataFrame, CSV, Parquet or pickled DataFrame.
 
@@ -58,6 +65,8 @@ def load_table(
         require_rows: a table without rows (an empty file, a header only) is an error.
         first_column_ids: without ``id_column``, read a CSV's first column as the ids
             (False: every CSV column stays a column and the ids are the row numbers).
+        text_columns: CSV columns read as the text in the file (e.g. a formula column:
+            ``NaN`` is sodium nitride, not a missing value; an empty cell stays empty).
 
     Raises:
         ValueError: one line naming the role and the file, e.g. for an empty CSV.
@@ -81,7 +90,7 @@ def load_table(
             )
         if kind == "csv":
             index_col = 0 if first_column_ids and not id_column else None
-            df = _read_csv(path, what, index_col, id_column)
+            df = _read_csv(path, what, index_col, id_column, text_columns)
         elif kind == "parquet":
             df = pd.read_parquet(path)
         else:
@@ -134,10 +143,16 @@ def parse_sequence(cell: Any, what: str, row: str) -> list[float] | None:
             )
         except (ValueError, json.JSONDecodeError) as err:
             raise ValueError(
-                f"{what}: row {row!r}: cannot parse sequence {text[:40]!r} ({err})."
+                f"{what}: row {row!r}: cannot parse sequence {text[:40]!r} ({err}); write it "
+                "as a JSON list ([1.5, 2, 3]) or as numbers separated by ';' (1.5;2;3)."
             ) from err
         cell = parsed
-    values = np.asarray(cell, dtype=np.float64).ravel()
+    try:
+        values = np.asarray(cell, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{what}: row {row!r}: the sequence {str(cell)[:40]!r} is not all numbers ({err})."
+        ) from err
     if values.size == 0:
         return None
     if not np.isfinite(values).all():

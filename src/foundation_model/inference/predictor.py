@@ -109,12 +109,21 @@ class Predictor:
         self, inputs: Sequence[str] | pd.Series | pd.DataFrame, formula_column: str
     ) -> pd.DataFrame:
         if isinstance(inputs, pd.DataFrame):
-            return inputs.reset_index(drop=True)
-        if isinstance(inputs, pd.Series):
-            return pd.DataFrame({formula_column: inputs.to_list()})
-        if isinstance(inputs, str):
-            inputs = [inputs]
-        return pd.DataFrame({formula_column: list(inputs)})
+            table = inputs.reset_index(drop=True)
+        else:
+            if isinstance(inputs, pd.Series):
+                inputs = inputs.to_list()
+            elif isinstance(inputs, str):
+                inputs = [inputs]
+            table = pd.DataFrame({formula_column: list(inputs)})
+        if formula_column in table.columns:  # pymatgen Compositions as their formula text
+            from pymatgen.core import Composition
+
+            table[formula_column] = [
+                f.formula.replace(" ", "") if isinstance(f, Composition) else f
+                for f in table[formula_column]
+            ]
+        return table
 
     def predict_with_errors(
         self,
@@ -126,8 +135,8 @@ class Predictor:
         """Predict every row that can be prepared; ``(predictions, errors)``.
 
         Args:
-            inputs: formulas (a list, or a Series whose index labels the outputs), or a
-                table with a formula column (optionally structures,
+            inputs: formulas (text or pymatgen ``Composition``; a list, or a Series whose
+                index labels the outputs), or a table with a formula column (optionally structures,
                 structure descriptors, or per-row sequence points in each sequence task's
                 ``x_column``).
             formula_column: the formula column of a table.

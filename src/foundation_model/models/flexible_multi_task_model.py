@@ -198,6 +198,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             )
             self.register_buffer("sigma_distance_weights", torch.zeros(len(self.task_specs)))
         self.input_schema: dict[str, Any] | None = None
+        # digests of the rows the fit trained / validated / tested on (``fm_split``)
+        self.split_record: dict[str, Any] | None = None
         self.loss_weighting = UncertaintyWeighting(
             [t.name for t in self.task_specs],
             {t.name: t.loss_weight for t in self.task_specs},
@@ -295,6 +297,22 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             self.set_statistics(dm.statistics())
             if hasattr(dm, "input_schema"):
                 self.input_schema = dm.input_schema()
+            if hasattr(dm, "split_fingerprint"):
+                self.split_record = dm.split_fingerprint()
+
+    def _check_split(self, stored: dict[str, Any] | None) -> None:
+        """A checkpoint loaded to resume, validate or test on the table it was trained on
+        must see that run's split (see :mod:`foundation_model.data.split_fingerprint`)."""
+        dm = self._datamodule()
+        if stored is not None and dm is not None and hasattr(dm, "split_fingerprint"):
+            from foundation_model.data.split_fingerprint import check_same_split
+
+            fn = str(getattr(self.trainer.state.fn, "value", self.trainer.state.fn))
+            part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
+            if part is not None:
+                check_same_split(stored, dm.split_fingerprint(), part, f"fm {fn}")
+        if stored is not None:
+            self.split_record = stored
 
     def _check_validation_rows(self, dm: Any) -> None:
         """A callback that monitors a validation metric needs validation rows: without them
@@ -674,6 +692,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         checkpoint["fm_tasks"] = [t.to_dict() for t in self.task_specs]
         if self.input_schema is not None:
             checkpoint["fm_input_schema"] = self.input_schema
+        if self.split_record is not None:
+            checkpoint["fm_split"] = self.split_record
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = [TaskSpec.from_dict(t) for t in checkpoint.get("fm_tasks", [])]
@@ -685,6 +705,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         if checkpoint.get("fm_input_schema") is not None:
             self.input_schema = checkpoint["fm_input_schema"]
             self._align_data(self.input_schema, "the checkpoint")
+        self._check_split(checkpoint.get("fm_split"))
         key = "encoder.formula.layers.0.linear.weight"
         got = checkpoint.get("state_dict", {}).get(key)
         if got is not None and got.shape != self.state_dict()[key].shape:

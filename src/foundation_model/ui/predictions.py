@@ -91,7 +91,7 @@ def read_input_csv(
             them needs no formula column (the predictor reads the descriptors as given).
     """
     try:
-        table = pd.read_csv(io.BytesIO(data))
+        table = pd.read_csv(io.BytesIO(data), converters={formula_column: str})  # NaN: Na + N
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise UserInputError(f"The upload could not be read as CSV: {exc}") from exc
     if formula_column not in table.columns:

@@ -140,6 +140,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
     """
     import lightning.pytorch as pl
 
+    from foundation_model.data.split_fingerprint import check_same_split
     from foundation_model.inference.predictor import model_from_checkpoint
     from foundation_model.models.components.latent_distance import LatentDistance
     from foundation_model.utils.atomic import save_torch
@@ -165,6 +166,8 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
             f"{len(dm.splits.val)} validation rows; σ is fitted on validation rows and kept "
             "training rows, so give the config the training run's split."
         )
+    for part in ("val", "test"):  # σ is fitted on the run's validation rows, scored on its test
+        check_same_split(ckpt.get("fm_split"), dm.split_fingerprint(), part, "fm calibrate")
 
     assert model.latent_distance is not None
     kept = LatentDistance.choose_rows(dm.splits.train, opts.rows)
