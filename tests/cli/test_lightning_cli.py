@@ -309,7 +309,7 @@ def _one_error_line(capsys) -> str:
     return err[0]
 
 
-def test_fit_prints_its_run_folder(tmp_path, table_files, capsys):
+def test_fit_prints_its_run_folder(tmp_path, table_files, capsys, monkeypatch):
     cfg = write_config(tmp_path, table_files)
     assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
     out = capsys.readouterr().out
@@ -318,6 +318,11 @@ def test_fit_prints_its_run_folder(tmp_path, table_files, capsys):
     assert f"Best checkpoint: {run / 'checkpoints' / 'best.ckpt'}" in out
     assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
     assert f"Run folder: {run.parent / 'version_1'}" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # under the working directory both lines are relative to it
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0
+    out = capsys.readouterr().out
+    assert f"Run folder: {Path('runs/t/version_2')}\n" in out
+    assert f"Best checkpoint: {Path('runs/t/version_2/checkpoints/best.ckpt')}" in out
 
 
 BAD_CHECKPOINTS = [  # (command, file content, problem named)
@@ -423,6 +428,32 @@ def test_model_args_the_checkpoint_replaces_are_named(fitted, capsys):
     assert main(["test", "--config", str(cfg), wider, "--ckpt_path", ckpt]) == 0
     err = capsys.readouterr().err
     assert "replace the config's model arguments: deposit_dim: 12 -> 8" in err, err
+
+
+def test_a_class_named_by_its_short_or_full_path_is_not_a_replacement():
+    from jsonargparse import Namespace
+
+    from foundation_model.cli.lightning_cli import _replaced_model_args
+
+    config = Namespace(
+        class_path="foundation_model.models.FlexibleMultiTaskModel",
+        init_args=Namespace(
+            loss=Namespace(class_path="foundation_model.models.task_head.RegressionTask"),
+            width=[16, 8],
+            lr=0.001,
+        ),
+    )
+    full = "foundation_model.models.task_head.regression.RegressionTask"
+    same = {"dict_kwargs": {"loss": {"class_path": full}, "width": (16, 8), "lr": 1e-3}}
+    assert _replaced_model_args(config, same) == []
+    other = {"dict_kwargs": {"loss": {"class_path": "x.Y"}, "width": [16], "lr": 1e-3}}
+    named = "'foundation_model.models.task_head.RegressionTask'"
+    assert _replaced_model_args(config, other) == [
+        f"loss.class_path: {named} -> 'x.Y'",
+        "width: [16, 8] -> [16]",
+    ]
+    other["dict_kwargs"]["lr"] = 0.01
+    assert _replaced_model_args(config, other)[-1] == "lr: 0.001 -> 0.01"
 
 
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):

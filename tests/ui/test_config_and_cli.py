@@ -273,7 +273,7 @@ def test_datagen_check_runs_the_pipelines_element_check():
     with pytest.raises(UserInputError) as err:
         datagen.check(config)
     message = error_message(err.value)
-    assert "EMTSpec has no parameters for ['Fe', 'Si']" in message
+    assert "EMT (ASE's effective-medium potential) has no parameters for ['Fe', 'Si']" in message
     assert "\n" not in message and "ValueError" not in message
     datagen.check(dg.datagen_config(dg.DatagenChoices()))  # Cu, Al: accepted
 
@@ -288,7 +288,10 @@ def test_distill_check_runs_the_pipelines_budget_and_element_checks(tmp_path):
     with pytest.raises(UserInputError, match=r"oracle budget \(1\) is below"):
         distill.check(low)
     fe_si = dc.distill_config(cu_al, dc.DistillChoices(elements=["Fe", "Si"]), output_dir=out)
-    with pytest.raises(UserInputError, match=r"EMTSpec has no parameters for \['Fe', 'Si'\]"):
+    with pytest.raises(
+        UserInputError,
+        match=r"EMT \(ASE's effective-medium potential\) has no parameters for \['Fe', 'Si'\]",
+    ):
         distill.check(fe_si)
     distill.check(dc.distill_config(cu_al, dc.DistillChoices(), output_dir=out))
     assert not (tmp_path / "run").exists()  # checking writes nothing

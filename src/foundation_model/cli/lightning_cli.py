@@ -145,7 +145,8 @@ def default_progress_bar() -> Any:
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{dotted key: leaf}`` of nested namespaces, dicts and lists (list items by index)."""
+    """``{dotted key: leaf}`` of nested namespaces, dicts and lists (items of lists that hold
+    namespaces or dicts by index; a list of plain values is one leaf)."""
     if hasattr(value, "as_dict"):
         value = value.as_dict()
     if isinstance(value, dict):
@@ -153,11 +154,15 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
         for k, v in value.items():
             out |= _flat(v, f"{prefix}{k}.")
         return out
+    if isinstance(value, (list, tuple)) and not any(
+        hasattr(v, "as_dict") or isinstance(v, (dict, list, tuple)) for v in value
+    ):
+        return {prefix.rstrip("."): [str(v) if isinstance(v, Path) else v for v in value]}
     if isinstance(value, (list, tuple)):
         out = {}
         for i, v in enumerate(value):
             out |= _flat(v, f"{prefix}{i}.")
-        return out or {prefix.rstrip("."): []}
+        return out
     return {prefix.rstrip("."): str(value) if isinstance(value, Path) else value}
 
 
@@ -171,9 +176,25 @@ def _replaced_model_args(config_model: Any, stored: dict[str, Any]) -> list[str]
     theirs = _flat({"init_args": stored.get("dict_kwargs", stored.get("init_args", {}))})
     out = []
     for key, value in mine.items():
-        if key.startswith("init_args.") and value is not None and theirs.get(key, value) != value:
-            out.append(f"{key.removeprefix('init_args.')}: {value!r} -> {theirs[key]!r}")
+        if not key.startswith("init_args.") or value is None or key not in theirs:
+            continue
+        other = theirs[key]
+        if key.endswith("class_path"):  # `pkg.Cls` and `pkg.module.Cls` are one class
+            value, other = _resolved_class(value), _resolved_class(other)
+        if value != other:
+            out.append(f"{key.removeprefix('init_args.')}: {mine[key]!r} -> {theirs[key]!r}")
     return out
+
+
+def _resolved_class(path: Any) -> Any:
+    """The object a ``class_path`` names (the text itself when it does not import)."""
+    if not isinstance(path, str) or "." not in path:
+        return path
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return path
 
 
 class FMLightningCLI(LightningCLI):
@@ -316,7 +337,7 @@ class FMLightningCLI(LightningCLI):
                 )
             raise
         if folder is not None and folder.exists():
-            print(f"Run folder: {folder}")
+            print(f"Run folder: {_relative(folder)}")
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")
         if subcommand == "fit" and best:
             print(f"Best checkpoint: {_relative(Path(best))}")

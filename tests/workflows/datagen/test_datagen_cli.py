@@ -219,7 +219,7 @@ def test_dask_local_cluster_run(tmp_path: Path) -> None:
         ("--sample.descriptor.species=[Cu]", "miss ['Al']"),
         (
             "--generate.generators.elements=[Cu,Fe]",
-            "EMTSpec has no parameters for ['Fe']",
+            "EMT (ASE's effective-medium potential) has no parameters for ['Fe']",
         ),
     ],
 )

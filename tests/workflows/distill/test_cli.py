@@ -85,7 +85,7 @@ def test_mlip_spec_checks_its_model_up_front(tmp_path: Path) -> None:
         (["--oracle.init_args.budget=3"], "is below the labels active learning needs"),
         (
             ["--pool.init_args.generators.init_args.elements=[Cu,Fe]"],
-            "EMTSpec has no parameters for ['Fe']",
+            "EMT (ASE's effective-medium potential) has no parameters for ['Fe']",
         ),
     ],
 )

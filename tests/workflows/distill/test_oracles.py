@@ -51,7 +51,9 @@ def test_emt_oracle_labels_like_emt_and_counts_calls() -> None:
 def test_elements_the_method_lacks_are_refused_before_any_call() -> None:
     oracle = EMTOracle(budget=10)
     structures = [*_cells(1), bulk("Fe", "bcc", 2.87)]  # EMT has no iron
-    with pytest.raises(ValueError, match=r"EMTSpec has no parameters for \['Fe'\]"):
+    with pytest.raises(
+        ValueError, match=r"EMT \(ASE's effective-medium potential\) has no parameters for \['Fe'\]"
+    ):
         oracle.compute_batch(structures)
     assert oracle.calls == 0 and oracle.remaining == 10
 

@@ -45,6 +45,26 @@ def test_full_run_writes_every_artifact(finished_run: Path) -> None:
         assert record.directory.endswith(record.config_hash[:10]) and name in record.directory
 
 
+def test_the_run_folder_names_its_final_student(finished_run: Path, tmp_path: Path) -> None:
+    from foundation_model.workflows.distill.student import current_student, student_calculator
+
+    pipe = tiny_pipeline(finished_run / "run", finished_run / "seeds.extxyz")
+    final = pipe.artifact("delta", "student")
+    assert current_student(pipe.output_dir) == final
+    assert current_student(final) == final
+    calc = student_calculator(pipe.output_dir)
+    assert calc.elements == json.loads((final / "student.json").read_text())["elements"]
+    with pytest.raises(FileNotFoundError, match="no fm distill run"):
+        current_student(tmp_path)
+    unfinished = _copy_run(finished_run, tmp_path)
+    state = json.loads((unfinished / "state.json").read_text())
+    for step in ("student", "delta"):
+        state["steps"][step]["status"] = "running"
+    (unfinished / "state.json").write_text(json.dumps(state))
+    with pytest.raises(FileNotFoundError, match="no finished student yet"):
+        current_student(unfinished)
+
+
 def _copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src / "run", dst / "run")
     return dst / "run"

@@ -19,6 +19,24 @@ from foundation_model.workflows.distill.sn2 import SN2PathGenerator, sn2_geometr
 from foundation_model.workflows.distill.surrogate_md import SurrogateMD
 
 
+def test_a_pool_smaller_than_the_samples_asked_for_is_kept_with_a_warning(capsys) -> None:
+    pytest.importorskip("dscribe")
+    stage = PoolStage(
+        generators=[
+            AlloyGenerator(["Cu", "Al"], [0.75, 0.25], supercell=[2, 2, 1], n_structures=4)
+        ],
+        sampler=DIRECTSampler(
+            n_samples=10,
+            descriptor=SOAPDescriptor(r_cut=4.0, n_max=3, l_max=2, species=["Al", "Cu"]),
+        ),
+        cutoff=3.0,
+    )
+    pool, info = stage.run(TaskExecutor(progress=False), seed=0)
+    assert info["pool"] == len(pool) == 4 - info["duplicates_removed"]
+    err = capsys.readouterr().err
+    assert f"n_samples=10 but the pool has {len(pool)} distinct structures" in err
+
+
 def test_pool_from_generators_and_direct() -> None:
     pytest.importorskip("dscribe")
     stage = PoolStage(

@@ -84,7 +84,8 @@ class EMTSpec(CalculatorSpec):
         missing = sorted(set(elements) - set(parameters))
         if missing:
             raise ValueError(
-                f"EMTSpec has no parameters for {missing}; EMT knows {sorted(parameters)}."
+                f"EMT (ASE's effective-medium potential) has no parameters for {missing}; it knows "
+                f"{sorted(parameters)}."
             )
 
     @property

@@ -11,6 +11,7 @@ stored unlabelled: labels come from the oracle (step 2) or the teacher (step 5).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,6 +98,14 @@ class PoolStage:
         frames, info["duplicates_removed"] = remove_duplicates(frames)
         if self.sampler is not None and len(frames) > self.sampler.n_samples:
             frames = [frames[i] for i in self.sampler.select(frames, seed)]
+        elif self.sampler is not None and len(frames) < self.sampler.n_samples:
+            print(  # as fm datagen says it: the pool is smaller than asked for
+                f"[fm distill] warning: pool.sampler n_samples={self.sampler.n_samples} but "
+                f"the pool has {len(frames)} distinct structures; kept them all (more "
+                "structures, steps or temperatures give more)",
+                file=sys.stderr,
+                flush=True,
+            )
         info["pool"] = len(frames)
         return [_unlabelled(a) for a in frames], info
 

@@ -122,8 +122,14 @@ def student_calculator(directory: str | Path, active_set: bool = True) -> Any:
     reference energies are added back to its energies. Otherwise ``student.yace`` is used
     and ``gamma`` is NaN (unknown, not zero). Slabs and wires work: they are evaluated as
     their periodic equivalent (:func:`.periodic.ace_structure`).
+
+    Args:
+        directory: a saved student folder (``<step>/student``), or a ``fm distill``
+            ``output_dir``: its current final student (the delta-corrected one, else the
+            plain student) as recorded in the run's ``state.json``.
+        active_set: evaluate with the active set (gives ``gamma``) when there is one.
     """
-    directory = Path(directory)
+    directory = current_student(Path(directory))
     asi = directory / "student.asi"
     meta = json.loads((directory / "student.json").read_text())
     if not (active_set and asi.is_file()):
@@ -135,6 +141,35 @@ def student_calculator(directory: str | Path, active_set: bool = True) -> Any:
     calc.reference = dict(zip(meta["elements"], meta["reference_energies"], strict=True))
     calc.set_active_set(str(asi))
     return calc
+
+
+def current_student(directory: Path) -> Path:
+    """``directory`` itself when it holds a student, else the final student of the
+    ``fm distill`` run it is the output folder of (older step folders of resumed runs with
+    other settings stay beside it, so the name alone does not tell which is current).
+
+    Raises:
+        FileNotFoundError: one line, when neither is there.
+    """
+    if (directory / "student.json").is_file():
+        return directory
+    if not (directory / "state.json").is_file():
+        raise FileNotFoundError(
+            f"{directory} holds no student (student.json) and no fm distill run "
+            "(state.json); give a '<run>/7_delta-<hash>/student' folder or the run's output_dir."
+        )
+    from foundation_model.workflows.run_state_file import read_state
+
+    steps = read_state(directory / "state.json", "distill").get("steps", {})
+    for step in ("delta", "student"):
+        record = steps.get(step) or {}
+        found = directory / str(record.get("directory", "")) / "student"
+        if record.get("status") == "done" and (found / "student.json").is_file():
+            return found
+    raise FileNotFoundError(
+        f"{directory}: the fm distill run has no finished student yet; run it to the end "
+        "(fm distill --config ... --resume)."
+    )
 
 
 def _student_calculator_class() -> type:
