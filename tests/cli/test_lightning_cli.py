@@ -412,7 +412,7 @@ def test_test_on_another_split_of_the_training_table_is_refused(fitted, tmp_path
         assert main([*argv, "--config", str(cfg), *other_seed]) == 1
         line = _one_error_line(capsys)
         part = "test" if argv == ["test"] else "val"
-        assert f"fm {argv[0]}: the {part} split" in line and "config.yaml" in line, line
+        assert f"fm {argv[0]}: error: the {part} split" in line and "config.yaml" in line, line
     assert main(["test", "--config", str(cfg), "--ckpt_path", ckpt]) == 0
 
 

@@ -27,13 +27,13 @@ def test_same_settings_same_digests_and_order_does_not_matter():
 def test_another_seed_on_the_same_table_is_refused_per_part():
     stored, now = _print(3), _print(4)
     for part in ("train", "val", "test"):
-        with pytest.raises(ValueError, match=f"fm test: the {part} split"):
-            check_same_split(stored, now, part, "fm test")
-    check_same_split(stored, _print(3), "test", "fm test")  # the run's own split
+        with pytest.raises(ValueError, match=f"^the {part} split"):
+            check_same_split(stored, now, part)
+    check_same_split(stored, _print(3), "test")  # the run's own split
 
 
 def test_other_tables_and_older_checkpoints_are_not_checked():
     other = pd.Index([f"s{i}" for i in range(50)])
     new = split_fingerprint(other, RandomSplitter(seed=4).split(other, None))
-    check_same_split(_print(3), new, "test", "fm test")  # new data: every row unseen
-    check_same_split(None, _print(4), "test", "fm test")  # a checkpoint from before fm_split
+    check_same_split(_print(3), new, "test")  # new data: every row unseen
+    check_same_split(None, _print(4), "test")  # a checkpoint from before fm_split

@@ -63,12 +63,14 @@ def test_id_column_names_the_rows(tmp_path):
     ("columns", "kwargs", "message"),
     [
         ({"y": range(30)}, {"target": "band_gap"}, r"column\(s\) \['band_gap'\] not found"),
-        ({"y": [1.0] * 29 + [np.nan]}, {}, r"1 row\(s\) have no 'y' value, first row row-29"),
+        ({"y": [1.0] * 29 + [np.nan]}, {}, r"1 row\(s\) have no 'y' value, first at data row 30"),
         ({"y": ["a", "b", "c"] * 10}, {}, "exactly two classes; 'y' has 3"),
-        ({"y": ["x", "1.5"] * 15}, {"task_type": "regression"}, r"'y' is not numeric \(row row-0"),
+        ({"y": ["x", "1.5"] * 15}, {"task_type": "regression"}, r"'y' is not numeric \(data row 1"),
         # mostly numbers, a few typos: read as a regression target, the typo named
-        ({"y": [str(i / 10) for i in range(29)] + ["<0.1"]}, {}, r"not numeric \(row row-29"),
-        ({"y": [f"{i},5" for i in range(30)]}, {}, r"decimal commas \(row row-0: '0,5'"),
+        ({"y": [str(i / 10) for i in range(29)] + ["<0.1"]}, {}, r"not numeric \(data row 30"),
+        ({"y": [f"{i},5" for i in range(30)]}, {}, r"decimal commas \(data row 1: '0,5'"),
+        # plain floats asked to be classes: not a decimal-comma problem
+        ({"y": np.linspace(0, 3, 30)}, {"task_type": "classification"}, r"has 30 .* leave out"),
         ({"y": ["a"] * 28 + ["b"] * 2}, {}, "class 'b' has 2 row"),
         ({"y": range(30)}, {"n_folds": 1}, "--n-folds must be in 2..30"),
         ({"y": [0, 1] * 15}, {"positive_class": "yes"}, "--positive-class 'yes' is not one of"),
@@ -89,7 +91,7 @@ def test_unreadable_formulas_are_counted_and_the_first_named(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"2 formula\(s\) in column 'formula' cannot be read, "
-        r"first 'Fe2Qq' \(row row-28\)",
+        r"first 'Fe2Qq' \(data row 29\)",
     ):
         table_task(path, "y")
     with pytest.raises(FileNotFoundError, match="file not found"):

@@ -89,3 +89,11 @@ def test_bad_sequence_cells_name_the_row_and_the_format(cell, words):
     with pytest.raises(ValueError, match="row 'r1'") as err:
         parse_sequence(cell, "attributes_source", "r1")
     assert words in str(err.value)
+
+
+def test_duplicated_ids_name_the_file(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,formula,y\n0009,Fe2O3,1\n0009,NaCl,2\n")
+    with pytest.raises(ValueError, match=r"duplicated row ids \['0009'\] in .*dup\.csv") as err:
+        load_table(path, "--data", id_column="id", first_column_ids=False)
+    _one_line(err)

@@ -230,6 +230,11 @@ def test_rows_left_out_warn_and_do_not_shift_the_others(trained):
     assert out.index.tolist() == ["a", "c"]
     table["gap"] = out["gap_value"]  # aligns by label: the bad row gets NaN, not a neighbour's
     assert np.isnan(table.loc["b", "gap"]) and table.loc["c", "gap"] == out.loc["c", "gap_value"]
+    _, errors = p.predict_with_errors(["GaN", None, float("nan"), 123])
+    assert errors["reason"].tolist()[:2] == ["no formula (empty cell)"] * 2
+    assert errors["reason"].iloc[2] == (
+        "cannot parse formula '123': a formula is text (e.g. 'Fe2O3'), got int"
+    )
 
 
 def test_predictions_do_not_depend_on_other_rows_or_their_order(trained):

@@ -145,7 +145,7 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, table_files
         '"init_args": {"seed": 7}}'
     ]
     assert main(reseeded) == 2  # training rows would calibrate σ: too small on new data
-    assert "fm calibrate: the val split" in capsys.readouterr().err
+    assert "fm calibrate: error: the val split" in capsys.readouterr().err
     assert sorted(p.name for p in trained["tmp"].glob("*.ckpt")) == ["o.ckpt"]
 
 

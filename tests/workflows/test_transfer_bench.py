@@ -269,6 +269,10 @@ def test_featurize_like_a_checkpoint_writes_its_columns(pretrained, tmp_path):
     table = pd.read_parquet(out)
     assert list(table.columns) == base.columns and list(table.index) == ["a"]
     assert not table.isna().any().any()
+    other = "rich" if base.preset != "rich" else "magpie"  # --like fixes the preset
+    argv += ["--like", str(pretrained), "--no-cache", "--quiet"]
+    assert featurize_main([*argv, "--preset", other]) == 2
+    assert featurize_main([*argv, "--preset", base.preset]) == 0
 
 
 def test_seeds_below_one_is_a_one_line_error(tmp_path, capsys):

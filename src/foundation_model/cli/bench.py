@@ -75,11 +75,23 @@ def _shared_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with each option's default, except where it says nothing or is already said:
+    flags (``--no-resume``'s default True would read as "on"), None, or a help text that
+    names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.nargs == 0 or action.default is None or "(default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fm bench`` argument parser."""
     p = argparse.ArgumentParser(prog="fm bench", description="Run benchmarks.")
     sub = p.add_subparsers(dest="suite", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _DefaultsHelp
     mb = sub.add_parser(
         "matbench", help="Matbench v0.1 protocol (5 official folds)", formatter_class=fmt
     )

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use row numbers 0..N-1 as ids instead (they match no other table by themselves)",
     )
-    p.add_argument("--preset", default="magpie", help=PRESET_HELP)
+    p.add_argument("--preset", default=None, help=PRESET_HELP + " (default: magpie)")
     p.add_argument(
         "--like",
         type=Path,
@@ -201,7 +201,13 @@ def run(args: argparse.Namespace) -> int:
         from foundation_model.workflows.finetune_recipe import PretrainedBase
 
         base = PretrainedBase.read(args.like)  # one-line error for a bad checkpoint
+        if args.preset is not None and base.preset and args.preset != base.preset:
+            raise ValueError(
+                f"--preset {args.preset} is not the preset of --like {args.like} "
+                f"({base.preset}); leave --preset out: --like writes the checkpoint's columns."
+            )
         args.preset = base.preset or args.preset
+    args.preset = args.preset or "magpie"
     df = _read_input(args.input, args.formula_column, args.id_column)
     result = featurize_table(
         df,

@@ -44,7 +44,7 @@ def split_fingerprint(ids: Iterable[Any], splits: SplitIndices) -> dict[str, Any
 
 
 def check_same_split(
-    stored: dict[str, Any] | None, current: dict[str, Any] | None, part: str, what: str
+    stored: dict[str, Any] | None, current: dict[str, Any] | None, part: str
 ) -> None:
     """Refuse to evaluate ``part`` of the table a checkpoint was trained on unless it is
     the part that run held out.
@@ -53,7 +53,6 @@ def check_same_split(
         stored: the checkpoint's ``fm_split`` (None for older checkpoints: nothing checked).
         current: :func:`split_fingerprint` of the data now attached.
         part: ``train`` (resuming a fit), ``val`` or ``test``.
-        what: the command, for the message (e.g. ``fm test``).
 
     Raises:
         ValueError: one line naming the part, the row counts and the fix.
@@ -64,7 +63,7 @@ def check_same_split(
         return
     was, now = stored.get(f"n_{part}"), current.get(f"n_{part}")
     raise ValueError(
-        f"{what}: the {part} split ({now} rows) is not the {part} split of the run that "
+        f"the {part} split ({now} rows) is not the {part} split of the run that "
         f"wrote the checkpoint ({was} rows) on the same table, so it may hold rows the model "
         "trained on; use the run's splitter settings (its config.yaml), or fm predict for "
         "new rows."

@@ -66,9 +66,15 @@ def table_task(
             f"--data {path}: column(s) {missing} not found; columns are {list(df.columns)[:20]}."
         )
     ids = df.index.to_numpy() if id_column else np.array([f"row-{i}" for i in range(len(df))])
+    # what messages call a row: its id, or its place among the data rows (1 = first)
+    names = (
+        np.array([f"id {i}" for i in ids])
+        if id_column
+        else np.array([f"data row {i + 1}" for i in range(len(df))])
+    )
     formulas = df[formula_column]
-    _check_formulas(formulas.to_numpy(), ids, path, formula_column)
-    kind, y, classes = _targets(df[target], ids, path, target, task_type, positive_class)
+    _check_formulas(formulas.to_numpy(), names, path, formula_column)
+    kind, y, classes = _targets(df[target], names, path, target, task_type, positive_class)
     if not 2 <= n_folds <= len(df):
         raise ValueError(f"--n-folds must be in 2..{len(df)} (the rows), got {n_folds}.")
     if kind == "classification":
@@ -112,12 +118,12 @@ def _safe_name(stem: str) -> str:
     return name or "table"
 
 
-def _check_formulas(formulas: np.ndarray, ids: np.ndarray, path: Path, column: str) -> None:
+def _check_formulas(formulas: np.ndarray, names: np.ndarray, path: Path, column: str) -> None:
     """One-line error for the first formula that cannot be featurized (and how many)."""
     from foundation_model.features.composition import parse_formula
 
     bad: list[tuple[str, object, str]] = []
-    for row, formula in zip(ids, formulas, strict=True):
+    for row, formula in zip(names, formulas, strict=True):
         try:
             parse_formula(formula)
         except Exception as err:  # pymatgen raises several types for malformed text
@@ -126,13 +132,13 @@ def _check_formulas(formulas: np.ndarray, ids: np.ndarray, path: Path, column: s
         row, formula, why = bad[0]
         raise ValueError(
             f"--data {path}: {len(bad)} formula(s) in column {column!r} cannot be read, first "
-            f"{formula!r} (row {row}): {why}; fix or drop those rows."
+            f"{formula!r} ({row}): {why}; fix or drop those rows."
         )
 
 
 def _targets(
     raw: pd.Series,
-    ids: np.ndarray,
+    names: np.ndarray,
     path: Path,
     column: str,
     task_type: str,
@@ -142,8 +148,8 @@ def _targets(
     missing = raw.isna().to_numpy()
     if missing.any():
         raise ValueError(
-            f"--data {path}: {int(missing.sum())} row(s) have no {column!r} value, first row "
-            f"{ids[np.argmax(missing)]}; a benchmark scores every row: drop or fill them."
+            f"--data {path}: {int(missing.sum())} row(s) have no {column!r} value, first at "
+            f"{names[np.argmax(missing)]}; a benchmark scores every row: drop or fill them."
         )
     labels = sorted({str(v) for v in raw})
     numeric = pd.to_numeric(raw, errors="coerce")
@@ -158,7 +164,7 @@ def _targets(
         if not is_number:
             first = int(np.argmax(numeric.isna().to_numpy()))
             raise ValueError(
-                f"--data {path}: {column!r} is not numeric (row {ids[first]}: "
+                f"--data {path}: {column!r} is not numeric ({names[first]}: "
                 f"{raw.iloc[first]!r}); a regression target needs numbers, or pass "
                 "--task-type classification for two classes."
             )
@@ -166,17 +172,22 @@ def _targets(
         if not np.isfinite(values).all():
             raise ValueError(f"--data {path}: {column!r} holds infinite values; drop those rows.")
         return "regression", values, []
-    commas = pd.to_numeric(raw.astype(str).str.replace(",", ".", regex=False), errors="coerce")
-    if len(labels) != 2 and commas.notna().mean() >= 0.5:
+    text = raw.astype(str)
+    with_comma = text.str.contains(",", regex=False)
+    commas = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    if len(labels) != 2 and with_comma.any() and commas.notna().mean() >= 0.5:
+        first = int(np.argmax(with_comma.to_numpy()))
         raise ValueError(
-            f"--data {path}: {column!r} reads as numbers written with decimal commas (row "
-            f"{ids[0]}: {raw.iloc[0]!r}); write decimal points (e.g. 2.5) for a regression "
-            "target."
+            f"--data {path}: {column!r} reads as numbers written with decimal commas "
+            f"({names[first]}: {str(raw.iloc[first])!r}); write decimal points (e.g. 2.5) for a "
+            "regression target."
         )
     if len(labels) != 2:
+        numbers = " (numbers: leave out --task-type classification for a regression)"
         raise ValueError(
             f"--data {path}: a classification target needs exactly two classes; {column!r} "
-            f"has {len(labels)} ({labels[:5]}); the benchmark scores binary tasks."
+            f"has {len(labels)} ({labels[:5]}){numbers if is_number else ''}; the benchmark "
+            "scores binary tasks."
         )
     if positive_class is None:
         positive = "True" if "True" in labels else ("1" if "1" in labels else labels[1])

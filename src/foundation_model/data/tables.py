@@ -109,7 +109,10 @@ def load_table(
         df = df.set_index(id_column)
     if df.index.has_duplicates:
         dup = df.index[df.index.duplicated()].unique()[:5].tolist()
-        raise ValueError(f"{what}: duplicated row ids {dup}; ids (the index) must be unique.")
+        name = "the DataFrame given" if isinstance(source, pd.DataFrame) else str(source)
+        raise ValueError(
+            f"{what}: duplicated row ids {dup} in {name}; ids (the index) must be unique."
+        )
     df.index = df.index.map(str)
     return df
 

@@ -60,8 +60,12 @@ def parse_formula(formula: object) -> object:
     """
     from pymatgen.core import Composition, Element
 
-    if not isinstance(formula, str) or not formula.strip():
+    if isinstance(formula, str) and not formula.strip() or formula is None:
         raise ValueError("empty or missing formula")
+    if not isinstance(formula, str):
+        if isinstance(formula, float) and formula != formula:  # NaN: an empty table cell
+            raise ValueError("empty or missing formula")
+        raise ValueError(f"a formula is text (e.g. 'Fe2O3'), got {type(formula).__name__}")
     roman = _ROMAN_NUMERAL.search(formula)
     if roman:
         raise ValueError(

@@ -121,7 +121,12 @@ def prepare_inputs(
             try:
                 parse_formula(f)
             except Exception as err:  # pymatgen raises many types for bad formulas
-                failed[i] = f"cannot parse formula {f!r}: {err}"
+                missing = f is None or (isinstance(f, float) and f != f)  # None or NaN
+                failed[i] = (
+                    "no formula (empty cell)"
+                    if missing
+                    else (f"cannot parse formula {str(f)!r}: {err}")
+                )
     sequences: dict[str, list[list[float] | None]] = {}
     if sequence_columns:
         from foundation_model.data.tables import parse_sequence

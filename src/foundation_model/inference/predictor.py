@@ -201,7 +201,8 @@ class Predictor:
             first = errors.iloc[0]
             warnings.warn(
                 f"{len(errors)} of {len(errors) + len(preds)} rows could not be predicted and "
-                f"are left out (row {first['row']} {first['formula']!r}: {first['reason']}); "
+                f"are left out (row {first['row']} {str(first['formula'])!r}: "
+                f"{first['reason']}); "
                 "predict_with_errors returns them with their reasons.",
                 stacklevel=2,
             )

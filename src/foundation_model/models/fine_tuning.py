@@ -115,7 +115,8 @@ def warm_start(model: nn.Module, path: str | Path, components: list[str]) -> dic
     if mismatched:
         raise ValueError(
             f"Checkpoint {path} does not fit this model ({len(mismatched)} shape mismatch(es), "
-            f"e.g. {mismatched[0]}); use the same descriptors and encoder sizes as pre-training."
+            f"e.g. {mismatched[0]}); use its descriptors (fm featurize --like {path}) and "
+            "its encoder sizes."
         )
     loadable = {k: v for k, v in chosen.items() if k in target}
     model.load_state_dict(loadable, strict=False)

@@ -310,7 +310,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             fn = str(getattr(self.trainer.state.fn, "value", self.trainer.state.fn))
             part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
             if part is not None:
-                check_same_split(stored, dm.split_fingerprint(), part, f"fm {fn}")
+                check_same_split(stored, dm.split_fingerprint(), part)
         if stored is not None:
             self.split_record = stored
 

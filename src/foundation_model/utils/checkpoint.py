@@ -62,7 +62,8 @@ def check_checkpoint_file(path: str | Path) -> Path:
     """
     path = Path(path)
     if not path.exists():
-        raise CheckpointNotFoundError(f"Checkpoint not found: {path}.")
+        where = f" (relative to the working folder {Path.cwd()})" if not path.is_absolute() else ""
+        raise CheckpointNotFoundError(f"Checkpoint not found: {path}{where}.")
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} is a folder, not a file.")
     if path.stat().st_size == 0:

@@ -167,7 +167,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
             "training rows, so give the config the training run's split."
         )
     for part in ("val", "test"):  # σ is fitted on the run's validation rows, scored on its test
-        check_same_split(ckpt.get("fm_split"), dm.split_fingerprint(), part, "fm calibrate")
+        check_same_split(ckpt.get("fm_split"), dm.split_fingerprint(), part)
 
     assert model.latent_distance is not None
     kept = LatentDistance.choose_rows(dm.splits.train, opts.rows)
