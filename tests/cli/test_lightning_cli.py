@@ -378,6 +378,25 @@ def test_a_checkpoint_of_another_model_class_is_one_line(fitted, tmp_path, capsy
     assert "holds a MLIPFineTuneModule checkpoint" in line and "FlexibleMultiTaskModel" in line
 
 
+def test_a_checkpoint_saved_without_lightningcli_tests_with_its_config(fitted, tmp_path, capsys):
+    """A plain ``Trainer.save_checkpoint`` stores the hyperparameters without their class:
+    they are read as the config's model class, or refused in one line if they are not."""
+    import torch
+
+    cfg, run = fitted
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", weights_only=False)
+    ckpt["hyper_parameters"].pop("_class_path")
+    plain = tmp_path / "plain.ckpt"
+    torch.save(ckpt, plain)
+    assert main(["test", "--config", str(cfg), "--ckpt_path", str(plain)]) == 0
+    ckpt["hyper_parameters"] = {"backbone": {"class_path": "x.Y"}, "properties": []}
+    torch.save(ckpt, plain)
+    capsys.readouterr()
+    assert main(["test", "--config", str(cfg), "--ckpt_path", str(plain)]) == 1
+    line = _one_error_line(capsys)
+    assert "['backbone', 'properties'] are not arguments of FlexibleMultiTaskModel" in line
+
+
 def test_a_log_folder_that_is_a_file_is_one_line(tmp_path, table_files, capsys):
     cfg = write_config(tmp_path, table_files)
     blocker = tmp_path / "afile"

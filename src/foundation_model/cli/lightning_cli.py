@@ -277,6 +277,8 @@ class FMLightningCLI(LightningCLI):
                     "folder's config.yaml)."
                 )
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        elif self._config_model_class(subcommand):  # saved outside LightningCLI (plain Python)
+            hparams = self._as_config_class(subcommand, hparams)
         replaced = _replaced_model_args(self.config[subcommand].get("model"), hparams)
         if replaced:  # the checkpoint's weights need its own architecture: say what changed
             print(
@@ -285,6 +287,23 @@ class FMLightningCLI(LightningCLI):
                 file=sys.stderr,
             )
         self.config = self.parser.parse_object({subcommand: {"model": hparams}}, self.config)
+
+    def _as_config_class(self, subcommand: str, hparams: dict[str, Any]) -> dict[str, Any]:
+        """Hyperparameters stored without their class (a model saved by a plain
+        ``Trainer``) as arguments of the config's model class; one line if they are not."""
+        from foundation_model.cli.parse_errors import accepted_parameters
+
+        wanted = str(self._config_model_class(subcommand))
+        known = accepted_parameters(wanted)
+        unknown = [k for k in hparams if known and k not in known]
+        if unknown:
+            name = wanted.rsplit(".", 1)[-1]
+            raise ValueError(
+                f"--ckpt_path's stored hyperparameters {unknown[:3]} are not arguments of "
+                f"{name}, the class this config builds: the checkpoint was trained with "
+                "another model class; use the config it was trained with."
+            )
+        return {"class_path": wanted, "dict_kwargs": hparams}
 
     def _config_model_class(self, subcommand: str) -> str | None:
         """The model ``class_path`` the parsed config builds, if it names one."""
