@@ -45,6 +45,13 @@ def elements_without_data() -> frozenset[str]:
     return frozenset(missing)
 
 
+def is_missing_formula(formula: object) -> bool:
+    """Whether a formula cell is empty: None, NaN (an empty table cell) or blank text."""
+    if isinstance(formula, str):
+        return not formula.strip()
+    return formula is None or (isinstance(formula, float) and formula != formula)
+
+
 def parse_formula(formula: object) -> object:
     """Parse one formula into a pymatgen ``Composition``; raises with the reason.
 
@@ -60,11 +67,9 @@ def parse_formula(formula: object) -> object:
     """
     from pymatgen.core import Composition, Element
 
-    if isinstance(formula, str) and not formula.strip() or formula is None:
+    if is_missing_formula(formula):
         raise ValueError("empty or missing formula")
     if not isinstance(formula, str):
-        if isinstance(formula, float) and formula != formula:  # NaN: an empty table cell
-            raise ValueError("empty or missing formula")
         raise ValueError(f"a formula is text (e.g. 'Fe2O3'), got {type(formula).__name__}")
     roman = _ROMAN_NUMERAL.search(formula)
     if roman:

@@ -115,17 +115,16 @@ def prepare_inputs(
         )
     formulas = table[formula_column].tolist() if has_formula else None
     if formulas is not None:
-        from foundation_model.features.composition import parse_formula
+        from foundation_model.features.composition import is_missing_formula, parse_formula
 
         for i, f in enumerate(formulas):
             try:
                 parse_formula(f)
             except Exception as err:  # pymatgen raises many types for bad formulas
-                missing = f is None or (isinstance(f, float) and f != f)  # None or NaN
                 failed[i] = (
                     "no formula (empty cell)"
-                    if missing
-                    else (f"cannot parse formula {str(f)!r}: {err}")
+                    if is_missing_formula(f)
+                    else f"cannot parse formula {str(f)!r}: {err}"
                 )
     sequences: dict[str, list[list[float] | None]] = {}
     if sequence_columns:
