@@ -23,6 +23,8 @@ def test_parse_elements_and_numbers():
     assert cf.parse_elements("Cu, Al  Ni") == ["Cu", "Al", "Ni"]
     with pytest.raises(UserInputError, match="Unknown element"):
         cf.parse_elements("Cu, Xx")
+    with pytest.raises(UserInputError, match=r"case-sensitive: Ni, Cu\?"):
+        cf.parse_elements("ni, cu")
     with pytest.raises(UserInputError, match="once"):
         cf.parse_elements("Cu Cu")
     assert cf.parse_numbers("300, 600", "T") == [300.0, 600.0]

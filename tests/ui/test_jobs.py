@@ -103,3 +103,6 @@ def test_tail_collapses_carriage_returns(tmp_path):
     assert tail_text(log) == "first\nbar 3\nlast\n"
     assert tail_text(log, max_lines=2) == "last\n"
     assert tail_text(tmp_path / "missing") == ""
+    # tqdm's nested bars move the cursor up (ESC[A) between redraws: not shown as text
+    log.write_text("labels:  50%|#####     | 1/2\x1b[A\x1b[A\rlabels: 100%|##########| 2/2\n")
+    assert tail_text(log) == "labels: 100%|##########| 2/2\n"

@@ -166,3 +166,19 @@ def test_a_bad_database_does_not_hide_the_rest_of_a_run_folder(project):
     ]
     assert any("Metrics: metrics.csv" in h.value for h in app.subheader)
     assert cache.read_bytes() == before
+
+
+def test_summaries_of_any_json_shape_and_a_broken_one_are_shown(project):
+    """A summary.json holding a list of records (as results/bench/calibration ships) is
+    shown as JSON; a broken one is one message; the folder's other files stay visible."""
+    run = project / "results" / "bench"
+    run.mkdir()
+    (run / "summary.json").write_text('[{"task": "steels", "mae": 95.8}]')
+    (run / "report.json").write_text("{not json")
+    (run / "metrics.csv").write_text("epoch,step,train_loss\n0,1,1.0\n1,2,0.5\n")
+    app = AppTest.from_function(_viewer_page).run()
+    app.text_input(key="viewer_path").input("results/bench").run()
+    assert not app.exception
+    assert len(app.json) >= 1 and app.json[0].value.startswith("[{")
+    assert [e.value.split(" could not be read")[0] for e in app.error] == ["report.json"]
+    assert any("Metrics: metrics.csv" in h.value for h in app.subheader)

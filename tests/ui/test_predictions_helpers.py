@@ -24,10 +24,22 @@ def test_read_input_csv():
     assert table["formula"].tolist() == ["Fe2O3"]
     with pytest.raises(UserInputError, match="no 'formula' column"):
         P.read_input_csv(b"name\nFe2O3\n")
-    with pytest.raises(UserInputError, match="could not be read"):
+    with pytest.raises(UserInputError, match="The upload is empty"):
         P.read_input_csv(b"")
     with pytest.raises(UserInputError, match="no rows"):
         P.read_input_csv(b"formula\n")
+    ids = P.read_input_csv(b"id,formula\n0001,Fe2O3\n0002,NaCl\n")
+    assert ids["id"].tolist() == ["0001", "0002"]  # as written, as fm predict keeps them
+    with pytest.raises(UserInputError, match="not UTF-8 text.*CSV UTF-8"):
+        P.read_input_csv("formula,note\nFe2O3,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="separated by ';'"):
+        P.read_input_csv(b"id;formula\n1;Fe2O3\n")
+    with pytest.raises(UserInputError, match="case-sensitive: type 'Formula'"):
+        P.read_input_csv(b"Formula\nFe2O3\n")
+    named = P.read_input_csv(b"composition,y\nFe2O3,1\n", formula_column="composition")
+    assert named.columns.tolist() == ["formula", "y"]  # the predictor reads 'formula'
+    with pytest.raises(UserInputError, match="both 'composition' and 'formula'"):
+        P.read_input_csv(b"composition,formula\nFe2O3,NaCl\n", formula_column="composition")
 
 
 def test_find_checkpoints_pretrained_first_then_newest(tmp_path):
@@ -132,8 +144,8 @@ def test_read_input_csv_with_descriptor_columns_only():
         P.read_input_csv(data, descriptor_columns=["f0", "f1", "f2"])
     assert str(err.value) == (
         "The CSV has no 'formula' column nor the model's 3 descriptor columns "
-        "(columns: id, f0, f1): add a 'formula' column or the descriptor columns "
-        "(missing: f2)."
+        "(columns: id, f0, f1): type the name of its formula column in 'Formula column' "
+        "or add the descriptor columns (missing: f2)."
     )
 
 

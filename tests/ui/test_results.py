@@ -80,6 +80,10 @@ def test_scan_run_folder_and_find_openable(emt_db, tmp_path):
     assert metrics.loc[0, "train_loss"] == 2.0 and metrics.loc[0, "val_loss"] == 3.0
     assert "step" not in metrics
     assert results.scan_run_folder(tmp_path / "empty_missing").empty
+    card = tmp_path / "model_card"
+    card.mkdir()
+    (card / "README.md").write_text("# fm-base\n")  # a shipped model's folder opens on its card
+    assert [p.name for p in results.scan_run_folder(card).summaries] == ["README.md"]
     found = results.find_openable([tmp_path])
     assert emt_db in found and run_dir in found
 

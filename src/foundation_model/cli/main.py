@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE.format(tools=tools))
         return 0
     command = argv[0]
+    from foundation_model.utils.upstream_warnings import hide_upstream_noise
+
+    hide_upstream_noise()  # every subcommand: fit, datagen, distill, bench, ...
     if command == "predict":
         from foundation_model.cli import predict_input
 

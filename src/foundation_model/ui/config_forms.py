@@ -24,7 +24,9 @@ def parse_elements(text: str) -> list[str]:
         raise UserInputError("Give at least one element, e.g. Cu, Al.")
     bad = [s for s in symbols if s not in atomic_numbers or s == "X"]
     if bad:
-        raise UserInputError(f"Unknown element(s): {', '.join(bad)}.")
+        cased = [s.capitalize() for s in bad if s.capitalize() in atomic_numbers]
+        hint = f" (symbols are case-sensitive: {', '.join(cased)}?)" if cased else ""
+        raise UserInputError(f"Unknown element(s): {', '.join(bad)}{hint}.")
     if len(set(symbols)) != len(symbols):
         raise UserInputError("Each element once, please.")
     return symbols

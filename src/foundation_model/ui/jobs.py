@@ -110,15 +110,20 @@ def parse_progress(text: str) -> Progress | None:
     return None
 
 
+#: terminal control sequences (CSI: ESC [ ... letter), e.g. tqdm's cursor-up ``ESC[A``
+ANSI_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def tail_text(path: Path, max_bytes: int = 20_000, max_lines: int = 200) -> str:
-    """Last lines of a log, with carriage-return redraws collapsed to their final state."""
+    """Last lines of a log, with carriage-return redraws collapsed to their final state and
+    terminal control sequences (tqdm's cursor moves between its bars) removed."""
     path = Path(path)
     if not path.exists():
         return ""
     with path.open("rb") as fh:
         size = fh.seek(0, os.SEEK_END)
         fh.seek(max(0, size - max_bytes))
-        raw = fh.read().decode("utf-8", errors="replace")
+        raw = ANSI_CONTROL.sub("", fh.read().decode("utf-8", errors="replace"))
     lines = [ln.rsplit("\r", 1)[-1] if ln.strip("\r") else ln for ln in raw.split("\n")]
     lines = [ln for ln in (ln.rstrip("\r") for ln in lines)]
     return "\n".join(lines[-max_lines:])

@@ -90,9 +90,18 @@ def read_input_csv(
         descriptor_columns: the model's formula-descriptor columns; a table holding all of
             them needs no formula column (the predictor reads the descriptors as given).
     """
+    # formula and id cells as written: "NaN" is Na + N, and the id 0001 stays 0001
+    text = {formula_column: str, "id": str}
     try:
-        table = pd.read_csv(io.BytesIO(data), converters={formula_column: str})  # NaN: Na + N
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        table = pd.read_csv(io.BytesIO(data), converters=text)
+    except pd.errors.EmptyDataError as exc:
+        raise UserInputError("The upload is empty (expected a header row).") from exc
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"The upload is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            "'CSV UTF-8'."
+        ) from exc
+    except pd.errors.ParserError as exc:
         raise UserInputError(f"The upload could not be read as CSV: {exc}") from exc
     if formula_column not in table.columns:
         wanted = list(descriptor_columns or [])
@@ -102,14 +111,32 @@ def read_input_csv(
             also = f" nor the model's {len(wanted)} descriptor columns" if wanted else ""
             raise UserInputError(
                 f"The CSV has no {formula_column!r} column{also} (columns: {columns}): "
-                f"add a {formula_column!r} column"
-                + (f" or the descriptor columns (missing: {_few(missing)})." if wanted else ".")
+                f"{_column_fix(table.columns, formula_column)}"
+                + (f" or add the descriptor columns (missing: {_few(missing)})." if wanted else ".")
             )
+    elif formula_column != "formula":  # the predictor reads the column named "formula"
+        if "formula" in table.columns:
+            raise UserInputError(
+                f"The CSV has both {formula_column!r} and 'formula' columns; rename one of them."
+            )
+        table = table.rename(columns={formula_column: "formula"})
     if table.empty:
         raise UserInputError("The CSV has no rows.")
     if len(table) > MAX_FORMULAS:
         raise UserInputError(f"{len(table)} rows; at most {MAX_FORMULAS} per request.")
     return table
+
+
+def _column_fix(columns: pd.Index, formula_column: str) -> str:
+    """How to point the page at the formula column: a column that differs only in case, a
+    file separated by ';' or tabs, or the field that names the column."""
+    names = [str(c) for c in columns]
+    if any(";" in c or "\t" in c for c in names):
+        return "the file looks separated by ';' or tabs: save it with commas"
+    same = [c for c in names if c.lower() == formula_column.lower()]
+    if same:
+        return f"names are case-sensitive: type {same[0]!r} in 'Formula column'"
+    return "type the name of its formula column in 'Formula column'"
 
 
 def _few(names: list[str], n: int = 5) -> str:

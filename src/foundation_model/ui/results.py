@@ -11,6 +11,7 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,6 +75,8 @@ def scan_run_folder(folder: Path, max_depth: int = 4) -> RunFolder:
         elif name == "metrics.csv":
             run.metrics.append(path)
         elif name.startswith(("summary", "report")) and name.endswith((".json", ".md")):
+            run.summaries.append(path)
+        elif name == "readme.md":  # e.g. a shipped model's card
             run.summaries.append(path)
     return run
 
@@ -250,8 +253,8 @@ def read_metrics(path: Path) -> pd.DataFrame:
     return numeric.drop(columns=[c for c in ("step",) if c in numeric.columns])
 
 
-def read_summary(path: Path) -> dict | str:
-    """A run summary: parsed JSON, or the Markdown text."""
+def read_summary(path: Path) -> Any:
+    """A run summary: the parsed JSON value (an object, a list, ...), or the Markdown text."""
     text = Path(path).read_text()
     return json.loads(text) if Path(path).suffix == ".json" else text
 

@@ -69,7 +69,8 @@ def form() -> dict | None:
         epochs = c1.number_input("Teacher epochs", 1, 10_000, _int(start.teacher_epochs),
                                  key=key("epochs"))  # fmt: skip
         temps = c2.text_input("Surrogate MD temperatures (K)",
-                              _numbers_text(start.md_temperatures), key=key("temps"))  # fmt: skip
+                              _numbers_text(start.md_temperatures), key=key("temps"),
+                              help="blank: the chosen sample's temperatures")  # fmt: skip
         steps = c3.number_input("Surrogate MD steps", 1, 1_000_000, _int(start.md_steps),
                                 key=key("steps"))  # fmt: skip
         n_traj = c1.number_input("Surrogate trajectories", 1, 1000, _int(start.n_trajectories),

@@ -89,9 +89,10 @@ def _read_inputs(checkpoint: Path):
     )
     if upload is None:
         return None
+    column = st.text_input("Formula column", value="formula", key="predict-formula-column")
     data = context.read_upload(upload, cfg.max_upload_bytes)
     columns = list(_predictor_of(checkpoint).schema.formula.columns)
-    return predictions.read_input_csv(data, descriptor_columns=columns)
+    return predictions.read_input_csv(data, column.strip() or "formula", columns)
 
 
 def _show_results(result: dict) -> None:

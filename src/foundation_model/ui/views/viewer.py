@@ -121,11 +121,15 @@ def _run_folder_section(run: results.RunFolder, guard: PathGuard, project_dir: P
     for summary in run.summaries:
         name = summary.relative_to(run.folder)
         with st.expander(f"Summary: {name}", expanded=summary.suffix == ".md"):
-            content = results.read_summary(summary)
-            if isinstance(content, dict):
-                st.json(content)
-            else:
+            try:  # one unreadable summary must not hide the rest of the folder
+                content = results.read_summary(summary)
+            except (OSError, ValueError) as exc:
+                st.error(f"{name} could not be read: {exc}")
+                continue
+            if isinstance(content, str):
                 st.markdown(results.demote_headings(content))
+            else:  # any JSON value: an object, or a list of records
+                st.json(content)
     if run.databases:
         names = [str(p.relative_to(run.folder)) for p in run.databases]
         chosen = st.selectbox("Database", names, key=f"db-{run.folder}")
