@@ -63,6 +63,12 @@ def _walk(folder: Path, max_depth: int):
                 yield entry
 
 
+def _is_summary(name: str) -> bool:
+    """A run's summary or report (JSON or Markdown), or a folder's README (a model card)."""
+    report = name.startswith(("summary", "report")) and name.endswith((".json", ".md"))
+    return report or name == "readme.md"
+
+
 def scan_run_folder(folder: Path, max_depth: int = 4) -> RunFolder:
     """Collect databases, PNG plots, ``metrics.csv`` and summary files under ``folder``."""
     run = RunFolder(Path(folder))
@@ -74,9 +80,7 @@ def scan_run_folder(folder: Path, max_depth: int = 4) -> RunFolder:
             run.plots.append(path)
         elif name == "metrics.csv":
             run.metrics.append(path)
-        elif name.startswith(("summary", "report")) and name.endswith((".json", ".md")):
-            run.summaries.append(path)
-        elif name == "readme.md":  # e.g. a shipped model's card
+        elif _is_summary(name):
             run.summaries.append(path)
     return run
 

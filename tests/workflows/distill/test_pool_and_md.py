@@ -19,18 +19,25 @@ from foundation_model.workflows.distill.sn2 import SN2PathGenerator, sn2_geometr
 from foundation_model.workflows.distill.surrogate_md import SurrogateMD
 
 
-def test_a_pool_smaller_than_the_samples_asked_for_is_kept_with_a_warning(capsys) -> None:
+def _cu_al_pool(n_structures: int, n_samples: int) -> PoolStage:
+    """Cu3Al supercells -> DIRECT on SOAP."""
     pytest.importorskip("dscribe")
-    stage = PoolStage(
+    return PoolStage(
         generators=[
-            AlloyGenerator(["Cu", "Al"], [0.75, 0.25], supercell=[2, 2, 1], n_structures=4)
+            AlloyGenerator(
+                ["Cu", "Al"], [0.75, 0.25], supercell=[2, 2, 1], n_structures=n_structures
+            )
         ],
         sampler=DIRECTSampler(
-            n_samples=10,
+            n_samples=n_samples,
             descriptor=SOAPDescriptor(r_cut=4.0, n_max=3, l_max=2, species=["Al", "Cu"]),
         ),
         cutoff=3.0,
     )
+
+
+def test_a_pool_smaller_than_the_samples_asked_for_is_kept_with_a_warning(capsys) -> None:
+    stage = _cu_al_pool(n_structures=4, n_samples=10)
     pool, info = stage.run(TaskExecutor(progress=False), seed=0)
     assert info["pool"] == len(pool) == 4 - info["duplicates_removed"]
     err = capsys.readouterr().err
@@ -38,17 +45,7 @@ def test_a_pool_smaller_than_the_samples_asked_for_is_kept_with_a_warning(capsys
 
 
 def test_pool_from_generators_and_direct() -> None:
-    pytest.importorskip("dscribe")
-    stage = PoolStage(
-        generators=[
-            AlloyGenerator(["Cu", "Al"], [0.75, 0.25], supercell=[2, 2, 1], n_structures=12)
-        ],
-        sampler=DIRECTSampler(
-            n_samples=5,
-            descriptor=SOAPDescriptor(r_cut=4.0, n_max=3, l_max=2, species=["Al", "Cu"]),
-        ),
-        cutoff=3.0,
-    )
+    stage = _cu_al_pool(n_structures=12, n_samples=5)
     pool, info = stage.run(TaskExecutor(progress=False), seed=0)
     assert info["seeds"] == 12 and info["pool"] == len(pool) == 5
     assert all(a.calc is None and "energy" not in a.info for a in pool)
