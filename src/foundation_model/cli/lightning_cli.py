@@ -154,15 +154,13 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
         for k, v in value.items():
             out |= _flat(v, f"{prefix}{k}.")
         return out
-    if isinstance(value, (list, tuple)) and not any(
-        hasattr(v, "as_dict") or isinstance(v, (dict, list, tuple)) for v in value
-    ):
-        return {prefix.rstrip("."): [str(v) if isinstance(v, Path) else v for v in value]}
     if isinstance(value, (list, tuple)):
-        out = {}
-        for i, v in enumerate(value):
-            out |= _flat(v, f"{prefix}{i}.")
-        return out
+        if any(hasattr(v, "as_dict") or isinstance(v, (dict, list, tuple)) for v in value):
+            out = {}
+            for i, v in enumerate(value):
+                out |= _flat(v, f"{prefix}{i}.")
+            return out
+        value = [str(v) if isinstance(v, Path) else v for v in value]
     return {prefix.rstrip("."): str(value) if isinstance(value, Path) else value}
 
 
@@ -190,9 +188,8 @@ def _resolved_class(path: Any) -> Any:
     """The object a ``class_path`` names (the text itself when it does not import)."""
     if not isinstance(path, str) or "." not in path:
         return path
-    module, _, name = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module), name)
+        return _import(path)
     except (ImportError, AttributeError, ValueError):
         return path
 
