@@ -106,7 +106,7 @@ def _read_input(
     column: ``0001`` stays ``0001``)."""
     import pandas as pd
 
-    from foundation_model.features.table_io import ids_as_text
+    from foundation_model.features.table_io import ids_as_text, not_utf8
 
     if not path.exists():
         raise FileNotFoundError(f"--input {path} does not exist.")
@@ -118,10 +118,7 @@ def _read_input(
         except pd.errors.EmptyDataError as err:
             raise ValueError(f"--input {path} is empty (no header, no rows).") from err
         except UnicodeDecodeError as err:
-            raise ValueError(
-                f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start}); save "
-                "it as 'CSV UTF-8'."
-            ) from None
+            raise ValueError(not_utf8(f"--input {path}", err)) from None
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path).reset_index()
     raise ValueError(f"--input {path}: unsupported suffix {path.suffix!r}; use .csv or .parquet.")

@@ -62,6 +62,8 @@ def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | No
     text (pandas would read the formula "NaN" as a missing value)."""
     import pandas as pd
 
+    from foundation_model.features.table_io import not_utf8
+
     if not path.is_file():
         raise FileNotFoundError(f"--input {path}: file not found.")
     try:
@@ -74,10 +76,7 @@ def _read(path: Path, formula_column: str = "formula") -> tuple[object, str | No
     except pd.errors.EmptyDataError:
         raise ValueError(f"--input {path}: the file is empty (expected a header row).") from None
     except UnicodeDecodeError as err:
-        raise ValueError(
-            f"--input {path} is not UTF-8 text ({err.reason} at byte {err.start}); save it as "
-            "'CSV UTF-8'."
-        ) from None
+        raise ValueError(not_utf8(f"--input {path}", err)) from None
     hint = ""
     if path.suffix.lower() in STRUCTURE_SUFFIXES:
         hint = (

@@ -77,6 +77,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path, engine="pyarrow")
 
 
+def not_utf8(what: str, err: UnicodeDecodeError) -> str:
+    """The one-line message for a table that is not UTF-8 text (``what``: e.g. ``--input
+    my.csv`` or ``The upload``), with the fix."""
+    return f"{what} is not UTF-8 text ({err.reason} at byte {err.start}); save it as 'CSV UTF-8'."
+
+
 def ids_as_text(path: str | Path, id_column: str | None = None) -> dict[str, type]:
     """``read_csv`` converters that keep a CSV's id column (``id_column``, else its first
     column) as the text in the file: ids such as ``0001`` or ``2.10`` would otherwise become

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from foundation_model.features.table_io import not_utf8
 from foundation_model.ui.safety import UserInputError
 
 MAX_FORMULAS = 10_000
@@ -97,10 +98,7 @@ def read_input_csv(
     except pd.errors.EmptyDataError as exc:
         raise UserInputError("The upload is empty (expected a header row).") from exc
     except UnicodeDecodeError as exc:
-        raise UserInputError(
-            f"The upload is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
-            "'CSV UTF-8'."
-        ) from exc
+        raise UserInputError(not_utf8("The upload", exc)) from exc
     except pd.errors.ParserError as exc:
         raise UserInputError(f"The upload could not be read as CSV: {exc}") from exc
     if formula_column not in table.columns:
