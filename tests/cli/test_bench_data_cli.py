@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from foundation_model.cli.main import main as fm
@@ -59,3 +61,26 @@ def test_bench_budgets_below_one_are_refused(capsys, tmp_path):
     assert "--max-epochs must be at least 1" in capsys.readouterr().err
     assert fm([*argv, "--rf-estimators", "0"]) == 2
     assert "--rf-estimators must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task", ["matbench", "table"])
+def test_bench_help_gives_each_default_once_and_none_for_flags(task, capsys):
+    with pytest.raises(SystemExit):
+        fm(["bench", task, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: None)" not in text
+    assert not re.search(r"\(default: [^)]*\) \(default:", text)  # never said twice
+    assert "(default: True)" not in text and "(default: False)" not in text
+    assert "(default: 500)" in text  # the RF's trees: a real default is still shown
+
+
+def test_a_relative_checkpoint_that_is_missing_names_the_working_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from foundation_model.utils.checkpoint import CheckpointNotFoundError, check_checkpoint_file
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointNotFoundError, match=f"relative to the working folder {tmp_path}"):
+        check_checkpoint_file("results/pretrained/fm-base/model.ckpt")
+    with pytest.raises(CheckpointNotFoundError, match=r"not found: /nowhere/x\.ckpt\.$"):
+        check_checkpoint_file(Path("/nowhere/x.ckpt"))
