@@ -84,8 +84,17 @@ def test_scan_run_folder_and_find_openable(emt_db, tmp_path):
     card.mkdir()
     (card / "README.md").write_text("# fm-base\n")  # a shipped model's folder opens on its card
     assert [p.name for p in results.scan_run_folder(card).summaries] == ["README.md"]
+    import sqlite3
+    from contextlib import closing
+
+    cache = run_dir / "oracle_labels.sqlite"  # an SQLite file that is not an ASE database
+    with closing(sqlite3.connect(cache)) as con:
+        con.execute("CREATE TABLE labels (key TEXT)")
+        con.commit()
+    before = cache.read_bytes()
     found = results.find_openable([tmp_path])
-    assert emt_db in found and run_dir in found
+    assert emt_db in found and run_dir in found and card in found
+    assert cache not in found and cache.read_bytes() == before  # not offered, not changed
 
 
 def test_structure_view_html(emt_db, tmp_path, monkeypatch):

@@ -86,18 +86,17 @@ def scan_run_folder(folder: Path, max_depth: int = 4) -> RunFolder:
 
 
 def find_openable(roots: list[Path], max_depth: int = 4, limit: int = 200) -> list[Path]:
-    """ASE databases and run folders (folders holding a ``metrics.csv`` or a summary)."""
+    """ASE databases (SQLite files of other kinds, e.g. a label cache, are left out) and run
+    folders (folders holding a ``metrics.csv``, a summary or report, or a README)."""
     found: list[Path] = []
     for root in roots:
         if not Path(root).is_dir():
             continue
         for path in _walk(root, max_depth):
             name = path.name.lower()
-            if name.endswith(DB_SUFFIXES):
+            if name.endswith(DB_SUFFIXES) and _is_ase_database(path):
                 found.append(path)
-            elif name == "metrics.csv" or (
-                name.startswith(("summary", "report")) and name.endswith(".json")
-            ):
+            elif name == "metrics.csv" or _is_summary(name):
                 found.append(path.parent)
             if len(found) >= limit:
                 break
@@ -134,6 +133,15 @@ def _check_ase_database(path: Path) -> None:
             f"{path.name} is not an ASE database (an SQLite file without ASE's 'systems' "
             "table); open an ASE .db file instead."
         )
+
+
+def _is_ase_database(path: Path) -> bool:
+    """Whether :func:`_check_ase_database` accepts ``path`` (read-only, nothing changed)."""
+    try:
+        _check_ase_database(path)
+    except (UserInputError, OSError):
+        return False
+    return True
 
 
 def _ase_type(path: Path) -> str:
