@@ -199,6 +199,13 @@ def test_distill_config_on_the_sample_is_accepted_by_the_cli():
     species = config["pool"]["sampler"]["init_args"]["descriptor"]["init_args"]["species"]
     assert species == ["Al", "Ni"]
     cf.check_with_cli_parser(build_parser, config, instantiate=False)
+    # new elements without fractions keep the sample's compositions, one per generator
+    same_count = dc.distill_config(template, dc.DistillChoices(elements=["Ni", "Cu"]))
+    pool = [g["init_args"] for g in same_count["pool"]["generators"]]
+    assert [g["fractions"] for g in pool] == [[0.75, 0.25], [0.5, 0.5]]
+    assert all(g["elements"] == ["Ni", "Cu"] for g in pool)
+    three = dc.distill_config(template, dc.DistillChoices(elements=["Ni", "Cu", "Al"]))
+    assert three["pool"]["generators"][0]["init_args"]["fractions"] == [1 / 3] * 3
 
 
 def test_distill_config_refusals():

@@ -101,8 +101,12 @@ def _retarget_alloy_pool(config: dict, elements: list[str], fractions: list[floa
             "entries (e.g. samples/distill/cu_al_emt.yaml); leave the field blank otherwise."
         )
     for generator in generators:
-        generator["init_args"]["elements"] = elements
-        generator["init_args"]["fractions"] = fractions or [1.0 / len(elements)] * len(elements)
+        args = generator["init_args"]
+        # without fractions, the template's compositions (e.g. 0.75/0.25 and 0.5/0.5) are
+        # kept on the new elements when their count matches; else equal shares
+        if fractions is not None or len(args.get("fractions") or []) != len(elements):
+            args["fractions"] = fractions or [1.0 / len(elements)] * len(elements)
+        args["elements"] = elements
     descriptor = get_in(config, "pool.sampler.init_args").get("descriptor")
     if isinstance(descriptor, dict) and "species" in descriptor.get("init_args", {}):
         descriptor["init_args"]["species"] = sorted(elements)
