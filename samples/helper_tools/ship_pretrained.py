@@ -95,7 +95,8 @@ def card(
         "```",
         "",
         "Fine-tune on your own table (a `target` column; descriptors with `fm featurize "
-        "--preset rich`):",
+        "--like results/pretrained/fm-base/model.ckpt`, which writes exactly this "
+        "checkpoint's columns):",
         "",
         "```bash",
         "uv run fm fit --config samples/generated_configs/finetune_from_base.yaml \\",

@@ -150,6 +150,10 @@ def classification_scores(
 def summarize(per_fold: list[dict[str, float] | None], metric: str) -> dict[str, object]:
     """``mean``/``std`` of ``metric`` over successful folds, plus every metric per fold.
 
+    The other metrics' ``mean_<key>`` is over the folds where the metric is defined; when
+    some fold has none (e.g. the Spearman of a constant σ), ``n_folds_<key>`` says how many
+    folds the mean covers.
+
     Args:
         per_fold: scores of each fold (None for a failed fold).
         metric: primary metric key.
@@ -166,6 +170,8 @@ def summarize(per_fold: list[dict[str, float] | None], metric: str) -> dict[str,
         vals = np.asarray([s[key] for s in done], dtype=np.float64)
         finite = vals[~np.isnan(vals)]
         out[f"mean_{key}"] = float(finite.mean()) if finite.size else None
+        if finite.size < len(done):
+            out[f"n_folds_{key}"] = int(finite.size)
         out[f"per_fold_{key}"] = [None if s is None else s[key] for s in per_fold]
     return out
 
