@@ -397,6 +397,18 @@ def test_a_checkpoint_saved_without_lightningcli_tests_with_its_config(fitted, t
     assert "['backbone', 'properties'] are not arguments of FlexibleMultiTaskModel" in line
 
 
+def test_max_steps_inside_the_first_epoch_stops_without_an_early_stopping_error(
+    tmp_path, table_files
+):
+    """The epoch cut short by max_steps has no validation; early stopping on val_task_error
+    used to fail at that epoch's end for lack of its metric."""
+    cfg = write_config(tmp_path, table_files)
+    argv = ["fit", "--config", str(cfg), "--data.init_args.batch_size=8", "--trainer.max_steps=3"]
+    assert main(argv) == 0
+    metrics = pd.read_csv(tmp_path / "runs" / "t" / "version_0" / "metrics.csv")
+    assert metrics["step"].max() <= 3
+
+
 def test_a_log_folder_that_is_a_file_is_one_line(tmp_path, table_files, capsys):
     cfg = write_config(tmp_path, table_files)
     blocker = tmp_path / "afile"
@@ -473,6 +485,10 @@ def test_a_class_named_by_its_short_or_full_path_is_not_a_replacement():
     ]
     other["dict_kwargs"]["lr"] = 0.01
     assert _replaced_model_args(config, other)[-1] == "lr: 0.001 -> 0.01"
+    # linked from the data (skipped by the caller) or not kept (a warm start): no notice
+    warm = Namespace(init_args=Namespace(structure_input_dim=0, init_from_checkpoint="a.ckpt"))
+    kept = {"dict_kwargs": {"structure_input_dim": 7, "init_from_checkpoint": None}}
+    assert _replaced_model_args(warm, kept, ("structure_input_dim",)) == []
 
 
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):

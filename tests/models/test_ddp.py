@@ -74,3 +74,6 @@ def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
     assert (run / "checkpoints" / "best.ckpt").is_file()
     metrics = pd.read_csv(run / "metrics.csv")
     assert metrics["val_task_error"].notna().sum() == 2  # one per epoch, whole split
+    out = proc.stdout + proc.stderr
+    assert out.count("Run folder:") == 1  # said once, by the first process
+    assert "sync_dist=True" not in out  # the gathered metrics are synced, so no advice

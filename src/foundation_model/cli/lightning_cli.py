@@ -164,17 +164,28 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): str(value) if isinstance(value, Path) else value}
 
 
-def _replaced_model_args(config_model: Any, stored: dict[str, Any]) -> list[str]:
+#: model arguments a checkpoint does not keep: it stores None for the warm start it no
+#: longer needs (its weights are in it)
+NOT_KEPT_ARGS = ("init_from_checkpoint",)
+
+
+def _replaced_model_args(
+    config_model: Any, stored: dict[str, Any], skip: tuple[str, ...] = ()
+) -> list[str]:
     """``key: config value -> checkpoint value`` for every model argument the config sets
     (not None) to something else than the checkpoint stored (its ``dict_kwargs`` or
-    ``init_args``)."""
+    ``init_args``), except the arguments named in ``skip`` and :data:`NOT_KEPT_ARGS` (e.g.
+    those linked from the data, which the config does not set)."""
     if config_model is None:
         return []
     mine = _flat(config_model)
     theirs = _flat({"init_args": stored.get("dict_kwargs", stored.get("init_args", {}))})
+    skipped = {*skip, *NOT_KEPT_ARGS}
     out = []
     for key, value in mine.items():
         if not key.startswith("init_args.") or value is None or key not in theirs:
+            continue
+        if key.split(".")[1] in skipped:
             continue
         other = theirs[key]
         if key.endswith("class_path"):  # `pkg.Cls` and `pkg.module.Cls` are one class
@@ -192,6 +203,21 @@ def _resolved_class(path: Any) -> Any:
         return _import(path)
     except (ImportError, AttributeError, ValueError):
         return path
+
+
+def _stop_early_after_validation(trainer: Any) -> None:
+    """Early stopping on a validation metric checks after validation, not at the end of
+    each training epoch (Lightning's default when validation runs every epoch): an epoch cut
+    short by ``max_steps`` has no validation, and the check would fail for lack of its
+    metric. With validation every epoch both give the same stops. A callback given its own
+    ``check_on_train_epoch_end`` keeps it."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    for callback in getattr(trainer, "callbacks", []):
+        on_validation = str(getattr(callback, "monitor", "")).startswith("val")
+        unset = getattr(callback, "_check_on_train_epoch_end", False) is None
+        if isinstance(callback, EarlyStopping) and on_validation and unset:
+            callback._check_on_train_epoch_end = False
 
 
 class FMLightningCLI(LightningCLI):
@@ -276,7 +302,8 @@ class FMLightningCLI(LightningCLI):
             hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
         elif self._config_model_class(subcommand):  # saved outside LightningCLI (plain Python)
             hparams = self._as_config_class(subcommand, hparams)
-        replaced = _replaced_model_args(self.config[subcommand].get("model"), hparams)
+        model = self.config[subcommand].get("model")
+        replaced = _replaced_model_args(model, hparams, tuple(self.model_links))
         if replaced:  # the checkpoint's weights need its own architecture: say what changed
             print(
                 f"fm {subcommand}: --ckpt_path's stored hyperparameters replace the config's "
@@ -339,6 +366,7 @@ class FMLightningCLI(LightningCLI):
         try:
             if subcommand == "fit":
                 self._refuse_overwriting_checkpoints()
+                _stop_early_after_validation(self.trainer)
             super()._run_subcommand(subcommand)
         except BaseException as err:
             if folder is not None and not existed[0]:
@@ -352,6 +380,8 @@ class FMLightningCLI(LightningCLI):
                     file=sys.stderr,
                 )
             raise
+        if not getattr(self.trainer, "is_global_zero", True):
+            return  # under DDP every process gets here: one of them says where things are
         if folder is not None and folder.exists():
             print(f"Run folder: {_relative(folder)}")
         best = getattr(self.trainer.checkpoint_callback, "best_model_path", "")

@@ -106,7 +106,9 @@ def parse_formula(formula: object) -> object:
             if not body:
                 raise ValueError(f"formula {formula!r} has an empty part around a separator")
             comp += Composition(body) * (float(match.group(1)) if match else 1.0)
-    unknown = [str(el) for el in comp.elements if not isinstance(el, Element)]
+    unknown = [
+        getattr(el, "symbol", str(el)) for el in comp.elements if not isinstance(el, Element)
+    ]
     if unknown:
         raise ValueError(f"{', '.join(unknown)} is not a chemical element")
     no_data = sorted(str(el) for el in comp.elements if str(el) in elements_without_data())

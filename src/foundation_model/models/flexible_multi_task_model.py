@@ -443,7 +443,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         if stage == "train":
             sigmas = self.loss_weighting.log_sigma.detach().exp()
             for name, sigma in zip(self.loss_weighting.task_names, sigmas, strict=True):
-                self.log(f"sigma_{name}", sigma)
+                self.log(f"sigma_{name}", sigma, sync_dist=distributed)  # equal on all ranks
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         total, raw, ssl = self.compute_losses(batch)
@@ -571,6 +571,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             return
         results: dict[str, dict[str, np.ndarray]] = {}
         errors: list[float] = []
+        # every process computes the same values from the gathered arrays; syncing them
+        # (a mean of equal numbers) keeps Lightning's per-metric DDP advice quiet
+        sync = self._world_size() > 1
         for spec in self.task_specs:
             prefix = spec.name + "/"
             arrays = {
@@ -584,12 +587,13 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 continue
             for key, value in spec.metrics(arrays).items():
                 if np.isfinite(value):
-                    self.log(f"{stage}_{spec.name}_{key}", value)
+                    self.log(f"{stage}_{spec.name}_{key}", value, sync_dist=sync)
             errors.append(spec.task_error(arrays, self._target_scale(spec)))
         finite = [e for e in errors if np.isfinite(e)]
         if finite:
             # model selection: unitless task errors, free of the learned log-sigma terms
-            self.log(f"{stage}_task_error", float(np.mean(finite)), prog_bar=stage == "val")
+            error = float(np.mean(finite))
+            self.log(f"{stage}_task_error", error, prog_bar=stage == "val", sync_dist=sync)
         self.eval_outputs[stage] = results
         if stage == "val" and self._fitting():
             self._recalibrate(results)
