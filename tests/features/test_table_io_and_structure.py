@@ -66,3 +66,22 @@ def test_structure_formats_and_features_match_matminer():
             res.structure_features.loc[i, dens.feature_labels()].to_numpy(float), expected
         )
     assert res.structure_features.loc[0, "spacegroup_num"] == 225
+
+
+def test_a_row_without_a_structure_is_formula_only_not_a_failure():
+    cells = _cells()
+    df = pd.DataFrame(
+        {"formula": ["Cu", "NaCl", "Fe", "Fe"], "structure": [cells[0], cells[1], "", None]}
+    )
+    res = featurize_table(
+        df,
+        "formula",
+        "magpie",
+        structure_column="structure",
+        cache_dir=None,
+        impute=False,
+        progress=False,
+    )
+    assert list(res.structure_features.index) == [0, 1]  # left out of the structure table
+    assert res.errors.empty and res.info["rows_without_structure"] == 2
+    assert len(res.features) == 4  # every formula featurized

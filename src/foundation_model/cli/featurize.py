@@ -240,7 +240,12 @@ def run(args: argparse.Namespace) -> int:
         f"fm featurize: {len(result.features)}/{info['n_inputs']} rows x "
         f"{result.features.shape[1]} descriptors -> {args.output} ({info['seconds']:.2f} s, "
         f"cache {'hit' if info['cache_hit'] else 'miss'}); "
-        f"{len(result.errors)} failure(s){' -> ' + str(errors_path) if len(result.errors) else ''}."
+        f"{len(result.errors)} failure(s){' -> ' + str(errors_path) if len(result.errors) else ''}"
+        + (
+            f"; {info['rows_without_structure']} row(s) without a structure (formula only)."
+            if info.get("rows_without_structure")
+            else "."
+        )
     )
     return 0
 

@@ -20,7 +20,7 @@ from foundation_model.features.presets import (
     specs_fingerprint,
 )
 from foundation_model.features.runner import RawFeatures
-from foundation_model.features.structure import featurize_structures
+from foundation_model.features.structure import MISSING_STRUCTURE, featurize_structures
 
 ERROR_COLUMNS = ["id", "kind", "input", "reason"]
 
@@ -178,6 +178,13 @@ def featurize_table(
         structure_features.attrs["fm_featurizer"] = featurizer_record(
             "structure", structure_preset, s_specs, s_dropped
         )
-        errors = pd.concat([errors, s_errors], ignore_index=True)
-        info |= {"structure_cache_hit": s_hit, "structure_dropped_all_nan_columns": s_dropped}
+        # a row without a structure is allowed (it trains and predicts from its formula):
+        # left out of the structure table, but not a failure
+        absent = s_errors["reason"].str.contains(MISSING_STRUCTURE, regex=False)
+        errors = pd.concat([errors, s_errors[~absent]], ignore_index=True)
+        info |= {
+            "structure_cache_hit": s_hit,
+            "structure_dropped_all_nan_columns": s_dropped,
+            "rows_without_structure": int(absent.sum()),
+        }
     return FeaturizeResult(features, structure_features, errors, info)

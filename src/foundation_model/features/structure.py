@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from foundation_model.features.presets import FeaturizerSpec
 from foundation_model.features.runner import RawFeatures, run_featurizers
 
+#: the reason given for a blank structure cell (a row may have none)
+MISSING_STRUCTURE = "empty or missing structure"
+
 
 def parse_structure(text: object) -> object:
     """Parse one structure cell into a pymatgen ``Structure``.
@@ -24,7 +27,7 @@ def parse_structure(text: object) -> object:
     if isinstance(text, Structure):
         return text
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("empty or missing structure")
+        raise ValueError(MISSING_STRUCTURE)
     body = text.strip()
     if body.startswith("{"):
         return Structure.from_dict(json.loads(body))
