@@ -45,10 +45,9 @@ def _cells() -> list[str]:
     return [json.dumps(cu.as_dict()), nacl.to(fmt="cif"), buf.getvalue(), "not a structure"]
 
 
-def test_structure_formats_and_features_match_matminer():
-    cells = _cells()
-    df = pd.DataFrame({"formula": ["Cu", "NaCl", "Si", "Fe"], "structure": cells})
-    res = featurize_table(
+def _featurize_with_structures(df: pd.DataFrame):
+    """Magpie + the default structure preset, no cache, no imputation."""
+    return featurize_table(
         df,
         "formula",
         "magpie",
@@ -57,6 +56,12 @@ def test_structure_formats_and_features_match_matminer():
         impute=False,
         progress=False,
     )
+
+
+def test_structure_formats_and_features_match_matminer():
+    cells = _cells()
+    df = pd.DataFrame({"formula": ["Cu", "NaCl", "Si", "Fe"], "structure": cells})
+    res = _featurize_with_structures(df)
     assert list(res.structure_features.index) == [0, 1, 2]
     assert res.errors[res.errors.kind == "structure"]["id"].tolist() == [3]
     dens = DensityFeatures()
@@ -73,15 +78,7 @@ def test_a_row_without_a_structure_is_formula_only_not_a_failure():
     df = pd.DataFrame(
         {"formula": ["Cu", "NaCl", "Fe", "Fe"], "structure": [cells[0], cells[1], "", None]}
     )
-    res = featurize_table(
-        df,
-        "formula",
-        "magpie",
-        structure_column="structure",
-        cache_dir=None,
-        impute=False,
-        progress=False,
-    )
+    res = _featurize_with_structures(df)
     assert list(res.structure_features.index) == [0, 1]  # left out of the structure table
     assert res.errors.empty and res.info["rows_without_structure"] == 2
     assert len(res.features) == 4  # every formula featurized
