@@ -488,7 +488,8 @@ def test_a_class_named_by_its_short_or_full_path_is_not_a_replacement():
     # linked from the data (skipped by the caller) or not kept (a warm start): no notice
     warm = Namespace(init_args=Namespace(structure_input_dim=0, init_from_checkpoint="a.ckpt"))
     kept = {"dict_kwargs": {"structure_input_dim": 7, "init_from_checkpoint": None}}
-    assert _replaced_model_args(warm, kept, ("structure_input_dim",)) == []
+    skip = ("structure_input_dim", *FlexibleMultiTaskModel.not_kept)
+    assert _replaced_model_args(warm, kept, skip) == []
 
 
 def test_test_and_predict_without_a_checkpoint_are_refused(fitted, tmp_path, capsys):

@@ -64,17 +64,22 @@ def _import(path: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
-def data_links_for(class_path: str | None) -> dict[str, str]:
-    """The model class's ``data_links`` ({init arg: datamodule attribute}); ``{}`` if none."""
+def _model_class(class_path: str | None) -> Any:
+    """The model class a ``class_path`` names (default: ``FlexibleMultiTaskModel``); None if
+    it does not import (LightningCLI reports the unknown class)."""
     path = class_path or DEFAULT_MODEL
     if "." not in path:
         path = DEFAULT_MODEL if path == "FlexibleMultiTaskModel" else path
     module_name, _, cls_name = path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
+        return getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError, ValueError):
-        return {}  # LightningCLI will report the unknown class
-    return dict(getattr(cls, "data_links", {}) or {})
+        return None
+
+
+def data_links_for(class_path: str | None) -> dict[str, str]:
+    """The model class's ``data_links`` ({init arg: datamodule attribute}); ``{}`` if none."""
+    return dict(getattr(_model_class(class_path), "data_links", {}) or {})
 
 
 PROGRESS_REFRESH_STEPS = 20
@@ -164,28 +169,22 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): str(value) if isinstance(value, Path) else value}
 
 
-#: model arguments a checkpoint does not keep: it stores None for the warm start it no
-#: longer needs (its weights are in it)
-NOT_KEPT_ARGS = ("init_from_checkpoint",)
-
-
 def _replaced_model_args(
     config_model: Any, stored: dict[str, Any], skip: tuple[str, ...] = ()
 ) -> list[str]:
     """``key: config value -> checkpoint value`` for every model argument the config sets
     (not None) to something else than the checkpoint stored (its ``dict_kwargs`` or
-    ``init_args``), except the arguments named in ``skip`` and :data:`NOT_KEPT_ARGS` (e.g.
-    those linked from the data, which the config does not set)."""
+    ``init_args``), except the arguments named in ``skip`` (those linked from the data,
+    which the config does not set, and those the model class does not keep)."""
     if config_model is None:
         return []
     mine = _flat(config_model)
     theirs = _flat({"init_args": stored.get("dict_kwargs", stored.get("init_args", {}))})
-    skipped = {*skip, *NOT_KEPT_ARGS}
     out = []
     for key, value in mine.items():
         if not key.startswith("init_args.") or value is None or key not in theirs:
             continue
-        if key.split(".")[1] in skipped:
+        if key.split(".")[1] in skip:
             continue
         other = theirs[key]
         if key.endswith("class_path"):  # `pkg.Cls` and `pkg.module.Cls` are one class
@@ -303,7 +302,8 @@ class FMLightningCLI(LightningCLI):
         elif self._config_model_class(subcommand):  # saved outside LightningCLI (plain Python)
             hparams = self._as_config_class(subcommand, hparams)
         model = self.config[subcommand].get("model")
-        replaced = _replaced_model_args(model, hparams, tuple(self.model_links))
+        not_kept = getattr(_model_class(self._config_model_class(subcommand)), "not_kept", ())
+        replaced = _replaced_model_args(model, hparams, (*self.model_links, *not_kept))
         if replaced:  # the checkpoint's weights need its own architecture: say what changed
             print(
                 f"fm {subcommand}: --ckpt_path's stored hyperparameters replace the config's "

@@ -86,6 +86,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         "formula_input_dim": "formula_dim",
         "structure_input_dim": "structure_dim",
     }
+    #: init arguments the checkpoint stores as None: a warm start is done once, and the
+    #: checkpoint then rebuilds from itself alone
+    not_kept: ClassVar[tuple[str, ...]] = ("init_from_checkpoint",)
     #: attributes set several times per training step that never hold a parameter, buffer or
     #: module: Lightning's hook bookkeeping and the last step's predictions
     _PLAIN_ATTRIBUTES: ClassVar[frozenset[str]] = frozenset(
@@ -143,7 +146,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         encoder_dims = list(encoder_dims or [256, 128])
         self.save_hyperparameters(ignore=["tasks", "optimizer", "lr_scheduler"])
         self.hparams["tasks"] = [t.to_dict() for t in self.task_specs]
-        self.hparams["init_from_checkpoint"] = None  # a checkpoint rebuilds from itself alone
+        for name in self.not_kept:  # a checkpoint rebuilds from itself alone
+            self.hparams[name] = None
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
 
