@@ -25,9 +25,10 @@ def test_pretrained_inputs_of_the_shipped_checkpoint():
     assert list(latent.index) == ["a", "b", "c"] and list(heads.index) == ["a", "b", "c"]
     assert latent.shape[1] == base.architecture["deposit_dim"]
     assert heads.shape[1] >= 1 and np.isfinite(heads.to_numpy()).all()
-    # different descriptors give a different representation, equal ones the same
-    assert not np.allclose(latent.iloc[0], latent.iloc[1])
-    np.testing.assert_allclose(latent.iloc[0], latent.iloc[2])
+    # different descriptors give a different representation, equal ones the same (up to
+    # float32 rounding of batched arithmetic, which depends on the CPU's vector width)
+    assert not np.allclose(latent.iloc[0], latent.iloc[1], rtol=1e-3)
+    np.testing.assert_allclose(latent.iloc[0], latent.iloc[2], rtol=1e-5, atol=1e-6)
 
 
 def test_inner_scores_see_an_informative_input():

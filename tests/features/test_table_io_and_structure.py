@@ -82,3 +82,49 @@ def test_a_row_without_a_structure_is_formula_only_not_a_failure():
     assert list(res.structure_features.index) == [0, 1]  # left out of the structure table
     assert res.errors.empty and res.info["rows_without_structure"] == 2
     assert len(res.features) == 4  # every formula featurized
+
+
+def test_an_unreadable_structure_leaves_both_tables():
+    cells = _cells()
+    df = pd.DataFrame({"formula": ["Cu", "NaCl", "Fe"], "structure": [cells[0], cells[1], "junk"]})
+    res = _featurize_with_structures(df)
+    assert res.errors[["id", "kind"]].values.tolist() == [[2, "structure"]]
+    assert "not a CIF, pymatgen JSON, extxyz or POSCAR structure" in res.errors["reason"][0]
+    # not trained from its formula alone, as if it had no structure
+    assert list(res.features.index) == [0, 1] and list(res.structure_features.index) == [0, 1]
+
+
+def test_a_structure_of_another_compound_is_an_error_row():
+    cells = _cells()  # Cu, NaCl, Si structures
+    df = pd.DataFrame(
+        {
+            "formula": ["Cu2", "Na2Cl", "Si", "Fe2O3"],
+            "structure": [cells[0], cells[1], cells[1], cells[0]],
+        }
+    )
+    res = _featurize_with_structures(df)
+    reasons = dict(zip(res.errors["id"], res.errors["reason"], strict=True))
+    assert sorted(reasons) == [1, 2, 3]  # Cu2 is Cu: the cell size does not matter
+    assert reasons[1].startswith("the structure is NaCl, not the formula's Na2Cl")
+    assert reasons[2].startswith("the structure is NaCl, not the formula's Si")
+    assert list(res.features.index) == [0] and list(res.structure_features.index) == [0]
+
+
+def test_poscar_cells_are_read_and_several_structures_in_a_cell_are_refused():
+    import io
+
+    from pymatgen.io.vasp import Poscar
+
+    nacl = AseAtomsAdaptor.get_structure(bulk("NaCl", "rocksalt", a=5.64))
+    poscar = parse_structure(str(Poscar(nacl)))
+    assert poscar.composition.reduced_formula == "NaCl"
+    np.testing.assert_allclose(poscar.lattice.matrix, nacl.lattice.matrix, atol=1e-6)
+    frames = io.StringIO()
+    ase_write(frames, [bulk("Si", "diamond", a=5.43), bulk("NaCl", "rocksalt", a=5.64)], "extxyz")
+    with pytest.raises(ValueError, match=r"holds 2 structures \(extxyz frames\)"):
+        parse_structure(frames.getvalue())
+    si = AseAtomsAdaptor.get_structure(bulk("Si", "diamond", a=5.43))
+    two_blocks = si.to(fmt="cif") + "\n" + nacl.to(fmt="cif").replace("data_NaCl", "data_b")
+    with pytest.raises(ValueError, match=r"holds 2 structures \(CIF data blocks\)"):
+        parse_structure(two_blocks)
+    assert parse_structure(si.to(fmt="cif")).composition.reduced_formula == "Si"

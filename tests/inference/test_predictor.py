@@ -375,14 +375,21 @@ def test_an_unreadable_structure_is_an_error_row_not_a_formula_only_prediction(t
     ).fit(model, dm)
     new = pd.DataFrame(
         {
-            "formula": ["Cu", "NaCl", "NaCl"],
-            "structure": [_cif("Cu", "fcc", 3.6), "", "not a structure"],
+            "formula": ["Cu", "NaCl", "NaCl", "NaCl"],
+            "structure": [
+                _cif("Cu", "fcc", 3.6),
+                "",
+                "not a structure",
+                _cif("Si", "diamond", 5.4),
+            ],
         }
     )
     out, errors = Predictor(model).predict_with_errors(new)
     assert out["structure_used"].tolist() == [True, False]
-    assert errors["row"].tolist() == [2]
+    assert errors["row"].tolist() == [2, 3]
     assert errors["reason"].iloc[0].startswith("structure: cannot parse")
+    # another compound's structure: not predicted from two compounds' descriptors
+    assert errors["reason"].iloc[1].startswith("structure: the structure is Si, not the formula's")
 
 
 def test_cli_predict_ids_and_input_errors(trained, tmp_path, capsys):

@@ -67,15 +67,15 @@ def test_written_file_has_usual_mode(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
-def test_json_safe_turns_non_finite_numbers_into_null(tmp_path):
+def test_write_json_writes_non_finite_numbers_as_null(tmp_path):
     import json
 
     import numpy as np
 
-    from foundation_model.utils.atomic import json_safe, write_json
+    from foundation_model.utils.atomic import write_json
 
     data = {"a": float("nan"), "b": [np.float64(np.inf), 1.5], "c": {"d": np.float64(2.0)}}
-    path = write_json(json_safe(data), tmp_path / "r.json")
+    path = write_json(data, tmp_path / "r.json")  # strict JSON: no NaN / Infinity tokens
     assert json.loads(path.read_text(), parse_constant=pytest.fail) == {
         "a": None,
         "b": [None, 1.5],

@@ -29,6 +29,23 @@ def test_round_trip_keeps_scores_arrays_and_info(tmp_path):
     assert (store.folder / "key.json").is_file() and store.load(1) is None
 
 
+def test_a_nan_score_is_strict_json_on_disk_and_nan_when_read(tmp_path):
+    import json
+    import math
+
+    import pytest
+
+    store = FoldStore(tmp_path, "matbench_x", {})
+    record = _record()
+    record.scores["model"]["r2"] = float("nan")
+    store.save(0, record)
+    on_disk = json.loads((store.folder / "fold_0.json").read_text(), parse_constant=pytest.fail)
+    assert on_disk["scores"]["model"]["r2"] is None
+    back = store.load(0)
+    assert back.scores["model"]["mae"] == 1.5 and math.isnan(back.scores["model"]["r2"])
+    assert back.scores["rf"] is None
+
+
 def test_other_settings_use_another_folder(tmp_path):
     FoldStore(tmp_path, "matbench_x", {"config": "a"}).save(0, _record())
     other = FoldStore(tmp_path, "matbench_x", {"config": "b"})

@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fm calibrate: error: {msg}", file=sys.stderr)
         return 2
     if args.report is not None:
-        from foundation_model.utils.atomic import json_safe, write_json
+        from foundation_model.utils.atomic import write_json
 
-        write_json(json_safe(report), args.report)  # a constant σ's NaN Spearman -> null
+        write_json(report, args.report)  # strict JSON: a constant σ's NaN Spearman -> null
     for name, task in report["tasks"].items():
         t = task["test"]
         if t is None:

@@ -20,7 +20,12 @@ from foundation_model.features.presets import (
     specs_fingerprint,
 )
 from foundation_model.features.runner import RawFeatures
-from foundation_model.features.structure import MISSING_STRUCTURE, featurize_structures
+from foundation_model.features.structure import (
+    MISSING_STRUCTURE,
+    PARSER_VERSION,
+    featurize_structures,
+    formula_mismatches,
+)
 
 ERROR_COLUMNS = ["id", "kind", "input", "reason"]
 
@@ -47,8 +52,10 @@ def _cached_run(
     specs: list[FeaturizerSpec],
     cache: FeatureCache | None,
     run: Callable[[], RawFeatures],
+    reader: str = "",
 ) -> tuple[RawFeatures, bool]:
-    key = cache.key(items, specs_fingerprint(specs)) if cache is not None else None
+    fingerprint = specs_fingerprint(specs) + reader  # reader: how the items are parsed
+    key = cache.key(items, fingerprint) if cache is not None else None
     if cache is not None and key is not None:
         hit = cache.load(key)
         if hit is not None:
@@ -68,11 +75,15 @@ def _assemble(
         [(ids[i], kind, str(items[i]), raw.errors[i]) for i in failed], columns=ERROR_COLUMNS
     )
     table = table.drop(index=ids[failed]) if failed else table
-    dropped: list[str] = []
-    if impute and len(table):
-        imputer = MedianImputer().fit(table)
-        table, dropped = imputer.transform(table), imputer.dropped_
+    table, dropped = _impute(table) if impute else (table, [])
     return table, errors, dropped
+
+
+def _impute(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    if not len(table):
+        return table, []
+    imputer = MedianImputer().fit(table)
+    return imputer.transform(table), imputer.dropped_
 
 
 def featurizer_record(
@@ -149,16 +160,9 @@ def featurize_table(
         cache,
         lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress),
     )
-    features, errors, dropped = _assemble(raw, ids, formulas, "formula", impute)
-    features.attrs["fm_featurizer"] = featurizer_record("composition", preset, specs, dropped)
-    info: dict[str, object] = {
-        "n_inputs": len(df),
-        "n_failed": len(errors),
-        "preset": preset,
-        "cache_hit": hit,
-        "seconds": time.perf_counter() - start,
-        "dropped_all_nan_columns": dropped,
-    }
+    # imputed once the rows whose structure fails are gone (they are error rows)
+    features, errors, _ = _assemble(raw, ids, formulas, "formula", impute=False)
+    info: dict[str, object] = {"n_inputs": len(df), "preset": preset, "cache_hit": hit}
     structure_features = None
     if structure_column is not None:
         if structure_column not in df.columns:
@@ -173,18 +177,32 @@ def featurize_table(
             s_specs,
             cache,
             lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress),
+            reader=f"parse_structure v{PARSER_VERSION}",
         )
+        for i, reason in formula_mismatches(formulas, cells).items():
+            s_raw.errors.setdefault(i, reason)
         structure_features, s_errors, s_dropped = _assemble(s_raw, ids, cells, "structure", impute)
         structure_features.attrs["fm_featurizer"] = featurizer_record(
             "structure", structure_preset, s_specs, s_dropped
         )
         # a row without a structure is allowed (it trains and predicts from its formula):
-        # left out of the structure table, but not a failure
+        # left out of the structure table, but not a failure. A structure that is given but
+        # unreadable, failing or another compound than the formula is an error row: it
+        # leaves both tables rather than train from its formula alone
         absent = s_errors["reason"].str.contains(MISSING_STRUCTURE, regex=False)
+        bad = s_errors.loc[~absent, "id"]
+        features = features.drop(index=features.index.intersection(pd.Index(bad)))
         errors = pd.concat([errors, s_errors[~absent]], ignore_index=True)
         info |= {
             "structure_cache_hit": s_hit,
             "structure_dropped_all_nan_columns": s_dropped,
             "rows_without_structure": int(absent.sum()),
         }
+    features, dropped = _impute(features) if impute else (features, [])
+    features.attrs["fm_featurizer"] = featurizer_record("composition", preset, specs, dropped)
+    info |= {
+        "n_failed": len(errors),
+        "seconds": time.perf_counter() - start,
+        "dropped_all_nan_columns": dropped,
+    }
     return FeaturizeResult(features, structure_features, errors, info)

@@ -1,9 +1,10 @@
-"""Structure featurization: CIF / pymatgen-JSON / extxyz cells -> matminer descriptors."""
+"""Structure featurization: CIF / pymatgen-JSON / extxyz / POSCAR cells -> matminer descriptors."""
 
 from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Sequence
 
 from foundation_model.features.presets import FeaturizerSpec
@@ -13,11 +14,21 @@ from foundation_model.features.runner import RawFeatures, run_featurizers
 MISSING_STRUCTURE = "empty or missing structure"
 
 
+#: bumped when :func:`parse_structure` reads a cell differently (part of the cache key)
+PARSER_VERSION = 2
+#: the largest difference of one element's atomic fraction between a row's formula and its
+#: structure that still counts as the same compound (Fe2O3 vs Fe3O4 differ by 0.029)
+FORMULA_TOLERANCE = 0.02
+FORMATS = "CIF, pymatgen JSON, extxyz or POSCAR"
+
+
 def parse_structure(text: object) -> object:
     """Parse one structure cell into a pymatgen ``Structure``.
 
     The format is recognised from the text: a JSON object (``Structure.as_dict()``), a CIF
-    (contains ``data_`` and ``_cell_length_a``), otherwise extended XYZ (read with ASE).
+    (contains ``data_`` and ``_cell_length_a``), extended XYZ (first line: the number of
+    atoms; read with ASE), otherwise a VASP POSCAR. A cell holding several structures (CIF
+    data blocks, extxyz frames) is refused rather than read as one of them.
 
     Args:
         text: the cell content.
@@ -32,14 +43,87 @@ def parse_structure(text: object) -> object:
     if body.startswith("{"):
         return Structure.from_dict(json.loads(body))
     if "_cell_length_a" in body and "data_" in body:
-        return Structure.from_str(body, fmt="cif")
-    from ase.io import read
-    from pymatgen.io.ase import AseAtomsAdaptor
+        from pymatgen.io.cif import CifParser
 
-    atoms = read(io.StringIO(body), format="extxyz")
-    if not atoms.pbc.all():
-        raise ValueError("extxyz structure is not periodic in 3D (needs a Lattice with pbc)")
-    return AseAtomsAdaptor.get_structure(atoms)
+        found = CifParser.from_str(body).parse_structures(primitive=False)
+        return _one(found, "CIF data blocks")
+    if body.split(maxsplit=1)[0].isdigit():
+        from ase.io import read
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        frames = read(io.StringIO(body), index=":", format="extxyz")
+        atoms = _one(frames, "extxyz frames")
+        if not atoms.pbc.all():
+            raise ValueError("extxyz structure is not periodic in 3D (needs a Lattice with pbc)")
+        return AseAtomsAdaptor.get_structure(atoms)
+    try:
+        return Structure.from_str(body, fmt="poscar")
+    except Exception as err:
+        raise ValueError(
+            f"not a {FORMATS} structure (as POSCAR: {type(err).__name__}: {err})"
+        ) from None
+
+
+def _one(found: list, what: str) -> object:
+    if len(found) != 1:
+        raise ValueError(
+            f"the cell holds {len(found)} structures ({what}); give one structure per row"
+        )
+    return found[0]
+
+
+def formula_mismatch(
+    formula: object, structure: object, tolerance: float = FORMULA_TOLERANCE
+) -> str | None:
+    """Why ``structure`` is not the compound ``formula`` names, or None when they agree
+    (the same elements, each atomic fraction within ``tolerance``; oxidation states,
+    cell size and partial occupancies do not matter). An unreadable formula is None here:
+    the formula's own featurization reports it.
+
+    Args:
+        formula: the row's formula text.
+        structure: the row's parsed pymatgen ``Structure``.
+        tolerance: the largest difference of one element's atomic fraction.
+    """
+    from foundation_model.features.composition import parse_formula
+
+    try:
+        named = parse_formula(formula).element_composition
+    except Exception:
+        return None
+    comp = structure.composition.element_composition
+    want, has = named.fractional_composition, comp.fractional_composition
+    worst = max(abs(want[el] - has[el]) for el in set(want.elements) | set(has.elements))
+    if worst <= tolerance:
+        return None
+    return (
+        f"the structure is {comp.reduced_formula}, not the formula's "
+        f"{named.reduced_formula} (atomic fractions differ by up to {worst:.2f}); give each "
+        "row the structure of its formula"
+    )
+
+
+def formula_mismatches(formulas: Sequence[object], cells: Sequence[object]) -> dict[int, str]:
+    """Per row (0-based position) whose structure cell is readable but is another compound
+    than its formula, the reason (:func:`formula_mismatch`). Blank or unreadable cells are
+    skipped: the structure featurization reports those.
+
+    Args:
+        formulas: formula texts.
+        cells: structure cells, aligned with ``formulas``.
+    """
+    out: dict[int, str] = {}
+    for i, (formula, cell) in enumerate(zip(formulas, cells, strict=True)):
+        try:
+            with warnings.catch_warnings():  # as in featurizing: pymatgen's CIF notes
+                warnings.simplefilter("ignore")
+                structure = parse_structure(cell)
+        except Exception:
+            continue
+        reason = formula_mismatch(formula, structure)
+        if reason is not None:
+            out[i] = reason
+    return out
 
 
 def featurize_structures(
@@ -52,7 +136,7 @@ def featurize_structures(
     """Featurize structure cells; unparsable or failing ones are recorded as errors.
 
     Args:
-        structures: CIF / JSON / extxyz strings (or ``Structure`` objects).
+        structures: CIF / JSON / extxyz / POSCAR strings (or ``Structure`` objects).
         specs: structure featurizer specs.
         n_jobs: worker processes.
         chunk_size: structures per work unit.

@@ -146,7 +146,7 @@ def prepare_inputs(
     x_structure, has_structure = None, np.zeros(n, dtype=bool)
     if schema.structure is not None:
         x_structure, has_structure = _structure_inputs(
-            table, schema.structure, structure_column, reserved, failed
+            table, schema.structure, structure_column, reserved, failed, formulas
         )
     ok = np.array([i not in failed for i in range(n)], dtype=bool)
     ids = table[id_column].tolist() if id_column and id_column in table.columns else list(range(n))
@@ -174,10 +174,12 @@ def _structure_inputs(
     structure_column: str | None,
     reserved: set,
     failed: dict[int, str],
+    formulas: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Structure descriptors where a row gives a structure (or descriptors), zeros elsewhere.
-    A structure that is given but cannot be read or featurized makes its row an error
-    (``failed``): predicting it from the formula alone would hide the problem."""
+    A structure that is given but cannot be read or featurized, or that is another compound
+    than the row's formula, makes its row an error (``failed``): predicting it from the
+    formula alone, or from two compounds' descriptors, would hide the problem."""
     n = len(table)
     width = len(schema.columns)
     values = np.zeros((n, width), dtype=np.float32)
@@ -203,6 +205,12 @@ def _structure_inputs(
             got = _descriptors(
                 table.iloc[idx], schema, cells.iloc[idx].tolist(), "structure", bad, reserved
             )
+            if formulas is not None:
+                from foundation_model.features.structure import formula_mismatches
+
+                picked = [formulas[i] for i in idx]
+                for j, reason in formula_mismatches(picked, cells.iloc[idx].tolist()).items():
+                    bad.setdefault(j, reason)
             keep = np.array([j not in bad for j in range(len(idx))], dtype=bool)
             values[idx[keep]] = got[keep]
             has[idx[keep]] = True

@@ -107,14 +107,17 @@ def json_safe(value: Any) -> Any:
 def write_json(data: Any, path: str | Path, compact: bool = False) -> Path:
     """Write ``data`` as JSON atomically (indent 2, or one line when ``compact``).
 
-    Objects JSON does not know (paths, numpy scalars) are written with ``str``.
+    Objects JSON does not know (paths, numpy scalars) are written with ``str``; NaN and
+    infinities become ``null`` (:func:`json_safe`), so the file is strict JSON that any
+    parser (JavaScript's ``JSON.parse``, ``jq``) reads.
 
     Args:
         data: JSON-serialisable object.
         path: destination file.
         compact: no indentation (for large id lists).
     """
-    text = json.dumps(data, indent=None if compact else 2, default=str) + "\n"
+    text = json.dumps(json_safe(data), indent=None if compact else 2, default=str, allow_nan=False)
+    text += "\n"
     return write_text(text, path)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ def source_sha256() -> str:
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _nan_for_null(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A fold's scores as written (strict JSON keeps a NaN score as null) with NaN back."""
+    return None if row is None else {k: math.nan if v is None else v for k, v in row.items()}
 
 
 @dataclass
@@ -107,7 +113,8 @@ class FoldStore:
         for name, values in arrays.items():
             entry, _, array = name.partition("/")
             pooled.setdefault(entry, {})[array] = values
-        return FoldRecord(meta["scores"], pooled, meta.get("info") or {})
+        scores = {entry: _nan_for_null(row) for entry, row in meta["scores"].items()}
+        return FoldRecord(scores, pooled, meta.get("info") or {})
 
     def save(self, fold: int, record: FoldRecord) -> None:
         """Write one finished fold (arrays first, then the JSON that marks it finished)."""
