@@ -130,15 +130,28 @@ class DatasetSpec:
 def class_info(labels: pd.Series) -> dict[str, Any]:
     """``num_classes`` (and ``class_names`` for text labels) of one label column.
 
-    Integer labels ``0..C-1`` give ``num_classes = max + 1`` (at least 2); any other
-    labels give the sorted unique labels as ``class_names``.
+    Integer labels ``0..C-1`` (each present) give ``num_classes = C``; other integers
+    (e.g. 1..4) and text give the sorted unique labels as ``class_names``. Numbers with
+    decimals are refused: such a column is a regression target.
     """
     values = labels.dropna()
     if values.empty:
         raise ValueError(f"Classification column {labels.name!r} has no labels.")
     numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and bool((numeric == numeric.round()).all()) and numeric.min() >= 0:
-        return {"num_classes": max(int(numeric.max()) + 1, 2)}
+    if numeric.notna().all():
+        if not bool((numeric == numeric.round()).all()):
+            raise ValueError(
+                f"Classification column {labels.name!r} holds numbers with decimals "
+                f"({numeric.nunique()} distinct values, e.g. {numeric.iloc[0]:g}): give it as "
+                "--regression, or write class labels."
+            )
+        codes = sorted(set(numeric.astype(int).tolist()))
+        if codes == list(range(len(codes))):
+            return {"num_classes": max(len(codes), 2)}
+        names = [str(c) for c in codes]
+        if len(names) < 2:
+            raise ValueError(f"Classification column {labels.name!r} has a single class {names}.")
+        return {"num_classes": len(names), "class_names": names}
     names = sorted(values.astype(str).unique().tolist())
     if len(names) < 2:
         raise ValueError(f"Classification column {labels.name!r} has a single class {names}.")

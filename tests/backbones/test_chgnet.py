@@ -62,3 +62,20 @@ def test_chgnet_rejects_a_slab_when_data_load(backbone, emt_structures, tmp_path
     assert trainer.global_step == 0
     with pytest.raises(ValueError, match="needs 3D-periodic cells"):  # the runtime guard
         module.atoms_to_sample(slab, 0, has_labels=False)
+
+
+def test_chgnet_names_a_structure_with_an_isolated_atom(backbone, emt_structures):
+    """An atom with no neighbour within the graph cutoff: one line naming the structure
+    (CHGNet's own error names a graph_id of None)."""
+    from ase import Atoms
+
+    lone = Atoms("Au", cell=[20.0, 20.0, 20.0], pbc=True)
+    with pytest.raises(
+        ValueError,
+        match=r"^Structure 3 of a\.extxyz \(Au\) has 1 isolated atom\(s\) \(e\.g\. index 0\): "
+        r"no neighbour within CHGNet's 6 Å graph cutoff",
+    ):
+        backbone.check_structure(lone, "3 of a.extxyz")
+    backbone.check_structure(emt_structures[0], "0 of a.extxyz")  # a bulk cell passes
+    one_atom_bulk = Atoms("Au", cell=[2.9, 2.9, 2.9], pbc=True)  # its images are neighbours
+    backbone.check_structure(one_atom_bulk, "1 of a.extxyz")

@@ -55,6 +55,17 @@ def test_labels_from_info_arrays_and_calculator():
     assert extract_labels(other, [EnergyProperty(key="energy")])["energy"] == -1.0
 
 
+def test_a_class_label_must_be_a_class_index():
+    phase = GraphProperty("phase", task_type="classification", num_classes=2)
+    atoms = bulk("Cu", "fcc", 3.6)
+    atoms.info["phase"] = 1.0  # a float that is a class index is fine
+    assert extract_labels(atoms, [phase], "0 of a.extxyz")["phase"] == 1
+    for bad in (0.4, -1, 2):  # never truncated to class 0 or left to fail mid-training
+        atoms.info["phase"] = bad
+        with pytest.raises(ValueError, match=r"not a class index 0\.\.1 \(num_classes: 2\)"):
+            extract_labels(atoms, [phase], "0 of a.extxyz")
+
+
 def test_missing_label_is_a_clear_error():
     atoms = bulk("Cu", "fcc", 3.6)
     with pytest.raises(ValueError, match="has no label 'energy'"):

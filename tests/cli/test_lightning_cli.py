@@ -571,6 +571,33 @@ def test_fixed_checkpoint_dirpath_is_never_overwritten(tmp_path, table_files, ca
     assert _versions(tmp_path) == ["version_0"]
     resume = ["--ckpt_path", str(fixed / "last.ckpt"), "--trainer.max_epochs=2"]
     assert main(["fit", "--config", str(cfg), *resume]) == 0
+    assert not (fixed / ".fm.lock").exists()  # released when the fit ends
+
+
+def test_a_fixed_checkpoint_dirpath_takes_one_fit_at_a_time(tmp_path, table_files, capsys):
+    """Two fits started together into one fixed dirpath would overwrite each other's
+    best.ckpt: the second is refused while the first (a live process) holds the folder."""
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path, table_files)
+    fixed = tmp_path / "fixed"
+    doc = yaml.safe_load(cfg.read_text())
+    doc["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(fixed)
+    cfg.write_text(yaml.safe_dump(doc))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        fixed.mkdir()
+        (fixed / ".fm.lock").write_text(str(other.pid))
+        assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 1
+        line = _one_error_line(capsys)
+        assert f"is in use by another fm process (pid {other.pid})" in line
+        assert not list(fixed.glob("*.ckpt"))
+    finally:
+        other.kill()
+        other.wait()
+    assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0  # dead: taken over
+    assert (fixed / "best.ckpt").is_file() and not (fixed / ".fm.lock").exists()
 
 
 def test_a_task_list_on_the_command_line_replaces_the_configs(tmp_path, table_files):
@@ -623,11 +650,16 @@ def test_a_resumed_fit_names_the_interrupted_runs_better_best(fitted, tmp_path, 
     assert str(run / "checkpoints" / "best.ckpt") in out or "version_0/checkpoints/best" in out
 
 
-@pytest.mark.parametrize("fixed_dirpath", [False, True])
-def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files, fixed_dirpath):
+@pytest.mark.parametrize(
+    ("fixed_dirpath", "signal_name", "status"),
+    [(False, "SIGINT", 1), (True, "SIGINT", 1), (False, "SIGTERM", 143)],
+)
+def test_ctrl_c_during_a_fit_prints_how_to_resume(
+    tmp_path, table_files, fixed_dirpath, signal_name, status
+):
     """A real SIGINT: Lightning shuts down and exits 1; the CLI names the run folder and
     the --ckpt_path to resume from, also when the config fixes the checkpoint folder (as
-    the pretraining configs do)."""
+    the pretraining configs do). A SIGTERM (a scheduler's stop) is not a success: 143."""
     import os
     import signal
     import subprocess
@@ -659,9 +691,9 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(tmp_path, table_files, fixed_d
     while not last.is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert last.is_file()
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signal_name))
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
+    assert proc.returncode == status
     assert "Interrupted. Run folder:" in err and "resume with --ckpt_path" in err
     assert "last.ckpt" in err.splitlines()[-1]
     assert last.name in err and ("ckpts" in err) == fixed_dirpath

@@ -76,6 +76,24 @@ def test_cache_hit_returns_identical_values(tmp_path):
     assert not other.info["cache_hit"]  # the configuration is part of the key
 
 
+def test_a_damaged_or_unwritable_cache_costs_time_not_results(tmp_path):
+    df = pd.DataFrame({"formula": FORMULAS})
+    first = featurize_table(df, "formula", "magpie", cache_dir=tmp_path, progress=False)
+    (entry,) = tmp_path.glob("*.parquet")
+    entry.write_bytes(entry.read_bytes()[:500])  # e.g. a disk that filled up
+    with pytest.warns(UserWarning, match="unreadable .*featurizing again and rewriting it"):
+        again = featurize_table(df, "formula", "magpie", cache_dir=tmp_path, progress=False)
+    assert not again.info["cache_hit"]
+    pd.testing.assert_frame_equal(first.features, again.features)
+    hit = featurize_table(df, "formula", "magpie", cache_dir=tmp_path, progress=False)
+    assert hit.info["cache_hit"]  # the entry was rewritten
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    with pytest.warns(UserWarning, match="not written .*used without caching"):
+        out = featurize_table(df, "formula", "magpie", cache_dir=blocked, progress=False)
+    pd.testing.assert_frame_equal(first.features, out.features)
+
+
 def test_parallel_equals_serial(tmp_path):
     df = pd.DataFrame({"formula": FORMULAS * 3})
     serial = featurize_table(df, "formula", "magpie", cache_dir=None, progress=False)

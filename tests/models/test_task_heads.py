@@ -75,11 +75,55 @@ def test_balanced_decision_divides_by_the_training_class_shares():
     assert again.class_prior == spec.class_prior  # a saved or given prior is kept
 
 
+def test_integer_labels_that_are_not_0_to_c_minus_1_are_class_names():
+    """Labels 1..4 are four classes named '1'..'4', not five indices with an empty class
+    0 that decision 'balanced' would then prefer."""
+    import numpy as np
+    import pandas as pd
+
+    labels = pd.DataFrame({"c": [1] * 10 + [2] * 6 + [3] * 3 + [4] * 1 + [None] * 2})
+    spec = ClassificationTask("c", decision="balanced")
+    data = spec.prepare(labels, 22, np.arange(20))
+    assert spec.class_names == ["1", "2", "3", "4"] and spec.num_classes == 4
+    assert data.targets[:20].tolist() == [0] * 10 + [1] * 6 + [2] * 3 + [3]
+    tens = ClassificationTask("t")
+    tens.prepare(pd.DataFrame({"t": [2, 10, 2, 10]}), 4, np.arange(4))
+    assert tens.class_names == ["2", "10"]  # numbers in numeric order
+    indices = ClassificationTask("i")  # 0..C-1 stay indices
+    indices.prepare(pd.DataFrame({"i": [0, 1, 2, 1]}), 4, np.arange(4))
+    assert indices.class_names is None and indices.num_classes == 3
+
+
+def test_a_class_without_training_rows_is_never_the_balanced_label():
+    import numpy as np
+    import pandas as pd
+
+    spec = ClassificationTask("c", num_classes=3, decision="balanced")  # indices given
+    with pytest.warns(UserWarning, match=r"class\(es\) \['0'\] have no training row"):
+        spec.prepare(pd.DataFrame({"c": [1] * 90 + [2] * 10}), 100, np.arange(100))
+    assert spec.class_prior[0] == 0.0
+    proba = torch.tensor([[0.02, 0.18, 0.80], [0.01, 0.98, 0.01]])
+    assert spec.labels(proba).tolist() == [2, 1]  # class 0 never, however small its share
+    again = TaskSpec.from_dict(spec.to_dict())  # the saved prior reloads
+    assert again.class_prior == spec.class_prior
+
+
+def test_text_labels_and_a_num_classes_that_does_not_fit_them():
+    import numpy as np
+    import pandas as pd
+
+    spec = ClassificationTask("p", num_classes=3)
+    with pytest.raises(ValueError, match=r"num_classes is 3 but the training labels hold 4"):
+        spec.prepare(pd.DataFrame({"p": ["a", "b", "c", "d"]}), 4, np.arange(4))
+
+
 def test_decision_and_prior_errors_name_the_fix():
     with pytest.raises(ValueError, match="decision must be one of"):
         ClassificationTask("c", decision="vote")
-    with pytest.raises(ValueError, match="positive shares"):
+    with pytest.raises(ValueError, match="shares >= 0, not all 0"):
         ClassificationTask("c", class_prior=[0.5, -0.1])
+    with pytest.raises(ValueError, match="shares >= 0, not all 0"):
+        ClassificationTask("c", class_prior=[0.0, 0.0])
     with pytest.raises(ValueError, match="3 entries for 2 classes"):
         ClassificationTask("c", num_classes=2, class_prior=[0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="needs class_prior"):

@@ -275,6 +275,14 @@ def test_generator_integer_labels_and_errors(helper_script, tmp_path: Path) -> N
     }
     with pytest.raises(ValueError, match="single class"):
         gen.class_info(pd.Series(["a", "a"], name="c"))
+    # codes 1..4 or 2, 10: names, so the model has no class that no row holds
+    assert gen.class_info(pd.Series([1, 4, 2, 3, 4], name="c")) == {
+        "num_classes": 4,
+        "class_names": ["1", "2", "3", "4"],
+    }
+    assert gen.class_info(pd.Series([10, 2], name="c"))["class_names"] == ["2", "10"]
+    with pytest.raises(ValueError, match="numbers with decimals .* give it as --regression"):
+        gen.class_info(pd.Series([0.1, 1.5, 0.1], name="gap"))
     rc = gen.main(
         [
             "--formula-desc",

@@ -47,6 +47,27 @@ class CHGNetBackbone(MLIPBackbone):
         self.elements = set(range(1, 95))
         self.node_dim = int(self.net.atom_fea_dim)
 
+    def check_structure(self, atoms: ase.Atoms, where: str = "") -> None:
+        """The base checks, then CHGNet's own: every atom has a neighbour (periodic images
+        included) within the graph cutoff, else CHGNet's graph cannot be built.
+
+        Args:
+            atoms: the structure.
+            where: how messages name it, e.g. ``"17 of train.extxyz"``.
+        """
+        super().check_structure(atoms, where)
+        from ase.neighborlist import neighbor_list
+
+        centres = set(neighbor_list("i", atoms, self.cutoff).tolist())
+        alone = [i for i in range(len(atoms)) if i not in centres]
+        if alone:
+            label = f"Structure {where} ({atoms.get_chemical_formula()})".replace("  ", " ")
+            raise ValueError(
+                f"{label} has {len(alone)} isolated atom(s) (e.g. index {alone[0]}): no "
+                f"neighbour within CHGNet's {self.cutoff:g} Å graph cutoff; compress the cell "
+                "or drop the structure."
+            )
+
     def atoms_to_data(self, atoms: ase.Atoms, has_labels: bool = False) -> Any:
         from pymatgen.io.ase import AseAtomsAdaptor
 

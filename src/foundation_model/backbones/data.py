@@ -205,6 +205,14 @@ def extract_labels(
             arr = stress_matrix(arr, label)
         if isinstance(prop, EnergyProperty | GraphProperty) and arr.size != 1:
             raise ValueError(f"{label}: {prop.name} must be one number, got shape {arr.shape}.")
+        if isinstance(prop, GraphProperty) and prop.task_type == "classification":
+            k = prop.num_classes
+            if float(arr.reshape(())) not in range(k):  # 1.0 is class 1; 0.4, -1, k are not
+                raise ValueError(
+                    f"{label}: label {prop.label_key!r} is {arr.reshape(()).item()!r}, not a "
+                    f"class index 0..{k - 1} (num_classes: {k}); write classes as 0, 1, ... "
+                    "or raise num_classes."
+                )
         out[prop.name] = (
             arr.reshape(()) if arr.size == 1 and not isinstance(prop, ForcesProperty) else arr
         )

@@ -178,11 +178,13 @@ def run(args: argparse.Namespace) -> int:
         check_table_suffix,
         write_table,
     )
+    from foundation_model.utils.atomic import writable_folder
 
     outputs = {"--output": args.output, "--structure-output": args.structure_output}
     for flag, path in {**outputs, "--errors": args.errors}.items():
         if path is not None:  # before any work: a wrong suffix must not cost a featurization
             check_table_suffix(path, flag)
+            writable_folder(Path(path).parent, f"{flag} {path}: its folder")
     check_not_input(
         args.input,
         {
@@ -266,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"fm featurize: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as err:  # e.g. the disk filled while writing: files are written atomically
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"fm featurize: error: cannot write{where} ({err.strerror or err}); no output "
+            "was left half-written: free space or pick another --output and run again.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

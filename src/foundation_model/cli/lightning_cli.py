@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import operator
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from foundation_model.cli.parse_errors import parse_error_line
+from foundation_model.utils.folder_lock import FolderLock, is_first_process
 
 DEFAULT_MODEL = "foundation_model.models.FlexibleMultiTaskModel"
 
@@ -364,21 +368,30 @@ class FMLightningCLI(LightningCLI):
         folder = run_folder(self.trainer)
         existed = [p.exists() for p in (folder, folder.parent)] if folder else [True, True]
         try:
-            if subcommand == "fit":
-                self._refuse_overwriting_checkpoints()
-                _stop_early_after_validation(self.trainer)
-            super()._run_subcommand(subcommand)
+            with contextlib.ExitStack() as locks:
+                if subcommand == "fit":
+                    if is_first_process():  # one fit at a time into a fixed folder
+                        for fixed in self._fixed_checkpoint_folders():
+                            locks.enter_context(FolderLock(fixed, "model_checkpoint dirpath"))
+                    self._refuse_overwriting_checkpoints()
+                    _stop_early_after_validation(self.trainer)
+                super()._run_subcommand(subcommand)
         except BaseException as err:
             if folder is not None and not existed[0]:
                 remove_failed_run(folder, remove_parent=not existed[1])
             last = self._last_checkpoint(folder)
-            if subcommand == "fit" and isinstance(err, SystemExit) and last is not None:
+            if subcommand == "fit" and isinstance(err, SystemExit) and err.code != 0:
                 # Lightning turns Ctrl-C into exit(1): say where the run is and how to go on
                 print(
                     f"Interrupted. Run folder: {_relative(folder)}; resume with "
-                    f"--ckpt_path {_relative(last)}",
+                    f"--ckpt_path {_relative(last)}"
+                    if last is not None
+                    else "Interrupted before the first checkpoint was written: nothing to "
+                    "resume from; run the command again.",
                     file=sys.stderr,
                 )
+            if isinstance(err, SIGTERMException):  # a SystemExit with no code: status 0
+                raise SystemExit(128 + signal.SIGTERM) from None  # as a shell reports it
             raise
         if not getattr(self.trainer, "is_global_zero", True):
             return  # under DDP every process gets here: one of them says where things are
@@ -426,17 +439,23 @@ class FMLightningCLI(LightningCLI):
                 )
         return None
 
+    def _fixed_checkpoint_folders(self) -> list[Path]:
+        """The folders of the ``ModelCheckpoint`` callbacks whose ``dirpath`` the config
+        fixes (not a run's own ``version_N/checkpoints``)."""
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        return [
+            Path(c.dirpath)
+            for c in self.trainer.callbacks
+            if isinstance(c, ModelCheckpoint) and c.dirpath
+        ]
+
     def _refuse_overwriting_checkpoints(self) -> None:
         """A ``ModelCheckpoint`` with a fixed ``dirpath`` that already holds checkpoints of
         an earlier fit would overwrite them: refused unless this fit resumes from there."""
-        from lightning.pytorch.callbacks import ModelCheckpoint
-
         ckpt_path = self.config["fit"].get("ckpt_path")
         resume = Path(ckpt_path).resolve().parent if ckpt_path else None
-        for callback in self.trainer.callbacks:
-            if not isinstance(callback, ModelCheckpoint) or not callback.dirpath:
-                continue
-            folder = Path(callback.dirpath)
+        for folder in self._fixed_checkpoint_folders():
             earlier = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
             if earlier and resume != folder.resolve():
                 raise ValueError(
@@ -452,6 +471,7 @@ class FMLightningCLI(LightningCLI):
         monitored ``ModelCheckpoint`` with ``save_last: true``."""
         from lightning.pytorch.callbacks import ProgressBar
 
+        from foundation_model.utils.checkpoint_io import use_atomic_checkpoints
         from foundation_model.utils.latest_checkpoint import LatestCheckpoint, needs_latest
 
         callbacks = [c for c in callbacks if c is not None]  # unset optional callbacks
@@ -466,7 +486,9 @@ class FMLightningCLI(LightningCLI):
         has_bar = any(isinstance(c, ProgressBar) for c in [*given, *callbacks])
         if config.get("enable_progress_bar", True) is not False and not has_bar:
             callbacks = [*callbacks, default_progress_bar()]
-        return super()._instantiate_trainer(config, callbacks)
+        trainer = super()._instantiate_trainer(config, callbacks)
+        use_atomic_checkpoints(trainer)  # a full disk never leaves a truncated best.ckpt
+        return trainer
 
 
 STATE_DICT_ERROR = "Error(s) in loading state_dict"
@@ -557,6 +579,17 @@ def run_lightning_cli(argv: list[str]) -> int:
         if os.environ.get("FM_DEBUG"):
             raise
         print(f"fm {argv[0]}: error: {error_message(err)}", file=sys.stderr)
+        return 1
+    except OSError as err:  # e.g. a read-only or full disk under the run folder
+        if os.environ.get("FM_DEBUG"):
+            raise
+        where = f" {err.filename}" if err.filename else ""
+        print(
+            f"fm {argv[0]}: error: cannot write{where} ({err.strerror or err}); checkpoints are "
+            "written whole or not at all: free space or point --trainer.logger.init_args."
+            "save_dir (and any model_checkpoint dirpath) at a writable folder.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

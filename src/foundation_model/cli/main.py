@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from pathlib import Path
+
+_PYTHON_FORMAT = warnings.formatwarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 TOOL_COMMANDS = {
@@ -44,6 +48,14 @@ TOOL_COMMANDS = {
     "ui": ("foundation_model.cli.ui", "Serve the local web app (predict, datagen, results)."),
 }
 
+#: what Ctrl-C leaves behind, per tool command
+AFTER_CTRL_C = {
+    "featurize": "nothing was written for the unfinished run (the cache holds finished ones "
+    "only): run the same command again",
+    "bench": "finished folds are kept under --out (<task>.folds/): run the same command "
+    "again to go on from there",
+}
+
 USAGE = """usage: fm <command> [options]
 
 Training (LightningCLI; `fm <command> --help` for every option):
@@ -58,6 +70,23 @@ Data and workflows:
 """
 
 
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """``fm: warning: <message>`` for fm's own warnings (they are written for the user, the
+    source line under them is noise); other libraries' warnings as Python shows them."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE):
+        return f"fm: warning: {message}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``fm`` with ``argv`` (default: ``sys.argv[1:]``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -69,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     from foundation_model.utils.upstream_warnings import hide_upstream_noise
 
     hide_upstream_noise()  # every subcommand: fit, datagen, distill, bench, ...
+    warnings.formatwarning = one_line_warning
     if command == "predict":
         from foundation_model.cli import predict_input
 
@@ -93,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_lightning_cli(argv)
     if command in TOOL_COMMANDS:
         module = importlib.import_module(TOOL_COMMANDS[command][0])
-        return int(module.main(argv[1:]) or 0)
+        try:
+            return int(module.main(argv[1:]) or 0)
+        except KeyboardInterrupt:  # datagen and distill say how to resume themselves
+            kept = AFTER_CTRL_C.get(command, "files already written are kept")
+            print(f"fm {command}: interrupted; {kept}.", file=sys.stderr)
+            return 130
     print(f"fm: unknown command {command!r}; run `fm --help` for the list.", file=sys.stderr)
     return 2
 

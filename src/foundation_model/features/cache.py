@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,8 +59,16 @@ class FeatureCache:
         table, errs = self._paths(key)
         if not (table.exists() and errs.exists()):
             return None
-        df = pd.read_parquet(table, engine="pyarrow")
-        errors = {int(k): v for k, v in json.loads(errs.read_text()).items()}
+        try:
+            df = pd.read_parquet(table, engine="pyarrow")
+            errors = {int(k): v for k, v in json.loads(errs.read_text()).items()}
+        except Exception as err:  # a damaged entry is a miss, featurized again and rewritten
+            warnings.warn(
+                f"feature cache entry {table} is unreadable ({type(err).__name__}); "
+                "featurizing again and rewriting it.",
+                stacklevel=2,
+            )
+            return None
         return RawFeatures(df.to_numpy(np.float64), [str(c) for c in df.columns], errors)
 
     def save(self, key: str, raw: RawFeatures) -> None:
@@ -70,5 +79,13 @@ class FeatureCache:
             raw: the featurization result.
         """
         table, errs = self._paths(key)
-        write_table(pd.DataFrame(raw.values, columns=raw.columns), table)
-        write_json({str(k): v for k, v in raw.errors.items()}, errs)
+        try:
+            errs.unlink(missing_ok=True)  # an entry being rewritten is incomplete until the end
+            write_table(pd.DataFrame(raw.values, columns=raw.columns), table)
+            write_json({str(k): v for k, v in raw.errors.items()}, errs)
+        except OSError as err:  # the results are still returned: only the cache is lost
+            warnings.warn(
+                f"feature cache {self.root} not written ({err.strerror or err}); the results "
+                "are used without caching (--no-cache or --cache-dir elsewhere avoids this).",
+                stacklevel=2,
+            )

@@ -79,8 +79,9 @@ def write_text(text: str, path: str | Path, encoding: str = "utf-8") -> Path:
 
 
 def writable_folder(folder: Path, flag: str = "--out") -> None:
-    """Create ``folder`` before any work; one that cannot be made (a file in the way, no
-    permission) is a one-line ``ValueError`` naming the option."""
+    """Create ``folder`` before any work; one that cannot be made or written to (a file in
+    the way, no permission, a read-only file system) is a one-line ``ValueError`` naming
+    the option."""
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{flag} {folder} is a file, not a folder; give a folder path.")
     try:
@@ -90,6 +91,11 @@ def writable_folder(folder: Path, flag: str = "--out") -> None:
             f"{flag} {folder}: cannot create this folder ({err.strerror or err}); give a "
             "writable folder path."
         ) from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(
+            f"{flag} {folder}: this folder is not writable (no permission or a read-only "
+            "file system); give a writable folder path."
+        )
 
 
 def json_safe(value: Any) -> Any:

@@ -221,7 +221,12 @@ def fit_predict_fold(
     with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp, _quiet_lightning():
         extra = [config.get("model_checkpoint"), config.get("early_stopping")]
         trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs, extra)
-        trainer.fit(model, dm)
+        try:
+            trainer.fit(model, dm)
+        except SystemExit:
+            if trainer.interrupted:  # Lightning turns Ctrl-C into exit(1): a Ctrl-C again
+                raise KeyboardInterrupt from None
+            raise
         batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
         best = trainer.checkpoint_callback.best_model_score if has_ckpt else None
         if _has_sigma(batches, tasks[0].name):  # the validation rows the σ map was fitted on

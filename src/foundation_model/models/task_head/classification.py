@@ -133,9 +133,10 @@ class ClassificationTask(TaskSpec):
 
     def _checked_prior(self, prior: list[float]) -> list[float]:
         values = np.asarray(prior, dtype=np.float64)
-        if values.ndim != 1 or not (np.isfinite(values) & (values > 0)).all():
+        if values.ndim != 1 or not (np.isfinite(values) & (values >= 0)).all() or not values.any():
             raise ValueError(
-                f"Task {self.name!r}: class_prior must be a list of positive shares, got {prior!r}."
+                f"Task {self.name!r}: class_prior must be a list of shares >= 0, not all 0 (0: "
+                f"a class that decision 'balanced' never labels), got {prior!r}."
             )
         if self.num_classes is not None and values.size != self.num_classes:
             raise ValueError(
@@ -164,15 +165,23 @@ class ClassificationTask(TaskSpec):
         )
 
     # ---------------------------------------------------------------- data
-    def _vocabulary(self, keys: pd.Series, train: np.ndarray) -> None:
+    def _vocabulary(self, keys: pd.Series, train: np.ndarray, numbers: bool = False) -> None:
         if self.class_names is None:
-            self.class_names = sorted(keys[train].unique().tolist())
-            if not self.class_names:
+            found = keys[train].unique().tolist()
+            names = sorted(found, key=int) if numbers else sorted(found)
+            if not names:
                 raise ValueError(
                     f"Task {self.name!r}: no labelled training row to learn the classes from; "
                     "set class_names in the task config or add labels."
                 )
-            self.num_classes = max(len(self.class_names), 2)
+            if self.num_classes is not None and self.num_classes != max(len(names), 2):
+                raise ValueError(
+                    f"Task {self.name!r}: num_classes is {self.num_classes} but the training "
+                    f"labels hold {len(names)} classes {names[:8]}; leave num_classes out "
+                    "(it is read from the labels) or give class_names."
+                )
+            self.class_names = names
+            self.num_classes = max(len(names), 2)
 
     def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
         if attrs is None:
@@ -186,7 +195,14 @@ class ClassificationTask(TaskSpec):
         integer_like = bool(
             labelled_numeric.notna().all() and (labelled_numeric == labelled_numeric.round()).all()
         )
-        if self.class_names is None and integer_like:
+        # integer labels are class indices when they are 0..C-1 (or num_classes says how
+        # many); other integers (e.g. 1..4) are names, as text labels are: never a class 0
+        # that no row has
+        as_names = False
+        if self.class_names is None and integer_like and self.num_classes is None:
+            seen = set(labelled_numeric[in_train[mask]].astype(np.int64).tolist())
+            as_names = bool(seen) and seen != set(range(max(seen) + 1))
+        if self.class_names is None and integer_like and not as_names:
             codes = np.zeros(n, np.int64)
             codes[mask] = labelled_numeric.astype(np.int64).to_numpy()
             if mask.any() and codes[mask].min() < 0:
@@ -200,7 +216,7 @@ class ClassificationTask(TaskSpec):
             keys = pd.Series([""] * n, index=raw.index, dtype=object)
             text = numeric.astype("Int64").astype(str) if integer_like else raw.astype(str)
             keys[mask] = text[mask]
-            self._vocabulary(keys, mask & in_train)
+            self._vocabulary(keys, mask & in_train, numbers=integer_like)
             lookup = {c: i for i, c in enumerate(self.class_names or [])}
             codes = keys.map(lookup).fillna(-1).to_numpy(np.int64)
             unseen = mask & (codes < 0)
@@ -221,7 +237,16 @@ class ClassificationTask(TaskSpec):
         self._require_two_classes(raw, codes, mask & in_train)
         if self._infer_prior and (mask & in_train).any():
             counts = np.bincount(codes[mask & in_train], minlength=self.num_classes or 2)
-            self.class_prior = ((counts + 1.0) / (counts.sum() + counts.size)).tolist()
+            empty = [self.names()[i] for i in np.flatnonzero(counts == 0)]
+            if empty:
+                warnings.warn(
+                    f"Task {self.name!r}: class(es) {empty} have no training row: the model "
+                    "learns nothing about them and decision 'balanced' never labels them.",
+                    stacklevel=2,
+                )
+            # add-one shares; 0 marks a class without training rows (never labelled)
+            prior = np.where(counts > 0, counts + 1.0, 0.0)
+            self.class_prior = (prior / prior.sum()).tolist()
         elif self.class_prior is not None:
             self._checked_prior(self.class_prior)  # a given prior must fit the classes
         return TaskData(np.where(mask, codes, 0).astype(np.int64), mask)
@@ -276,7 +301,8 @@ class ClassificationTask(TaskSpec):
                 "rows (it is inferred there) or set class_prior in the task config."
             )
         prior = torch.as_tensor(self.class_prior, dtype=proba.dtype, device=proba.device)
-        return (proba / prior).argmax(dim=-1)
+        ratio = torch.where(prior > 0, proba / prior.clamp_min(1e-12), torch.zeros_like(proba))
+        return ratio.argmax(dim=-1)  # a class of share 0 (no training row) is never chosen
 
     def eval_items(self, outputs: dict[str, Tensor], batch: Batch) -> dict[str, Tensor]:
         return {
