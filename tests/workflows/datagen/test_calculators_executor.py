@@ -53,6 +53,7 @@ def test_emt_and_imported_specs_build_the_same_energy() -> None:
 
 
 def test_tblite_spec_labels_a_molecule_with_charge() -> None:
+    pytest.importorskip("tblite", reason="tblite not installed: uv sync --extra ace")
     water = molecule("H2O")
     neutral = label_structure(LabelTask(water, TBLiteSpec(), stress=False))
     cation = label_structure(LabelTask(water, TBLiteSpec(charge=1, multiplicity=2), stress=False))

@@ -80,6 +80,7 @@ def test_bad_files_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_datagen_run_from_user_files(tmp_path: Path, capsys) -> None:
     """A full generate -> explore -> sample -> store run (EMT) seeded by files."""
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     cif, xyz = _files(tmp_path)
     cfg = yaml.safe_load((ROOT / "samples" / "datagen" / "cu_al_alloy.yaml").read_text())
     cfg["generate"]["generators"] = [

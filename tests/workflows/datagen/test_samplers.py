@@ -72,6 +72,7 @@ def test_direct_picks_one_per_cluster_and_random_is_seeded() -> None:
 
 
 def test_soap_structure_and_environment_vectors() -> None:
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     a = bulk("Cu", "fcc", a=3.6, cubic=True)
     b = a.copy()
     b.symbols[0] = "Al"
