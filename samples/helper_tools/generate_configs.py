@@ -602,7 +602,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--corpus",
         default=None,
-        help="folder written by `fm data corpus`: write only pretrain_base and finetune_from_base",
+        help="folder written by `fm data corpus`: write only pretrain_base, pretrain_large and "
+        "finetune_from_base",
     )
     p.add_argument(
         "--structure-desc",

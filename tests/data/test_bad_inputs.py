@@ -95,7 +95,9 @@ def test_missing_file(tmp_path, tables):
 
 
 def test_unknown_label_and_bad_splits(tables):
-    with pytest.raises(ValueError, match=r"training label 'metal' is not one of the classes"):
+    with pytest.raises(
+        ValueError, match=r"training label 'metal' \(row id .*\) is not one of the classes"
+    ):
         load(
             tables["formula"],
             tables["attributes"],

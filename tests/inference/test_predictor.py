@@ -482,6 +482,22 @@ def test_sequence_points_outside_the_training_range_warn(trained):
     assert len(out) == 2 and errors["row"].tolist() == [0]
 
 
+def test_points_under_another_column_name_are_not_silently_replaced(trained):
+    """The model reads cp's points from 'T'; a table giving them as 'temperature' gets the
+    training points, with a warning naming the unread column. A formula-only table (the
+    documented default) gets no warning."""
+    import warnings
+
+    p = foundation_model.load(trained["ckpt"])
+    table = pd.DataFrame({"formula": ["GaN"], "temperature": ["[400, 600]"]})
+    with pytest.warns(UserWarning, match=r"column 'T', which the input lacks.*\['temperature'\]"):
+        out = p.predict(table)
+    assert json.loads(out["cp_sequence_x"].iloc[0]) != [400, 600]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p.predict(pd.DataFrame({"formula": ["GaN"]}))
+
+
 def test_sequence_points_are_written_without_float32_noise(trained):
     p = foundation_model.load(trained["ckpt"])
     table = pd.DataFrame({"formula": ["GaN"], "T": ["[298.15, 400.1, 650.35]"]})

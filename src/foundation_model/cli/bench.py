@@ -1,6 +1,6 @@
 """``fm bench``: benchmarks.
 
-``fm bench matbench --task matbench_steels --out results/bench [--folds 0] [--max-epochs 5]``
+``fm bench matbench --task matbench_steels [--out results/bench/runs] [--folds 0] [--max-epochs 5]``
 runs the official Matbench v0.1 protocol for the model config
 ``samples/generated_configs/matbench_<task>.yaml`` (or ``--config``) and the RF-SCM/Magpie
 baseline on the same folds.
@@ -26,7 +26,13 @@ from pathlib import Path
 
 def _shared_options(sp: argparse.ArgumentParser) -> None:
     """The options every ``fm bench`` suite takes."""
-    sp.add_argument("--out", type=Path, default=Path("results/bench"), help="results folder")
+    sp.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/bench/runs"),
+        help="results folder (the files under results/bench/ itself are the repository's "
+        "reference runs)",
+    )
     sp.add_argument(
         "--config",
         type=Path,
@@ -70,7 +76,8 @@ def _shared_options(sp: argparse.ArgumentParser) -> None:
         dest="resume",
         action="store_false",
         help="train every fold again instead of reading the folds that a run with the same "
-        "settings finished before (kept in <out>/<task>.folds/)",
+        "settings finished before (kept in <out>/<task>.folds/; fm bench table: "
+        "<out>/<name>.folds/)",
     )
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 

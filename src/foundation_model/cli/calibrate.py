@@ -31,8 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the fm fit YAML it was trained with (its data section and split)",
     )
     p.add_argument("--output", type=Path, required=True, help="the new checkpoint")
-    p.add_argument("--rows", type=int, default=4096, help="training rows kept in the checkpoint")
-    p.add_argument("--k", type=int, default=5, help="nearest kept rows averaged")
+    p.add_argument(
+        "--rows", type=int, default=4096, help="training rows kept in the checkpoint (default 4096)"
+    )
+    p.add_argument("--k", type=int, default=5, help="nearest kept rows averaged (default 5)")
     p.add_argument(
         "--sigma-fit",
         choices=list(SIGMA_FITS),

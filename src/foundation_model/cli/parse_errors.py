@@ -77,6 +77,10 @@ def _overridden(message: str, argv: list[str]) -> bool:
     return leaf in given
 
 
+#: an optional package's "needs X: run `uv sync ...`" sentence (parenthesis included)
+_MISSING_PACKAGE = re.compile(r"\w+ needs [\w.]+: run `uv sync[^`]*`(?: \([^)]*\))?\.", re.S)
+
+
 def parse_error_line(message: str, argv: list[str], command: str) -> str:
     """The one line to print for a jsonargparse parse error ``message``.
 
@@ -85,6 +89,9 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
         argv: the command's arguments (to name the config file).
         command: the subcommand, for the help hint (``fit``, ``datagen run``, ...).
     """
+    missing = _MISSING_PACKAGE.search(message)
+    if missing:  # a class whose package is not installed: buried in a Union's error list
+        return " ".join(missing[0].split())
     files = config_files(argv)
     where = files[-1] if len(files) == 1 else f"one of {', '.join(files)}" if files else None
     if where:

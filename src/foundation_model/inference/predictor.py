@@ -152,6 +152,8 @@ class Predictor:
                 f"{list(table.columns)[:10]}); name an existing column or leave it out."
             )
         seq_tasks = [t for t in self.model.task_specs if t.is_sequence]
+        if isinstance(inputs, pd.DataFrame):
+            self._warn_unread_columns(table, seq_tasks, formula_column, structure_column, id_column)
         prepared = prepare_inputs(
             table,
             self.schema,
@@ -190,6 +192,32 @@ class Predictor:
         if id_column is None and len(errors):
             errors = errors.assign(id=labels[errors["row"].to_numpy(dtype=int)])
         return frame, errors
+
+    def _warn_unread_columns(
+        self,
+        table: pd.DataFrame,
+        seq_tasks: list[Any],
+        formula_column: str,
+        structure_column: str,
+        id_column: str | None,
+    ) -> None:
+        """A sequence task whose points column is absent while the table has columns the
+        model does not read: most likely the points under another name, so say so (the
+        curves are then predicted at the training points)."""
+        read = {formula_column, structure_column, id_column, *(t.x_column for t in seq_tasks)}
+        read |= set(self.schema.formula.columns)
+        read |= set(self.schema.structure.columns if self.schema.structure else [])
+        unread = [str(c) for c in table.columns if c not in read]
+        missing = [t for t in seq_tasks if t.x_column not in table.columns]
+        if unread and missing:
+            t = missing[0]
+            warnings.warn(
+                f"task {t.name!r} reads its curve points from a column {t.x_column!r}, which "
+                f"the input lacks, so its curves are predicted at the training points; the "
+                f"input's column(s) {unread[:5]} are not read (rename the points column to "
+                f"{t.x_column!r} to choose the points).",
+                stacklevel=3,
+            )
 
     def predict(
         self, inputs: Sequence[str] | pd.Series | pd.DataFrame, **kwargs: Any

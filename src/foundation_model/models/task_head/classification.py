@@ -223,9 +223,10 @@ class ClassificationTask(TaskSpec):
         if (unseen & in_train).any():
             bad = raw[unseen & in_train].iloc[0]
             bad = bad.item() if isinstance(bad, np.generic) else bad  # 37.5, not np.float64(...)
+            row = raw.index[unseen & in_train][0]
             raise ValueError(
-                f"Task {self.name!r}: training label {bad!r} is not one of the classes "
-                f"{self.class_names or list(range(self.num_classes or 0))}."
+                f"Task {self.name!r}: training label {bad!r} (row id {row!r}) is not one of "
+                f"the classes {self.class_names or list(range(self.num_classes or 0))}."
             )
         if unseen.any():
             warnings.warn(

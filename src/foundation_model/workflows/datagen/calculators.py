@@ -180,7 +180,8 @@ class TBLiteSpec(CalculatorSpec):
             from tblite.ase import TBLite
         except ImportError as err:
             raise ImportError(
-                "TBLiteSpec needs tblite: run `uv sync --extra ace` (tblite ships there)."
+                "TBLiteSpec needs tblite: run `uv sync --locked --extra ace` (tblite ships there; "
+                "add the --extra flags you already use: uv sync removes extras it is not given)."
             ) from err
         return TBLite(
             method=self.method,

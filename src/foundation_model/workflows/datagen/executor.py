@@ -233,7 +233,9 @@ class TaskExecutor(ClassPathSerializable):
                 from distributed import Client, LocalCluster
             except ImportError as err:
                 raise ImportError(
-                    "The dask backend needs dask.distributed: run `uv sync --extra datagen`."
+                    "The dask backend needs dask.distributed: run `uv sync --locked --extra "
+                    "datagen` (with the --extra flags you already use: uv sync removes extras "
+                    "it is not given)."
                 ) from err
             if self.scheduler_address:
                 self._client = self._connect(Client)

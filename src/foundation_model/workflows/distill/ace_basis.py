@@ -25,8 +25,9 @@ def import_pyace() -> Any:
         import pyace
     except ImportError as err:
         raise ImportError(
-            "The ACE student needs python-ace (import pyace): install it with "
-            "`uv sync --extra ace`."
+            "The ACE student needs python-ace (import pyace): install it with `uv sync "
+            "--locked --extra ace` (with the --extra flags you already use: uv sync removes "
+            "extras it is not given)."
         ) from err
     return pyace
 

@@ -74,7 +74,8 @@ class KnowledgeGenerator(StructureGenerator):
             from pyxtal import pyxtal
         except ImportError as err:
             raise ImportError(
-                "KnowledgeGenerator needs pyxtal: run `uv sync --extra datagen`."
+                "KnowledgeGenerator needs pyxtal: run `uv sync --locked --extra datagen`"
+                " (with the --extra flags you already use: uv sync removes extras it is not given)."
             ) from err
         species = list(self._counts)
         numbers = [self._counts[s] * self.formula_units for s in species]

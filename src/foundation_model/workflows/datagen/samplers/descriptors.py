@@ -22,7 +22,10 @@ class Descriptor(ClassPathSerializable):
         raise NotImplementedError(f"{type(self).__name__} has no per-environment vectors.")
 
 
-DSCRIBE_MISSING = "SOAPDescriptor needs dscribe: run `uv sync --extra datagen`."
+DSCRIBE_MISSING = (
+    "SOAPDescriptor needs dscribe: run `uv sync --locked --extra datagen`"
+    " (with the --extra flags you already use: uv sync removes extras it is not given)."
+)
 
 
 def require_dscribe() -> None:
