@@ -135,6 +135,13 @@ def test_augmentation_strains_cells_and_keeps_slab_vacuum() -> None:
     slab_strained = [a for a in strained if a.info["parent_id"] == "b"][0]
     assert slab_strained.cell[2, 2] == pytest.approx(slab[0].cell[2, 2])
     assert StructureValidator().check(bulk_strained, 2.0)[0] is not None
+    from ase.build import molecule
+
+    water = molecule("H2O")  # no cell, no periodic direction: rattled copies only
+    water.info["seed_id"] = "w"
+    copies = Augmentation(n_strained=2, n_rattled=1).apply([water], seed=0)
+    kinds = [a.info["augmentation"] for a in copies]
+    assert len(kinds) == 2 and kinds[0] == "none" and kinds[1].startswith("rattle")
 
 
 def test_covalent_default_lattice_constant_fits_the_structure() -> None:

@@ -228,7 +228,8 @@ class DatagenPipeline:
                 state.fail_trajectory(task.traj_id, result.error)
                 return
             traj = result.value
-            write_frames(self.path(f"trajectories/{traj.traj_id}.extxyz"), traj.frames)
+            if traj.frames:  # a trajectory stopped before its first kept frame has no file
+                write_frames(self.path(f"trajectories/{traj.traj_id}.extxyz"), traj.frames)
             if traj.crashed is not None:
                 write_frames(self.path(f"crashed/{traj.traj_id}.extxyz"), [traj.crashed])
             state.finish_trajectory(traj.traj_id, _trajectory_info(traj, task.atoms))

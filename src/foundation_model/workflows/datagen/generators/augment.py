@@ -9,7 +9,8 @@ from foundation_model.utils.class_path import ClassPathSerializable
 
 
 class Augmentation(ClassPathSerializable):
-    """Adds strained and rattled copies of each seed (the seed itself is kept).
+    """Adds strained and rattled copies of each seed (the seed itself is kept; a molecule
+    without periodic directions gets rattled copies only).
 
     Strain is a random symmetric matrix with entries in ``[-max_strain, max_strain]``,
     applied to periodic directions only (a slab keeps its vacuum). Rattle adds Gaussian
@@ -64,7 +65,9 @@ class Augmentation(ClassPathSerializable):
         for atoms in structures:
             atoms.info.setdefault("augmentation", "none")
             out.append(atoms)
-            copies = [self.strain(atoms, rng) for _ in range(self.n_strained)]
+            # a molecule (no periodic direction) has no cell to strain: a copy would repeat it
+            n_strained = self.n_strained if np.asarray(atoms.pbc).any() else 0
+            copies = [self.strain(atoms, rng) for _ in range(n_strained)]
             copies += [self.rattle(atoms, rng) for _ in range(self.n_rattled)]
             for c in copies:
                 c.info["parent_id"] = atoms.info.get("seed_id", "")
