@@ -80,15 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         from foundation_model.utils.atomic import write_json
 
         write_json(report, args.report)  # strict JSON: a constant σ's NaN Spearman -> null
+    if not report["tasks"]:
+        print(
+            "No regression task: the checkpoint gains the latent distance only (a "
+            "latent_distance output column per row, no σ)."
+        )
     for name, task in report["tasks"].items():
         t = task["test"]
         if t is None:
             print(f"{name}: σ fitted; fewer than 5 test rows to score it on")
             continue
+        rho = t["spearman_error_sigma"]
+        rank = "n/a (σ is constant)" if rho is None or rho != rho else f"{rho:.2f}"
         print(
             f"{name}: test ±1σ {t['coverage_1sigma']:.3f} ±2σ {t['coverage_2sigma']:.3f} "
-            f"area {t['miscalibration_area']:.3f} Spearman {t['spearman_error_sigma']:.2f} "
-            f"({t['rows']} rows)"
+            f"area {t['miscalibration_area']:.3f} Spearman {rank} ({t['rows']} rows)"
         )
     print(f"Calibrated checkpoint: {args.output}")
     return 0
