@@ -68,6 +68,7 @@ def test_parse_fractions_and_formulas():
     ],
 )  # fmt: skip
 def test_datagen_config_per_system(system, raw, generator_args):
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     choices = dg.DatagenChoices(system=system, **dg.parse_system_fields(raw))
     config = dg.datagen_config(choices, output_dir="out")
     assert list(config) == ["output_dir", "seed", "generate", "explore", "sample", "store",
@@ -220,6 +221,7 @@ def test_distill_config_refusals():
 
 
 def test_datagen_config_from_structure_files(tmp_path):
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     from ase.build import bulk
     from ase.io import write
 
@@ -276,6 +278,7 @@ def test_distill_form_changes_only_what_the_user_set():
 
 def test_datagen_check_runs_the_pipelines_element_check():
     """Fe, Si with EMT is refused when the config is built, with the pipeline's message."""
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     from foundation_model.ui.views import datagen
 
     config = dg.datagen_config(dg.DatagenChoices(elements=["Fe", "Si"]))
@@ -288,6 +291,7 @@ def test_datagen_check_runs_the_pipelines_element_check():
 
 
 def test_distill_check_runs_the_pipelines_budget_and_element_checks(tmp_path):
+    pytest.importorskip("dscribe", reason="dscribe not installed: uv sync --extra datagen")
     from foundation_model.ui.views import distill
 
     root = Path(__file__).resolve().parents[2]
@@ -326,6 +330,7 @@ def test_port_problem_names_a_busy_port():
 
 
 def test_fm_ui_on_a_busy_port_is_one_line_and_never_says_serving(capsys):
+    pytest.importorskip("streamlit", reason="streamlit not installed: uv sync --extra ui")
     import socket
 
     with socket.socket() as busy:

@@ -98,6 +98,7 @@ def test_scan_run_folder_and_find_openable(emt_db, tmp_path):
 
 
 def test_structure_view_html(emt_db, tmp_path, monkeypatch):
+    pytest.importorskip("py3Dmol", reason="py3Dmol not installed: uv sync --extra ui")
     atoms = results.read_atoms(emt_db, 2)
     assert atoms.get_chemical_formula() == "Al2Cu6"
     xyz = atoms_to_xyz(atoms)
