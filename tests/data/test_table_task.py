@@ -8,7 +8,7 @@ import pytest
 
 from foundation_model.data.table_task import table_task
 
-FORMULAS = [f"Fe{a}Ni{b}" for a in range(1, 7) for b in range(1, 6)]  # 30 alloys
+FORMULAS = [f"Fe{a}Ni{b}Co" for a in range(1, 7) for b in range(1, 6)]  # 30 distinct alloys
 
 
 def _write(tmp_path, **columns) -> str:
@@ -104,3 +104,22 @@ def test_the_formula_nan_is_sodium_nitride_not_a_missing_value(tmp_path):
     path.write_text("formula,y\n" + rows)
     task = table_task(str(path), "y", n_folds=2)
     assert list(task.table["formula"][:2]) == ["NaN", "Li3N"]
+
+
+def test_rows_of_one_compound_share_a_fold(tmp_path):
+    """Fe2O3 written twice, a hydrate in two spellings, an alloy as fractions and as
+    integers: each compound is tested in one fold only, never trained on in the same fold."""
+    formulas = ["Fe2O3", "Fe4O6", "CuSO4·5H2O", "CuH10SO9", "Fe0.7Ni0.3", "Fe7Ni3"]
+    formulas += [f"Li{i}O" for i in range(1, 15)] + ["GaN", "AlN", "InN", "BN"]
+    path = tmp_path / "dup.csv"
+    pd.DataFrame({"formula": formulas, "y": np.arange(len(formulas), dtype=float)}).to_csv(
+        path, index=False
+    )
+    task = table_task(path, "y", n_folds=4, seed=1)
+    pairs = [("row-0", "row-1"), ("row-2", "row-3"), ("row-4", "row-5")]
+    for train, test in task.folds:
+        for a, b in pairs:
+            assert (a in test) == (b in test) and (a in train) == (b in train)
+    assert "24 rows' 21 compounds kept whole" in task.extra["protocol"]
+    with pytest.raises(ValueError, match=r"--n-folds must be in 2\.\.21 \(the 21 distinct"):
+        table_task(path, "y", n_folds=22)

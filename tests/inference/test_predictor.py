@@ -517,3 +517,6 @@ def test_no_predictable_row_still_gives_every_output_column(trained):
     empty, errors = p.predict_with_errors(pd.DataFrame({"formula": ["Xx", ""]}))
     assert len(empty) == 0 and len(errors) == 2
     assert list(empty.columns) == list(full.columns)
+    for nothing in ([], pd.DataFrame({"formula": []})):  # no input row at all
+        out = p.predict(nothing)
+        assert len(out) == 0 and list(out.columns) == list(full.columns)

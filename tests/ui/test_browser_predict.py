@@ -143,6 +143,26 @@ def test_uploaded_csv_with_own_sequence_points(checkpoint, page, ui_server, tmp_
     assert "KBr" in text and "4 points" in text and "3 points" in text
 
 
+def test_a_misnamed_points_column_is_said_on_the_page(checkpoint, page, ui_server, tmp_path):
+    """The predictor's warning (points read from 'T', the upload has 'temperature') is
+    shown on the page, not only in the server's log."""
+    path = tmp_path / "renamed.csv"
+    pd.DataFrame({"formula": ["KBr"], "temperature": ["[250, 350]"]}).to_csv(path, index=False)
+    page.goto(ui_server)
+    page.locator("[data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=str(checkpoint)).click()
+    page.get_by_text("Upload CSV").click()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+    page.get_by_text("renamed.csv").wait_for()
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text("Predictions (1 row)").wait_for(timeout=120_000)
+    page.get_by_text("which the input lacks").wait_for(timeout=30_000)
+    assert (
+        "['temperature'] are not read"
+        in page.locator("[data-testid='stAlert']").all_inner_texts()[0]
+    )
+
+
 def test_viewer_shows_the_training_run_metrics(checkpoint, page, ui_server):
     run_folder = checkpoint.parents[1]  # .../version_0 with metrics.csv
     page.goto(f"{ui_server}/results")

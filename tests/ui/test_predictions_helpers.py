@@ -34,6 +34,8 @@ def test_read_input_csv():
         P.read_input_csv("formula,note\nFe2O3,caf\u00e9\n".encode("latin-1"))
     with pytest.raises(UserInputError, match="separated by ';'"):
         P.read_input_csv(b"id;formula\n1;Fe2O3\n")
+    with pytest.raises(UserInputError, match=r"save it with commas\.$"):  # that fix alone
+        P.read_input_csv(b"id;formula\n1;Fe2O3\n", descriptor_columns=["a", "b"])
     with pytest.raises(UserInputError, match="case-sensitive: type 'Formula'"):
         P.read_input_csv(b"Formula\nFe2O3\n")
     named = P.read_input_csv(b"composition,y\nFe2O3,1\n", formula_column="composition")
@@ -56,6 +58,17 @@ def test_find_checkpoints_pretrained_first_then_newest(tmp_path):
     pretrained.write_bytes(b"")
     found = P.find_checkpoints(tmp_path, [tmp_path / "extra", None])
     assert found[0] == pretrained and set(found[1:]) == {new, old, extra}
+
+
+def test_find_checkpoints_skips_broken_links_and_links_out_of_the_folder(tmp_path):
+    ok = tmp_path / "results" / "runs" / "a" / "checkpoints" / "best.ckpt"
+    ok.parent.mkdir(parents=True)
+    ok.write_bytes(b"")
+    outside = tmp_path / "elsewhere.ckpt"
+    outside.write_bytes(b"")
+    (ok.parent / "gone.ckpt").symlink_to(tmp_path / "missing.ckpt")  # broke the page before
+    (ok.parent / "out.ckpt").symlink_to(outside)  # offered, then refused, before
+    assert P.find_checkpoints(tmp_path) == [ok]
 
 
 @pytest.fixture
@@ -98,6 +111,14 @@ def test_sequence_and_probability_frames(preds):
     assert curves.index.tolist() == [0, 1, 2] and curves["Fe2O3"].tolist() == [4.0, 5.0, 6.0]
     x = pd.Series([[300, 400, 500], [300, 400, 500]])
     assert P.sequence_frame(preds, "cp", x).index.tolist() == [300, 400, 500]
+    # each row at points of its own: every curve is a line through its own points
+    own = P.sequence_frame(preds, "cp", pd.Series([[300, 600, 900], [350, 650, 950]]))
+    assert own.index.tolist() == [300, 350, 600, 650, 900, 950]
+    nacl, fe2o3 = own["NaCl"], own["Fe2O3"]
+    assert nacl.loc[[300, 600, 900]].notna().all() and nacl.loc[350] == pytest.approx(
+        (nacl.loc[300] * 250 + nacl.loc[600] * 50) / 300
+    )
+    assert pd.isna(fe2o3.loc[300]) and fe2o3.loc[[350, 650, 950]].tolist() == [4.0, 5.0, 6.0]
     probs = P.probability_frame(preds, "metal")
     assert probs.loc["Fe2O3", "yes"] == 0.8 and list(probs.columns) == ["no", "yes"]
 

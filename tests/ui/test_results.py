@@ -97,6 +97,21 @@ def test_scan_run_folder_and_find_openable(emt_db, tmp_path):
     assert cache not in found and cache.read_bytes() == before  # not offered, not changed
 
 
+def test_scans_do_not_follow_links_out_of_the_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "README.md").write_text("# private\n")
+    (outside / "summary.json").write_text("{}")
+    run = tmp_path / "results" / "run"
+    run.mkdir(parents=True)
+    (run / "metrics.csv").write_text("epoch,train_loss\n0,1.0\n")
+    (run / "linked").symlink_to(outside)  # a link inside a run folder leads elsewhere
+    (run / "report.md").symlink_to(outside / "README.md")
+    scanned = results.scan_run_folder(run)
+    assert scanned.summaries == [] and [p.name for p in scanned.metrics] == ["metrics.csv"]
+    assert results.find_openable([tmp_path / "results"]) == [run]
+
+
 def test_structure_view_html(emt_db, tmp_path, monkeypatch):
     pytest.importorskip("py3Dmol", reason="py3Dmol not installed: uv sync --extra ui")
     atoms = results.read_atoms(emt_db, 2)
@@ -105,6 +120,9 @@ def test_structure_view_html(emt_db, tmp_path, monkeypatch):
     assert xyz.splitlines()[0].strip() == "8"
     assert len(cell_edges(atoms.cell.array)) == 12
     monkeypatch.delenv("FM_UI_3DMOL_JS", raising=False)
+    from foundation_model.ui import structure_view
+
+    monkeypatch.setattr(structure_view, "REPOSITORY", tmp_path / "no_copy")  # none anywhere
     html = structure_html(atoms, tmp_path)
     assert "cdn.jsdelivr.net" in html and "addModel" in html and "addLine" in html
     local = tmp_path / "3Dmol-min.js"
@@ -161,3 +179,21 @@ def test_an_ase_database_named_sqlite_is_read(emt_db):
     emt_db.rename(renamed)
     table, total = results.read_database(renamed)
     assert total == 4 and results.read_atoms(renamed, 1).get_chemical_formula() == "Al2Cu6"
+
+
+def test_the_3dmol_copy_is_found_for_an_app_started_elsewhere(tmp_path, monkeypatch):
+    from foundation_model.ui import structure_view
+
+    monkeypatch.delenv("FM_UI_3DMOL_JS", raising=False)
+    repo, project = tmp_path / "repo", tmp_path / "project"
+    project.mkdir()
+    monkeypatch.setattr(structure_view, "REPOSITORY", repo)
+    assert structure_view.local_3dmol_js(project) is None
+    js = repo / structure_view.LOCAL_JS
+    js.parent.mkdir(parents=True)
+    js.write_text("// 3Dmol")
+    assert structure_view.local_3dmol_js(project) == js  # the repository's copy
+    own = project / structure_view.LOCAL_JS
+    own.parent.mkdir(parents=True)
+    own.write_text("// 3Dmol")
+    assert structure_view.local_3dmol_js(project) == own  # the project's first

@@ -52,7 +52,7 @@ def table_task(
         positive_class: the label that counts as class 1 (default: ``True``, ``1`` or the
             later of the two sorted text labels).
     """
-    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
     if task_type not in TASK_TYPES:
         raise ValueError(f"--task-type must be one of {list(TASK_TYPES)}, got {task_type!r}.")
@@ -75,8 +75,14 @@ def table_task(
     formulas = df[formula_column]
     _check_formulas(formulas.to_numpy(), names, path, formula_column)
     kind, y, classes = _targets(df[target], names, path, target, task_type, positive_class)
-    if not 2 <= n_folds <= len(df):
-        raise ValueError(f"--n-folds must be in 2..{len(df)} (the rows), got {n_folds}.")
+    # rows of one compound (Fe2O3 twice, CuSO4·5H2O and CuH10SO9) share a fold: split
+    # apart, the test rows would have training rows with the same descriptors
+    groups = compound_keys(formulas.to_numpy())
+    n_compounds = len(set(groups))
+    repeated = n_compounds < len(df)
+    if not 2 <= n_folds <= n_compounds:
+        what = f"the {n_compounds} distinct compounds" if repeated else "the rows"
+        raise ValueError(f"--n-folds must be in 2..{n_compounds} ({what}), got {n_folds}.")
     if kind == "classification":
         smallest = int(np.bincount(y).min())
         if smallest < n_folds:
@@ -84,19 +90,27 @@ def table_task(
                 f"--data {path}: class {classes[int(np.argmin(np.bincount(y)))]!r} has "
                 f"{smallest} row(s), fewer than --n-folds {n_folds}; lower --n-folds or add rows."
             )
-        splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+        splitter = (StratifiedGroupKFold if repeated else StratifiedKFold)(
+            n_folds, shuffle=True, random_state=seed
+        )
     else:
-        splitter = KFold(n_folds, shuffle=True, random_state=seed)
+        splitter = (GroupKFold if repeated else KFold)(n_folds, shuffle=True, random_state=seed)
     table = pd.DataFrame(
         {"formula": formulas.astype(str).to_numpy(), "target": y},
         index=pd.Index(ids, name="id"),
     )
     order = table.index.to_numpy()
+    labels = y if kind == "classification" else None
     folds = [
         (order[tr].tolist(), order[te].tolist())
-        for tr, te in splitter.split(np.zeros(len(table)), y if kind == "classification" else None)
+        for tr, te in splitter.split(np.zeros(len(table)), labels, groups if repeated else None)
     ]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    grouped = (
+        f", the {len(df)} rows' {n_compounds} compounds kept whole (a compound's rows share a fold)"
+        if repeated
+        else ""
+    )
     return MatbenchTask(
         name=_safe_name(name or path.stem),
         table=table,
@@ -105,12 +119,29 @@ def table_task(
         target_name=target,
         unit=None,
         input_type="composition",
-        source=f"{path} (sha256 {digest[:16]}), {n_folds} shuffled folds (seed {seed})",
+        source=f"{path} (sha256 {digest[:16]}), {n_folds} shuffled folds (seed {seed}){grouped}",
         extra={
-            "protocol": f"{n_folds} shuffled folds (seed {seed}) of {path.name}",
+            "protocol": f"{n_folds} shuffled folds (seed {seed}) of {path.name}{grouped}",
             **({"classes": classes} if classes else {}),
         },
     )
+
+
+def compound_keys(formulas: np.ndarray) -> list[str]:
+    """One key per compound: its elements' atomic fractions (rounded to 1e-6), so that
+    ``Fe2O3`` and ``Fe4O6``, ``Fe0.7Ni0.3`` and ``Fe7Ni3``, ``CuSO4·5H2O`` and ``CuH10SO9``
+    share a key. Formulas are parsed already (:func:`_check_formulas`).
+
+    Args:
+        formulas: formula texts.
+    """
+    from foundation_model.features.composition import parse_formula
+
+    keys = []
+    for formula in formulas:
+        frac = parse_formula(formula).element_composition.fractional_composition
+        keys.append(" ".join(f"{el}{frac[el]:.6f}" for el in sorted(frac.elements)))
+    return keys
 
 
 def _safe_name(stem: str) -> str:

@@ -123,7 +123,9 @@ def require_columns(df: pd.DataFrame, columns: list[str], what: str, task: str) 
     if missing:
         raise KeyError(
             f"{what}: column(s) {missing} needed by task {task!r} not found; "
-            f"available columns: {list(df.columns)[:20]}."
+            f"available columns: {list(df.columns)[:20]} (point the task at your column: "
+            f"--data.init_args.tasks.column=NAME for the config's one task, or a task list "
+            "--data.init_args.tasks='[...]' as the README shows)."
         )
 
 

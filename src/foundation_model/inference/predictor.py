@@ -179,9 +179,10 @@ class Predictor:
                 stop = min(start + self.batch_size, len(prepared.rows))
                 batch = make_batch(prepared, start, stop, seq)
                 parts.append(self.model.predict_step(batch, 0))
-        if not parts and len(table):  # no row could be predicted: keep every output column
+        if not parts:  # no row predicted (or none given): still every output column
             parts = [self._probe_outputs(seq_tasks)]
-            frame = self._frame(table, np.array([0]), parts, formula_column, id_column).iloc[:0]
+            one = table if len(table) else pd.DataFrame({c: [None] for c in table.columns})
+            frame = self._frame(one, np.array([0]), parts, formula_column, id_column).iloc[:0]
         else:
             frame = self._frame(table, prepared.rows, parts, formula_column, id_column)
         # each prediction keeps its input row's label (the table's index, or the position

@@ -107,10 +107,15 @@ def read_input_csv(
         if not wanted or missing:
             columns = ", ".join(map(str, table.columns[:10]))
             also = f" nor the model's {len(wanted)} descriptor columns" if wanted else ""
+            fix = _column_fix(table.columns, formula_column)
+            glued = fix.startswith("the file looks separated")  # the one fix that matters
             raise UserInputError(
-                f"The CSV has no {formula_column!r} column{also} (columns: {columns}): "
-                f"{_column_fix(table.columns, formula_column)}"
-                + (f" or add the descriptor columns (missing: {_few(missing)})." if wanted else ".")
+                f"The CSV has no {formula_column!r} column{also} (columns: {columns}): {fix}"
+                + (
+                    f" or add the descriptor columns (missing: {_few(missing)})."
+                    if wanted and not glued
+                    else "."
+                )
             )
     elif formula_column != "formula":  # the predictor reads the column named "formula"
         if "formula" in table.columns:
@@ -150,6 +155,22 @@ def row_labels(predictions: pd.DataFrame) -> tuple[str, pd.Series]:
     return "row", pd.Series([str(i) for i in range(len(predictions))], dtype=str)
 
 
+def _checkpoints_under(root: Path) -> list[tuple[Path, float]]:
+    """``(checkpoint, mtime)`` under ``root``'s ``checkpoints/`` folders; links that lead out
+    of ``root`` (or nowhere) are left out rather than offered and then refused."""
+    inside = root.resolve()
+    found = []
+    for path in root.glob("**/checkpoints/*.ckpt"):
+        try:
+            real = path.resolve(strict=True)
+            mtime = real.stat().st_mtime
+        except OSError:  # a broken link, or a file removed meanwhile
+            continue
+        if real.is_file() and real.is_relative_to(inside):
+            found.append((path, mtime))
+    return found
+
+
 def find_checkpoints(
     project_dir: Path, extra_dirs: list[Path] = (), limit: int = 200
 ) -> list[Path]:
@@ -157,11 +178,12 @@ def find_checkpoints(
     project_dir = Path(project_dir)
     found: list[Path] = []
     pretrained = project_dir / PRETRAINED
-    runs = list((project_dir / "results" / "runs").glob("**/checkpoints/*.ckpt"))
+    runs = _checkpoints_under(project_dir / "results" / "runs")
     for folder in extra_dirs:
         if folder is not None and Path(folder).is_dir():
-            runs += list(Path(folder).glob("**/checkpoints/*.ckpt"))
-    runs = sorted(set(runs), key=lambda p: p.stat().st_mtime, reverse=True)
+            runs += _checkpoints_under(Path(folder))
+    runs = sorted(set(runs), key=lambda p: p[1], reverse=True)
+    runs = [p for p, _ in runs]
     if pretrained.is_file():
         found.append(pretrained)
     found += [p for p in runs if p != pretrained]
@@ -253,7 +275,10 @@ def sequence_frame(
         index = x if len(x) == len(y) else list(range(len(y)))
         name = str(formula) if str(formula) not in curves else f"{formula} (row {i})"
         curves[name] = pd.Series(y, index=index, dtype=float)
-    return pd.DataFrame(curves).sort_index()
+    frame = pd.DataFrame(curves).sort_index()
+    # rows with points of their own leave gaps at the others' points, which a line chart
+    # would break on: join each curve's own points (nothing drawn beyond its first and last)
+    return frame.interpolate(method="index", limit_area="inside")
 
 
 def probability_frame(predictions: pd.DataFrame, task: str) -> pd.DataFrame:

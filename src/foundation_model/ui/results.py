@@ -43,7 +43,8 @@ class RunFolder:
 
 
 def _walk(folder: Path, max_depth: int):
-    """Files under ``folder`` down to ``max_depth`` levels, skipping tool folders."""
+    """Files under ``folder`` down to ``max_depth`` levels, skipping tool folders and
+    symbolic links (a link may lead out of the folders the app may use)."""
     stack = [(Path(folder), 0)]
     visited = 0
     while stack:
@@ -56,6 +57,8 @@ def _walk(folder: Path, max_depth: int):
         if visited > MAX_VISITED:
             return
         for entry in entries:
+            if entry.is_symlink():
+                continue
             if entry.is_dir():
                 if depth < max_depth and entry.name not in SKIP_DIRS:
                     stack.append((entry, depth + 1))

@@ -1,9 +1,9 @@
 """Interactive 3D view of an ``ase.Atoms`` as HTML (py3Dmol / 3Dmol.js).
 
 3Dmol.js itself is a JavaScript file. It is inlined from a local copy when one is found
-(``$FM_UI_3DMOL_JS``, or ``data/vendor/3Dmol-min.js`` in the project folder: fetch it with
-``npm pack 3dmol@2.5.5``), so the view works offline; otherwise the page loads it from the
-CDN that py3Dmol names.
+(``$FM_UI_3DMOL_JS``, or ``data/vendor/3Dmol-min.js`` in the project folder or in the
+repository the app runs from: fetch it with ``samples/helper_tools/fetch_3dmol.sh``), so
+the view works offline; otherwise the page loads it from the CDN that py3Dmol names.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 
 LOCAL_JS = Path("data") / "vendor" / "3Dmol-min.js"
+#: the checkout this package runs from (src/foundation_model/ui -> repository root)
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 def local_3dmol_js(project_dir: Path) -> Path | None:
-    """The local 3Dmol.js copy, if there is one."""
+    """The local 3Dmol.js copy, if there is one: ``$FM_UI_3DMOL_JS``, the project folder's
+    ``data/vendor/``, then the repository's (an app started from another folder)."""
     env = os.environ.get("FM_UI_3DMOL_JS")
-    for candidate in (Path(env) if env else None, Path(project_dir) / LOCAL_JS):
+    candidates = (Path(env) if env else None, Path(project_dir) / LOCAL_JS, REPOSITORY / LOCAL_JS)
+    for candidate in candidates:
         if candidate is not None and candidate.is_file():
             return candidate
     return None

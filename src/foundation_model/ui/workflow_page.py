@@ -96,9 +96,13 @@ def _from_file(workflow: Workflow) -> dict | None:
     path = cfg.guard.resolve(path_text, must_exist=True)
     if not path.is_file():
         raise UserInputError(f"{path_text} is not a file.")
-    text = st.text_area(
-        "Edit before launching", path.read_text(), height=300, key=f"{key}-text-{path}"
-    )
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"{path_text} is not a text file (a config is YAML text): pick a .yaml config."
+        ) from None
+    text = st.text_area("Edit before launching", content, height=300, key=f"{key}-text-{path}")
     return parse_config_text(text)
 
 

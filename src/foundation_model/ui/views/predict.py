@@ -6,12 +6,15 @@ Uses ``foundation_model.load(checkpoint).predict_with_errors(...)``: the same pr
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import foundation_model
 from foundation_model.ui import context, predictions
 from foundation_model.ui.safety import UserInputError
 
 RESULT_KEY = "predict-result"
+PACKAGE_DIR = str(Path(foundation_model.__file__).resolve().parent)  # fm's own warnings
 CUSTOM = "Other path..."
 
 
@@ -101,6 +104,8 @@ def _show_results(result: dict) -> None:
     preds, errors = result["predictions"], result["errors"]
     st.subheader(f"Predictions ({predictions.count_rows(len(preds))})")
     st.caption(f"Checkpoint: {result['checkpoint']}")
+    for note in result.get("notes", []):  # e.g. points outside the training range
+        st.warning(note)
     if not preds.empty:
         summary = predictions.summary_table(preds)
         if len(summary) <= 100:
@@ -169,16 +174,19 @@ def render() -> None:
             schema = predictor.schema.formula
             predictions.require_featurizer(schema.featurizer, len(schema.columns))
         has_id = not isinstance(inputs, list) and "id" in inputs.columns
-        with st.spinner("Predicting..."):
+        with st.spinner("Predicting..."), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # the predictor's notes go on the page, not the log
             try:
                 preds, errors = predictor.predict_with_errors(
                     inputs, id_column="id" if has_id else None
                 )
             except (ValueError, KeyError) as exc:  # the input does not fit the model
                 raise UserInputError(predictions.plain_message(exc)) from exc
+        notes = [str(w.message) for w in caught if w.filename.startswith(PACKAGE_DIR)]
         st.session_state[RESULT_KEY] = {
             "predictions": preds,
             "errors": errors,
+            "notes": list(dict.fromkeys(notes)),
             "sequence_x": _sequence_x(predictor, inputs, errors),
             "checkpoint": context.settings().guard.display(checkpoint),
         }
