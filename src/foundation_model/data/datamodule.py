@@ -22,6 +22,7 @@ from foundation_model.data.input_schema import (
     training_fill,
 )
 from foundation_model.data.scalers import masked_mean_std
+from foundation_model.data.shared_rows import warn_shared_rows
 from foundation_model.data.split_fingerprint import split_fingerprint
 from foundation_model.data.splitters import RandomSplitter, SplitIndices, Splitter
 from foundation_model.data.statistics import DataStatistics
@@ -121,6 +122,7 @@ class CompoundDataModule(pl.LightningDataModule):
             self._structure_fill = training_fill(raw_structure, train[has_structure[train]])
             x_structure = _filled(raw_structure, self._structure_fill)
             x_structure[~has_structure] = 0.0
+        warn_shared_rows(x_formula, x_structure, self.splits)
         tensors = CompoundTensors(
             x_formula=torch.from_numpy(x_formula),
             x_structure=None if x_structure is None else torch.from_numpy(x_structure),

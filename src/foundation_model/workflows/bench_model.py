@@ -192,6 +192,7 @@ def fit_predict_fold(
     import lightning.pytorch as pl
 
     from foundation_model.data import CompoundDataModule, PredefinedSplitter
+    from foundation_model.data.shared_rows import SharedRowsWarning
     from foundation_model.models.task_head.base import TaskSpec
 
     if not isinstance(config, dict):
@@ -216,7 +217,9 @@ def fit_predict_fold(
         predict_split="test",
         drop_last=bool(data_args.get("drop_last", False)),
     )
-    dm.setup("fit")
+    with warnings.catch_warnings():  # the protocol's folds are given, duplicates and all
+        warnings.simplefilter("ignore", SharedRowsWarning)
+        dm.setup("fit")
     model = build_model(config.get("model") or {}, dm)
     with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp, _quiet_lightning():
         extra = [config.get("model_checkpoint"), config.get("early_stopping")]
