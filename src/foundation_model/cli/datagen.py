@@ -40,8 +40,21 @@ def build_parser() -> Any:
 
 
 def _normalise(argv: list[str]) -> list[str]:
-    """``--resume`` alone means ``--resume=true``."""
-    return ["--resume=true" if a == "--resume" else a for a in argv]
+    """``--resume`` alone means ``--resume=true``; ``--resume true|false`` is kept whole."""
+    out: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg != "--resume":
+            out.append(arg)
+            continue
+        value = next(rest, None)
+        if value is not None and value.lower() in ("true", "false"):
+            out.append(f"--resume={value.lower()}")
+        else:
+            out.append("--resume=true")
+            if value is not None:
+                out.append(value)  # the next option, not a value of --resume
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

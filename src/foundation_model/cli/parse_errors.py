@@ -66,6 +66,8 @@ def _overridden(message: str, argv: list[str]) -> bool:
     if not keys:
         head = re.match(r"\s*([A-Za-z_][\w.]*):", message)
         keys = [head.group(1)] if head else []
+    if not keys:  # a class's own check inside a Union's error list: "- rounds must be >= 0"
+        keys = re.findall(r"^\s*- ([A-Za-z_]\w*) must\b", message, re.M)
     if not keys:
         return False
     leaf = keys[-1].rsplit(".", 1)[-1]

@@ -50,7 +50,12 @@ def run_reporting_errors(
     except INPUT_ERRORS as err:
         if os.environ.get("FM_DEBUG"):
             raise
-        print(f"fm {command}: error: {one_line(err)}", file=sys.stderr)
+        text = str(err)
+        if "Union subtypes" in text:  # a class's own refusal, wrapped in jsonargparse's dump
+            line = parse_error_line(text, list(argv or []), f"{command} run")
+        else:
+            line = one_line(err)
+        print(f"fm {command}: error: {line}", file=sys.stderr)
         return 2, None
     except KeyboardInterrupt:
         print(

@@ -97,6 +97,27 @@ def test_process_pool_executor_runs_in_other_processes() -> None:
     assert np.argmin(energies) == 1  # EMT Cu equilibrium is near a = 3.6 Å
 
 
+def test_ctrl_c_stops_the_pool_workers_at_once() -> None:
+    """A Ctrl-C in the main process (here raised where a result is saved) stops the
+    workers still running instead of waiting for their long tasks, and leaves none behind."""
+    import time
+
+    ex = TaskExecutor(n_workers=2, start_method="fork", progress=False)
+    workers = []
+
+    def interrupt(result: TaskResult) -> None:
+        workers.extend(ex._pool._processes.values())  # the workers, one still sleeping
+        raise KeyboardInterrupt
+
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        ex.map(time.sleep, [0.1, 120.0, 120.0], on_result=interrupt)
+    assert time.perf_counter() - start < 60  # not the 120 s of the running tasks
+    assert len(workers) == 2 and not any(w.is_alive() for w in workers)
+    assert ex._pool is None
+    ex.close()
+
+
 def test_executor_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="n_workers"):
         TaskExecutor(n_workers=0)

@@ -91,6 +91,14 @@ def test_mlip_spec_checks_its_model_up_front(tmp_path: Path) -> None:
             ["--pool.init_args.generators.init_args.elements=[Cu,Fe]"],
             "EMT (ASE's effective-medium potential) has no parameters for ['Fe']",
         ),
+        # a class's own range check: the line is its sentence, not jsonargparse's dump
+        (
+            ["--active_learning.committee_size=1"],
+            "committee_size must be >= 2, got 1. (command-line argument)",
+        ),
+        (["--active_learning.rounds=-1"], "active_learning rounds must be >= 0, got -1"),
+        (["--teacher.epochs=0"], "teacher epochs and batch_size must be >= 1"),
+        (["--student.basis.cutoff=-1"], "student basis cutoff must be > 0 Å, got -1"),
     ],
 )
 def test_refusals_that_need_no_work_open_no_run_folder(
@@ -103,4 +111,5 @@ def test_refusals_that_need_no_work_open_no_run_folder(
     assert main([*argv, *override]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+    assert "Subtypes" not in err[0] and "Given value" not in err[0]
     assert not out.exists()

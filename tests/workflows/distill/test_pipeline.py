@@ -32,8 +32,11 @@ def test_full_run_writes_every_artifact(finished_run: Path) -> None:
     active = state.steps["active"].info
     assert active["oracle_calls"] <= 11 and active["test"] == 3
     assert count_rows(pipe.artifact("active", "oracle_train.db")) == active["train"]
-    rounds = json.loads(pipe.artifact("active", "rounds.json").read_text())
+    rounds = json.loads(
+        pipe.artifact("active", "rounds.json").read_text(), parse_constant=pytest.fail
+    )
     assert [r["round"] for r in rounds][:2] == [0, 1]
+    assert rounds[0]["test_force_mae"] is None  # strict JSON: no committee in round 0
     assert pipe.artifact("delta", "student").joinpath("student.yace").is_file()
     assert pipe.artifact("delta", "student").joinpath("student.asi").is_file()
     report = json.loads(pipe.artifact("report", "report.json").read_text())

@@ -107,6 +107,13 @@ def _progress(total: int, description: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=description, disable=not enabled, unit="task", leave=False)
 
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the main process, which stops them (no tracebacks)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class TaskExecutor(ClassPathSerializable):
     """Maps a function over tasks on local processes or a Dask cluster.
 
@@ -203,8 +210,25 @@ class TaskExecutor(ClassPathSerializable):
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = multiprocessing.get_context(self.start_method)
-            self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.n_workers, mp_context=ctx, initializer=_ignore_sigint
+            )
         return self._pool
+
+    def _abandon_pool(self) -> None:
+        """Stop the pool now: queued tasks cancelled, running workers terminated (after
+        Ctrl-C or a kill of this process only, waiting for them could take as long as their
+        trajectories; what finished is already saved)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join(timeout=10)
 
     def _map_pool(self, fn: Callable, tasks: list, collect: Callable) -> None:
         from concurrent.futures import as_completed
@@ -213,18 +237,21 @@ class TaskExecutor(ClassPathSerializable):
         pool = self._ensure_pool()
         futures = {pool.submit(run_captured, fn, i, t): i for i, t in enumerate(tasks)}
         broken = False
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                collect(future.result())
-            except BrokenProcessPool as err:  # a worker died (segfault, out of memory)
-                broken = True
-                collect(TaskResult(index=i, error=f"BrokenProcessPool: {err}"))
-            except Exception as err:  # noqa: BLE001 - e.g. unpicklable task or result
-                collect(TaskResult(index=i, error=f"{type(err).__name__}: {err}"))
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    collect(future.result())
+                except BrokenProcessPool as err:  # a worker died (segfault, out of memory)
+                    broken = True
+                    collect(TaskResult(index=i, error=f"BrokenProcessPool: {err}"))
+                except Exception as err:  # noqa: BLE001 - e.g. unpicklable task or result
+                    collect(TaskResult(index=i, error=f"{type(err).__name__}: {err}"))
+        except BaseException:  # Ctrl-C, SIGTERM: stop the workers, keep what finished
+            self._abandon_pool()
+            raise
         if broken:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._abandon_pool()
 
     def client(self) -> Any:
         """The Dask client (started on first use)."""

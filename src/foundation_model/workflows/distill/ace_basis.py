@@ -54,10 +54,17 @@ class ACEBasisSpec(ClassPathSerializable):
         radparameter: float = 5.25,
     ) -> None:
         self.cutoff = float(cutoff)
+        if not self.cutoff > 0:
+            raise ValueError(f"student basis cutoff must be > 0 Å, got {cutoff}.")
         self.nradmax_by_orders = list(nradmax_by_orders or [8, 4, 3])
         self.lmax_by_orders = list(lmax_by_orders or [0, 2, 1])
         if len(self.nradmax_by_orders) != len(self.lmax_by_orders):
             raise ValueError("nradmax_by_orders and lmax_by_orders need one entry per order.")
+        if min(self.nradmax_by_orders) < 1 or min(self.lmax_by_orders) < 0:
+            raise ValueError(
+                "student basis nradmax_by_orders must be >= 1 and lmax_by_orders >= 0, got "
+                f"{self.nradmax_by_orders} and {self.lmax_by_orders}."
+            )
         self.nradbase = int(nradbase or self.nradmax_by_orders[0])
         self.radbase = radbase
         self.radparameter = float(radparameter)

@@ -75,6 +75,14 @@ class ActiveLearning(ClassPathSerializable):
     ) -> None:
         if committee_size < 2:
             raise ValueError(f"committee_size must be >= 2, got {committee_size}.")
+        for name, value, least in (
+            ("rounds", rounds, 0),
+            ("n_test", n_test, 1),
+            ("n_initial", n_initial, 1),
+            ("committee_epochs", committee_epochs, 1),
+        ):
+            if int(value) < least:
+                raise ValueError(f"active_learning {name} must be >= {least}, got {value}.")
         if strategy not in ("committee", "random"):
             raise ValueError(f"Unknown strategy {strategy!r}: use committee or random.")
         self.n_test = int(n_test)

@@ -7,10 +7,10 @@ artifacts into the state file.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundation_model.utils.atomic import write_json
 from foundation_model.workflows.distill.dbio import append_structures, count_rows, read_all
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def _json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    write_json(data, path)  # strict JSON (round 0's missing committee scores are null)
 
 
 def step_pool(pipe: DistillPipeline, directory: Path) -> tuple[list[str], dict[str, Any]]:

@@ -60,6 +60,14 @@ class TeacherTrainer(ClassPathSerializable):
                 f"teacher.backbone model_path {model_path} not found: fix the path "
                 "(a MACE .model file)."
             )
+        if int(epochs) < 1 or int(batch_size) < 1 or not float(lr) > 0:
+            raise ValueError(
+                f"teacher epochs and batch_size must be >= 1 and lr > 0, got epochs={epochs}, "
+                f"batch_size={batch_size}, lr={lr} (an untrained teacher would label nothing "
+                "useful)."
+            )
+        if not 0.0 <= float(val_fraction) < 1.0:
+            raise ValueError(f"teacher val_fraction must be in [0, 1), got {val_fraction}.")
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.lr = float(lr)
