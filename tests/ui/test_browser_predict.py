@@ -127,18 +127,24 @@ def test_bad_formula_shows_its_reason(checkpoint, page, ui_server):
     assert "Traceback" not in page.inner_text("body")
 
 
-def test_uploaded_csv_with_own_sequence_points(checkpoint, page, ui_server, tmp_path):
-    table = pd.DataFrame({"formula": ["KBr", "CaS"], "T": ["[250, 350, 450, 550]", None]})
-    path = tmp_path / "new.csv"
-    table.to_csv(path, index=False)
+def _predict_upload(page, ui_server, checkpoint, path, rows: str) -> None:
+    """Choose ``checkpoint``, upload the CSV at ``path`` and predict (``rows``: the count
+    the page then shows, e.g. ``"2 rows"``)."""
     page.goto(ui_server)
     page.locator("[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name=str(checkpoint)).click()
     page.get_by_text("Upload CSV").click()
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
-    page.get_by_text("new.csv").wait_for()
+    page.get_by_text(path.name).wait_for()
     page.get_by_role("button", name="Predict", exact=True).click()
-    page.get_by_text("Predictions (2 rows)").wait_for(timeout=120_000)
+    page.get_by_text(f"Predictions ({rows})").wait_for(timeout=120_000)
+
+
+def test_uploaded_csv_with_own_sequence_points(checkpoint, page, ui_server, tmp_path):
+    table = pd.DataFrame({"formula": ["KBr", "CaS"], "T": ["[250, 350, 450, 550]", None]})
+    path = tmp_path / "new.csv"
+    table.to_csv(path, index=False)
+    _predict_upload(page, ui_server, checkpoint, path, "2 rows")
     text = page.locator("[data-testid='stTable']").first.inner_text()
     assert "KBr" in text and "4 points" in text and "3 points" in text
 
@@ -148,14 +154,7 @@ def test_a_misnamed_points_column_is_said_on_the_page(checkpoint, page, ui_serve
     shown on the page, not only in the server's log."""
     path = tmp_path / "renamed.csv"
     pd.DataFrame({"formula": ["KBr"], "temperature": ["[250, 350]"]}).to_csv(path, index=False)
-    page.goto(ui_server)
-    page.locator("[data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name=str(checkpoint)).click()
-    page.get_by_text("Upload CSV").click()
-    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
-    page.get_by_text("renamed.csv").wait_for()
-    page.get_by_role("button", name="Predict", exact=True).click()
-    page.get_by_text("Predictions (1 row)").wait_for(timeout=120_000)
+    _predict_upload(page, ui_server, checkpoint, path, "1 row")
     page.get_by_text("which the input lacks").wait_for(timeout=30_000)
     assert (
         "['temperature'] are not read"
