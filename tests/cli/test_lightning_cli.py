@@ -536,7 +536,7 @@ def test_failed_first_run_leaves_no_run_folder(tmp_path, table_files, capsys):
     assert not (tmp_path / "runs" / "t").exists()
 
 
-def test_last_checkpoint_is_the_newest_epoch_not_the_best(tmp_path, table_files):
+def test_last_checkpoint_is_the_newest_epoch_not_the_best(tmp_path, table_files, capsys):
     """Lightning 2.6 writes last.ckpt only when the monitor improves; fm fit writes it every
     epoch. Mode ``max`` on a falling loss makes epoch 0 the best, so the two differ."""
     cfg_path = write_config(tmp_path, table_files)
@@ -551,6 +551,10 @@ def test_last_checkpoint_is_the_newest_epoch_not_the_best(tmp_path, table_files)
     assert last["epoch"] == 3 and last["global_step"] > best["global_step"]
     code = main(["fit", "--config", str(cfg_path), "--ckpt_path", str(ckpts / "last.ckpt")])
     assert code == 0  # resuming at the end of max_epochs is a clean no-op
+    capsys.readouterr()
+    resume = ["--ckpt_path", str(ckpts / "last.ckpt"), "--trainer.max_epochs=2"]
+    assert main(["fit", "--config", str(cfg_path), *resume]) == 1  # below the restored epoch
+    assert "max_epochs=2" in _one_error_line(capsys)
 
 
 def test_fixed_checkpoint_dirpath_is_never_overwritten(tmp_path, table_files, capsys):
@@ -571,7 +575,7 @@ def test_fixed_checkpoint_dirpath_is_never_overwritten(tmp_path, table_files, ca
     assert _versions(tmp_path) == ["version_0"]
     resume = ["--ckpt_path", str(fixed / "last.ckpt"), "--trainer.max_epochs=2"]
     assert main(["fit", "--config", str(cfg), *resume]) == 0
-    assert not (fixed / ".fm.lock").exists()  # released when the fit ends
+    assert not (tmp_path / ".fixed.fm.lock").exists()  # released when the fit ends
 
 
 def test_a_fixed_checkpoint_dirpath_takes_one_fit_at_a_time(tmp_path, table_files, capsys):
@@ -587,17 +591,16 @@ def test_a_fixed_checkpoint_dirpath_takes_one_fit_at_a_time(tmp_path, table_file
     cfg.write_text(yaml.safe_dump(doc))
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        fixed.mkdir()
-        (fixed / ".fm.lock").write_text(str(other.pid))
+        (tmp_path / ".fixed.fm.lock").write_text(str(other.pid))
         assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 1
         line = _one_error_line(capsys)
-        assert f"is in use by another fm process (pid {other.pid})" in line
+        assert f"is in use by another fm process (pid {other.pid}, in " in line
         assert not list(fixed.glob("*.ckpt"))
     finally:
         other.kill()
         other.wait()
     assert main(["fit", "--config", str(cfg), "--trainer.max_epochs=1"]) == 0  # dead: taken over
-    assert (fixed / "best.ckpt").is_file() and not (fixed / ".fm.lock").exists()
+    assert (fixed / "best.ckpt").is_file() and not (tmp_path / ".fixed.fm.lock").exists()
 
 
 def test_a_task_list_on_the_command_line_replaces_the_configs(tmp_path, table_files):

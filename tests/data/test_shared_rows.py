@@ -19,6 +19,9 @@ def test_counts_rows_with_a_training_twin():
     # the same formula with another structure (a polymorph) is another input
     s = np.array([[0.0], [9.0], [0.0], [0.0], [7.0]])
     assert shared_rows(x, s, splits) == {"val": 0, "test": 0}
+    # rows without any descriptor (filled alike with the medians later) are not compounds
+    empty = np.full((5, 2), np.nan)
+    assert shared_rows(empty, None, splits) == {"val": 0, "test": 0}
 
 
 def test_the_data_module_warns_when_a_compound_straddles_the_split(tmp_path):

@@ -123,3 +123,13 @@ def test_rows_of_one_compound_share_a_fold(tmp_path):
     assert "24 rows' 21 compounds kept whole" in task.extra["protocol"]
     with pytest.raises(ValueError, match=r"--n-folds must be in 2\.\.21 \(the 21 distinct"):
         table_task(path, "y", n_folds=22)
+
+
+def test_a_class_of_one_compound_is_refused_before_any_work(tmp_path):
+    """Five NaCl rows are one compound: grouped, they share one fold, so the other folds
+    would have no row of their class."""
+    formulas = FORMULAS[:20] + ["NaCl"] * 5
+    path = tmp_path / "onepos.csv"
+    pd.DataFrame({"formula": formulas, "y": [0] * 20 + [1] * 5}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"class '1' has 1 distinct compound\(s\), fewer than"):
+        table_task(path, "y", n_folds=5)

@@ -128,3 +128,17 @@ def test_poscar_cells_are_read_and_several_structures_in_a_cell_are_refused():
     with pytest.raises(ValueError, match=r"holds 2 structures \(CIF data blocks\)"):
         parse_structure(two_blocks)
     assert parse_structure(si.to(fmt="cif")).composition.reduced_formula == "Si"
+    lines = str(Poscar(nacl)).splitlines()
+    for comment in ("12345", ""):  # an ICSD code or nothing as the POSCAR's comment line
+        cell = "\n".join([comment, *lines[1:]])
+        assert parse_structure(cell).composition.reduced_formula == "NaCl"
+
+
+def test_a_disordered_structure_says_what_to_do():
+    from pymatgen.core import Lattice, Structure
+
+    alloy = Structure(Lattice.cubic(3.6), [{"Fe": 0.5, "Ni": 0.5}], [[0, 0, 0]])
+    df = pd.DataFrame({"formula": ["FeNi"], "structure": [alloy.to(fmt="cif")]})
+    res = _featurize_with_structures(df)
+    reason = res.errors["reason"][0]
+    assert "disordered structure" in reason and "leave the cell blank" in reason

@@ -28,6 +28,17 @@ def test_a_save_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt"]  # no temp file left
 
 
+def test_a_temporary_file_left_by_a_killed_save_is_removed_by_the_next(tmp_path):
+    io = AtomicCheckpointIO()
+    left = tmp_path / ".last.ckpt.abc123.tmp"  # what a kill -9 during a save leaves
+    left.write_bytes(b"half")
+    other = tmp_path / ".best.ckpt.xyz.tmp"  # another checkpoint's: not this save's business
+    other.write_bytes(b"half")
+    io.save_checkpoint({"step": 3}, tmp_path / "last.ckpt")
+    assert not left.exists() and other.exists()
+    assert io.load_checkpoint(tmp_path / "last.ckpt")["step"] == 3
+
+
 def test_the_trainer_gets_it_unless_the_config_chose_another(tmp_path):
     trainer = pl.Trainer(logger=False, default_root_dir=tmp_path, accelerator="cpu")
     use_atomic_checkpoints(trainer)

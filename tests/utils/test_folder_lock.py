@@ -8,35 +8,33 @@ import sys
 
 import pytest
 
-from foundation_model.utils.folder_lock import LOCK_NAME, FolderLock, is_first_process
+from foundation_model.utils.folder_lock import FolderLock, is_first_process, lock_path
 
 
 def test_a_live_holder_refuses_a_second_writer_and_the_lock_goes_with_the_block(tmp_path):
     folder = tmp_path / "ckpts"
+    lock = lock_path(folder)
+    assert lock == tmp_path / ".ckpts.fm.lock"  # beside the folder, which stays as the run made it
     with FolderLock(folder, "model_checkpoint dirpath"):
-        assert (folder / LOCK_NAME).read_text() == str(os.getpid())
+        assert lock.read_text() == str(os.getpid()) and not folder.exists()
         second = FolderLock(folder, "model_checkpoint dirpath")
-        with pytest.raises(ValueError, match=r"^model_checkpoint dirpath .*ckpts is in use"):
+        with pytest.raises(ValueError, match=r"^model_checkpoint dirpath .*ckpts is in use") as err:
             second.__enter__()
-    assert not folder.exists()  # made for the lock only, and empty: removed
-    folder.mkdir()
-    (folder / "best.ckpt").write_text("x")
-    with FolderLock(folder):
-        pass
-    assert sorted(p.name for p in folder.iterdir()) == ["best.ckpt"]
+        assert f"delete {lock}" in str(err.value)  # for a pid that is not fm (a restart)
+    assert not lock.exists()
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
-    dead = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
-    tmp_path.joinpath(LOCK_NAME).write_text(dead)
-    with FolderLock(tmp_path) as lock:
+    )
+    lock_path(tmp_path / "ckpts").write_text(done.stdout.strip())
+    with FolderLock(tmp_path / "ckpts") as lock:
         assert lock.held
-    assert not (tmp_path / LOCK_NAME).exists()
+    assert not lock_path(tmp_path / "ckpts").exists()
 
 
 def test_only_rank_zero_takes_locks(monkeypatch):

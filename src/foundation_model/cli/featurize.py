@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", required=True, type=Path, help="output table (.parquet or .csv)")
     p.add_argument(
-        "--structure-column", default=None, help="column with CIF / pymatgen JSON / extxyz text"
+        "--structure-column",
+        default=None,
+        help="column with CIF / pymatgen JSON / extxyz / POSCAR text, one structure per cell",
     )
     p.add_argument("--structure-preset", default="structure_basic", help="structure preset")
     p.add_argument(

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from foundation_model.cli.parse_errors import parse_error_line
 from foundation_model.utils.folder_lock import FolderLock, is_first_process
@@ -579,6 +579,11 @@ def run_lightning_cli(argv: list[str]) -> int:
         if os.environ.get("FM_DEBUG"):
             raise
         print(f"fm {argv[0]}: error: {error_message(err)}", file=sys.stderr)
+        return 1
+    except MisconfigurationException as err:  # e.g. resuming past --trainer.max_epochs
+        if os.environ.get("FM_DEBUG"):
+            raise
+        print(f"fm {argv[0]}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     except OSError as err:  # e.g. a read-only or full disk under the run folder
         if os.environ.get("FM_DEBUG"):

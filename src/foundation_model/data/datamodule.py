@@ -122,7 +122,7 @@ class CompoundDataModule(pl.LightningDataModule):
             self._structure_fill = training_fill(raw_structure, train[has_structure[train]])
             x_structure = _filled(raw_structure, self._structure_fill)
             x_structure[~has_structure] = 0.0
-        warn_shared_rows(x_formula, x_structure, self.splits)
+        warn_shared_rows(raw_formula, x_structure, self.splits)  # as read: fills are alike
         tensors = CompoundTensors(
             x_formula=torch.from_numpy(x_formula),
             x_structure=None if x_structure is None else torch.from_numpy(x_structure),

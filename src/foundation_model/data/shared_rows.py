@@ -30,15 +30,18 @@ def shared_rows(
     descriptors (formula and, where given, structure descriptors).
 
     Args:
-        x_formula: ``(N, F)`` filled formula descriptors.
+        x_formula: ``(N, F)`` formula descriptors as read (NaN where missing: rows without
+            any are not compared).
         x_structure: ``(N, S)`` structure descriptors (zeros where absent), or None.
         splits: the split.
     """
     x = x_formula if x_structure is None else np.concatenate([x_formula, x_structure], axis=1)
     keys = _row_keys(x)
-    seen = {keys[i] for i in splits.train}
+    # a row without any descriptor says nothing about which compound it is
+    known = ~np.isnan(np.asarray(x_formula, dtype=np.float64)).all(axis=1)
+    seen = {keys[i] for i in splits.train if known[i]}
     return {
-        name: int(sum(keys[i] in seen for i in rows))
+        name: int(sum(known[i] and keys[i] in seen for i in rows))
         for name, rows in (("val", splits.val), ("test", splits.test))
     }
 
@@ -49,7 +52,7 @@ def warn_shared_rows(
     """Warn (:class:`SharedRowsWarning`) when validation or test rows repeat training rows.
 
     Args:
-        x_formula: ``(N, F)`` filled formula descriptors.
+        x_formula: ``(N, F)`` formula descriptors as read (before the medians fill them).
         x_structure: ``(N, S)`` structure descriptors, or None.
         splits: the split.
     """

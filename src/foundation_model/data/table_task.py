@@ -84,11 +84,14 @@ def table_task(
         what = f"the {n_compounds} distinct compounds" if repeated else "the rows"
         raise ValueError(f"--n-folds must be in 2..{n_compounds} ({what}), got {n_folds}.")
     if kind == "classification":
-        smallest = int(np.bincount(y).min())
+        # a fold needs each class: count a class's compounds (its rows share folds)
+        per_class = [len({g for g, c in zip(groups, y, strict=True) if c == k}) for k in (0, 1)]
+        smallest = min(per_class)
         if smallest < n_folds:
+            what = "distinct compound(s)" if repeated else "row(s)"
             raise ValueError(
-                f"--data {path}: class {classes[int(np.argmin(np.bincount(y)))]!r} has "
-                f"{smallest} row(s), fewer than --n-folds {n_folds}; lower --n-folds or add rows."
+                f"--data {path}: class {classes[int(np.argmin(per_class))]!r} has "
+                f"{smallest} {what}, fewer than --n-folds {n_folds}; lower --n-folds or add rows."
             )
         splitter = (StratifiedGroupKFold if repeated else StratifiedKFold)(
             n_folds, shuffle=True, random_state=seed

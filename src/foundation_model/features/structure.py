@@ -47,7 +47,7 @@ def parse_structure(text: object) -> object:
 
         found = CifParser.from_str(body).parse_structures(primitive=False)
         return _one(found, "CIF data blocks")
-    if body.split(maxsplit=1)[0].isdigit():
+    if _looks_like_extxyz(body):
         from ase.io import read
         from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -56,12 +56,22 @@ def parse_structure(text: object) -> object:
         if not atoms.pbc.all():
             raise ValueError("extxyz structure is not periodic in 3D (needs a Lattice with pbc)")
         return AseAtomsAdaptor.get_structure(atoms)
-    try:
-        return Structure.from_str(body, fmt="poscar")
+    try:  # POSCAR: its first line is a comment, which may be blank (so no strip at the start)
+        return Structure.from_str(text.rstrip(), fmt="poscar")
     except Exception as err:
         raise ValueError(
             f"not a {FORMATS} structure (as POSCAR: {type(err).__name__}: {err})"
         ) from None
+
+
+def _looks_like_extxyz(body: str) -> bool:
+    """XYZ: the atom count, a comment line, then atoms as ``symbol x y z ...`` (a POSCAR
+    whose comment is a number has its scale factor and lattice numbers there instead)."""
+    lines = body.splitlines()
+    if len(lines) < 3 or not lines[0].strip().isdigit():
+        return False
+    first_atom = lines[2].split()
+    return bool(first_atom) and first_atom[0][:1].isalpha()
 
 
 def _one(found: list, what: str) -> object:
@@ -142,6 +152,14 @@ def featurize_structures(
         chunk_size: structures per work unit.
         progress: show a tqdm bar.
     """
-    return run_featurizers(
+    raw = run_featurizers(
         list(structures), parse_structure, specs, n_jobs, chunk_size, progress, "structures"
     )
+    for i, reason in raw.errors.items():  # matminer's words for it do not say what to do
+        if "Disordered structure support" in reason:
+            raw.errors[i] = (
+                f"{reason} (a disordered structure, with partial occupancies: give an "
+                "ordered cell, e.g. a supercell, or leave the cell blank to use the formula "
+                "alone)"
+            )
+    return raw

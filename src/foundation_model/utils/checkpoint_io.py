@@ -35,7 +35,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_write(Path(path), lambda tmp: torch.save(checkpoint, tmp))
+        path = Path(path)
+        # a process killed mid-save (kill -9) left its temporary file: only this run writes
+        # this checkpoint (its own version folder, or a fixed folder under FolderLock)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 def use_atomic_checkpoints(trainer: Any) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-LOCK_NAME = ".fm.lock"
+LOCK_SUFFIX = ".fm.lock"
+
+
+def lock_path(folder: str | Path) -> Path:
+    """The lock file of ``folder``: beside it (``.<name>.fm.lock``), so the folder itself
+    holds only what the run writes (Lightning warns about a non-empty checkpoint folder)."""
+    folder = Path(folder)
+    return folder.parent / f".{folder.name}{LOCK_SUFFIX}"
 
 
 def _alive(pid: int) -> bool:
@@ -26,9 +33,9 @@ def is_first_process() -> bool:
 
 
 class FolderLock:
-    """``with FolderLock(folder, what):`` holds ``folder/.fm.lock`` (this process's id)
-    while the block runs; a lock held by a live process is a one-line ``ValueError``, one
-    left by a process that died is taken over.
+    """``with FolderLock(folder, what):`` holds :func:`lock_path` (this process's id) while
+    the block runs; a lock held by a live process is a one-line ``ValueError``, one left by
+    a process that died is taken over.
 
     Args:
         folder: the folder (created when missing).
@@ -36,13 +43,12 @@ class FolderLock:
     """
 
     def __init__(self, folder: str | Path, what: str = "folder") -> None:
-        self.path = Path(folder) / LOCK_NAME
+        self.folder = Path(folder)
+        self.path = lock_path(folder)
         self.what = what
         self.held = False
-        self.created = False
 
     def __enter__(self) -> FolderLock:
-        self.created = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):  # a second try after removing a dead process's lock
             try:
@@ -54,9 +60,10 @@ class FolderLock:
                     owner = 0
                 if owner and _alive(owner):
                     raise ValueError(
-                        f"{self.what} {self.path.parent} is in use by another fm process "
-                        f"(pid {owner}), which writes its checkpoints there: wait for it to "
-                        "finish or give this run another folder."
+                        f"{self.what} {self.folder} is in use by another fm process (pid "
+                        f"{owner}, in {self.path}): wait for it to finish, or give this run "
+                        "another folder; if no fm run writes there (e.g. after a restart), "
+                        f"delete {self.path}."
                     ) from None
                 self.path.unlink(missing_ok=True)  # left by a process that died
                 continue
@@ -64,11 +71,9 @@ class FolderLock:
                 f.write(str(os.getpid()))
             self.held = True
             return self
-        raise ValueError(f"{self.what} {self.path.parent}: could not take {self.path}.")
+        raise ValueError(f"{self.what} {self.folder}: could not take {self.path}.")
 
     def __exit__(self, *exc: object) -> None:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
-            if self.created and not any(self.path.parent.iterdir()):
-                self.path.parent.rmdir()  # made for the lock only: leave no empty folder

@@ -90,7 +90,9 @@ def test_soap_without_dscribe_fails_when_constructed(monkeypatch) -> None:
     """The missing ``datagen`` extra is reported when the config is read, not after explore."""
     for name in ("dscribe", "dscribe.descriptors"):
         monkeypatch.setitem(sys.modules, name, None)  # ``import dscribe`` raises ImportError
-    with pytest.raises(ImportError, match=r"SOAPDescriptor needs dscribe: run `uv sync --locked --extra datagen`"):
+    with pytest.raises(
+        ImportError, match=r"SOAPDescriptor needs dscribe: run `uv sync --locked --extra datagen`"
+    ):
         SOAPDescriptor(r_cut=3.5, n_max=2, l_max=2)
     with pytest.raises(ImportError, match="SOAPDescriptor needs dscribe"):
         FPSSampler(n_samples=2)  # builds the default SOAP descriptor

@@ -226,7 +226,14 @@ class ClassificationTask(TaskSpec):
             row = raw.index[unseen & in_train][0]
             raise ValueError(
                 f"Task {self.name!r}: training label {bad!r} (row id {row!r}) is not one of "
-                f"the classes {self.class_names or list(range(self.num_classes or 0))}."
+                f"the classes {self.class_names or list(range(self.num_classes or 0))}"
+                + (
+                    "; integer labels are class indices 0..num_classes-1 when num_classes is "
+                    "set: leave num_classes out (labels such as 1..K are then class names) "
+                    "or give class_names."
+                    if self.class_names is None
+                    else "."
+                )
             )
         if unseen.any():
             warnings.warn(
