@@ -87,6 +87,10 @@ def test_sequence_length_mismatch(tables):
     a.loc[row, "cp"] = json.dumps([1.0, 2.0])
     with pytest.raises(ValueError, match=rf"sequence length mismatch at row '{row}'"):
         load(tables["formula"], a, [SequenceRNNTask("cp", "T", "cp")])
+    b = tables["attributes"].copy()
+    b.loc[row, "T"] = None  # values without points: said as such, not "0 points"
+    with pytest.raises(ValueError, match=rf"row '{row}' has \d+ 'cp' values but no 'T' points"):
+        load(tables["formula"], b, [SequenceRNNTask("cp", "T", "cp")])
 
 
 def test_missing_file(tmp_path, tables):

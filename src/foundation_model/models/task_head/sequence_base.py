@@ -102,8 +102,14 @@ class SequenceTask(TaskSpec):
         for i, (rid, xc, yc) in enumerate(cols):
             xs[i] = parse_sequence(xc, f"column {self.x_column!r}", rid)
             ys[i] = parse_sequence(yc, f"column {self.y_column!r}", rid)
-            if ys[i] is not None and (xs[i] is None or len(xs[i]) != len(ys[i])):
-                nx = 0 if xs[i] is None else len(xs[i])
+            if ys[i] is not None and not xs[i]:
+                raise ValueError(
+                    f"Task {self.name!r}: row {rid!r} has {len(ys[i])} {self.y_column!r} "
+                    f"values but no {self.x_column!r} points (an empty cell): give the points "
+                    f"or leave {self.y_column!r} empty too."
+                )
+            if ys[i] is not None and len(xs[i]) != len(ys[i]):
+                nx = len(xs[i])
                 raise ValueError(
                     f"Task {self.name!r}: sequence length mismatch at row {rid!r}: "
                     f"{self.x_column!r} has {nx} points, {self.y_column!r} has {len(ys[i])}."
