@@ -4,7 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # The newest fit of all_tasks (fm fit prints its folder; test/predict folders hold no checkpoint)
-CKPT=$(ls results/runs/all_tasks/version_*/checkpoints/best.ckpt | sort -V | tail -n 1)
+CKPT=$(ls results/runs/all_tasks/version_*/checkpoints/best.ckpt 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$CKPT" ]; then
+    echo "no trained all_tasks checkpoint under results/runs/all_tasks: run samples/cli_examples/fit.sh first" >&2
+    exit 1
+fi
 uv run fm predict --config samples/generated_configs/all_tasks.yaml \
     --ckpt_path "$CKPT" \
     --prediction_writer.output_path results/predictions/all_tasks.csv
