@@ -14,8 +14,9 @@ from foundation_model.features.runner import RawFeatures, run_featurizers
 MISSING_STRUCTURE = "empty or missing structure"
 
 
-#: bumped when :func:`parse_structure` reads a cell differently (part of the cache key)
-PARSER_VERSION = 2
+#: bumped when :func:`parse_structure` reads a cell, or a failure is worded, differently
+#: (part of the cache key)
+PARSER_VERSION = 3
 #: the largest difference of one element's atomic fraction between a row's formula and its
 #: structure that still counts as the same compound (Fe2O3 vs Fe3O4 differ by 0.029)
 FORMULA_TOLERANCE = 0.02
