@@ -46,6 +46,12 @@ def test_mace_short_fine_tune(model_path, emt_structures, tmp_path):
 def test_missing_model_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="MACE weights are not bundled"):
         MACEBackbone(str(tmp_path / "nope.model"))
+    with pytest.raises(ValueError, match="is a folder: give the model file in it"):
+        MACEBackbone(str(tmp_path))
+    garbage = tmp_path / "bad.model"
+    garbage.write_text("garbage\n")
+    with pytest.raises(ValueError, match=r"bad\.model could not be read as a MACE model"):
+        MACEBackbone(str(garbage))
 
 
 def test_checkpoint_loads_without_the_model_file(emt_structures, tmp_path):

@@ -246,3 +246,24 @@ def test_normalisation_without_labels_is_an_error(emt_structures):
     mod = module()
     with pytest.raises(ValueError, match="No training structure has a label 'energy'"):
         mod.fit_normalisation([relabel(a, ("energy",)) for a in emt_structures[:3]])
+
+
+def test_a_checkpoint_refuses_another_split_of_its_own_structures(tmp_path, emt_structures):
+    """fm test / validate / a resumed fit on the files a run trained on, with another
+    split_seed, would score training structures: refused, as for multi-task tables."""
+    path = write(tmp_path / "set.extxyz", list(emt_structures[:20]))
+
+    def data(seed: int) -> MLIPDataModule:
+        return MLIPDataModule(str(path), split_fractions=[0.6, 0.2, 0.2], split_seed=seed)
+
+    tr = trainer(tmp_path)
+    tr.fit(module(), data(1))
+    ckpt = tmp_path / "run.ckpt"
+    tr.save_checkpoint(ckpt)
+    assert torch.load(ckpt, weights_only=False)["fm_split"]["n_test"] == 4
+    trainer(tmp_path).test(module(), data(1), ckpt_path=str(ckpt), verbose=False)  # its own
+    with pytest.raises(ValueError, match=r"the test split \(4 rows\) is not the test split"):
+        trainer(tmp_path).test(module(), data(2), ckpt_path=str(ckpt), verbose=False)
+    other = write(tmp_path / "new.extxyz", list(emt_structures[20:30]))  # new files: unseen
+    fresh = MLIPDataModule(str(other), split_fractions=[0.6, 0.2, 0.2], split_seed=2)
+    trainer(tmp_path).test(module(), fresh, ckpt_path=str(ckpt), verbose=False)

@@ -162,11 +162,15 @@ class MLIPBackbone(nn.Module, ClassPathSerializable, ABC):
         if unknown:
             names = [chemical_symbols[z] for z in unknown]
             place = f"{where}, " if where else ""
+            known = sorted(self.elements)
+            which = (
+                f" ({', '.join(chemical_symbols[z] for z in known)})" if len(known) <= 12 else ""
+            )
             raise ValueError(
                 f"{type(self).__name__} does not know element(s) {names} "
                 f"(structure {place}{atoms.get_chemical_formula()}); it supports "
-                f"{len(self.elements)} elements: remove those structures or use a backbone "
-                "trained on these elements."
+                f"{len(self.elements)} elements{which}: remove those structures or use a "
+                "backbone trained on these elements."
             )
 
     def check_periodicity(self, atoms: ase.Atoms, where: str = "") -> None:

@@ -203,6 +203,23 @@ class MLIPDataModule(pl.LightningDataModule):
             return self.structures["test"]
         return structures or []
 
+    def split_fingerprint(self) -> dict[str, Any]:
+        """Digests of the structures of each split, named ``<file>#<index>`` (see
+        :mod:`foundation_model.data.split_fingerprint`): a checkpoint keeps them, so that
+        ``fm test`` / ``fm validate`` / a resumed fit on the same files refuse another split
+        (``split_seed``, ``split_fractions``), which would score training structures."""
+        from foundation_model.data.split_fingerprint import split_fingerprint
+        from foundation_model.data.splitters import SplitIndices
+
+        self.load()
+        ids: list[str] = []
+        parts: dict[str, np.ndarray] = {}
+        for split in SPLITS:
+            name, indices = self.origins.get(split, ("", np.arange(0)))
+            parts[split] = np.arange(len(ids), len(ids) + len(indices))
+            ids += [f"{name}#{int(i)}" for i in indices]
+        return split_fingerprint(ids, SplitIndices(**parts))
+
     def origin(self, split: str) -> tuple[str, np.ndarray]:
         """``(source name, index in the source of each structure)`` of ``split``."""
         if split not in self.origins:

@@ -30,12 +30,20 @@ def _import_mace() -> Any:
 
 def _load_model(path: str) -> torch.nn.Module:
     file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"MACE model_path {file} is a folder: give the model file in it.")
     if not file.is_file():
         raise FileNotFoundError(
             f"MACE model file not found: {file}. MACE weights are not bundled: download a model "
             "(e.g. MACE-MP-0) yourself and give its path, or build one with build_small_mace()."
         )
-    model = torch.load(file, map_location="cpu", weights_only=False)
+    try:
+        model = torch.load(file, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many types for a file that is not a checkpoint
+        raise ValueError(
+            f"{file} could not be read as a MACE model ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:120]}): give a MACE .model file."
+        ) from None
     if not isinstance(model, torch.nn.Module) or not hasattr(model, "r_max"):
         raise ValueError(f"{file} does not hold a MACE model (a pickled torch module with r_max).")
     return model

@@ -112,6 +112,7 @@ class MLIPFineTuneModule(pl.LightningModule):
         if freeze_backbone:
             freeze(self, ["backbone"])
         self.ema = WeightEMA(self, ema_decay) if ema_decay is not None else None
+        self.split_record: dict[str, Any] | None = None  # fm_split of the fit's data
         self._ema_backup: dict[str, Tensor] | None = None
 
     # ------------------------------------------------------------------ schema helpers
@@ -345,6 +346,8 @@ class MLIPFineTuneModule(pl.LightningModule):
         dm.set_converter(partial(self.atoms_to_sample, has_labels=has_labels), self.collate)
         if stage == "fit":
             self.fit_normalisation(dm.load()["train"])
+            if hasattr(dm, "split_fingerprint") and self.split_record is None:
+                self.split_record = dm.split_fingerprint()
 
     def fit_normalisation(self, structures: list[ase.Atoms]) -> None:
         """Fit reference energies and graph-property scalers on the training structures
@@ -431,6 +434,8 @@ class MLIPFineTuneModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None:
             checkpoint["mlip_ema"] = self.ema.state_dict()
+        if self.split_record is not None:
+            checkpoint["fm_split"] = self.split_record
         stored = self.backbone.stored_state()
         hparams = checkpoint.get("hyper_parameters")
         if stored is not None and hparams is not None:
@@ -445,6 +450,17 @@ class MLIPFineTuneModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None and "mlip_ema" in checkpoint:
             self.ema.load_state_dict(checkpoint["mlip_ema"])
+        stored = checkpoint.get("fm_split")
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if stored is not None and dm is not None and hasattr(dm, "split_fingerprint"):
+            from foundation_model.data.split_fingerprint import check_same_split
+
+            fn = str(getattr(self._trainer.state.fn, "value", self._trainer.state.fn))
+            part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
+            if part is not None:  # the same files with another split would score trained rows
+                check_same_split(stored, dm.split_fingerprint(), part)
+        if stored is not None:
+            self.split_record = stored
 
 
 def _label_values(structures: list[ase.Atoms], prop: PropertyConfig) -> dict[int, np.ndarray]:
