@@ -450,15 +450,10 @@ class MLIPFineTuneModule(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.ema is not None and "mlip_ema" in checkpoint:
             self.ema.load_state_dict(checkpoint["mlip_ema"])
-        stored = checkpoint.get("fm_split")
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        if stored is not None and dm is not None and hasattr(dm, "split_fingerprint"):
-            from foundation_model.data.split_fingerprint import check_same_split
+        from foundation_model.data.split_fingerprint import check_loaded_split
 
-            fn = str(getattr(self._trainer.state.fn, "value", self._trainer.state.fn))
-            part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
-            if part is not None:  # the same files with another split would score trained rows
-                check_same_split(stored, dm.split_fingerprint(), part)
+        stored = checkpoint.get("fm_split")
+        check_loaded_split(stored, self._trainer)  # another split would score trained rows
         if stored is not None:
             self.split_record = stored
 

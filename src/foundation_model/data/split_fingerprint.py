@@ -68,3 +68,21 @@ def check_same_split(
         "trained on; use the run's splitter settings (its config.yaml), or fm predict for "
         "new rows."
     )
+
+
+def check_loaded_split(stored: dict[str, Any] | None, trainer: Any) -> None:
+    """:func:`check_same_split` for a checkpoint a trainer is loading: the part its current
+    stage evaluates (resumed fit: train, validate: val, test: test) against the attached
+    data module's :func:`split_fingerprint` (nothing to check without either).
+
+    Args:
+        stored: the checkpoint's ``fm_split``.
+        trainer: the Lightning trainer loading it (None: loaded outside a trainer).
+    """
+    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+    if stored is None or dm is None or not hasattr(dm, "split_fingerprint"):
+        return
+    fn = str(getattr(trainer.state.fn, "value", trainer.state.fn))
+    part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
+    if part is not None:
+        check_same_split(stored, dm.split_fingerprint(), part)

@@ -117,7 +117,9 @@ def formula_mismatch(
 def formula_mismatches(formulas: Sequence[object], cells: Sequence[object]) -> dict[int, str]:
     """Per row (0-based position) whose structure cell is readable but is another compound
     than its formula, the reason (:func:`formula_mismatch`). Blank or unreadable cells are
-    skipped: the structure featurization reports those.
+    skipped: the structure featurization reports those. Cells are parsed here a second time
+    on purpose: featurization results are cached by the cells alone (not their formulas), and
+    parsing is a small part of featurizing.
 
     Args:
         formulas: formula texts.

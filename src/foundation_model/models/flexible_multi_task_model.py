@@ -307,14 +307,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     def _check_split(self, stored: dict[str, Any] | None) -> None:
         """A checkpoint loaded to resume, validate or test on the table it was trained on
         must see that run's split (see :mod:`foundation_model.data.split_fingerprint`)."""
-        dm = self._datamodule()
-        if stored is not None and dm is not None and hasattr(dm, "split_fingerprint"):
-            from foundation_model.data.split_fingerprint import check_same_split
+        from foundation_model.data.split_fingerprint import check_loaded_split
 
-            fn = str(getattr(self.trainer.state.fn, "value", self.trainer.state.fn))
-            part = {"fit": "train", "validate": "val", "test": "test"}.get(fn)
-            if part is not None:
-                check_same_split(stored, dm.split_fingerprint(), part)
+        check_loaded_split(stored, self._trainer)
         if stored is not None:
             self.split_record = stored
 
