@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 
@@ -97,25 +98,40 @@ def test_process_pool_executor_runs_in_other_processes() -> None:
     assert np.argmin(energies) == 1  # EMT Cu equilibrium is near a = 3.6 Å
 
 
+_CTRL_C_SCRIPT = """
+import time
+from foundation_model.workflows.datagen.executor import TaskExecutor
+ex = TaskExecutor(n_workers=2, start_method="fork", progress=False)
+workers = []
+def interrupt(result):
+    workers.extend(ex._pool._processes.values())  # the workers, one still sleeping
+    raise KeyboardInterrupt
+start = time.perf_counter()
+try:
+    ex.map(time.sleep, [0.1, 120.0, 120.0], on_result=interrupt)
+except KeyboardInterrupt:
+    pass
+import json
+alive = [w.pid for w in workers if w.is_alive()]
+print(json.dumps({"workers": len(workers), "alive": alive, "closed": ex._pool is None,
+                  "seconds": time.perf_counter() - start}))
+"""
+
+
 def test_ctrl_c_stops_the_pool_workers_at_once() -> None:
     """A Ctrl-C in the main process (here raised where a result is saved) stops the
-    workers still running instead of waiting for their long tasks, and leaves none behind."""
-    import time
+    workers still running instead of waiting for their long tasks, and leaves none behind.
+    Run in a fresh interpreter: the test process's own threads and children stay out."""
+    import subprocess
+    import sys
 
-    ex = TaskExecutor(n_workers=2, start_method="fork", progress=False)
-    workers = []
-
-    def interrupt(result: TaskResult) -> None:
-        workers.extend(ex._pool._processes.values())  # the workers, one still sleeping
-        raise KeyboardInterrupt
-
-    start = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        ex.map(time.sleep, [0.1, 120.0, 120.0], on_result=interrupt)
-    assert time.perf_counter() - start < 60  # not the 120 s of the running tasks
-    assert len(workers) == 2 and not any(w.is_alive() for w in workers)
-    assert ex._pool is None
-    ex.close()
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_SCRIPT], capture_output=True, text=True, timeout=100
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["workers"] == 2 and out["alive"] == [] and out["closed"], out
+    assert out["seconds"] < 60, out  # not the 120 s of the running tasks
 
 
 def test_executor_rejects_bad_settings() -> None:
