@@ -63,10 +63,12 @@ def test_datamodule_reports_the_empty_attributes_file(tmp_path, tables):
 def test_ids_are_read_as_the_text_in_the_file(tmp_path, id_column):
     """``0001`` and ``2.10`` are ids, not the numbers 1 and 2.1 (which would collide)."""
     path = tmp_path / "t.csv"
-    path.write_text("sample,y\n0001,1.5\n2.1,2.5\n2.10,3.5\n1e3,\n")
+    path.write_text("sample,y\n0001,1.5\n2.1,2.5\n2.10,3.5\n1e3,\nNA,NA\nnull,4\nN/A,5\n")
     df = load_table(path, "attributes_source", id_column=id_column)
-    assert list(df.index) == ["0001", "2.1", "2.10", "1e3"]
+    # pandas' missing-value words are ids too (they were all NaN, one duplicated id)
+    assert list(df.index) == ["0001", "2.1", "2.10", "1e3", "NA", "null", "N/A"]
     assert df["y"].iloc[:3].tolist() == [1.5, 2.5, 3.5] and pd.isna(df["y"].iloc[3])
+    assert pd.isna(df["y"].iloc[4]) and df["y"].iloc[5:].tolist() == [4.0, 5.0]  # NA target
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,14 @@ def test_elements_without_any_data_are_errors_not_average_elements():
         ("TIO2", "lone 'T'"),  # TiO2 in capitals: pymatgen reads H I O2
         ("DY2O3", "lone 'D'"),  # Dy2O3 in capitals: deuterium + yttrium
         ("D2O", "lone 'D'"),
+        # other ways to an amount of 0, which pymatgen drops silently
+        ("Fe.0O", "gives Fe an amount of 0"),
+        ("(Fe)0O", "gives Fe an amount of 0"),
+        ("Fe2(SO4)0", "gives O, S an amount of 0"),
+        ("FeNi1e-9", "gives Ni an amount of 0"),  # under pymatgen's 1e-8
+        ("CuSO4·0H2O", "multiplies 'H2O' by 0"),
+        ("Fe(OH)2*0H2O", "multiplies 'H2O' by 0"),  # H and O stay: only the factor tells
+        ("Fe1e400Ni", "too large to be a number"),
     ],
 )
 def test_parse_formula_names_the_misreading(text, message):
@@ -205,6 +213,33 @@ def test_parse_formula_names_the_misreading(text, message):
     for text, plain in [("TiO2", "TiO2"), ("Dy2Ta2O7", "Dy2Ta2O7"), ("(VO)2P2O7", "V2P2O9")]:
         assert parse_formula(text) == Composition(plain)
     assert parse_formula("Ca(IO3)2") == Composition("CaI2O6")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("O2-", "a '\\+' or '-' \\(a charge or a range\\)"),
+        ("Fe3+", "a '\\+' or '-'"),
+        ("La1-xSrxMnO3", "a '\\+' or '-'"),
+        ("LaSrxMnO3", "'Srx', not an element symbol"),
+        ("fe2o3", "'fe', 'o', not an element symbol"),
+        ("Fe1E-3Ni", "capital E"),
+        ("Fe2O3\u200b", "ZERO WIDTH SPACE.*invisible"),
+        ("Fe₂O₃", "SUBSCRIPT TWO.*plain digits"),
+        ("CuSO4×5H2O", "MULTIPLICATION SIGN.*'·' or '\\*'"),
+    ],
+)
+def test_parse_formula_says_why_pymatgen_cannot_read_it(text, message):
+    """pymatgen's own reasons ("could not convert string to float: '2-'") are replaced by
+    the problem and the fix; lower-case exponents and non-breaking spaces still read."""
+    from pymatgen.core import Composition
+
+    from foundation_model.features.composition import parse_formula
+
+    with pytest.raises(ValueError, match=message):
+        parse_formula(text)
+    assert parse_formula("Fe1e-3Ni") == Composition({"Fe": 0.001, "Ni": 1})
+    assert parse_formula("Fe2\u00a0O3") == Composition("Fe2O3")
 
 
 def test_ion_property_refuses_too_many_elements_instead_of_stalling():

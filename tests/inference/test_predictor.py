@@ -419,13 +419,15 @@ def test_cli_predict_keeps_ids_as_written(trained, tmp_path):
     """Ids that look like numbers stay the text of the file (``0001``, ``2.10``), in the
     first column and under --id-column."""
     new = tmp_path / "num_ids.csv"
-    new.write_text("sample,formula,batch\n0001,GaN,07\n2.1,LiF,08\n2.10,NaCl,09\n")
+    new.write_text("sample,formula,batch\n0001,GaN,07\n2.1,LiF,08\n2.10,NaCl,09\nNA,Si,null\n")
     base = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
     out = tmp_path / "p.csv"
     assert main([*base, "--output", str(out)]) == 0
-    assert pd.read_csv(out, dtype=str)["id"].tolist() == ["0001", "2.1", "2.10"]
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)["id"].tolist()
+    assert written == ["0001", "2.1", "2.10", "NA"]  # "NA" was read as a missing id
     assert main([*base, "--output", str(out), "--id-column", "batch"]) == 0
-    assert pd.read_csv(out, dtype=str)["id"].tolist() == ["07", "08", "09"]
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)["id"].tolist()
+    assert written == ["07", "08", "09", "null"]
 
 
 def test_cli_predict_checks_the_output_suffix_before_any_work(trained, tmp_path, capsys):
@@ -496,6 +498,11 @@ def test_points_under_another_column_name_are_not_silently_replaced(trained):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         p.predict(pd.DataFrame({"formula": ["GaN"]}))
+        # columns of single values (a target, a second id) are not points under a new name
+        p.predict(pd.DataFrame({"formula": ["GaN"], "target": [1.0], "id": ["a"]}))
+    table["points"] = [np.array([300.0, 500.0])]  # a list column in memory is a candidate
+    with pytest.warns(UserWarning, match=r"\['temperature', 'points'\]"):
+        p.predict(table)
 
 
 def test_sequence_points_are_written_without_float32_noise(trained):

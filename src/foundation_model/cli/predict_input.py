@@ -120,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if id_column in table.columns and args.input.suffix.lower() == ".csv":
         import pandas as pd  # the ids as written in the file: 0001 stays 0001, 2.10 stays 2.10
 
-        table[id_column] = pd.read_csv(args.input, usecols=[id_column], dtype=str)[id_column]
+        ids = pd.read_csv(args.input, usecols=[id_column], converters={id_column: str})
+        table[id_column] = ids[id_column]  # converters keep "NA" or "null" ids as text
     preds, errors = predictor.predict_with_errors(
         table, args.formula_column, args.structure_column, id_column
     )

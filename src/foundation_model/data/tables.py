@@ -32,12 +32,13 @@ def _read_csv(
     """A CSV whose id column (``index_col``'s column or ``id_column``) and ``text_columns``
     are read as the text written in the file, so ids such as ``0001`` or ``2.10`` are not
     turned into numbers, nor the formula ``NaN`` (Na + N) into a missing value."""
-    from foundation_model.features.table_io import ids_as_text
+    from foundation_model.features.table_io import ids_as_text, index_by_first_column
 
     try:
         text = ids_as_text(path, id_column) if index_col == 0 or id_column else {}
         text |= dict.fromkeys(text_columns, str)
-        return pd.read_csv(path, index_col=index_col, converters=text)
+        df = pd.read_csv(path, converters=text)
+        return index_by_first_column(df) if index_col == 0 and len(df.columns) else df
     except pd.errors.EmptyDataError as err:
         raise ValueError(f"{what}: {path} is empty (no header, no rows).") from err
     except (pd.errors.ParserError, UnicodeDecodeError) as err:

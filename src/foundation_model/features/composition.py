@@ -23,6 +23,16 @@ _LOOSE_NUMBER = re.compile(r"\s\d")
 _ROMAN_NUMERAL = re.compile(r"\(([IVX]+)\)")
 # "TIO2", "DY2O3": pymatgen reads a lone T or D as hydrogen (tritium, deuterium).
 _ISOTOPE = re.compile(r"[DT](?![a-z])")
+# element symbols as pymatgen tokenises them (a capital and its lower-case letters)
+_ELEMENT_TOKEN = re.compile(r"[A-Z][a-z]*")
+# amounts in scientific notation ("1e-3"), whose sign is not a charge
+_SCIENTIFIC = re.compile(r"(?<=[\d.])[eE][-+]?\d+")
+_EXPONENT_CAPITAL = re.compile(r"\dE[-+]?\d")
+_CHARGE = re.compile(r"[-+\u2212]")
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]")
+_SUBSCRIPTS = set("\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
+# non-ASCII characters a formula may hold: the adduct separators and non-breaking space
+_OK = set("\u00b7\u2022\u2219\u22c5\u00a0")
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,16 +106,24 @@ def parse_formula(formula: object) -> object:
                 f"formula {formula!r} has a number after a space; write amounts right after "
                 "their element (e.g. 'H2O2'), or a hydrate as 'CuSO4*5H2O'"
             )
-    if len(parts) == 1:
-        comp = Composition(parts[0])
-    else:
-        comp = Composition()
-        for part in parts:
-            match = _MULTIPLIER.match(part)
-            body = part[match.end() :] if match else part
-            if not body:
-                raise ValueError(f"formula {formula!r} has an empty part around a separator")
-            comp += Composition(body) * (float(match.group(1)) if match else 1.0)
+    try:
+        if len(parts) == 1:
+            comp = Composition(parts[0])
+        else:
+            comp = Composition()
+            for part in parts:
+                match = _MULTIPLIER.match(part)
+                body = part[match.end() :] if match else part
+                if not body:
+                    raise ValueError(f"formula {formula!r} has an empty part around a separator")
+                factor = float(match.group(1)) if match else 1.0
+                if factor == 0:
+                    raise ValueError(
+                        f"formula {formula!r} multiplies {body!r} by 0; drop that part"
+                    )
+                comp += Composition(body) * factor
+    except (ValueError, OverflowError) as err:
+        raise ValueError(_unparsable(formula) or str(err)) from None
     unknown = [
         getattr(el, "symbol", str(el)) for el in comp.elements if not isinstance(el, Element)
     ]
@@ -121,13 +139,63 @@ def parse_formula(formula: object) -> object:
         raise ValueError(f"formula {formula!r} has no atoms")
     if any(amount < 0 for amount in comp.values()):
         raise ValueError(f"formula {formula!r} has negative amounts")
+    if not all(np.isfinite(amount) for amount in comp.values()):
+        raise ValueError(f"formula {formula!r} has an amount too large to be a number")
     zero = sorted(set(_ZERO_AMOUNT.findall(formula)))
     if zero:  # pymatgen drops an element written with amount 0 ("Fe0O" would be O)
         raise ValueError(
             f"formula {formula!r} gives {', '.join(zero)} an amount of 0; drop it or give "
             "its amount"
         )
+    # any other way to an amount of 0 ("Fe.0O", "Fe2(SO4)0", "FeNi1e-9": pymatgen drops
+    # amounts under 1e-8) would silently featurize another compound
+    kept = {str(el) for el in comp.elements}
+    dropped = sorted({s for s in _ELEMENT_TOKEN.findall(formula) if s not in kept})
+    if dropped:
+        raise ValueError(
+            f"formula {formula!r} gives {', '.join(dropped)} an amount of 0 (or below 1e-8, "
+            "which is read as 0); drop it or give its amount"
+        )
     return comp
+
+
+def _unparsable(formula: str) -> str | None:
+    """A clearer reason than pymatgen's for a formula it cannot read, where one is known:
+    characters it does not read, charges, variable amounts, a capital ``E`` exponent."""
+    import unicodedata
+
+    odd = sorted({c for c in formula if not (c.isascii() and c.isprintable()) and c not in _OK})
+    if odd:
+        names = ", ".join(f"{c!r} ({unicodedata.name(c, 'unnamed')})" for c in odd)
+        hint = "use plain digits, e.g. 'Fe2O3'"
+        if any(c in _SUBSCRIPTS for c in odd):
+            hint = "write subscripts as plain digits, e.g. 'Fe2O3' for 'Fe₂O₃'"
+        elif any(unicodedata.category(c) in ("Sm", "Po") for c in odd):
+            hint = "write a hydrate or adduct with '·' or '*', e.g. 'CuSO4*5H2O'"
+        elif any(unicodedata.category(c) in ("Cf", "Zs", "Cc") for c in odd):
+            hint = "remove the invisible character(s)"
+        return f"formula {formula!r} has character(s) a formula cannot hold: {names}; {hint}"
+    if _EXPONENT_CAPITAL.search(formula):
+        return (
+            f"formula {formula!r} writes an exponent with a capital E, which reads as an "
+            "element; use a lower-case e (e.g. 'Fe1e-3Ni')"
+        )
+    if _CHARGE.search(_SCIENTIFIC.sub("", formula)):
+        return (
+            f"formula {formula!r} has a '+' or '-' (a charge or a range); write the neutral "
+            "formula with numeric amounts (e.g. 'Fe2O3', 'La0.7Sr0.3MnO3')"
+        )
+    from pymatgen.core import Element
+
+    words = _WORD.findall(_SCIENTIFIC.sub("", formula))
+    letters = [w for w in words if not Element.is_valid_symbol(w)]
+    if letters:
+        return (
+            f"formula {formula!r} has {', '.join(map(repr, sorted(set(letters))))}, not an "
+            "element symbol; give variable amounts (x, y, δ) as numbers "
+            "(e.g. 'La0.7Sr0.3MnO3') and start each element with a capital letter"
+        )
+    return None
 
 
 def featurize_formulas(

@@ -73,7 +73,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"Table not found: {path}.")
     if suffix == ".csv":  # the ids as written (``0001`` stays text)
-        return pd.read_csv(path, index_col=0, converters=ids_as_text(path))
+        return index_by_first_column(pd.read_csv(path, converters=ids_as_text(path)))
     return pd.read_parquet(path, engine="pyarrow")
 
 
@@ -81,6 +81,22 @@ def not_utf8(what: str, err: UnicodeDecodeError) -> str:
     """The one-line message for a table that is not UTF-8 text (``what``: e.g. ``--input
     my.csv`` or ``The upload``), with the fix."""
     return f"{what} is not UTF-8 text ({err.reason} at byte {err.start}); save it as 'CSV UTF-8'."
+
+
+def index_by_first_column(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` indexed by its first column, as ``read_csv(index_col=0)`` would, but with the
+    cells kept as read: ``index_col`` applies pandas' missing-value words (``NA``, ``N/A``,
+    ``null``, ``None``...) to the index even where a converter keeps the column as text,
+    which would turn such ids into NaN.
+
+    Args:
+        df: a table read with its first column as a normal column.
+    """
+    first = df.columns[0]
+    out = df.set_index(first)
+    if str(first) == "Unnamed: 0":  # a blank header cell: index_col=0 leaves no name
+        out.index.name = None
+    return out
 
 
 def ids_as_text(path: str | Path, id_column: str | None = None) -> dict[str, type]:

@@ -202,13 +202,14 @@ class Predictor:
         structure_column: str,
         id_column: str | None,
     ) -> None:
-        """A sequence task whose points column is absent while the table has columns the
-        model does not read: most likely the points under another name, so say so (the
-        curves are then predicted at the training points)."""
+        """A sequence task whose points column is absent while the table has unread
+        columns of lists (``[300, 400]``): most likely the points under another name, so say
+        so (the curves are then predicted at the training points). Columns of single values
+        (a target, an id) are no candidates."""
         read = {formula_column, structure_column, id_column, *(t.x_column for t in seq_tasks)}
         read |= set(self.schema.formula.columns)
         read |= set(self.schema.structure.columns if self.schema.structure else [])
-        unread = [str(c) for c in table.columns if c not in read]
+        unread = [str(c) for c in table.columns if c not in read and _holds_lists(table[c])]
         missing = [t for t in seq_tasks if t.x_column not in table.columns]
         if unread and missing:
             t = missing[0]
@@ -286,3 +287,15 @@ def load(path: str | Path, batch_size: int = 1024) -> Predictor:
 
 
 __all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict", "model_from_checkpoint"]
+
+
+def _holds_lists(column: pd.Series) -> bool:
+    """Whether a column's first filled cell is a list of points: a list, tuple or array, or
+    text written as one (``"[300, 400]"``, as a CSV holds it)."""
+    filled = column.dropna() if column.dtype == object else column.iloc[:0]
+    if len(filled) == 0:
+        return False
+    first = filled.iloc[0]
+    if isinstance(first, str):
+        return first.strip().startswith("[")
+    return isinstance(first, list | tuple | np.ndarray)
