@@ -55,6 +55,25 @@ def test_labels_from_info_arrays_and_calculator():
     assert extract_labels(other, [EnergyProperty(key="energy")])["energy"] == -1.0
 
 
+def test_stress_of_a_slab_or_molecule_is_not_a_label():
+    """A stored stress (zeros from a molecular code) on a structure without a 3D cell is
+    not read: trained on, the model's stress of a volume-less cluster (thousands of
+    eV/Å³ with SevenNet) swamped the loss."""
+    from ase.build import fcc111, molecule
+
+    slab = fcc111("Cu", size=(2, 2, 2), vacuum=5.0)  # pbc = (True, True, False)
+    mol = molecule("H2O")
+    for atoms in (slab, mol):
+        atoms.calc = SinglePointCalculator(
+            atoms, energy=-1.0, forces=np.zeros((len(atoms), 3)), stress=np.zeros(6)
+        )
+        labels = extract_labels(atoms, SCHEMA, allow_missing=True)
+        assert "stress" not in labels and labels["energy"] == -1.0
+    bulk_cu = bulk("Cu", "fcc", 3.6)
+    bulk_cu.calc = SinglePointCalculator(bulk_cu, energy=-1.0, stress=np.ones(6))
+    assert "stress" in extract_labels(bulk_cu, SCHEMA, allow_missing=True)
+
+
 def test_a_class_label_must_be_a_class_index():
     phase = GraphProperty("phase", task_type="classification", num_classes=2)
     atoms = bulk("Cu", "fcc", 3.6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from pathlib import Path
 
 import ase
@@ -23,6 +24,7 @@ from foundation_model.backbones import (
     StressProperty,
 )
 from foundation_model.backbones.data import extract_labels, read_structures
+from foundation_model.data.shared_rows import SharedRowsWarning
 
 NO_STRESS = (1, 4, 9, 14, 20)
 NO_FORCES = (6,)
@@ -266,4 +268,19 @@ def test_a_checkpoint_refuses_another_split_of_its_own_structures(tmp_path, emt_
         trainer(tmp_path).test(module(), data(2), ckpt_path=str(ckpt), verbose=False)
     other = write(tmp_path / "new.extxyz", list(emt_structures[20:30]))  # new files: unseen
     fresh = MLIPDataModule(str(other), split_fractions=[0.6, 0.2, 0.2], split_seed=2)
-    trainer(tmp_path).test(module(), fresh, ckpt_path=str(ckpt), verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SharedRowsWarning)
+        trainer(tmp_path).test(module(), fresh, ckpt_path=str(ckpt), verbose=False)
+    # the training file given as test_path is "another table" to the split check: its
+    # training structures (12 of 20, found by content, in a copy under another name) warn
+    copy = write(tmp_path / "copy.extxyz", list(emt_structures[:20]))
+    as_test = MLIPDataModule(str(other), test_path=str(copy), split_fractions=[0.8, 0.2])
+    with pytest.warns(SharedRowsWarning, match="12 of 20 test structures are training"):
+        trainer(tmp_path).test(module(), as_test, ckpt_path=str(ckpt), verbose=False)
+
+
+def test_a_fit_validating_on_its_training_structures_warns(tmp_path, emt_structures):
+    path = write(tmp_path / "set.extxyz", list(emt_structures[:10]))
+    same = MLIPDataModule(str(path), val_path=str(path), split_fractions=[1.0, 0.0, 0.0])
+    with pytest.warns(SharedRowsWarning, match="10 of 10 val structures are training"):
+        trainer(tmp_path).fit(module(), same)

@@ -125,6 +125,13 @@ def test_freeze_backbone_and_component_lr(tmp_path, emt_structures):
         assert torch.equal(value, before[key])
 
 
+def test_freeze_backbone_without_graph_properties_says_nothing_is_left_to_train():
+    backbone = SchNetBackbone(cutoff=4.0, hidden=16, num_interactions=2, num_rbf=12)
+    props = [EnergyProperty(), ForcesProperty()]
+    with pytest.raises(ValueError, match=r"leaves nothing to train .*add a GraphProperty"):
+        MLIPFineTuneModule(backbone, props, freeze_backbone=True)
+
+
 def test_reset_output_heads_changes_readout_only():
     a = make_module()
     b = MLIPFineTuneModule(a.backbone.to_dict(), a.hparams["properties"], reset_output_heads=True)

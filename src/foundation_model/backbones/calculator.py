@@ -11,6 +11,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from foundation_model.backbones.base import MLIPBackbone, check_cell, voigt_from_full
+from foundation_model.backbones.data import is_periodic_3d
 from foundation_model.backbones.properties import GraphProperty
 
 
@@ -90,7 +91,7 @@ class MLIPCalculator(Calculator):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         check_cell(atoms)
-        periodic = bool(atoms.pbc.all()) and atoms.cell.rank == 3
+        periodic = is_periodic_3d(atoms)
         batch = self.module.batch_from_atoms([atoms])
         preds = self.module(batch, forces=True, stress=periodic)
         energy = float(preds["energy"].detach().double().item())

@@ -74,9 +74,11 @@ def label_report(
                 "label the data, set the property's key, or drop it from model.properties."
             )
         if n < total:
+            periodic_only = prop.name == "stress"
+            why = " (stress is read for 3D-periodic structures only)" if periodic_only else ""
             lines.append(
                 f"{split}: {n} of {total} structures in {source} have the label "
-                f"{prop.label_key!r}; the other {total - n} are masked for {prop.name!r}."
+                f"{prop.label_key!r}{why}; the other {total - n} are masked for {prop.name!r}."
             )
     return lines
 

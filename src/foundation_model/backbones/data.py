@@ -158,6 +158,11 @@ def _is_missing(value: Any) -> bool:
     return arr.size > 0 and bool(np.isnan(arr).all())
 
 
+def is_periodic_3d(atoms: ase.Atoms) -> bool:
+    """Periodic in all three directions with a 3D cell: the structures with a stress."""
+    return bool(np.asarray(atoms.pbc).all()) and int(atoms.cell.rank) == 3
+
+
 def extract_labels(
     atoms: ase.Atoms,
     properties: list[PropertyConfig],
@@ -167,6 +172,8 @@ def extract_labels(
     """Labels of ``properties`` for one structure as arrays in ASE units.
 
     Shapes: energy ``()``, forces ``(N, 3)``, stress ``(3, 3)``, graph properties ``()``.
+    A structure that is not periodic in 3D has no stress label (a stored one, e.g. zeros
+    from a molecular code, is not read: there is no volume to take it per).
 
     Args:
         atoms: the structure.
@@ -182,6 +189,8 @@ def extract_labels(
     label = f"Structure {where} ({atoms.get_chemical_formula()})".replace("  ", " ")
     out: dict[str, np.ndarray] = {}
     for prop in properties:
+        if isinstance(prop, StressProperty) and not is_periodic_3d(atoms):
+            continue  # a slab's or molecule's "stress" has no volume: never a label
         value = find_label(atoms, prop.label_key)
         if _is_missing(value):
             if allow_missing:

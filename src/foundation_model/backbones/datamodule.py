@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,44 @@ def predefined_split_indices(structures: list[ase.Atoms], key: str) -> dict[str,
             f"atoms.info[{key!r}] must be one of {SPLITS} for every structure; got {bad[:5]}."
         )
     return {s: np.array([i for i, x in enumerate(labels) if x == s], dtype=int) for s in SPLITS}
+
+
+def structure_digest(atoms: ase.Atoms) -> int:
+    """A 56-bit digest of a structure's content (species, positions and cell to 1e-4 Å,
+    periodicity): the same structure read from another file or format has the same one.
+    """
+    h = hashlib.sha256()
+    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    for values in (atoms.positions, np.asarray(atoms.cell)):
+        h.update((np.round(np.asarray(values, dtype=np.float64), 4) + 0.0).tobytes())  # -0 -> 0
+    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    return int.from_bytes(h.digest()[:7], "big")
+
+
+def warn_trained_structures(trained: Sequence[int], parts: dict[str, list[ase.Atoms]]) -> None:
+    """Warn (:class:`SharedRowsWarning`) when structures of ``parts`` (e.g. ``{"test":
+    [...]}``) are training structures (``trained``: their :func:`structure_digest`): their
+    scores flatter the model.
+
+    Args:
+        trained: digests of the training structures.
+        parts: split name -> structures evaluated.
+    """
+    from foundation_model.data.shared_rows import SharedRowsWarning
+
+    seen = set(trained)
+    counts = {
+        name: (sum(structure_digest(a) in seen for a in structures), len(structures))
+        for name, structures in parts.items()
+    }
+    found = [f"{n} of {total} {name} structures" for name, (n, total) in counts.items() if n]
+    if found:
+        warnings.warn(
+            f"{' and '.join(found)} are training structures of this model, so their scores "
+            "flatter it: evaluate on structures it did not train on.",
+            SharedRowsWarning,
+            stacklevel=2,
+        )
 
 
 class _MappedDataset(Dataset):
@@ -211,14 +251,18 @@ class MLIPDataModule(pl.LightningDataModule):
         from foundation_model.data.split_fingerprint import split_fingerprint
         from foundation_model.data.splitters import SplitIndices
 
-        self.load()
+        structures = self.load()
         ids: list[str] = []
         parts: dict[str, np.ndarray] = {}
         for split in SPLITS:
             name, indices = self.origins.get(split, ("", np.arange(0)))
             parts[split] = np.arange(len(ids), len(ids) + len(indices))
             ids += [f"{name}#{int(i)}" for i in indices]
-        return split_fingerprint(ids, SplitIndices(**parts))
+        record = split_fingerprint(ids, SplitIndices(**parts))
+        # content digests of the training structures: other files (a test_path holding
+        # training structures) are checked against them, see warn_trained_structures
+        record["train_structures"] = sorted({structure_digest(a) for a in structures["train"]})
+        return record
 
     def origin(self, split: str) -> tuple[str, np.ndarray]:
         """``(source name, index in the source of each structure)`` of ``split``."""

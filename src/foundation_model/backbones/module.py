@@ -24,7 +24,8 @@ from foundation_model.backbones.base import (
 )
 from foundation_model.backbones.batch import MLIPBatch, MLIPSample, collate_samples
 from foundation_model.backbones.checks import check_datamodule
-from foundation_model.backbones.data import extract_labels
+from foundation_model.backbones.data import extract_labels, is_periodic_3d
+from foundation_model.backbones.datamodule import warn_trained_structures
 from foundation_model.backbones.ema import WeightEMA
 from foundation_model.backbones.heads import GraphPropertyHead
 from foundation_model.backbones.normalization import ReferenceEnergies, fit_reference_energies
@@ -57,7 +58,9 @@ class MLIPFineTuneModule(pl.LightningModule):
         properties: property schema (default: energy, conservative forces and stress).
         optimizer: optimizer factory, e.g. ``class_path: torch.optim.AdamW``.
         lr_scheduler: optional scheduler factory (ReduceLROnPlateau monitors ``val_total_loss``).
-        freeze_backbone: train only the heads and reference energies.
+        freeze_backbone: keep the backbone fixed and train only the heads of the
+            ``GraphProperty`` targets (reference energies are fitted by least squares, not
+            trained): with energy/forces/stress alone nothing would be left to train.
         reset_output_heads: re-initialise the backbone's energy readout before training.
         component_lr: learning rate per parameter-name prefix, e.g. ``{backbone: 1e-4}``.
         ema_decay: keep an exponential moving average of weights (e.g. 0.99) used for
@@ -110,6 +113,13 @@ class MLIPFineTuneModule(pl.LightningModule):
         if reset_output_heads:
             self.backbone.reset_output_heads()
         if freeze_backbone:
+            if not graph_props:
+                raise ValueError(
+                    "freeze_backbone: true leaves nothing to train with only energy, forces "
+                    "and stress (their reference energies are fitted, not trained); add a "
+                    "GraphProperty to train its head, or fine-tune the backbone (use "
+                    "component_lr for a smaller backbone learning rate)."
+                )
             freeze(self, ["backbone"])
         self.ema = WeightEMA(self, ema_decay) if ema_decay is not None else None
         self.split_record: dict[str, Any] | None = None  # fm_split of the fit's data
@@ -142,8 +152,7 @@ class MLIPFineTuneModule(pl.LightningModule):
             extract_labels(atoms, self.properties, where, allow_missing=True) if has_labels else {}
         )
         data = self.backbone.atoms_to_data(atoms, has_labels)
-        periodic = bool(atoms.pbc.all()) and int(atoms.cell.rank) == 3
-        return MLIPSample(data, atoms.numbers.copy(), labels, index, periodic)
+        return MLIPSample(data, atoms.numbers.copy(), labels, index, is_periodic_3d(atoms))
 
     def collate(self, samples: list[MLIPSample]) -> MLIPBatch:
         return collate_samples(samples, self.backbone.collate)
@@ -348,6 +357,9 @@ class MLIPFineTuneModule(pl.LightningModule):
             self.fit_normalisation(dm.load()["train"])
             if hasattr(dm, "split_fingerprint") and self.split_record is None:
                 self.split_record = dm.split_fingerprint()
+            if self.split_record is not None and "train_structures" in self.split_record:
+                held_out = {s: dm.split_structures(s) for s in ("val", "test")}
+                warn_trained_structures(self.split_record["train_structures"], held_out)
 
     def fit_normalisation(self, structures: list[ase.Atoms]) -> None:
         """Fit reference energies and graph-property scalers on the training structures
@@ -456,6 +468,18 @@ class MLIPFineTuneModule(pl.LightningModule):
         check_loaded_split(stored, self._trainer)  # another split would score trained rows
         if stored is not None:
             self.split_record = stored
+            self._warn_evaluated_trained_structures(stored)
+
+    def _warn_evaluated_trained_structures(self, stored: dict[str, Any]) -> None:
+        """``fm test`` / ``fm validate`` on files holding this model's training structures
+        (e.g. ``test_path`` = the training file: "another table" to the split check)."""
+        trainer = self._trainer
+        dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+        fn = str(getattr(trainer.state.fn, "value", trainer.state.fn)) if trainer else ""
+        split = {"validate": "val", "test": "test"}.get(fn)
+        if split is None or "train_structures" not in stored or not hasattr(dm, "load"):
+            return
+        warn_trained_structures(stored["train_structures"], {split: dm.split_structures(split)})
 
 
 def _label_values(structures: list[ase.Atoms], prop: PropertyConfig) -> dict[int, np.ndarray]:
