@@ -379,3 +379,33 @@ def test_columns_giving_the_same_task_name_are_one_line(helper_script, tmp_path:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'gap.x' and 'gap/x' both give the task name 'gap_x'" in err[0]
     assert not (tmp_path / "cfg").exists() or not list((tmp_path / "cfg").iterdir())
+
+
+def test_generator_reads_parquet_and_refuses_data_fm_would_refuse(
+    helper_script, tmp_path: Path, capsys
+) -> None:
+    """A Parquet attributes table is read (it was decoded as CSV text); data that fm fit
+    would refuse (a column without any label) stop the script before any config is
+    written, with fm's reason; configs of other content are replaced only with --force."""
+    gen = helper_script("generate_configs")
+    attrs = pd.read_csv(REPO_ROOT / "samples/fake_data/attributes.csv", index_col=0)
+    attrs["empty"] = float("nan")
+    attrs.to_parquet(tmp_path / "attrs.parquet")
+    argv = ["--formula-desc", str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv")]
+    argv += ["--attributes", str(tmp_path / "attrs.parquet"), "--scenarios", "head_regression"]
+    out = tmp_path / "cfg"
+    assert gen.main([*argv, "--regression", "y_easy", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert gen.main([*argv, "--regression", "empty", "--out", str(tmp_path / "bad")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the data would not fit:" in err[0] and "'empty'" in err[0]
+    assert not (tmp_path / "bad").exists()
+    # the same configs again: nothing to replace; another task: refused, then --force
+    assert gen.main([*argv, "--regression", "y_easy", "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = (out / "head_regression.yaml").read_text()
+    assert gen.main([*argv, "--regression", "y_nonlinear", "--out", str(out)]) == 1
+    assert "already holds other configs" in capsys.readouterr().err
+    assert (out / "head_regression.yaml").read_text() == before
+    assert gen.main([*argv, "--regression", "y_nonlinear", "--out", str(out), "--force"]) == 0
+    assert "y_nonlinear" in (out / "head_regression.yaml").read_text()

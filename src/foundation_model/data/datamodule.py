@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from foundation_model.data.dataset import CompoundDataset, CompoundTensors, identity_collate
+from foundation_model.data.far_inputs import warn_far_inputs
 from foundation_model.data.input_schema import (
     DescriptorSchema,
     InputSchema,
@@ -123,6 +124,14 @@ class CompoundDataModule(pl.LightningDataModule):
             x_structure = _filled(raw_structure, self._structure_fill)
             x_structure[~has_structure] = 0.0
         warn_shared_rows(raw_formula, x_structure, self.splits)  # as read: fills are alike
+        warn_far_inputs(x_formula, self.formula_columns, self.splits, "formula_desc_source")
+        if x_structure is not None:
+            with_structure = SplitIndices(
+                *(part[has_structure[part]] for part in (train, self.splits.val, self.splits.test))
+            )
+            warn_far_inputs(
+                x_structure, self.structure_columns, with_structure, "structure_desc_source"
+            )
         tensors = CompoundTensors(
             x_formula=torch.from_numpy(x_formula),
             x_structure=None if x_structure is None else torch.from_numpy(x_structure),
