@@ -13,6 +13,13 @@ import yaml
 FAKE = Path(__file__).resolve().parents[2] / "samples" / "fake_data"
 
 
+def _fm(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``fm ...`` in a fresh interpreter (DDP starts its processes from the command)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
+    command = [sys.executable, "-m", "foundation_model.cli.main", *argv]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
+
+
 def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
     cfg = {
         "seed_everything": 0,
@@ -59,15 +66,7 @@ def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
     }
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PL_DISABLE_FORK": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "foundation_model.cli.main", "fit", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = _fm("fit", "--config", str(path), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distributed_backend=gloo" in proc.stderr + proc.stdout
     run = next((tmp_path / "runs" / "ddp").glob("version_*"))
@@ -77,3 +76,20 @@ def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
     out = proc.stdout + proc.stderr
     assert out.count("Run folder:") == 1  # said once, by the first process
     assert "sync_dist=True" not in out  # the gathered metrics are synced, so no advice
+    # fm predict on both processes: every row once, in input order, as with one process
+    # (each process wrote its half to the same file, the last one winning)
+    ckpt = str(run / "checkpoints" / "best.ckpt")
+    outputs = {}
+    for devices in (1, 2):
+        out = tmp_path / f"pred{devices}.csv"
+        proc = _fm(
+            "predict", "--config", str(path), "--ckpt_path", ckpt,
+            f"--trainer.devices={devices}", f"--prediction_writer.output_path={out}",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[:6000]
+        assert proc.stdout.count("Predictions for") == 1
+        outputs[devices] = pd.read_csv(out)
+    rows = len(pd.read_csv(FAKE / "formula_descriptors.csv"))
+    assert len(outputs[2]) == rows and outputs[2]["id"].tolist() == outputs[1]["id"].tolist()
+    pd.testing.assert_frame_equal(outputs[2], outputs[1], atol=1e-5, check_dtype=False)

@@ -265,6 +265,9 @@ class MLIPFineTuneModule(pl.LightningModule):
         losses = self.compute_losses(batch, preds)
         total = sum(p.loss_coefficient * losses[p.name][0] for p in self.properties)
         n = len(batch)
+        # sync_dist: under DDP each epoch value is the weighted mean over every process's
+        # structures (Lightning sums values x batch sizes and batch sizes across processes),
+        # not rank 0's share; checkpointing monitors val_total_loss
         self.log(
             f"{stage}_total_loss",
             total,
@@ -272,14 +275,27 @@ class MLIPFineTuneModule(pl.LightningModule):
             on_step=stage == "train",
             on_epoch=True,
             batch_size=n,
+            sync_dist=True,
         )
         for name, (value, count) in losses.items():
             if count:
                 self.log(
-                    f"{stage}_{name}_loss", value, on_step=False, on_epoch=True, batch_size=count
+                    f"{stage}_{name}_loss",
+                    value,
+                    on_step=False,
+                    on_epoch=True,
+                    batch_size=count,
+                    sync_dist=True,
                 )
         for name, (value, count) in self._metrics(batch, preds).items():
-            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=count)
+            self.log(
+                f"{stage}_{name}",
+                value,
+                on_step=False,
+                on_epoch=True,
+                batch_size=count,
+                sync_dist=True,
+            )
         return total
 
     def training_step(self, batch: MLIPBatch, batch_idx: int) -> Tensor:

@@ -64,6 +64,21 @@ def predictions_to_frame(
     return pd.DataFrame(frame)
 
 
+def _gather_on_rank_zero(
+    trainer: pl.Trainer, predictions: list[dict[str, torch.Tensor]]
+) -> list[dict[str, torch.Tensor]] | None:
+    """Every process's prediction batches (on the CPU) on rank 0; None on the other ranks,
+    which write nothing (each would otherwise write its share to the same file)."""
+    import torch.distributed as dist
+
+    local = [{k: v.detach().cpu() for k, v in batch.items()} for batch in predictions]
+    shares: list[Any] = [None] * trainer.world_size
+    dist.all_gather_object(shares, local)
+    if trainer.global_rank != 0:
+        return None
+    return [batch for share in shares for batch in share]
+
+
 class PredictionWriter(BasePredictionWriter):
     """Save ``fm predict`` results as CSV.
 
@@ -85,6 +100,13 @@ class PredictionWriter(BasePredictionWriter):
     ) -> None:
         if predictions and isinstance(predictions[0], list):  # several dataloaders
             predictions = [p for group in predictions for p in group]
+        # trainer.log_dir is a collective call under DDP: every process asks, before rank 0
+        # alone goes on
+        root = Path(trainer.log_dir or trainer.default_root_dir)
+        if trainer.world_size > 1:  # each process predicted its share of the rows
+            predictions = _gather_on_rank_zero(trainer, predictions)
+            if predictions is None:
+                return
         if not predictions:
             return
         dm = trainer.datamodule
@@ -93,7 +115,12 @@ class PredictionWriter(BasePredictionWriter):
         labels = dm.split_labels() if has_targets and hasattr(dm, "split_labels") else None
         specs = getattr(pl_module, "task_specs", [])
         df = predictions_to_frame(predictions, specs, ids, labels)
-        root = Path(trainer.log_dir or trainer.default_root_dir)
+        if trainer.world_size > 1 and "row_index" in predictions[0]:
+            # rows in their input order, once each (the distributed sampler pads the last
+            # share with rows of the first)
+            rows = torch.cat([p["row_index"].reshape(-1) for p in predictions]).numpy()
+            _, first = np.unique(rows, return_index=True)
+            df = df.iloc[first].reset_index(drop=True)
         path = Path(self.output_path) if self.output_path else root / "predictions.csv"
         write_dataframe(df, path, index=False)
         self.written = path

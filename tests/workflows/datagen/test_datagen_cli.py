@@ -190,6 +190,39 @@ def test_resume_after_kill_redoes_nothing_finished(tmp_path: Path) -> None:
     assert summary["n_trajectories"] == 6 and summary["n_rows"] == 4
 
 
+FLAKY = """
+from ase.calculators.emt import EMT
+
+
+class SlabFails(EMT):
+    def calculate(self, atoms=None, properties=("energy",), system_changes=None):
+        if atoms is not None and not atoms.pbc.all():
+            raise RuntimeError("injected failure for a slab")
+        kwargs = {} if system_changes is None else {"system_changes": system_changes}
+        super().calculate(atoms, properties, **kwargs)
+"""
+
+
+def test_failed_trajectories_are_said_on_the_console(tmp_path, monkeypatch, capsys) -> None:
+    """A run whose slab trajectories fail goes on, and says so (it ended with a summary
+    line that did not mention them)."""
+    (tmp_path / "flaky_calc.py").write_text(FLAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    calc = json.dumps(
+        {
+            "class_path": "foundation_model.workflows.datagen.calculators.ImportedCalculatorSpec",
+            "init_args": {"import_path": "flaky_calc.SlabFails", "cutoff": 5.0},
+        }
+    )
+    out = tmp_path / "run"
+    args = ["datagen", "run", "--config", str(SAMPLE), f"--output_dir={out}", *SMALL, *RANDOM]
+    assert main([*args, f"--explore.init_args.calculator={calc}"]) == 0
+    err = capsys.readouterr().err
+    assert "[fm datagen] warning: 2 of 6 trajectories failed (e.g. " in err
+    assert "RuntimeError: injected failure for a slab); the run goes on" in err
+    assert len(json.loads((out / "state.json").read_text())["failed"]) == 2
+
+
 def test_dask_local_cluster_run(tmp_path: Path) -> None:
     """The pipeline on a Dask LocalCluster (one per session).
 

@@ -239,7 +239,17 @@ class DatagenPipeline:
         if failed and len(failed) == len(tasks):
             first = next(iter(failed.items()))
             raise RuntimeError(f"Every trajectory failed, e.g. {first[0]}: {first[1]}")
-        if not failed:
+        if failed:  # shown with or without progress output: the run still goes on
+            first_id, first_error = next(iter(failed.items()))
+            print(
+                f"[fm datagen] warning: {len(failed)} of {len(tasks)} trajectories failed "
+                f"(e.g. {first_id}: {_first_line(first_error)}); the run goes on without "
+                "them, their errors are in state.json and summary.md, and --resume retries "
+                "them.",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
             state.finish("explore", n_trajectories=len(tasks))
         return self.load_frames(state)
 
@@ -331,3 +341,9 @@ def _to_jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    """The first line of an error, cut to ``limit`` characters."""
+    line = (str(text).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
