@@ -6,7 +6,7 @@ import ase.io
 import pytest
 
 from foundation_model.backbones import MLIPDataModule
-from foundation_model.backbones.datamodule import random_split_indices
+from foundation_model.backbones.datamodule import random_split_indices, structure_digest
 
 
 def test_random_split_is_seeded_and_disjoint():
@@ -81,3 +81,30 @@ def test_split_key_clashing_with_a_given_file_is_one_clear_error(emt_structures)
     test_only = [a for a in tagged if a.info["split"] != "val"]
     parts = MLIPDataModule(test_only, split_key="split", val_path=tagged[:2]).load()
     assert [len(parts[s]) for s in ("train", "val", "test")] == [8, 2, 8]
+
+
+def test_a_structure_has_one_digest_whatever_its_atom_order_or_lattice_shift():
+    """Copies of a training structure are found under another atom order or moved by a
+    lattice vector (an audit's permuted and shifted copies were missed); a real
+    displacement is another structure."""
+    import numpy as np
+    from ase.build import bulk, fcc111, molecule
+
+    crystal = bulk("Cu", "fcc", 3.6, cubic=True).repeat(2)
+    crystal.rattle(0.05, seed=1)
+    shifted = crystal.copy()
+    shifted.positions += crystal.cell[0] - crystal.cell[2]
+    permuted = crystal[np.random.default_rng(0).permutation(len(crystal))]
+    moved = crystal.copy()
+    moved.positions[0, 0] += 0.01
+    digest = structure_digest(crystal)
+    assert structure_digest(shifted) == digest == structure_digest(permuted)
+    assert structure_digest(moved) != digest
+    water = molecule("H2O")
+    assert structure_digest(water[[2, 0, 1]]) == structure_digest(water)
+    slab = fcc111("Cu", (2, 2, 2), vacuum=5.0)  # periodic along a and b only
+    along_a = slab.copy()
+    along_a.positions += slab.cell[0]
+    lifted = slab.copy()
+    lifted.positions[:, 2] += 1.0  # along the vacuum: not a lattice vector
+    assert structure_digest(along_a) == structure_digest(slab) != structure_digest(lifted)

@@ -71,6 +71,15 @@ def test_ids_are_read_as_the_text_in_the_file(tmp_path, id_column):
     assert pd.isna(df["y"].iloc[4]) and df["y"].iloc[5:].tolist() == [4.0, 5.0]  # NA target
 
 
+def test_a_header_one_name_short_keeps_the_first_cells_as_ids(tmp_path):
+    """R's write.table(sep=",") leaves the id column without a name: the first cells of the
+    rows are the ids, and every named column is data."""
+    path = tmp_path / "r.csv"
+    path.write_text("a,y\nr1,1,2\nr2,3,4\n")
+    df = load_table(path, "formula_desc_source")
+    assert list(df.index) == ["r1", "r2"] and list(df.columns) == ["a", "y"]
+
+
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [("[1.5, 2, 3]", [1.5, 2.0, 3.0]), ("1.5;2;3", [1.5, 2.0, 3.0]), ("", None), (None, None)],

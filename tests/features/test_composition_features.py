@@ -218,7 +218,15 @@ def test_parse_formula_names_the_misreading(text, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("O2-", "a '\\+' or '-' \\(a charge or a range\\)"),
+        ("O2-", "a '\\+' or '-' \\(a charge, a range or an amount"),
+        ("NaCl\u2212", "a '\\+' or '-'"),  # the unicode minus sign
+        ("LaNiO3-δ", "a '\\+' or '-'"),
+        ("Al2O3\u2013ZrO2", "a '\\+' or '-'"),  # an en dash
+        ("Fe1e+1O", "exponent with '\\+'"),
+        ("Fe2E0Se", "capital E"),  # pymatgen read it as an element E with amount 0
+        ("(Fe,Ni)O", "has ',', which a formula cannot hold"),
+        ("Fe_2O_3", "has '_'"),
+        ("NaCl)", "unbalanced brackets"),
         ("Fe3+", "a '\\+' or '-'"),
         ("La1-xSrxMnO3", "a '\\+' or '-'"),
         ("LaSrxMnO3", "'Srx', not an element symbol"),

@@ -501,7 +501,8 @@ def test_points_under_another_column_name_are_not_silently_replaced(trained):
         # columns of single values (a target, a second id) are not points under a new name
         p.predict(pd.DataFrame({"formula": ["GaN"], "target": [1.0], "id": ["a"]}))
     table["points"] = [np.array([300.0, 500.0])]  # a list column in memory is a candidate
-    with pytest.warns(UserWarning, match=r"\['temperature', 'points'\]"):
+    table["semicolons"] = ["300;500"]  # the other written form of points
+    with pytest.warns(UserWarning, match=r"\['temperature', 'points', 'semicolons'\]"):
         p.predict(table)
 
 

@@ -57,14 +57,26 @@ def predefined_split_indices(structures: list[ase.Atoms], key: str) -> dict[str,
 
 
 def structure_digest(atoms: ase.Atoms) -> int:
-    """A 56-bit digest of a structure's content (species, positions and cell to 1e-4 Å,
-    periodicity): the same structure read from another file or format has the same one.
+    """A 56-bit digest of a structure's content: the same structure read from another file
+    or format, with its atoms in another order or moved by lattice vectors, has the same
+    one. Positions count as fractional coordinates to 1e-6 along periodic directions
+    (wrapped into the cell) and to 1e-4 Å otherwise; the cell to 1e-4 Å. Copies displaced
+    by less than that may fall on either side of a rounding step.
     """
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    cell = np.asarray(atoms.cell, dtype=np.float64)
+    coords = np.asarray(atoms.positions, dtype=np.float64)
+    if atoms.cell.rank == 3:
+        coords = atoms.cell.scaled_positions(coords)
+        coords[:, pbc] = np.round(coords[:, pbc] % 1.0, 6) % 1.0  # 0.9999999 -> 0.0
+        coords[:, ~pbc] = np.round(atoms.positions[:, ~pbc], 4)
+    else:
+        coords = np.round(coords, 4)
+    rows = np.column_stack([np.asarray(atoms.numbers, dtype=np.float64), coords]) + 0.0
+    rows = rows[np.lexsort(rows.T[::-1])]  # atoms sorted by species, then coordinates
     h = hashlib.sha256()
-    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    for values in (atoms.positions, np.asarray(atoms.cell)):
-        h.update((np.round(np.asarray(values, dtype=np.float64), 4) + 0.0).tobytes())  # -0 -> 0
-    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    for values in (rows, np.round(cell, 4) + 0.0, pbc):  # + 0.0: -0.0 -> 0.0
+        h.update(np.ascontiguousarray(values).tobytes())
     return int.from_bytes(h.digest()[:7], "big")
 
 

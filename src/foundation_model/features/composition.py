@@ -28,7 +28,11 @@ _ELEMENT_TOKEN = re.compile(r"[A-Z][a-z]*")
 # amounts in scientific notation ("1e-3"), whose sign is not a charge
 _SCIENTIFIC = re.compile(r"(?<=[\d.])[eE][-+]?\d+")
 _EXPONENT_CAPITAL = re.compile(r"\dE[-+]?\d")
-_CHARGE = re.compile(r"[-+\u2212]")
+_EXPONENT_PLUS = re.compile(r"[\d.]e\+\d")
+# charge signs and dashes (a charge, or a range such as 'Al2O3–ZrO2' or 'O3-δ')
+_CHARGE = re.compile(r"[-+\u2010-\u2015\u2212\u00b1\uff0b\ufe62\uff0d\u207a\u207b]")
+# ASCII marks a formula cannot hold: lists, mixtures, underscores for subscripts
+_ASCII_ODD = re.compile(r"[,;/_&|\\:'\"!?#$%@~^=<>`]")
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]")
 _SUBSCRIPTS = set("\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089")
 # non-ASCII characters a formula may hold: the adduct separators and non-breaking space
@@ -93,6 +97,9 @@ def parse_formula(formula: object) -> object:
             f"formula {formula!r} has a lone {isotope.group(0)!r}, which would be read as "
             "hydrogen (deuterium/tritium); check the case ('Ti', 'Dy', ...) or write 'H'"
         )
+    exponent = _exponent_problem(formula)
+    if exponent:
+        raise ValueError(exponent)
     if _DOTTED_HYDRATE.search(formula):
         raise ValueError(
             f"formula {formula!r} is ambiguous: the full stop reads as a decimal amount; "
@@ -150,7 +157,9 @@ def parse_formula(formula: object) -> object:
     # any other way to an amount of 0 ("Fe.0O", "Fe2(SO4)0", "FeNi1e-9": pymatgen drops
     # amounts under 1e-8) would silently featurize another compound
     kept = {str(el) for el in comp.elements}
-    dropped = sorted({s for s in _ELEMENT_TOKEN.findall(formula) if s not in kept})
+    dropped = sorted(
+        {s for s in _ELEMENT_TOKEN.findall(formula) if s not in kept and Element.is_valid_symbol(s)}
+    )
     if dropped:
         raise ValueError(
             f"formula {formula!r} gives {', '.join(dropped)} an amount of 0 (or below 1e-8, "
@@ -161,39 +170,73 @@ def parse_formula(formula: object) -> object:
 
 def _unparsable(formula: str) -> str | None:
     """A clearer reason than pymatgen's for a formula it cannot read, where one is known:
-    characters it does not read, charges, variable amounts, a capital ``E`` exponent."""
+    exponents it does not read, charges and ranges, unbalanced brackets, characters a
+    formula does not hold, variable amounts."""
     import unicodedata
 
+    from pymatgen.core import Element
+
+    exponent = _exponent_problem(formula)
+    if exponent:
+        return exponent
+    bare = _SCIENTIFIC.sub("", formula)
+    if _CHARGE.search(bare):
+        return (
+            f"formula {formula!r} has a '+' or '-' (a charge, a range or an amount such as "
+            "'O3-δ'); write the neutral formula with numeric amounts (e.g. 'Fe2O3', "
+            "'La0.7Sr0.3MnO3', 'LaNiO2.9')"
+        )
+    depth = 0
+    for c in formula:
+        depth += (c in "([{") - (c in ")]}")
+        if depth < 0:
+            break
+    if depth != 0:
+        return f"formula {formula!r} has unbalanced brackets; close each '(' or '[' it opens"
     odd = sorted({c for c in formula if not (c.isascii() and c.isprintable()) and c not in _OK})
     if odd:
         names = ", ".join(f"{c!r} ({unicodedata.name(c, 'unnamed')})" for c in odd)
         hint = "use plain digits, e.g. 'Fe2O3'"
+        categories = {unicodedata.category(c) for c in odd}
         if any(c in _SUBSCRIPTS for c in odd):
             hint = "write subscripts as plain digits, e.g. 'Fe2O3' for 'Fe₂O₃'"
-        elif any(unicodedata.category(c) in ("Sm", "Po") for c in odd):
+        elif categories & {"Ll", "Lu", "Lo"}:  # δ, x as a Greek or other letter
+            hint = "give variable amounts (x, y, δ) as numbers (e.g. 'LaNiO2.9')"
+        elif categories & {"Sm", "Po"}:
             hint = "write a hydrate or adduct with '·' or '*', e.g. 'CuSO4*5H2O'"
-        elif any(unicodedata.category(c) in ("Cf", "Zs", "Cc") for c in odd):
+        elif categories & {"Cf", "Zs", "Cc"}:
             hint = "remove the invisible character(s)"
         return f"formula {formula!r} has character(s) a formula cannot hold: {names}; {hint}"
-    if _EXPONENT_CAPITAL.search(formula):
+    marks = sorted(set(_ASCII_ODD.findall(formula)))
+    if marks:
         return (
-            f"formula {formula!r} writes an exponent with a capital E, which reads as an "
-            "element; use a lower-case e (e.g. 'Fe1e-3Ni')"
+            f"formula {formula!r} has {', '.join(map(repr, marks))}, which a formula cannot "
+            "hold: give one compound per cell with numeric amounts (a solid solution as "
+            "'Fe0.5Ni0.5O') and subscripts as plain digits ('Fe2O3')"
         )
-    if _CHARGE.search(_SCIENTIFIC.sub("", formula)):
-        return (
-            f"formula {formula!r} has a '+' or '-' (a charge or a range); write the neutral "
-            "formula with numeric amounts (e.g. 'Fe2O3', 'La0.7Sr0.3MnO3')"
-        )
-    from pymatgen.core import Element
-
-    words = _WORD.findall(_SCIENTIFIC.sub("", formula))
+    words = _WORD.findall(bare)
     letters = [w for w in words if not Element.is_valid_symbol(w)]
     if letters:
         return (
             f"formula {formula!r} has {', '.join(map(repr, sorted(set(letters))))}, not an "
             "element symbol; give variable amounts (x, y, δ) as numbers "
             "(e.g. 'La0.7Sr0.3MnO3') and start each element with a capital letter"
+        )
+    return None
+
+
+def _exponent_problem(formula: str) -> str | None:
+    """An amount in scientific notation that pymatgen misreads: a capital ``E`` (read as
+    an element) or an explicit ``+`` (which it cannot read)."""
+    if _EXPONENT_CAPITAL.search(formula):
+        return (
+            f"formula {formula!r} writes an exponent with a capital E, which reads as an "
+            "element; use a lower-case e (e.g. 'Fe1e-3Ni')"
+        )
+    if _EXPONENT_PLUS.search(formula):
+        return (
+            f"formula {formula!r} writes an exponent with '+', which pymatgen cannot read; "
+            "write it without the sign (e.g. 'Fe1e1O') or as a plain number"
         )
     return None
 

@@ -92,6 +92,8 @@ def index_by_first_column(df: pd.DataFrame) -> pd.DataFrame:
     Args:
         df: a table read with its first column as a normal column.
     """
+    if not isinstance(df.index, pd.RangeIndex):
+        return df  # a header one name short (R's write.table): pandas took the ids already
     first = df.columns[0]
     out = df.set_index(first)
     if str(first) == "Unnamed: 0":  # a blank header cell: index_col=0 leaves no name

@@ -291,11 +291,22 @@ __all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict", "model_
 
 def _holds_lists(column: pd.Series) -> bool:
     """Whether a column's first filled cell is a list of points: a list, tuple or array, or
-    text written as one (``"[300, 400]"``, as a CSV holds it)."""
+    text written as one of the two forms a points column is read in (``"[300, 400]"`` or
+    ``"300;400"``)."""
     filled = column.dropna() if column.dtype == object else column.iloc[:0]
     if len(filled) == 0:
         return False
     first = filled.iloc[0]
     if isinstance(first, str):
-        return first.strip().startswith("[")
+        text = first.strip()
+        return text.startswith("[") or (";" in text and _number_list(text.split(";")))
     return isinstance(first, list | tuple | np.ndarray)
+
+
+def _number_list(parts: list[str]) -> bool:
+    """Whether every part is a number (``float`` reads it)."""
+    try:
+        [float(p) for p in parts]
+    except ValueError:
+        return False
+    return True
