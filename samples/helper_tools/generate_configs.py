@@ -33,9 +33,11 @@ The number of classes and the class names of classification tasks are read from 
 attributes table (sorted unique labels, as :class:`CompoundDataModule` infers them).
 Paths are written as given, so run ``fm`` from the directory they are relative to. Before
 writing, the tables are read as ``fm fit`` reads them, with every task: data it would refuse
-stop the script with fm's reason. A config of another content already at the output path
-(the default ``--out`` holds the repository's sample configs) is replaced only with
-``--force``.
+stop the script with fm's reason; a scenario whose own splitter fm would refuse (a stratified
+split with a class of one row, more folds than rows, an empty validation split) is not
+written, with the reason (an error when named in ``--scenarios``). A config of another
+content already at the output path (the default ``--out`` holds the repository's sample
+configs) is replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -231,6 +233,54 @@ def check_data(spec: DatasetSpec, tasks: list[dict[str, Any]]) -> None:
     except (ValueError, KeyError, FileNotFoundError) as err:
         reason = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
         raise ValueError(f"the data would not fit: {reason} (no config written)") from None
+
+
+def _instantiate(block: dict[str, Any]) -> Any:
+    """The object of a ``class_path``/``init_args`` block (e.g. a splitter)."""
+    import importlib
+
+    module, _, name = block["class_path"].rpartition(".")
+    return getattr(importlib.import_module(module), name)(**block.get("init_args", {}))
+
+
+def scenario_problems(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Why ``fm fit`` would refuse a config's data with its own tasks and splitter (e.g. a
+    stratified split with a class of one row, more folds than rows), or could not select a
+    model (an empty validation split), per file stem; configs that would run are absent.
+
+    Args:
+        configs: file stem -> config.
+    """
+    import json
+
+    from foundation_model.data import CompoundDataModule
+
+    problems: dict[str, str] = {}
+    seen: dict[str, str | None] = {}
+    for stem, cfg in configs.items():
+        data = cfg["data"]["init_args"]
+        key = json.dumps(data, sort_keys=True, default=str)
+        if key not in seen:
+            seen[key] = None
+            try:
+                dm = CompoundDataModule(
+                    data["formula_desc_source"],
+                    data["tasks"],
+                    data["attributes_source"],
+                    structure_desc_source=data["structure_desc_source"],
+                    splitter=_instantiate(data["splitter"]),
+                )
+                dm.setup("fit")
+                if len(dm.splits.val) == 0:
+                    seen[key] = (
+                        f"its validation split is empty ({len(dm.ids)} rows), so no epoch can "
+                        f"be selected on {MONITOR}"
+                    )
+            except (ValueError, KeyError) as err:
+                seen[key] = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        if seen[key] is not None:
+            problems[stem] = str(seen[key])
+    return problems
 
 
 # ---------------------------------------------------------------------- configs
@@ -767,6 +817,15 @@ def main(argv: list[str] | None = None) -> int:
         configs = build_configs(spec, prefix)
         if args.scenarios:
             configs = pick_scenarios(configs, args.scenarios, prefix)
+        problems = scenario_problems(configs)
+        if args.scenarios and problems:  # asked for by name: refuse rather than skip
+            stem, reason = next(iter(problems.items()))
+            raise ValueError(f"fm fit would refuse {stem}: {reason} (no config written)")
+        for stem, reason in problems.items():
+            print(f"generate_configs: not written: {stem} ({reason})", file=sys.stderr)
+        configs = {k: v for k, v in configs.items() if k not in problems}
+        if not configs:
+            raise ValueError("fm fit would refuse every scenario on this data (see above)")
         paths = write_configs(configs, args.out, args.force)
     except (KeyError, ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"generate_configs: error: {err}", file=sys.stderr)

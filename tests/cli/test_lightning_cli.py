@@ -352,10 +352,14 @@ def test_bad_ckpt_path_is_one_line_and_leaves_no_folder(fitted, tmp_path, capsys
 
 
 def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, table_files, capsys):
-    cfg = write_config(tmp_path, table_files)
-    split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"
-    argv = ["fit", "--config", str(cfg), split, "--data.init_args.splitter.val_fraction=0"]
-    assert main(argv) == 1
+    attrs = pd.read_csv(table_files["attributes"], index_col=0)
+    attrs["split"] = ["train"] * (len(attrs) - 4) + ["val"] * 2 + ["test"] * 2
+    attrs.loc[attrs["split"] == "val", attrs.columns != "split"] = float("nan")  # unlabelled
+    attrs.to_csv(tmp_path / "attrs_split.csv")
+    files = {**table_files, "attributes": str(tmp_path / "attrs_split.csv")}
+    cfg = write_config(tmp_path, files)
+    split = "--data.init_args.splitter=foundation_model.data.PredefinedSplitter"
+    assert main(["fit", "--config", str(cfg), split, "--data.init_args.splitter.column=split"]) == 1
     line = _one_error_line(capsys)
     assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
 
@@ -407,6 +411,23 @@ def test_max_steps_inside_the_first_epoch_stops_without_an_early_stopping_error(
     assert main(argv) == 0
     metrics = pd.read_csv(tmp_path / "runs" / "t" / "version_0" / "metrics.csv")
     assert metrics["step"].max() <= 3
+
+
+def test_early_stopping_without_validation_rows_is_one_line(tmp_path, table_files, capsys):
+    """Validation rows without labels (as a 3-row table gives): Lightning's traceback
+    ("Early stopping conditioned on metric ... which is not available") is one line with
+    the fix."""
+    attrs = pd.read_csv(table_files["attributes"], index_col=0)
+    attrs["split"] = ["train"] * (len(attrs) - 4) + ["val"] * 2 + ["test"] * 2
+    attrs.loc[attrs["split"] == "val", attrs.columns != "split"] = float("nan")  # unlabelled
+    attrs.to_csv(tmp_path / "attrs_split.csv")
+    files = {**table_files, "attributes": str(tmp_path / "attrs_split.csv")}
+    cfg = write_config(tmp_path, files)
+    split = "--data.init_args.splitter=foundation_model.data.PredefinedSplitter"
+    assert main(["fit", "--config", str(cfg), split, "--data.init_args.splitter.column=split"]) == 1
+    line = _one_error_line(capsys)
+    assert "early stopping watches val_task_error, which no validation step logged" in line
+    assert "larger val_fraction" in line
 
 
 def test_a_log_folder_that_is_a_file_is_one_line(tmp_path, table_files, capsys):

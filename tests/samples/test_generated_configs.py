@@ -409,3 +409,23 @@ def test_generator_reads_parquet_and_refuses_data_fm_would_refuse(
     assert (out / "head_regression.yaml").read_text() == before
     assert gen.main([*argv, "--regression", "y_nonlinear", "--out", str(out), "--force"]) == 0
     assert "y_nonlinear" in (out / "head_regression.yaml").read_text()
+
+
+def test_scenarios_fm_would_refuse_are_not_written(helper_script, tmp_path: Path, capsys):
+    """A stratified split with a class of one row: fm fit refuses it, so the
+    classification scenario is left out with the reason (it was written, then failed)."""
+    gen = helper_script("generate_configs")
+    attrs = pd.read_csv(REPO_ROOT / "samples/fake_data/attributes.csv", index_col=0)
+    attrs.loc[attrs.index[0], "crystal_system"] = "triclinic"  # one row of its class
+    attrs.to_csv(tmp_path / "attrs.csv")
+    argv = ["--formula-desc", str(REPO_ROOT / "samples/fake_data/formula_descriptors.csv")]
+    argv += ["--attributes", str(tmp_path / "attrs.csv"), "--classification", "crystal_system"]
+    out = tmp_path / "cfg"
+    assert gen.main([*argv, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "not written: classification (StratifiedSplitter: class(es) ['triclinic']" in err
+    assert (
+        not (out / "classification.yaml").exists() and (out / "head_classification.yaml").exists()
+    )
+    assert gen.main([*argv, "--out", str(out), "--scenarios", "classification"]) == 1
+    assert "fm fit would refuse classification: StratifiedSplitter" in capsys.readouterr().err

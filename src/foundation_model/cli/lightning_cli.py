@@ -564,9 +564,21 @@ def run_lightning_cli(argv: list[str]) -> int:
         print(f"fm {argv[0]}: error: {parse_error_line(str(err), argv, argv[0])}", file=sys.stderr)
         return 2
     except RuntimeError as err:
-        if os.environ.get("FM_DEBUG") or not str(err).startswith(STATE_DICT_ERROR):
+        if os.environ.get("FM_DEBUG"):
             raise
-        print(f"fm {argv[0]}: error: {state_dict_mismatch(err)}", file=sys.stderr)
+        if str(err).startswith(STATE_DICT_ERROR):
+            print(f"fm {argv[0]}: error: {state_dict_mismatch(err)}", file=sys.stderr)
+            return 1
+        missing = re.search(r"conditioned on metric `([^`]+)` which is not available", str(err))
+        if missing is None:
+            raise
+        print(
+            f"fm {argv[0]}: error: early stopping watches {missing.group(1)}, which no "
+            "validation step logged: the validation split has no labelled row (too few "
+            "rows for its fraction?); give more rows or a larger val_fraction, or drop "
+            "early_stopping.",
+            file=sys.stderr,
+        )
         return 1
     except (
         ValueError,
