@@ -676,12 +676,13 @@ def test_a_resumed_fit_names_the_interrupted_runs_better_best(fitted, tmp_path, 
 
 @pytest.mark.parametrize(
     ("fixed_dirpath", "signal_name", "status"),
-    [(False, "SIGINT", 1), (True, "SIGINT", 1), (False, "SIGTERM", 143)],
+    [(False, "SIGINT", 130), (True, "SIGINT", 130), (False, "SIGTERM", 143)],
 )
 def test_ctrl_c_during_a_fit_prints_how_to_resume(
     tmp_path, table_files, fixed_dirpath, signal_name, status
 ):
-    """A real SIGINT: Lightning shuts down and exits 1; the CLI names the run folder and
+    """A real SIGINT: Lightning shuts down (exit 1, which fm reports as 130, the shell's
+    status for an interrupt, not a crash's); the CLI names the run folder and
     the --ckpt_path to resume from, also when the config fixes the checkpoint folder (as
     the pretraining configs do). A SIGTERM (a scheduler's stop) is not a success: 143."""
     import os

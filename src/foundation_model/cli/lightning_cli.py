@@ -390,6 +390,10 @@ class FMLightningCLI(LightningCLI):
                     "resume from; run the command again.",
                     file=sys.stderr,
                 )
+                # Lightning exits 1 after Ctrl-C, as for a crash: say "interrupted" as a shell
+                # does (128 + SIGINT), so that scripts can tell the two apart
+                if not isinstance(err, SIGTERMException):
+                    raise SystemExit(128 + signal.SIGINT) from None
             if isinstance(err, SIGTERMException):  # a SystemExit with no code: status 0
                 raise SystemExit(128 + signal.SIGTERM) from None  # as a shell reports it
             raise

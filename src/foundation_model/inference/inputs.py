@@ -20,6 +20,9 @@ from foundation_model.data.input_schema import DescriptorSchema, InputSchema
 
 ERROR_COLUMNS = ["row", "id", "formula", "reason"]
 
+# inputs this long show a progress bar while they are featurized (100k formulas take minutes)
+PROGRESS_MIN_ROWS = 5000
+
 
 @dataclass
 class PreparedInputs:
@@ -71,7 +74,7 @@ def _descriptors(
         from foundation_model.features.structure import featurize_structures as run
     else:
         from foundation_model.features.composition import featurize_formulas as run
-    raw = run(items, specs, 1, progress=False)
+    raw = run(items, specs, 1, progress=len(items) >= PROGRESS_MIN_ROWS)
     for i, reason in raw.errors.items():
         failed.setdefault(i, reason)
     frame = pd.DataFrame(raw.values, columns=[str(c) for c in raw.columns])
