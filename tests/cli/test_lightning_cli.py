@@ -352,14 +352,10 @@ def test_bad_ckpt_path_is_one_line_and_leaves_no_folder(fitted, tmp_path, capsys
 
 
 def test_no_validation_rows_under_a_validation_monitor_is_one_line(tmp_path, table_files, capsys):
-    attrs = pd.read_csv(table_files["attributes"], index_col=0)
-    attrs["split"] = ["train"] * (len(attrs) - 4) + ["val"] * 2 + ["test"] * 2
-    attrs.loc[attrs["split"] == "val", attrs.columns != "split"] = float("nan")  # unlabelled
-    attrs.to_csv(tmp_path / "attrs_split.csv")
-    files = {**table_files, "attributes": str(tmp_path / "attrs_split.csv")}
-    cfg = write_config(tmp_path, files)
-    split = "--data.init_args.splitter=foundation_model.data.PredefinedSplitter"
-    assert main(["fit", "--config", str(cfg), split, "--data.init_args.splitter.column=split"]) == 1
+    cfg = write_config(tmp_path, table_files)
+    split = "--data.init_args.splitter=foundation_model.data.RandomSplitter"
+    argv = ["fit", "--config", str(cfg), split, "--data.init_args.splitter.val_fraction=0"]
+    assert main(argv) == 1
     line = _one_error_line(capsys)
     assert "no validation rows" in line and "val_final_loss, val_task_error" in line, line
 
