@@ -10,6 +10,7 @@ every structure is a 3D-periodic cell (molecules have no stress).
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,7 @@ class TeacherTrainer(ClassPathSerializable):
         import lightning.pytorch as pl
 
         from foundation_model.backbones.datamodule import MLIPDataModule
+        from foundation_model.data.shared_rows import SharedRowsWarning
 
         if len(structures) < 2:
             raise ValueError(
@@ -167,7 +169,10 @@ class TeacherTrainer(ClassPathSerializable):
             num_sanity_val_steps=0,
             limit_val_batches=1.0 if n_val else 0,
         )
-        trainer.fit(module, dm)
+        with warnings.catch_warnings():
+            if not n_val:  # the placeholder validation structure is never evaluated
+                warnings.simplefilter("ignore", SharedRowsWarning)
+            trainer.fit(module, dm)
         checkpoint = Path(checkpoint)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
