@@ -208,6 +208,46 @@ def check_columns(spec: DatasetSpec, attrs: pd.DataFrame) -> None:
         )
 
 
+def fit_data_problem(
+    formula_desc: str,
+    tasks: list[dict[str, Any]],
+    attributes: str,
+    structure_desc: str | None = None,
+    splitter: Any = None,
+    need_validation: bool = False,
+) -> str | None:
+    """Why ``fm fit`` would refuse these tables with these tasks and splitter (fm's own
+    one-line reason), or None when it would read them.
+
+    Args:
+        formula_desc: formula descriptor table.
+        tasks: task ``class_path``/``init_args`` blocks.
+        attributes: attributes table.
+        structure_desc: structure descriptor table, if used.
+        splitter: a splitter, or its ``class_path``/``init_args`` block (None: fm's default).
+        need_validation: an empty validation split is a problem too (no epoch could be
+            selected on the monitored validation metric).
+    """
+    from foundation_model.data import CompoundDataModule
+
+    if isinstance(splitter, dict):
+        splitter = _instantiate(splitter)
+    try:
+        dm = CompoundDataModule(
+            formula_desc, tasks, attributes, structure_desc_source=structure_desc, splitter=splitter
+        )
+        dm.setup("fit")
+        dm.statistics()
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    if need_validation and len(dm.splits.val) == 0:
+        return (
+            f"its validation split is empty ({len(dm.ids)} rows), so no epoch can be "
+            f"selected on {MONITOR}"
+        )
+    return None
+
+
 def check_data(spec: DatasetSpec, tasks: list[dict[str, Any]]) -> None:
     """Read the tables as ``fm fit`` will, with every task (and the ``--split-column``
     split), so that data it would refuse (a missing file, a column without labels or with
@@ -217,22 +257,12 @@ def check_data(spec: DatasetSpec, tasks: list[dict[str, Any]]) -> None:
     Raises:
         ValueError: fm's reason, prefixed with "the data would not fit".
     """
-    from foundation_model.data import CompoundDataModule, PredefinedSplitter
+    from foundation_model.data import PredefinedSplitter
 
     split = PredefinedSplitter(spec.split_column) if spec.split_column else None
-    dm = CompoundDataModule(
-        spec.formula_desc,
-        tasks,
-        spec.attributes,
-        structure_desc_source=spec.structure_desc,
-        splitter=split,
-    )
-    try:
-        dm.setup("fit")
-        dm.statistics()
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        reason = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-        raise ValueError(f"the data would not fit: {reason} (no config written)") from None
+    reason = fit_data_problem(spec.formula_desc, tasks, spec.attributes, spec.structure_desc, split)
+    if reason is not None:
+        raise ValueError(f"the data would not fit: {reason} (no config written)")
 
 
 def _instantiate(block: dict[str, Any]) -> Any:
@@ -253,31 +283,20 @@ def scenario_problems(configs: dict[str, dict[str, Any]]) -> dict[str, str]:
     """
     import json
 
-    from foundation_model.data import CompoundDataModule
-
     problems: dict[str, str] = {}
-    seen: dict[str, str | None] = {}
+    seen: dict[str, str | None] = {}  # configs with the same data are read once
     for stem, cfg in configs.items():
         data = cfg["data"]["init_args"]
         key = json.dumps(data, sort_keys=True, default=str)
         if key not in seen:
-            seen[key] = None
-            try:
-                dm = CompoundDataModule(
-                    data["formula_desc_source"],
-                    data["tasks"],
-                    data["attributes_source"],
-                    structure_desc_source=data["structure_desc_source"],
-                    splitter=_instantiate(data["splitter"]),
-                )
-                dm.setup("fit")
-                if len(dm.splits.val) == 0:
-                    seen[key] = (
-                        f"its validation split is empty ({len(dm.ids)} rows), so no epoch can "
-                        f"be selected on {MONITOR}"
-                    )
-            except (ValueError, KeyError) as err:
-                seen[key] = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+            seen[key] = fit_data_problem(
+                data["formula_desc_source"],
+                data["tasks"],
+                data["attributes_source"],
+                data["structure_desc_source"],
+                data["splitter"],
+                need_validation=True,
+            )
         if seen[key] is not None:
             problems[stem] = str(seen[key])
     return problems

@@ -299,14 +299,14 @@ def _holds_lists(column: pd.Series) -> bool:
     first = filled.iloc[0]
     if isinstance(first, str):
         text = first.strip()
-        return text.startswith("[") or (";" in text and _number_list(text.split(";")))
+        if text.startswith("["):
+            return True
+        if ";" not in text:  # a single value ("0001", "1.5") is no list of points
+            return False
+        from foundation_model.data.tables import parse_sequence
+
+        try:
+            return parse_sequence(text, "", "") is not None
+        except ValueError:
+            return False
     return isinstance(first, list | tuple | np.ndarray)
-
-
-def _number_list(parts: list[str]) -> bool:
-    """Whether every part is a number (``float`` reads it)."""
-    try:
-        [float(p) for p in parts]
-    except ValueError:
-        return False
-    return True
