@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from foundation_model.cli.main import main
+
 FAKE = Path(__file__).resolve().parents[2] / "samples" / "fake_data"
 
 
@@ -20,7 +22,7 @@ def _fm(*argv: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=cwd)
 
 
-def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
+def test_fit_with_ddp_on_two_cpu_processes(tmp_path, capsys):
     cfg = {
         "seed_everything": 0,
         "trainer": {
@@ -82,13 +84,19 @@ def test_fit_with_ddp_on_two_cpu_processes(tmp_path):
     outputs = {}
     for devices in (1, 2):
         out = tmp_path / f"pred{devices}.csv"
-        proc = _fm(
+        argv = [
             "predict", "--config", str(path), "--ckpt_path", ckpt,
             f"--trainer.devices={devices}", f"--prediction_writer.output_path={out}",
-            cwd=tmp_path,
-        )  # fmt: skip
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[:6000]
-        assert proc.stdout.count("Predictions for") == 1
+        ]  # fmt: skip
+        if devices == 1:  # the reference: one process, in this interpreter (no DDP group)
+            capsys.readouterr()
+            assert main([*argv, "--trainer.strategy=auto"]) == 0
+            printed = capsys.readouterr().out
+        else:
+            proc = _fm(*argv, cwd=tmp_path)
+            assert proc.returncode == 0, (proc.stdout + proc.stderr)[:6000]
+            printed = proc.stdout
+        assert printed.count("Predictions for") == 1
         outputs[devices] = pd.read_csv(out)
     rows = len(pd.read_csv(FAKE / "formula_descriptors.csv"))
     assert len(outputs[2]) == rows and outputs[2]["id"].tolist() == outputs[1]["id"].tolist()

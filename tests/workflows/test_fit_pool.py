@@ -32,7 +32,14 @@ def _data() -> tuple[pd.DataFrame, pd.Series, list[str]]:
     return x, pd.Series(x["d0"] * 2.0 + 1.0, index=ids), ids
 
 
-def test_workers_give_what_one_process_gives_in_call_order(tmp_path):
+def test_workers_give_what_one_process_gives_in_call_order(tmp_path, monkeypatch):
+    """Also, in the same pool (each pool start imports torch in two workers): a main module
+    whose file must not run again (no ``__main__`` guard, or a page script that is gone:
+    Streamlit's AppTest leaves one behind) does not reach the workers, and an error in a
+    worker reaches the caller."""
+    import sys
+    import types
+
     cfg = _config(tmp_path)
     x, y, ids = _data()
     calls = [  # 20, 15 and 10 test rows: a swapped result would show
@@ -44,22 +51,24 @@ def test_workers_give_what_one_process_gives_in_call_order(tmp_path):
         here = FitPool(1).run(calls)
     finally:
         torch.set_num_threads(threads)
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the main script ran in a worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    bad = FitCall(_config(tmp_path, ("a", "b")), x, y, ids[:100], ids[100:], seed=0)
     with FitPool(2, threads=2) as pool:
         assert pool.threads_per_worker == 1
         apart = pool.run(calls)
+        with pytest.raises(ValueError, match="exactly one task"):
+            pool.run([bad])
+    assert sys.modules["__main__"] is main
     for a, b in zip(here, apart, strict=True):  # same network, same threads: same numbers
         np.testing.assert_array_equal(a.prediction.values, b.prediction.values)
         assert a.prediction.val_score == b.prediction.val_score
         assert b.seconds > 0 and b.finished_at > 0
     assert [len(r.prediction.values) for r in apart] == [20, 15, 10]
     assert [r.finished_at for r in here] == sorted(r.finished_at for r in here)
-
-
-def test_an_error_in_a_worker_reaches_the_caller(tmp_path):
-    x, y, ids = _data()
-    bad = FitCall(_config(tmp_path, ("a", "b")), x, y, ids[:100], ids[100:], seed=0)
-    with FitPool(2, threads=2) as pool, pytest.raises(ValueError, match="exactly one task"):
-        pool.run([bad])
 
 
 def test_workers_below_one_is_refused():
@@ -69,24 +78,6 @@ def test_workers_below_one_is_refused():
     assert FitPool(2, threads=8).threads_per_worker == 4
     with pytest.raises(RuntimeError, match="inside `with FitPool"):
         FitPool(2).run([])  # workers are started by the context manager only
-
-
-def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
-    """A main module whose file must not run again (no ``__main__`` guard, or a page
-    script that is gone: Streamlit's AppTest leaves one behind) does not reach the workers."""
-    import sys
-    import types
-
-    script = tmp_path / "page.py"
-    script.write_text("raise SystemExit('the main script ran in a worker')\n")
-    main = types.ModuleType("__main__")
-    main.__file__ = str(script)
-    monkeypatch.setitem(sys.modules, "__main__", main)
-    x, y, ids = _data()
-    with FitPool(2, threads=2) as pool:
-        (done,) = pool.run([FitCall(_config(tmp_path), x, y, ids[:100], ids[100:], seed=0)])
-    assert done.prediction.values.shape == (20,)
-    assert sys.modules["__main__"] is main
 
 
 _LONG_RUN = """
