@@ -10,7 +10,7 @@ from foundation_model.cli.main import main
 @pytest.mark.parametrize(
     ("command", "kept"),
     [
-        ("featurize", "nothing was written for the unfinished run"),
+        ("featurize", "no table was written; the chunks of inputs already featurized are kept"),
         ("bench", "finished folds are kept under --out"),
         ("calibrate", "files already written are kept"),
     ],

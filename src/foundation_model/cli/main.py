@@ -50,8 +50,9 @@ TOOL_COMMANDS = {
 
 #: what Ctrl-C leaves behind, per tool command
 AFTER_CTRL_C = {
-    "featurize": "nothing was written for the unfinished run (the cache holds finished ones "
-    "only): run the same command again",
+    "featurize": "no table was written; the chunks of inputs already featurized are kept in "
+    "the feature cache: run the same command again to featurize only the rest (with "
+    "--no-cache nothing is kept)",
     "bench": "finished folds are kept under --out (<task>.folds/): run the same command "
     "again to go on from there",
 }
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(module.main(argv[1:]) or 0)
         except KeyboardInterrupt:  # datagen and distill say how to resume themselves
             kept = AFTER_CTRL_C.get(command, "files already written are kept")
-            print(f"fm {command}: interrupted; {kept}.", file=sys.stderr)
+            print(f"\nfm {command}: interrupted; {kept}.", file=sys.stderr)  # after a bar
             return 130
     print(f"fm: unknown command {command!r}; run `fm --help` for the list.", file=sys.stderr)
     return 2

@@ -3,13 +3,17 @@
 An entry is keyed by the SHA-256 of the featurizer configuration (specs + matminer version)
 and of the exact list of inputs, so the same command on the same data is a file read.
 Entries are a Parquet table (raw values) plus a JSON file with the failures; both are
-written atomically, so an interrupted run never leaves a half-written entry.
+written atomically, so an interrupted run never leaves a half-written entry. While an entry
+is being computed, each finished chunk of inputs is kept in ``<key>.partial/`` (see
+:class:`ChunkStore`): an interrupted run started again computes only the chunks it lacks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +50,14 @@ class FeatureCache:
         """
         inputs = _digest("\x1f".join("" if v is None else str(v) for v in items))
         return f"{_digest(fingerprint)[:16]}-{inputs[:24]}"
+
+    def chunks(self, key: str) -> ChunkStore:
+        """The store of finished chunks of the entry ``key`` while it is computed.
+
+        Args:
+            key: from :meth:`key`.
+        """
+        return ChunkStore(self.root / f"{key}.partial")
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.parquet", self.root / f"{key}.errors.json"
@@ -89,3 +101,68 @@ class FeatureCache:
                 "are used without caching (--no-cache or --cache-dir elsewhere avoids this).",
                 stacklevel=2,
             )
+
+
+class ChunkStore:
+    """Finished chunks of one cache entry still being computed, one ``.npz`` file each.
+
+    A chunk is named by its chunk size and first position, so a later run with the same
+    inputs and chunk size reads it back instead of featurizing it again. Files are written
+    atomically (temporary name, then rename); an unreadable or misshapen one is computed
+    again. The folder is removed once the whole entry is stored.
+
+    Args:
+        folder: ``<cache root>/<key>.partial``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._writable = True
+
+    def load(self, chunk_size: int, n_items: int, width: int) -> dict[int, tuple]:
+        """Finished chunks for this chunk size: first position -> (values, errors).
+
+        Args:
+            chunk_size: inputs per chunk of the run that reads them.
+            n_items: number of inputs (a chunk must have the length its position implies).
+            width: number of descriptor columns.
+        """
+        found: dict[int, tuple] = {}
+        if not self.folder.is_dir():
+            return found
+        for path in self.folder.glob(f"{chunk_size}-*.npz"):
+            try:
+                start = int(path.stem.split("-", 1)[1])
+                with np.load(path, allow_pickle=False) as npz:
+                    block = npz["values"]
+                    errors = {int(k): str(v) for k, v in json.loads(str(npz["errors"])).items()}
+            except Exception:  # damaged or foreign: computed again
+                continue
+            expected = (min(chunk_size, n_items - start), width)
+            if start % chunk_size == 0 and 0 <= start < n_items and block.shape == expected:
+                found[start] = (block, errors)
+        return found
+
+    def save(self, chunk_size: int, start: int, block: np.ndarray, errors: dict) -> None:
+        """Keep one finished chunk (a failure to write only costs the resume).
+
+        Args:
+            chunk_size: inputs per chunk.
+            start: position of the chunk's first input.
+            block: its raw values.
+            errors: its failures, by position within the chunk.
+        """
+        if not self._writable:
+            return
+        path = self.folder / f"{chunk_size}-{start}.npz"
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # runs side by side
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, values=block, errors=json.dumps({str(k): v for k, v in errors.items()}))
+            os.replace(tmp, path)
+        except OSError:  # the cache's own save says so once; an interrupt would lose this chunk
+            self._writable = False
+
+    def clear(self) -> None:
+        """Remove the finished chunks (the whole entry is stored)."""
+        shutil.rmtree(self.folder, ignore_errors=True)

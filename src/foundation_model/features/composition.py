@@ -5,11 +5,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from foundation_model.features.presets import FeaturizerSpec
 from foundation_model.features.runner import RawFeatures, run_featurizers
+
+if TYPE_CHECKING:
+    from foundation_model.features.cache import ChunkStore
 
 # adduct / hydrate separators of experimental tables: CuSO4·5H2O, CuSO4*5H2O, CuSO4•5H2O
 _ZERO_AMOUNT = re.compile(r"([A-Z][a-z]?)0+(?:\.0*)?(?![\d.])")  # "Fe0O", "Mg0.00O"
@@ -247,6 +251,7 @@ def featurize_formulas(
     n_jobs: int = 1,
     chunk_size: int = 256,
     progress: bool = True,
+    chunks: ChunkStore | None = None,
 ) -> RawFeatures:
     """Featurize formulas; each distinct formula is computed once.
 
@@ -256,13 +261,14 @@ def featurize_formulas(
         n_jobs: worker processes.
         chunk_size: formulas per work unit.
         progress: show a tqdm bar.
+        chunks: store of finished chunks, for resuming an interrupted run (None: none).
     """
     keys = [f.strip() if isinstance(f, str) else "" for f in formulas]  # missing -> ""
     unique: dict[str, int] = {}
     for key in keys:
         unique.setdefault(key, len(unique))
     raw = run_featurizers(
-        list(unique), parse_formula, specs, n_jobs, chunk_size, progress, "formulas"
+        list(unique), parse_formula, specs, n_jobs, chunk_size, progress, "formulas", chunks
     )
     back = np.array([unique[k] for k in keys], dtype=np.int64)
     errors = {i: raw.errors[int(u)] for i, u in enumerate(back) if int(u) in raw.errors}

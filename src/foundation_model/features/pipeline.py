@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from foundation_model.features.cache import DEFAULT_CACHE_DIR, FeatureCache
+from foundation_model.features.cache import DEFAULT_CACHE_DIR, ChunkStore, FeatureCache
 from foundation_model.features.composition import featurize_formulas
 from foundation_model.features.imputation import MedianImputer
 from foundation_model.features.presets import (
@@ -51,18 +51,21 @@ def _cached_run(
     items: list[object],
     specs: list[FeaturizerSpec],
     cache: FeatureCache | None,
-    run: Callable[[], RawFeatures],
+    run: Callable[[ChunkStore | None], RawFeatures],
     reader: str = "",
 ) -> tuple[RawFeatures, bool]:
-    fingerprint = specs_fingerprint(specs) + reader  # reader: how the items are parsed
-    key = cache.key(items, fingerprint) if cache is not None else None
-    if cache is not None and key is not None:
-        hit = cache.load(key)
-        if hit is not None:
-            return hit, True
-    raw = run()
-    if cache is not None and key is not None:
-        cache.save(key, raw)
+    """The cache's entry for ``items``, or ``run(chunks)`` stored as one. ``chunks`` keeps
+    finished chunks while it runs, so an interrupted run started again goes on from them."""
+    if cache is None:
+        return run(None), False
+    key = cache.key(items, specs_fingerprint(specs) + reader)  # reader: how items are parsed
+    hit = cache.load(key)
+    if hit is not None:
+        return hit, True
+    chunks = cache.chunks(key)
+    raw = run(chunks)
+    cache.save(key, raw)
+    chunks.clear()
     return raw, False
 
 
@@ -158,7 +161,9 @@ def featurize_table(
         formulas,
         specs,
         cache,
-        lambda: featurize_formulas(formulas, specs, n_jobs, progress=progress),
+        lambda chunks: featurize_formulas(
+            formulas, specs, n_jobs, progress=progress, chunks=chunks
+        ),
     )
     # imputed once the rows whose structure fails are gone (they are error rows)
     features, errors, _ = _assemble(raw, ids, formulas, "formula", impute=False)
@@ -176,7 +181,9 @@ def featurize_table(
             cells,
             s_specs,
             cache,
-            lambda: featurize_structures(cells, s_specs, n_jobs, progress=progress),
+            lambda chunks: featurize_structures(
+                cells, s_specs, n_jobs, progress=progress, chunks=chunks
+            ),
             reader=f"parse_structure v{PARSER_VERSION}",
         )
         for i, reason in formula_mismatches(formulas, cells).items():

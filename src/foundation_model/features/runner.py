@@ -8,15 +8,19 @@ pool when ``n_jobs > 1``; a tqdm bar counts inputs as chunks complete.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from foundation_model.features.presets import FeaturizerSpec, build_featurizer, feature_labels
+
+if TYPE_CHECKING:
+    from foundation_model.features.cache import ChunkStore
 
 _FEATURIZERS: dict[str, list[Any]] = {}  # per-process: specs JSON -> built featurizers
 
@@ -112,6 +116,7 @@ def run_featurizers(
     chunk_size: int = 256,
     progress: bool = True,
     desc: str = "featurize",
+    chunks: ChunkStore | None = None,
 ) -> RawFeatures:
     """Parse and featurize every item; failures are recorded, never raised.
 
@@ -123,6 +128,8 @@ def run_featurizers(
         chunk_size: items per work unit.
         progress: show a tqdm bar.
         desc: bar label.
+        chunks: where finished chunks are kept as they finish and read back from (an
+            interrupted run started again computes only the chunks it lacks); None keeps none.
     """
     from tqdm.auto import tqdm
 
@@ -132,14 +139,29 @@ def run_featurizers(
     columns = feature_labels(_featurizers(specs_json))
     values = np.full((len(items), len(columns)), np.nan)
     errors: dict[int, str] = {}
-    starts = list(range(0, len(items), max(1, chunk_size)))
-    bar = tqdm(total=len(items), desc=desc, unit="item", disable=not progress, leave=False)
+    chunk_size = max(1, chunk_size)
+    done = chunks.load(chunk_size, len(items), len(columns)) if chunks is not None else {}
+    starts = [s for s in range(0, len(items), chunk_size) if s not in done]
+    resumed = sum(len(block) for block, _ in done.values())
+    bar = tqdm(
+        total=len(items), initial=resumed, desc=desc, unit="item", disable=not progress,
+        leave=False,
+    )  # fmt: skip
+    if resumed and progress:
+        bar.write(
+            f"{desc}: {resumed} of {len(items)} read back from an interrupted run", sys.stderr
+        )
 
-    def store(start: int, result: tuple[np.ndarray, dict[int, str]]) -> None:
+    def store(start: int, result: tuple[np.ndarray, dict[int, str]], keep: bool = True) -> None:
         block, errs = result
         values[start : start + len(block)] = block
         errors.update({start + i: msg for i, msg in errs.items()})
-        bar.update(len(block))
+        if keep and chunks is not None:
+            chunks.save(chunk_size, start, block, errs)
+        bar.update(len(block) if keep else 0)
+
+    for start, result in done.items():
+        store(start, result, keep=False)
 
     if n_jobs == 1 or len(starts) <= 1:
         for s in starts:

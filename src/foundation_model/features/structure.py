@@ -6,9 +6,13 @@ import io
 import json
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from foundation_model.features.presets import FeaturizerSpec
 from foundation_model.features.runner import RawFeatures, run_featurizers
+
+if TYPE_CHECKING:
+    from foundation_model.features.cache import ChunkStore
 
 #: the reason given for a blank structure cell (a row may have none)
 MISSING_STRUCTURE = "empty or missing structure"
@@ -145,6 +149,7 @@ def featurize_structures(
     n_jobs: int = 1,
     chunk_size: int = 64,
     progress: bool = True,
+    chunks: ChunkStore | None = None,
 ) -> RawFeatures:
     """Featurize structure cells; unparsable or failing ones are recorded as errors.
 
@@ -154,9 +159,10 @@ def featurize_structures(
         n_jobs: worker processes.
         chunk_size: structures per work unit.
         progress: show a tqdm bar.
+        chunks: store of finished chunks, for resuming an interrupted run (None: none).
     """
     raw = run_featurizers(
-        list(structures), parse_structure, specs, n_jobs, chunk_size, progress, "structures"
+        list(structures), parse_structure, specs, n_jobs, chunk_size, progress, "structures", chunks
     )
     for i, reason in raw.errors.items():  # matminer's words for it do not say what to do
         if "Disordered structure support" in reason:
