@@ -528,3 +528,30 @@ def test_no_predictable_row_still_gives_every_output_column(trained):
     for nothing in ([], pd.DataFrame({"formula": []})):  # no input row at all
         out = p.predict(nothing)
         assert len(out) == 0 and list(out.columns) == list(full.columns)
+
+
+def test_bad_arguments_are_refused_before_torch_is_imported(tmp_path):
+    """A wrong suffix, a missing input or checkpoint is said at once: the check comes before
+    the torch and Lightning imports (many seconds of start-up on a small machine)."""
+    import subprocess
+    import sys
+
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"formula": ["GaN"]}).to_csv(new, index=False)
+    ckpt = tmp_path / "model.ckpt"  # never opened: the refusals come first
+    ckpt.write_bytes(b"")
+    cases = [
+        (["--ckpt_path", str(ckpt), "--input", str(new), "--output", "p.txt"], "suffix '.txt'"),
+        (["--ckpt_path", str(ckpt), "--input", str(tmp_path / "no.csv")], "file not found"),
+        (["--ckpt_path", str(tmp_path / "no.ckpt"), "--input", str(new)], "not found: "),
+        (["--ckpt_path", str(ckpt), "--input", str(new)], "is empty (0 bytes)"),
+    ]
+    script = (
+        "import sys\nfrom foundation_model.cli.main import main\n"
+        f"for argv, _ in {cases!r}:\n"
+        "    print(main(['predict', *argv]), 'torch' in sys.modules, flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split() == ["1", "False"] * len(cases), proc.stderr[-2000:]
+    for (_, said), line in zip(cases, proc.stderr.strip().splitlines(), strict=True):
+        assert line.startswith("fm predict: error:") and said in line, line

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         check_table_suffix,
         write_table,
     )
-    from foundation_model.inference import load
+    from foundation_model.utils.checkpoint import check_checkpoint_file
 
     out = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     err_path = out.with_name(out.stem + ".errors.csv")
@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     table, index_ids = _read(args.input, args.formula_column)
     if len(table) == 0:
         raise ValueError(f"--input {args.input}: the table has no rows (only a header?).")
+    check_checkpoint_file(args.ckpt_path)
+    from foundation_model.inference import load  # torch + lightning: after the quick checks
+
     predictor = load(args.ckpt_path, args.batch_size)
     id_column = args.id_column or index_ids or _first_column_ids(table, args, predictor)
     if id_column in table.columns and args.input.suffix.lower() == ".csv":
