@@ -26,6 +26,23 @@ def test_sevennet_physics_and_unknown_element(backbone):
     check_unknown_element(module, chemical_symbols[missing])
 
 
+def test_direct_forces_or_stress_are_refused_when_the_module_is_built(backbone):
+    """SevenNet has only the energy's derivatives: asking for direct forces or stress is one
+    line when the module is built, before any data is read or reference energy fitted."""
+    from foundation_model.backbones.properties import (
+        EnergyProperty,
+        ForcesProperty,
+        StressProperty,
+    )
+
+    for props, said in (
+        ([EnergyProperty(), ForcesProperty(conservative=False)], "no direct force output"),
+        ([EnergyProperty(), StressProperty(conservative=False)], "no direct stress output"),
+    ):
+        with pytest.raises(ValueError, match=said):
+            MLIPFineTuneModule(backbone, properties=props)
+
+
 def test_sevennet_short_fine_tune(backbone, emt_structures, tmp_path):
     module = MLIPFineTuneModule(backbone, ema_decay=0.9)
     check_short_fine_tune(module, emt_structures, tmp_path)

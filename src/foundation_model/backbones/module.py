@@ -91,6 +91,8 @@ class MLIPFineTuneModule(pl.LightningModule):
             PropertyConfig.from_dict(p) for p in (properties or default_properties())
         ]
         check_properties(self.properties)
+        # a force/stress mode the backbone lacks is said now, not at the first batch
+        self.backbone.check_modes(*self.modes(forces=True, stress=True))
         self.save_hyperparameters(ignore=["backbone", "properties", "optimizer", "lr_scheduler"])
         self.hparams["backbone"] = self.backbone.to_dict()
         self.hparams["properties"] = [p.to_dict() for p in self.properties]
