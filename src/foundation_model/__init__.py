@@ -11,9 +11,9 @@ from typing import Any
 __all__ = ["load"]
 
 
-def load(path: Any, batch_size: int = 1024) -> Any:
+def load(path: Any, batch_size: int = 1024, n_jobs: int = 1) -> Any:
     """Load a trained model from its checkpoint alone; see
     :class:`foundation_model.inference.Predictor`."""
     from foundation_model.inference import load as _load
 
-    return _load(path, batch_size)
+    return _load(path, batch_size, n_jobs)

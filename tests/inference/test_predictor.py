@@ -555,3 +555,22 @@ def test_bad_arguments_are_refused_before_torch_is_imported(tmp_path):
     assert proc.stdout.split() == ["1", "False"] * len(cases), proc.stderr[-2000:]
     for (_, said), line in zip(cases, proc.stderr.strip().splitlines(), strict=True):
         assert line.startswith("fm predict: error:") and said in line, line
+
+
+def test_n_jobs_featurizes_in_workers_with_the_same_predictions(trained, tmp_path):
+    """``--n-jobs 2`` (past one chunk of 256 formulas, so the workers are used) writes the
+    same predictions and errors as one process; ``--n-jobs 0`` is refused."""
+    formulas = [f"Fe{i + 1}O{i % 4 + 1}" for i in range(300)] + ["Xx2O"]
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"formula": formulas}).to_csv(new, index=False)
+    outputs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"p{jobs}.csv"
+        argv = ["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new)]
+        assert main([*argv, "--output", str(out), "--n-jobs", str(jobs)]) == 0
+        outputs[jobs] = (out.read_text(), (tmp_path / f"p{jobs}.errors.csv").read_text())
+    assert outputs[2] == outputs[1] and "Xx2O" in outputs[1][1]
+    with pytest.raises(ValueError, match="n_jobs must be at least 1"):
+        foundation_model.load(trained["ckpt"], n_jobs=0)
+    with pytest.raises(SystemExit):
+        main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new), "--n-jobs", "0"])

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         "`fm featurize` unless that column is the formula, structure or a model input)",
     )
     p.add_argument("--batch-size", type=_positive_int, default=1024, help="rows per forward pass")
+    p.add_argument(
+        "--n-jobs",
+        type=_positive_int,
+        default=1,
+        help="worker processes that featurize the formulas/structures (as fm featurize --n-jobs)",
+    )
     return p
 
 
@@ -118,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     check_checkpoint_file(args.ckpt_path)
     from foundation_model.inference import load  # torch + lightning: after the quick checks
 
-    predictor = load(args.ckpt_path, args.batch_size)
+    predictor = load(args.ckpt_path, args.batch_size, args.n_jobs)
     id_column = args.id_column or index_ids or _first_column_ids(table, args, predictor)
     if id_column in table.columns and args.input.suffix.lower() == ".csv":
         import pandas as pd  # the ids as written in the file: 0001 stays 0001, 2.10 stays 2.10

@@ -52,8 +52,10 @@ def _descriptors(
     what: str,
     failed: dict[int, str],
     reserved: set[str],
+    n_jobs: int = 1,
 ) -> np.ndarray:
-    """``(N, F)`` for all rows: from the table's own columns, or by featurizing ``items``."""
+    """``(N, F)`` for all rows: from the table's own columns, or by featurizing ``items``
+    (in ``n_jobs`` worker processes)."""
     present = [c for c in schema.columns if c in table.columns]
     if len(present) == len(schema.columns) or schema.featurizer is None or items is None:
         cols = [
@@ -74,7 +76,7 @@ def _descriptors(
         from foundation_model.features.structure import featurize_structures as run
     else:
         from foundation_model.features.composition import featurize_formulas as run
-    raw = run(items, specs, 1, progress=len(items) >= PROGRESS_MIN_ROWS)
+    raw = run(items, specs, n_jobs, progress=len(items) >= PROGRESS_MIN_ROWS)
     for i, reason in raw.errors.items():
         failed.setdefault(i, reason)
     frame = pd.DataFrame(raw.values, columns=[str(c) for c in raw.columns])
@@ -88,6 +90,7 @@ def prepare_inputs(
     structure_column: str | None = "structure",
     id_column: str | None = None,
     sequence_columns: tuple[str, ...] = (),
+    n_jobs: int = 1,
 ) -> PreparedInputs:
     """Featurize, align and impute ``table`` as the training rows were.
 
@@ -100,6 +103,7 @@ def prepare_inputs(
         id_column: column with row ids (for the errors table).
         sequence_columns: columns of per-row sequence points (lists, read once here); a row
             whose cell cannot be read goes to the errors with the reason, the others go on.
+        n_jobs: worker processes for featurizing formulas and structures.
     """
     n = len(table)
     failed: dict[int, str] = {}
@@ -144,12 +148,12 @@ def prepare_inputs(
     reserved = {formula_column, structure_column, id_column, *sequence_columns}
     reserved |= set(schema.structure.columns if schema.structure else [])
     x_formula = _descriptors(
-        table, schema.formula, formulas, "input formula descriptors", failed, reserved
+        table, schema.formula, formulas, "input formula descriptors", failed, reserved, n_jobs
     )
     x_structure, has_structure = None, np.zeros(n, dtype=bool)
     if schema.structure is not None:
         x_structure, has_structure = _structure_inputs(
-            table, schema.structure, structure_column, reserved, failed, formulas
+            table, schema.structure, structure_column, reserved, failed, formulas, n_jobs
         )
     ok = np.array([i not in failed for i in range(n)], dtype=bool)
     ids = table[id_column].tolist() if id_column and id_column in table.columns else list(range(n))
@@ -178,6 +182,7 @@ def _structure_inputs(
     reserved: set,
     failed: dict[int, str],
     formulas: list | None = None,
+    n_jobs: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Structure descriptors where a row gives a structure (or descriptors), zeros elsewhere.
     A structure that is given but cannot be read or featurized, or that is another compound
@@ -206,7 +211,13 @@ def _structure_inputs(
             idx = np.flatnonzero(given)
             bad: dict[int, str] = {}
             got = _descriptors(
-                table.iloc[idx], schema, cells.iloc[idx].tolist(), "structure", bad, reserved
+                table.iloc[idx],
+                schema,
+                cells.iloc[idx].tolist(),
+                "structure",
+                bad,
+                reserved,
+                n_jobs,
             )
             if formulas is not None:
                 from foundation_model.features.structure import formula_mismatches

@@ -83,9 +83,10 @@ class Predictor:
     Args:
         model: the trained model (eval mode is set here).
         batch_size: rows per forward pass.
+        n_jobs: worker processes that featurize formulas and structures (1: this process).
     """
 
-    def __init__(self, model: Any, batch_size: int = 1024) -> None:
+    def __init__(self, model: Any, batch_size: int = 1024, n_jobs: int = 1) -> None:
         if model.input_schema is None:
             raise ValueError(
                 "this checkpoint records no input schema (trained before schemas existed): "
@@ -94,11 +95,17 @@ class Predictor:
         self.model = model.eval()
         self.schema = InputSchema.from_dict(model.input_schema)
         self.batch_size = batch_size
+        if n_jobs < 1:
+            raise ValueError(f"n_jobs must be at least 1, got {n_jobs}.")
+        self.n_jobs = n_jobs
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, batch_size: int = 1024) -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, batch_size: int = 1024, n_jobs: int = 1
+    ) -> Predictor:
         """Load a ``fm fit`` checkpoint (CPU) with nothing else: no config, no data."""
-        return cls(model_from_checkpoint(load_checkpoint_dict(path), str(path)), batch_size)
+        model = model_from_checkpoint(load_checkpoint_dict(path), str(path))
+        return cls(model, batch_size, n_jobs)
 
     @property
     def tasks(self) -> list[Any]:
@@ -161,6 +168,7 @@ class Predictor:
             structure_column,
             id_column,
             sequence_columns=tuple(t.x_column for t in seq_tasks),
+            n_jobs=self.n_jobs,
         )
         seq = {
             t.name: sequence_points(
@@ -281,9 +289,9 @@ class Predictor:
         return pd.concat([head, body.reset_index(drop=True)], axis=1)
 
 
-def load(path: str | Path, batch_size: int = 1024) -> Predictor:
+def load(path: str | Path, batch_size: int = 1024, n_jobs: int = 1) -> Predictor:
     """Load a trained model from its checkpoint alone (see :class:`Predictor`)."""
-    return Predictor.from_checkpoint(path, batch_size)
+    return Predictor.from_checkpoint(path, batch_size, n_jobs)
 
 
 __all__ = ["ERROR_COLUMNS", "Predictor", "load", "load_checkpoint_dict", "model_from_checkpoint"]
