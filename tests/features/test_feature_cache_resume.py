@@ -85,3 +85,43 @@ def test_featurize_table_resumes_through_the_cache_and_then_clears_the_chunks(
     assert featurize_table(formulas, "formula", cache_dir=tmp_path, progress=False).info[
         "cache_hit"
     ]
+
+
+def test_structure_featurization_resumes_in_chunks_of_64(tmp_path, monkeypatch):
+    import io
+
+    from ase.build import bulk
+    from ase.io import write as ase_write
+
+    from foundation_model.features import structure
+
+    cells = []
+    for i in range(70):  # chunks of 64 and 6
+        buf = io.StringIO()
+        ase_write(buf, bulk("Cu", "fcc", a=3.5 + 0.005 * i), format="extxyz")
+        cells.append(buf.getvalue())
+    table = pd.DataFrame({"formula": ["Cu"] * 70, "structure": cells})
+    kwargs = {"structure_column": "structure", "progress": False}
+    real = structure.parse_structure
+    calls: list[str] = []
+
+    def interrupted(text):  # noqa: ANN001, ANN202
+        calls.append(text)
+        if len(calls) == 66:
+            raise KeyboardInterrupt
+        return real(text)
+
+    monkeypatch.setattr(structure, "parse_structure", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        featurize_table(table, "formula", cache_dir=tmp_path, **kwargs)
+    (partial,) = tmp_path.glob("*.partial")
+    assert [p.name for p in partial.glob("*.npz")] == ["64-0.npz"]
+    calls.clear()
+    monkeypatch.setattr(structure, "parse_structure", lambda text: calls.append(text) or real(text))
+    res = featurize_table(table, "formula", cache_dir=tmp_path, **kwargs)
+    # 6 featurized (the unfinished chunk), then all 70 read once more by the check that each
+    # structure is its row's formula (not cached: it is cheap)
+    assert len(calls) == 6 + 70 and not partial.exists()
+    monkeypatch.setattr(structure, "parse_structure", real)
+    fresh = featurize_table(table, "formula", cache_dir=None, **kwargs)
+    pd.testing.assert_frame_equal(res.structure_features, fresh.structure_features)
