@@ -718,3 +718,5 @@ def test_ctrl_c_during_a_fit_prints_how_to_resume(
     assert "Interrupted. Run folder:" in err and "resume with --ckpt_path" in err
     assert "last.ckpt" in err.splitlines()[-1]
     assert last.name in err and ("ckpts" in err) == fixed_dirpath
+    # the epochs it ran are plotted (as at the end of a fit)
+    assert (tmp_path / "runs" / "t" / "version_0" / "plots" / "training_curves.png").is_file()

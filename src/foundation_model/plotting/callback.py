@@ -40,7 +40,26 @@ class PlotCallback(Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.enabled or trainer.sanity_checking:
             return
-        out = self._dir(trainer)
+        self._fit_plots(trainer, pl_module, Path(trainer.log_dir or trainer.default_root_dir))
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        """An interrupted (Ctrl-C, SIGTERM) or failed fit still gets the plots of the epochs
+        it ran; a plot that fails is a warning, never in the way of the original error."""
+        if not self.enabled or not trainer.is_global_zero or trainer.state.fn != "fit":
+            return
+        # trainer.log_dir is a collective call under DDP: the logger's folder instead
+        log_dir = next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), None)
+        try:
+            self._fit_plots(trainer, pl_module, Path(log_dir or trainer.default_root_dir))
+        except Exception as err:  # noqa: BLE001 - the fit's own error is the one to show
+            import warnings
+
+            warnings.warn(f"plots of the interrupted fit not written: {err}", stacklevel=1)
+
+    def _fit_plots(self, trainer: pl.Trainer, pl_module: pl.LightningModule, run: Path) -> None:
+        out = run / self.dirname
         for logger in trainer.loggers:
             logger.save()
             log_dir = getattr(logger, "log_dir", None)
