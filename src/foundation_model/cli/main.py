@@ -52,7 +52,7 @@ TOOL_COMMANDS = {
 AFTER_CTRL_C = {
     "featurize": "no table was written; the chunks of inputs already featurized are kept in "
     "the feature cache: run the same command again to featurize only the rest (with "
-    "--no-cache nothing is kept)",
+    "--no-cache, or for --backbone embeddings, nothing is kept)",
     "bench": "finished folds are kept under --out (<task>.folds/): run the same command "
     "again to go on from there",
 }
