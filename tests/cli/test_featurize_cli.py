@@ -201,3 +201,12 @@ def test_ids_keep_their_text_through_featurize_and_fit_reading(tmp_path):
     csv_out = tmp_path / "out.csv"  # a CSV written by featurize reads back the same ids
     assert main(["--input", str(src), "--output", str(csv_out), "--no-cache", "--quiet"]) == 0
     assert list(read_table(csv_out).index) == ids
+
+
+def test_the_cache_note_names_each_part_when_they_differ():
+    from foundation_model.cli.featurize import _cache_note
+
+    assert _cache_note({"cache_hit": True}) == "cache hit"
+    assert _cache_note({"cache_hit": False, "structure_cache_hit": False}) == "cache miss"
+    both = {"cache_hit": True, "structure_cache_hit": False}
+    assert _cache_note(both) == "cache formulas hit, structures miss"

@@ -142,3 +142,47 @@ def test_a_disordered_structure_says_what_to_do():
     res = _featurize_with_structures(df)
     reason = res.errors["reason"][0]
     assert "disordered structure" in reason and "leave the cell blank" in reason
+
+
+def test_structure_descriptors_do_not_depend_on_the_cell_chosen():
+    """The same crystal as a primitive cell, a conventional cell and a supercell gets the
+    same descriptors (a count of symmetry operations would grow with the cell)."""
+    prim = bulk("NaCl", "rocksalt", a=5.64)
+    cells = [prim, bulk("NaCl", "rocksalt", a=5.64, cubic=True), prim.repeat((2, 2, 2))]
+    texts = [AseAtomsAdaptor.get_structure(a).to(fmt="cif") for a in cells]
+    res = _featurize_with_structures(pd.DataFrame({"formula": ["NaCl"] * 3, "structure": texts}))
+    values = res.structure_features.to_numpy(float)
+    np.testing.assert_allclose(values, np.repeat(values[:1], 3, axis=0), rtol=1e-6)
+
+
+def test_python_structure_objects_are_read_and_file_names_refused():
+    """Tables built in Python may hold ase.Atoms, pymatgen Structures or their dicts; a
+    cell holding a file name, or a JSON object that is not a structure, is a one-line
+    reason."""
+    atoms = bulk("Cu", "fcc", a=3.6)
+    structure = AseAtomsAdaptor.get_structure(atoms)
+    for cell in (atoms, structure, structure.as_dict(), json.dumps(structure.as_dict())):
+        assert parse_structure(cell).composition.reduced_formula == "Cu"
+    with pytest.raises(ValueError, match=r"file name \(data/Cu\.cif\), not a structure"):
+        parse_structure("data/Cu.cif")
+    with pytest.raises(ValueError, match="JSON object that is not a pymatgen Structure"):
+        parse_structure('{"foo": 1}')
+    from ase.build import molecule
+
+    with pytest.raises(ValueError, match="not periodic in 3D"):
+        parse_structure(molecule("H2O"))
+    df = pd.DataFrame({"formula": ["Cu", "Cu"], "structure": [atoms, structure.as_dict()]})
+    res = _featurize_with_structures(df)
+    assert len(res.structure_features) == 2 and res.errors.empty
+
+
+def test_cache_keys_tell_structures_apart_by_their_positions(tmp_path):
+    from foundation_model.features.cache import FeatureCache
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    moved = atoms.copy()
+    moved.rattle(0.01, seed=1)
+    assert str(atoms) == str(moved)  # ase's text leaves the positions out
+    cache = FeatureCache(tmp_path)
+    assert cache.key([atoms], "f") != cache.key([moved], "f")
+    assert cache.key([atoms], "f") == cache.key([atoms.copy()], "f")

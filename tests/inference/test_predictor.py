@@ -315,9 +315,21 @@ def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
     assert out["structure_used"].tolist() == [
         bool(i in structure.index) and k != 1 for k, i in enumerate(formula["id"])
     ]
-    alone = p.predict(formula, id_column="id")
+    with pytest.warns(UserWarning, match="also reads structures, but the input has no"):
+        alone = p.predict(formula, id_column="id")
     assert not alone["structure_used"].any()
     assert np.isfinite(alone["y_structure_value"]).all()
+    # a gap in a row's structure descriptors is filled with the training median, as in
+    # training (the row keeps its structure); most columns given, some missing: one line
+    gap = with_structure.copy()
+    gap.loc[gap.index[0], structure.columns[0]] = np.nan
+    assert p.predict(gap, id_column="id")["structure_used"].tolist()[0] == bool(
+        formula["id"].iloc[0] in structure.index
+    )
+    with pytest.raises(ValueError, match=r"structure descriptors: 2 missing column\(s\)"):
+        p.predict(with_structure.drop(columns=structure.columns[:2]), id_column="id")
+    with pytest.raises(KeyError, match="structure column 'struct' is not in the input"):
+        p.predict(formula, id_column="id", structure_column="struct")
     # structures given as text, which this model (descriptors from elsewhere, e.g. MLIP
     # embeddings) cannot featurize: one line, not a silent formula-only prediction
     texts = formula.assign(structure=_cif("Cu", "fcc", 3.6))
@@ -574,3 +586,11 @@ def test_n_jobs_featurizes_in_workers_with_the_same_predictions(trained, tmp_pat
         foundation_model.load(trained["ckpt"], n_jobs=0)
     with pytest.raises(SystemExit):
         main(["predict", "--ckpt_path", str(trained["ckpt"]), "--input", str(new), "--n-jobs", "0"])
+
+
+def test_a_composition_model_says_it_does_not_use_given_structures(trained):
+    p = foundation_model.load(trained["ckpt"])
+    table = pd.DataFrame({"formula": ["Cu", "GaN"], "structure": [_cif("Cu", "fcc", 3.6), ""]})
+    with pytest.warns(UserWarning, match="reads no structures .* column 'structure' is not used"):
+        out = p.predict(table)
+    assert len(out) == 2

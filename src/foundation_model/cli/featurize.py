@@ -147,6 +147,16 @@ def default_id_column(df, args: argparse.Namespace) -> str | None:  # df: pd.Dat
     return first
 
 
+def _cache_note(info: dict) -> str:
+    """``cache hit`` / ``cache miss``, per part when formulas and structures differ."""
+    parts = {"formulas": info["cache_hit"]}
+    if "structure_cache_hit" in info:
+        parts["structures"] = info["structure_cache_hit"]
+    if len(set(parts.values())) == 1:
+        return f"cache {'hit' if info['cache_hit'] else 'miss'}"
+    return "cache " + ", ".join(f"{k} {'hit' if v else 'miss'}" for k, v in parts.items())
+
+
 def run_backbone(args: argparse.Namespace) -> int:
     """Embed the structures of ``args.input`` with ``args.backbone``; one row per structure."""
     from foundation_model.backbones import embedding_table_from_file
@@ -243,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"fm featurize: {len(result.features)}/{info['n_inputs']} rows x "
         f"{result.features.shape[1]} descriptors -> {args.output} ({info['seconds']:.2f} s, "
-        f"cache {'hit' if info['cache_hit'] else 'miss'}); "
+        f"{_cache_note(info)}); "
         f"{len(result.errors)} failure(s){' -> ' + str(errors_path) if len(result.errors) else ''}"
         + (
             f"; {info['rows_without_structure']} row(s) without a structure (formula only)."

@@ -31,6 +31,24 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _item_text(item: object) -> str:
+    """The full content of one input as text for the cache key: a string as it is; an
+    ``ase.Atoms`` or a pymatgen object by all its numbers (their ``str`` leaves out the
+    positions, so two different structures would share an entry)."""
+    if item is None:
+        return ""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        return json.dumps(item, sort_keys=True, default=str)
+    if hasattr(item, "get_positions") and hasattr(item, "get_cell"):  # ase.Atoms
+        arrays = (item.numbers, item.get_positions(), item.get_cell().array, item.pbc)
+        return "atoms:" + "|".join(np.asarray(a).tobytes().hex() for a in arrays)
+    if hasattr(item, "as_dict"):  # pymatgen Structure / Composition
+        return json.dumps(item.as_dict(), sort_keys=True, default=str)
+    return str(item)
+
+
 class FeatureCache:
     """Cache of :class:`RawFeatures` under ``root``.
 
@@ -48,7 +66,7 @@ class FeatureCache:
             items: the raw inputs, in order.
             fingerprint: text describing the featurizer configuration.
         """
-        inputs = _digest("\x1f".join("" if v is None else str(v) for v in items))
+        inputs = _digest("\x1f".join(_item_text(v) for v in items))
         return f"{_digest(fingerprint)[:16]}-{inputs[:24]}"
 
     def chunks(self, key: str) -> ChunkStore:

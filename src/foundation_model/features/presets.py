@@ -51,7 +51,7 @@ STRUCTURE_PRESETS: dict[str, list[FeaturizerSpec]] = {
         {
             "class_path": f"{_STRUCT}.GlobalSymmetryFeatures",
             "init_args": {
-                "desired_features": ["spacegroup_num", "is_centrosymmetric", "n_symmetry_ops"]
+                "desired_features": ["spacegroup_num", "crystal_system_int", "is_centrosymmetric"]
             },
         },
         {"class_path": f"{_STRUCT}.MaximumPackingEfficiency"},

@@ -20,11 +20,36 @@ MISSING_STRUCTURE = "empty or missing structure"
 
 #: bumped when :func:`parse_structure` reads a cell, or a failure is worded, differently
 #: (part of the cache key)
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 #: the largest difference of one element's atomic fraction between a row's formula and its
 #: structure that still counts as the same compound (Fe2O3 vs Fe3O4 differ by 0.029)
 FORMULA_TOLERANCE = 0.02
 FORMATS = "CIF, pymatgen JSON, extxyz or POSCAR"
+
+
+_FILE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json", ".traj", ".db")
+
+
+def _from_atoms(atoms: object) -> object:
+    """A pymatgen ``Structure`` from a 3D-periodic ``ase.Atoms``."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    if not atoms.pbc.all():  # type: ignore[attr-defined]
+        raise ValueError("structure is not periodic in 3D (needs a Lattice with pbc)")
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
+def _from_dict(data: dict) -> object:
+    """A pymatgen ``Structure`` from ``Structure.as_dict()`` (one line when it is not one)."""
+    from pymatgen.core import Structure
+
+    try:
+        return Structure.from_dict(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"a JSON object that is not a pymatgen Structure (Structure.as_dict(); "
+            f"{type(err).__name__}: {err})"
+        ) from None
 
 
 def parse_structure(text: object) -> object:
@@ -33,7 +58,9 @@ def parse_structure(text: object) -> object:
     The format is recognised from the text: a JSON object (``Structure.as_dict()``), a CIF
     (contains ``data_`` and ``_cell_length_a``), extended XYZ (first line: the number of
     atoms; read with ASE), otherwise a VASP POSCAR. A cell holding several structures (CIF
-    data blocks, extxyz frames) is refused rather than read as one of them.
+    data blocks, extxyz frames) is refused rather than read as one of them. A pymatgen
+    ``Structure``, its ``as_dict()`` and a 3D-periodic ``ase.Atoms`` are taken as they are
+    (tables built in Python); a file name is refused with the fix (its text is needed).
 
     Args:
         text: the cell content.
@@ -42,11 +69,20 @@ def parse_structure(text: object) -> object:
 
     if isinstance(text, Structure):
         return text
+    if isinstance(text, dict):
+        return _from_dict(text)
+    if type(text).__name__ == "Atoms" and hasattr(text, "get_chemical_symbols"):  # ase.Atoms
+        return _from_atoms(text)
     if not isinstance(text, str) or not text.strip():
         raise ValueError(MISSING_STRUCTURE)
     body = text.strip()
+    if "\n" not in body and body.lower().endswith(_FILE_SUFFIXES):
+        raise ValueError(
+            f"the cell holds a file name ({body[:80]}), not a structure: put the file's "
+            "text in the cell (e.g. Path(name).read_text())"
+        )
     if body.startswith("{"):
-        return Structure.from_dict(json.loads(body))
+        return _from_dict(json.loads(body))
     if "_cell_length_a" in body and "data_" in body:
         from pymatgen.io.cif import CifParser
 
@@ -54,13 +90,9 @@ def parse_structure(text: object) -> object:
         return _one(found, "CIF data blocks")
     if _looks_like_extxyz(body):
         from ase.io import read
-        from pymatgen.io.ase import AseAtomsAdaptor
 
         frames = read(io.StringIO(body), index=":", format="extxyz")
-        atoms = _one(frames, "extxyz frames")
-        if not atoms.pbc.all():
-            raise ValueError("extxyz structure is not periodic in 3D (needs a Lattice with pbc)")
-        return AseAtomsAdaptor.get_structure(atoms)
+        return _from_atoms(_one(frames, "extxyz frames"))
     try:  # POSCAR: its first line is a comment, which may be blank (so no strip at the start)
         return Structure.from_str(text.rstrip(), fmt="poscar")
     except Exception as err:

@@ -192,12 +192,18 @@ def _structure_inputs(
     width = len(schema.columns)
     values = np.zeros((n, width), dtype=np.float32)
     has = np.zeros(n, dtype=bool)
-    if all(c in table.columns for c in schema.columns):
-        given = table[schema.columns].notna().all(axis=1).to_numpy()
+    present = [c for c in schema.columns if c in table.columns]
+    has_cells = bool(structure_column) and structure_column in table.columns
+    # the descriptor columns themselves: all of them, or most (then the missing ones are
+    # named by align); a few names in common with a table of structures are no such input
+    if len(present) == width or (not has_cells and 2 * len(present) > width):
+        # as in training, a row with a structure value has a structure; its gaps are filled
+        # by align with the training medians
+        given = table[present].notna().any(axis=1).to_numpy()
         if given.any():
-            values[given] = schema.align(table.loc[given, schema.columns], "structure descriptors")
+            values[given] = schema.align(table.loc[given, present], "structure descriptors")
         return values, given
-    if structure_column and structure_column in table.columns:
+    if has_cells:
         cells = table[structure_column]
         given = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
         if given.any() and schema.featurizer is None:  # never drop given structures silently

@@ -153,6 +153,12 @@ class Predictor:
         """
         index = inputs.index if isinstance(inputs, pd.DataFrame | pd.Series) else None
         table = self._table(inputs, formula_column)
+        if structure_column not in (None, "structure") and structure_column not in table.columns:
+            raise KeyError(
+                f"structure column {structure_column!r} is not in the input (columns: "
+                f"{list(table.columns)[:10]}); name an existing column, or leave it out to "
+                "predict from formulas alone."
+            )
         if id_column is not None and id_column not in table.columns:
             raise KeyError(
                 f"id column {id_column!r} is not in the input (columns: "
@@ -161,6 +167,7 @@ class Predictor:
         seq_tasks = [t for t in self.model.task_specs if t.is_sequence]
         if isinstance(inputs, pd.DataFrame):
             self._warn_unread_columns(table, seq_tasks, formula_column, structure_column, id_column)
+            self._warn_structures_unused(table, structure_column)
         prepared = prepare_inputs(
             table,
             self.schema,
@@ -226,6 +233,31 @@ class Predictor:
                 f"the input lacks, so its curves are predicted at the training points; the "
                 f"input's column(s) {unread[:5]} are not read (rename the points column to "
                 f"{t.x_column!r} to choose the points).",
+                stacklevel=3,
+            )
+
+    def _warn_structures_unused(self, table: pd.DataFrame, structure_column: str) -> None:
+        """Say when structures play no part although the model or the table has them: a
+        structure model given neither a structure column nor its descriptor columns, or a
+        composition-only model given structures."""
+        cells = table[structure_column] if structure_column in table.columns else None
+        given = cells is not None and bool(
+            (cells.notna() & (cells.astype(str).str.strip() != "")).any()
+        )
+        if self.schema.structure is None:
+            if given:
+                warnings.warn(
+                    f"this model reads no structures (trained on formulas only): column "
+                    f"{structure_column!r} is not used, every row is predicted from its formula.",
+                    stacklevel=3,
+                )
+            return
+        if cells is None and not any(c in table.columns for c in self.schema.structure.columns):
+            warnings.warn(
+                f"this model also reads structures, but the input has no {structure_column!r} "
+                f"column (columns: {[str(c) for c in table.columns][:8]}): every row is predicted "
+                "from its formula alone; name the column of CIF / pymatgen JSON / extxyz / "
+                "POSCAR text with --structure-column (structure_column= in Python).",
                 stacklevel=3,
             )
 

@@ -101,8 +101,10 @@ class PretrainedBase:
             )
         if int(hp.get("structure_input_dim") or 0) > 0:
             raise ValueError(
-                f"Checkpoint {path} uses structure descriptors; the Matbench transfer "
-                "benchmark fine-tunes composition-only encoders."
+                f"Checkpoint {path} uses structure descriptors: fine-tuning from it (--like, "
+                "--pretrained, init_from_checkpoint recipes) takes composition-only checkpoints "
+                "such as results/pretrained/fm-base/model.ckpt; to predict with this model, "
+                "give fm predict --input a table with the structures themselves."
             )
         featurizer = formula.get("featurizer") or {}
         return cls(
