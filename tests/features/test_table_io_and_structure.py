@@ -186,3 +186,13 @@ def test_cache_keys_tell_structures_apart_by_their_positions(tmp_path):
     cache = FeatureCache(tmp_path)
     assert cache.key([atoms], "f") != cache.key([moved], "f")
     assert cache.key([atoms], "f") == cache.key([atoms.copy()], "f")
+
+
+def test_a_row_whose_formula_fails_leaves_the_structure_table_too():
+    cells = _cells()[:2]  # Cu, NaCl
+    df = pd.DataFrame({"formula": ["Cu", "Xx2O"], "structure": cells})
+    res = featurize_table(
+        df, "formula", structure_column="structure", cache_dir=None, progress=False
+    )
+    assert list(res.features.index) == [0] and list(res.structure_features.index) == [0]
+    assert res.errors["id"].tolist() == [1]

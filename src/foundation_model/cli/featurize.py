@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from foundation_model.cli.predict_input import positive_int
+
 PRESET_HELP = (
     "composition preset: magpie (RF-SCM/Magpie set, 132 columns) "
     "or rich (Magpie + 7 more featurizers)"
@@ -86,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep NaNs (default: drop all-NaN columns, fill medians)",
     )
-    p.add_argument("--n-jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--n-jobs", type=positive_int, default=1, help="worker processes")
     p.add_argument(
         "--backbone",
         default=None,

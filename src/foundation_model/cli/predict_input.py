@@ -44,17 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
         "where `fm featurize` writes its ids, or a CSV's first column as in `fm fit` and "
         "`fm featurize` unless that column is the formula, structure or a model input)",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=1024, help="rows per forward pass")
+    p.add_argument("--batch-size", type=positive_int, default=1024, help="rows per forward pass")
     p.add_argument(
         "--n-jobs",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="worker processes that featurize the formulas/structures (as fm featurize --n-jobs)",
     )
     return p
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     """An ``int`` of at least 1 (argparse names the option on failure)."""
     value = int(text)
     if value < 1:

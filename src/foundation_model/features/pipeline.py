@@ -188,7 +188,14 @@ def featurize_table(
         )
         for i, reason in formula_mismatches(formulas, cells).items():
             s_raw.errors.setdefault(i, reason)
-        structure_features, s_errors, s_dropped = _assemble(s_raw, ids, cells, "structure", impute)
+        structure_features, s_errors, _ = _assemble(s_raw, ids, cells, "structure", False)
+        # a row whose formula failed is an error row: out of the structure table too, and
+        # out of its imputation medians
+        failed_formula = structure_features.index.intersection(pd.Index(errors["id"]))
+        structure_features = structure_features.drop(index=failed_formula)
+        structure_features, s_dropped = (
+            _impute(structure_features) if impute else (structure_features, [])
+        )
         structure_features.attrs["fm_featurizer"] = featurizer_record(
             "structure", structure_preset, s_specs, s_dropped
         )
