@@ -328,6 +328,9 @@ def test_structure_model_predicts_formula_only_rows_and_says_so(tmp_path):
     )
     with pytest.raises(ValueError, match=r"structure descriptors: 2 missing column\(s\)"):
         p.predict(with_structure.drop(columns=structure.columns[:2]), id_column="id")
+    few = with_structure.drop(columns=structure.columns[2:])  # 2 of 16: not read, but said
+    with pytest.warns(UserWarning, match="only 2 of its 16 structure descriptor columns"):
+        assert not p.predict(few, id_column="id")["structure_used"].any()
     with pytest.raises(KeyError, match="structure column 'struct' is not in the input"):
         p.predict(formula, id_column="id", structure_column="struct")
     # structures given as text, which this model (descriptors from elsewhere, e.g. MLIP

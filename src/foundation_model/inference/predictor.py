@@ -252,12 +252,21 @@ class Predictor:
                     stacklevel=3,
                 )
             return
-        if cells is None and not any(c in table.columns for c in self.schema.structure.columns):
+        wanted = self.schema.structure.columns
+        present = [str(c) for c in wanted if c in table.columns]
+        if cells is None and 2 * len(present) <= len(wanted):  # as prepare_inputs decides
+            some = (
+                f" and only {len(present)} of its {len(wanted)} structure descriptor columns "
+                f"({present[:5]}), too few to be read as such"
+                if present
+                else ""
+            )
             warnings.warn(
                 f"this model also reads structures, but the input has no {structure_column!r} "
-                f"column (columns: {[str(c) for c in table.columns][:8]}): every row is predicted "
-                "from its formula alone; name the column of CIF / pymatgen JSON / extxyz / "
-                "POSCAR text with --structure-column (structure_column= in Python).",
+                f"column{some} (columns: {[str(c) for c in table.columns][:8]}): every row is "
+                "predicted from its formula alone; name the column of CIF / pymatgen JSON / "
+                "extxyz / POSCAR text with --structure-column (structure_column= in Python), "
+                "or give all the structure descriptor columns.",
                 stacklevel=3,
             )
 
