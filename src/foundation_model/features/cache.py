@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from foundation_model.features.runner import RawFeatures
+from foundation_model.features.structure import is_ase_atoms
 from foundation_model.features.table_io import write_json, write_table
 
 DEFAULT_CACHE_DIR = Path("data/cache/features")
@@ -41,7 +42,7 @@ def _item_text(item: object) -> str:
         return item
     if isinstance(item, dict):
         return json.dumps(item, sort_keys=True, default=str)
-    if hasattr(item, "get_positions") and hasattr(item, "get_cell"):  # ase.Atoms
+    if is_ase_atoms(item):
         arrays = (item.numbers, item.get_positions(), item.get_cell().array, item.pbc)
         return "atoms:" + "|".join(np.asarray(a).tobytes().hex() for a in arrays)
     if hasattr(item, "as_dict"):  # pymatgen Structure / Composition

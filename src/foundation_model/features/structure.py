@@ -30,6 +30,11 @@ FORMATS = "CIF, pymatgen JSON, extxyz or POSCAR"
 _FILE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json", ".traj", ".db")
 
 
+def is_ase_atoms(obj: object) -> bool:
+    """Whether ``obj`` is an ``ase.Atoms`` (without importing ase for other inputs)."""
+    return type(obj).__name__ == "Atoms" and hasattr(obj, "get_chemical_symbols")
+
+
 def _from_atoms(atoms: object) -> object:
     """A pymatgen ``Structure`` from a 3D-periodic ``ase.Atoms``."""
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -71,7 +76,7 @@ def parse_structure(text: object) -> object:
         return text
     if isinstance(text, dict):
         return _from_dict(text)
-    if type(text).__name__ == "Atoms" and hasattr(text, "get_chemical_symbols"):  # ase.Atoms
+    if is_ase_atoms(text):
         return _from_atoms(text)
     if not isinstance(text, str) or not text.strip():
         raise ValueError(MISSING_STRUCTURE)

@@ -175,6 +175,18 @@ def prepare_inputs(
     )
 
 
+def structure_cells_given(cells: pd.Series) -> np.ndarray:
+    """Which cells of a structure column hold something (not empty, not blank text)."""
+    return cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
+
+
+def reads_descriptor_columns(n_present: int, width: int, has_cells: bool) -> bool:
+    """Whether the input's structure descriptor columns are read as such: all of them, or
+    most when there is no structure column (then the missing ones are an error); a few names
+    in common with a table of structures, or with a target, are no such input."""
+    return n_present == width or (not has_cells and 2 * n_present > width)
+
+
 def _structure_inputs(
     table: pd.DataFrame,
     schema: DescriptorSchema,
@@ -194,9 +206,7 @@ def _structure_inputs(
     has = np.zeros(n, dtype=bool)
     present = [c for c in schema.columns if c in table.columns]
     has_cells = bool(structure_column) and structure_column in table.columns
-    # the descriptor columns themselves: all of them, or most (then the missing ones are
-    # named by align); a few names in common with a table of structures are no such input
-    if len(present) == width or (not has_cells and 2 * len(present) > width):
+    if reads_descriptor_columns(len(present), width, has_cells):
         # as in training, a row with a structure value has a structure; its gaps are filled
         # by align with the training medians
         given = table[present].notna().any(axis=1).to_numpy()
@@ -205,7 +215,7 @@ def _structure_inputs(
         return values, given
     if has_cells:
         cells = table[structure_column]
-        given = cells.notna().to_numpy() & (cells.astype(str).str.strip() != "").to_numpy()
+        given = structure_cells_given(cells)
         if given.any() and schema.featurizer is None:  # never drop given structures silently
             raise ValueError(
                 f"input: column {structure_column!r} holds structures, but this model's "

@@ -26,7 +26,9 @@ from foundation_model.inference.inputs import (
     PreparedInputs,
     make_batch,
     prepare_inputs,
+    reads_descriptor_columns,
     sequence_points,
+    structure_cells_given,
 )
 
 
@@ -240,10 +242,8 @@ class Predictor:
         """Say when structures play no part although the model or the table has them: a
         structure model given neither a structure column nor its descriptor columns, or a
         composition-only model given structures."""
-        cells = table[structure_column] if structure_column in table.columns else None
-        given = cells is not None and bool(
-            (cells.notna() & (cells.astype(str).str.strip() != "")).any()
-        )
+        has_cells = structure_column in table.columns
+        given = has_cells and bool(structure_cells_given(table[structure_column]).any())
         if self.schema.structure is None:
             if given:
                 warnings.warn(
@@ -254,7 +254,7 @@ class Predictor:
             return
         wanted = self.schema.structure.columns
         present = [str(c) for c in wanted if c in table.columns]
-        if cells is None and 2 * len(present) <= len(wanted):  # as prepare_inputs decides
+        if not has_cells and not reads_descriptor_columns(len(present), len(wanted), False):
             some = (
                 f" and only {len(present)} of its {len(wanted)} structure descriptor columns "
                 f"({present[:5]}), too few to be read as such"
