@@ -125,3 +125,20 @@ def test_structure_featurization_resumes_in_chunks_of_64(tmp_path, monkeypatch):
     monkeypatch.setattr(structure, "parse_structure", real)
     fresh = featurize_table(table, "formula", cache_dir=None, **kwargs)
     pd.testing.assert_frame_equal(res.structure_features, fresh.structure_features)
+
+
+def test_chunk_folders_abandoned_for_two_weeks_are_removed_when_an_entry_is_stored(tmp_path):
+    import os
+    import time
+
+    cache = FeatureCache(tmp_path)
+    old, recent = cache.chunks("old"), cache.chunks("recent")
+    for store in (old, recent):
+        store.save(4, 0, np.zeros((4, 3)), {})
+    weeks_ago = time.time() - 15 * 86400
+    for path in (old.folder / "4-0.npz", old.folder):
+        os.utime(path, (weeks_ago, weeks_ago))
+    formulas = pd.DataFrame({"formula": ["NaCl", "Fe2O3"]})
+    featurize_table(formulas, "formula", cache_dir=tmp_path, progress=False)
+    assert not old.folder.exists()  # an interrupted run whose inputs then changed
+    assert (recent.folder / "4-0.npz").is_file()  # maybe a run going on beside this one

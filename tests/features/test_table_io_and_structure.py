@@ -107,6 +107,10 @@ def test_a_structure_of_another_compound_is_an_error_row():
     assert sorted(reasons) == [1, 2, 3]  # Cu2 is Cu: the cell size does not matter
     assert reasons[1].startswith("the structure is NaCl, not the formula's Na2Cl")
     assert reasons[2].startswith("the structure is NaCl, not the formula's Si")
+    # a cell's file text is shown by its first line and size, not repeated whole
+    shown = dict(zip(res.errors["id"], res.errors["input"], strict=True))
+    first = next(line for line in cells[1].splitlines() if line.strip()).strip()
+    assert shown[1].startswith(first) and "lines" in shown[1] and len(shown[1]) < 160
     assert list(res.features.index) == [0] and list(res.structure_features.index) == [0]
 
 

@@ -6,6 +6,8 @@ Entries are a Parquet table (raw values) plus a JSON file with the failures; bot
 written atomically, so an interrupted run never leaves a half-written entry. While an entry
 is being computed, each finished chunk of inputs is kept in ``<key>.partial/`` (see
 :class:`ChunkStore`): an interrupted run started again computes only the chunks it lacks.
+Chunk folders no run wrote to for two weeks (an interrupted run whose inputs then changed)
+are removed whenever an entry is stored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +29,7 @@ from foundation_model.features.structure import is_ase_atoms
 from foundation_model.features.table_io import write_json, write_table
 
 DEFAULT_CACHE_DIR = Path("data/cache/features")
+STALE_CHUNKS_DAYS = 14.0  # chunk folders untouched this long are removed when an entry is stored
 
 
 def _digest(text: str) -> str:
@@ -77,6 +81,27 @@ class FeatureCache:
             key: from :meth:`key`.
         """
         return ChunkStore(self.root / f"{key}.partial")
+
+    def prune_stale_chunks(self, max_age_days: float = STALE_CHUNKS_DAYS) -> list[Path]:
+        """Remove ``<key>.partial`` folders no chunk was written to for ``max_age_days``:
+        left by an interrupted run whose inputs then changed, they would never be read back.
+        Returns the folders removed.
+
+        Args:
+            max_age_days: age of the newest chunk beyond which a folder is abandoned.
+        """
+        removed: list[Path] = []
+        limit = time.time() - max_age_days * 86400.0
+        for folder in self.root.glob("*.partial"):
+            try:
+                newest = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
+                newest = max(newest, folder.stat().st_mtime)
+            except OSError:  # removed meanwhile by the run it belongs to
+                continue
+            if newest < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+        return removed
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.parquet", self.root / f"{key}.errors.json"

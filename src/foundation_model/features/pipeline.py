@@ -66,6 +66,7 @@ def _cached_run(
     raw = run(chunks)
     cache.save(key, raw)
     chunks.clear()
+    cache.prune_stale_chunks()
     return raw, False
 
 
@@ -75,11 +76,25 @@ def _assemble(
     table = pd.DataFrame(raw.values, index=ids, columns=raw.columns)
     failed = sorted(raw.errors)
     errors = pd.DataFrame(
-        [(ids[i], kind, str(items[i]), raw.errors[i]) for i in failed], columns=ERROR_COLUMNS
+        [(ids[i], kind, _shown_input(items[i]), raw.errors[i]) for i in failed],
+        columns=ERROR_COLUMNS,
     )
     table = table.drop(index=ids[failed]) if failed else table
     table, dropped = _impute(table) if impute else (table, [])
     return table, errors, dropped
+
+
+def _shown_input(item: object) -> str:
+    """An input as the errors table shows it: a formula as written; a structure file's text
+    (CIF, POSCAR, extxyz, JSON) by its first line and its length, since the row id already
+    points at the full cell."""
+    text = str(item)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) <= 1 and len(text) <= 200:
+        return text
+    first = (lines[0] if lines else "")[:80]
+    n = len(lines)
+    return f"{first} ... ({n} line{'s' * (n != 1)}, {len(text)} characters)"
 
 
 def _impute(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
