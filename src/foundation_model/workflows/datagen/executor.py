@@ -274,6 +274,12 @@ class TaskExecutor(ClassPathSerializable):
                     dashboard_address=None,
                 )
                 self._client = Client(self._cluster)
+                if self.local_cluster_processes:  # its workers are in this Ctrl-C's group
+                    from foundation_model.workflows.datagen.dask_ctrl_c import (
+                        CtrlCToMainProcess,
+                    )
+
+                    self._client.register_plugin(CtrlCToMainProcess(os.getpid()))
         return self._client
 
     def _connect(self, client_class: type) -> Any:
