@@ -98,6 +98,8 @@ def test_bad_files(tmp_path):
         read_structures(empty)
     with pytest.raises(FileNotFoundError, match="not found"):
         read_structures(tmp_path / "missing.extxyz")
+    with pytest.raises(FileNotFoundError, match=r"\(check data\.init_args\.predict_path\)"):
+        read_structures(tmp_path / "missing.extxyz", "predict_path")
     with pytest.raises(ValueError, match="No structure"):
         read_structures([])
     garbage = tmp_path / "bad.xyz"

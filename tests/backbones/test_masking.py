@@ -163,9 +163,22 @@ def test_property_without_any_training_label_is_an_error(tmp_path, emt_structure
     with pytest.raises(
         ValueError,
         match=r"No training structure in .*nostress\.extxyz has a label 'stress' for property "
-        r"'stress'",
+        r"'stress' \(stress is read for 3D-periodic structures only\)",
     ):
         tr.fit(module(), MLIPDataModule(str(path), batch_size=6))
+    assert tr.global_step == 0
+
+
+def test_a_validation_file_without_any_label_is_an_error(tmp_path, emt_structures):
+    """Its loss would be 0 at every epoch, and best.ckpt chosen on it."""
+    train = write(tmp_path / "train.extxyz", list(emt_structures[:16]))
+    bare = [a.copy() for a in emt_structures[16:]]  # a copy has no calculator: no labels
+    val = write(tmp_path / "bare.extxyz", bare)
+    tr = trainer(tmp_path)
+    with pytest.raises(
+        ValueError, match=r"No val structure in .*bare\.extxyz has a label \('energy', "
+    ):
+        tr.fit(module(), MLIPDataModule(str(train), val_path=str(val), batch_size=6))
     assert tr.global_step == 0
 
 

@@ -46,3 +46,28 @@ def test_elements_without_a_fitted_reference_warn_once_at_prediction():
         ref(torch.tensor([26, 29]), torch.tensor([0, 0]), 1)
         ref.train()
         ref(torch.tensor([28]), torch.tensor([0]), 1)
+
+
+def test_an_element_fitted_to_exactly_zero_is_not_called_absent():
+    """Labels from the backbone itself leave zero residuals: fitted energies of 0 eV."""
+    import warnings
+
+    numbers = [np.array([6, 1, 1, 1, 1]), np.array([8, 1, 1])]
+    values = fit_reference_energies(numbers, np.zeros(2))
+    present = np.zeros(119, dtype=bool)
+    present[[1, 6, 8]] = True
+    ref = ReferenceEnergies()
+    ref.set(values, present=present)
+    ref.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref(torch.tensor([6, 1, 8]), torch.tensor([0, 0, 0]), 1)
+    # kept by the checkpoint; a state dict from before ``present`` still loads
+    again = ReferenceEnergies()
+    again.load_state_dict(ref.state_dict())
+    assert again.present[[1, 6, 8]].all() and not again.present[26]
+    old = {k: v for k, v in ref.state_dict().items() if k != "present"}
+    old["values"] = torch.where(torch.arange(119) == 29, -3.5, 0.0)
+    legacy = ReferenceEnergies()
+    legacy.load_state_dict(old)
+    assert legacy.present.nonzero().flatten().tolist() == [29]

@@ -108,3 +108,14 @@ def test_duplicated_ids_name_the_file(tmp_path):
     with pytest.raises(ValueError, match=r"duplicated row ids \['0009'\] in .*dup\.csv") as err:
         load_table(path, "--data", id_column="id", first_column_ids=False)
     _one_line(err)
+
+
+def test_id_column_names_a_parquet_index_as_fm_featurize_writes_it(tmp_path):
+    """``fm featurize --id-column sample_id`` writes the ids as the Parquet's named index:
+    ``data.init_args.id_column=sample_id`` must find them there too."""
+    desc = pd.DataFrame({"d0": [0.1, 0.2]}, index=pd.Index(["X1", "X2"], name="sample_id"))
+    desc.to_parquet(tmp_path / "desc.parquet")
+    df = load_table(tmp_path / "desc.parquet", "formula_desc_source", id_column="sample_id")
+    assert df.index.tolist() == ["X1", "X2"] and list(df.columns) == ["d0"]
+    with pytest.raises(KeyError, match=r"id column 'id' not found.*\(index: 'sample_id'\)"):
+        load_table(tmp_path / "desc.parquet", "formula_desc_source", id_column="id")

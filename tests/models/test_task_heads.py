@@ -94,6 +94,22 @@ def test_integer_labels_that_are_not_0_to_c_minus_1_are_class_names():
     assert indices.class_names is None and indices.num_classes == 3
 
 
+def test_a_column_of_measured_numbers_is_not_taken_for_class_labels():
+    import numpy as np
+    import pandas as pd
+
+    gaps = pd.DataFrame({"gap": np.round(np.linspace(0.0, 4.0, 40) + 0.013, 3)})
+    with pytest.raises(ValueError, match=r"holds 40 distinct non-integer numbers.*RegressionTask"):
+        ClassificationTask("g", column="gap").prepare(gaps, 40, np.arange(40))
+    named = ClassificationTask("g", column="gap", class_names=[str(v) for v in gaps["gap"]])
+    named.prepare(gaps.astype(str), 40, np.arange(40))  # asked for: allowed
+    halves = ClassificationTask("h")  # a few fractional values may be class names
+    halves.prepare(pd.DataFrame({"h": [0.5, 1.5, 0.5, 2.5]}), 4, np.arange(4))
+    assert halves.class_names == ["0.5", "1.5", "2.5"]
+    with pytest.warns(UserWarning, match=r"such as 3.5 never occur"):  # not np.float64(3.5)
+        halves.prepare(pd.DataFrame({"h": [0.5, 1.5, 0.5, 2.5, 3.5]}), 5, np.arange(4))
+
+
 def test_a_class_without_training_rows_is_never_the_balanced_label():
     import numpy as np
     import pandas as pd

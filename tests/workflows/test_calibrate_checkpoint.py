@@ -132,6 +132,9 @@ def test_bad_requests_are_one_line_errors_and_write_nothing(trained, table_files
     assert "--rows" in capsys.readouterr().err
     assert main([*base, "--output", str(new), "--config", str(trained["tmp"] / "no.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+    folder = ["calibrate", "--ckpt_path", str(ckpt.parent), "--config", str(other)]
+    assert main([*folder, "--output", str(new)]) == 2  # the checkpoints folder, not a file
+    assert f"Checkpoint {ckpt.parent} is a folder, not a file." in capsys.readouterr().err
     no_val = [*base, "--output", str(new)]
     no_val += [
         '--data.init_args.splitter={"class_path": "foundation_model.data.RandomSplitter", '

@@ -62,20 +62,30 @@ def label_report(
     """Lines describing masked labels of a split.
 
     Raises:
-        ValueError: a property has no label in any training structure.
+        ValueError: a property has no label in any training structure, or a validation /
+            test file has no label at all (its loss would be 0, a perfect score).
     """
+    if split in ("val", "test") and total and properties and not any(counts.values()):
+        keys = ", ".join(repr(p.label_key) for p in properties)
+        flag = {"val": "val_path", "test": "test_path"}[split]
+        raise ValueError(
+            f"No {split} structure in {source} has a label ({keys}): it would score a loss "
+            f"of 0. Give data.init_args.{flag} a labelled file (`fm predict` with "
+            "predict_path takes unlabelled structures)."
+        )
     lines = []
     for prop in properties:
         n = counts[prop.name]
+        periodic_only = prop.name == "stress"
+        why = " (stress is read for 3D-periodic structures only)" if periodic_only else ""
         if n == 0 and split == "train":
             raise ValueError(
                 f"No training structure in {source} has a label {prop.label_key!r} for property "
-                f"{prop.name!r} (looked in atoms.info, atoms.arrays and calculator results): "
-                "label the data, set the property's key, or drop it from model.properties."
+                f"{prop.name!r}{why} (looked in atoms.info, atoms.arrays and calculator "
+                "results): label the data, set the property's key, or drop it from "
+                "model.properties."
             )
         if n < total:
-            periodic_only = prop.name == "stress"
-            why = " (stress is read for 3D-periodic structures only)" if periodic_only else ""
             lines.append(
                 f"{split}: {n} of {total} structures in {source} have the label "
                 f"{prop.label_key!r}{why}; the other {total - n} are masked for {prop.name!r}."

@@ -118,9 +118,8 @@ def read_structures(source: StructureSource, role: str = "structures") -> list[a
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"Structure file not found: {path} (check train_path/val_path/test_path)."
-            )
+            key = f"data.init_args.{role}" if role.endswith("_path") else "the path"
+            raise FileNotFoundError(f"Structure file not found: {path} (check {key}).")
         if path.stat().st_size == 0:
             raise ValueError(f"Structure file {path} is empty: it holds no structure.")
         structures = _read_file(path)

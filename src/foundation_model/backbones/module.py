@@ -28,7 +28,11 @@ from foundation_model.backbones.data import extract_labels, is_periodic_3d
 from foundation_model.backbones.datamodule import warn_trained_structures
 from foundation_model.backbones.ema import WeightEMA
 from foundation_model.backbones.heads import GraphPropertyHead
-from foundation_model.backbones.normalization import ReferenceEnergies, fit_reference_energies
+from foundation_model.backbones.normalization import (
+    ReferenceEnergies,
+    composition_matrix,
+    fit_reference_energies,
+)
 from foundation_model.backbones.properties import (
     EnergyProperty,
     ForcesProperty,
@@ -393,8 +397,9 @@ class MLIPFineTuneModule(pl.LightningModule):
         labelled = [structures[i] for i in found]
         labels = np.array([float(v) for v in found.values()])
         predicted = self.backbone_energies(labelled)
-        values = fit_reference_energies([a.numbers for a in labelled], labels - predicted)
-        self.reference.set(values)
+        numbers = [a.numbers for a in labelled]
+        values = fit_reference_energies(numbers, labels - predicted)
+        self.reference.set(values, present=composition_matrix(numbers).sum(0) > 0)
 
     @torch.no_grad()
     def backbone_energies(self, structures: list[ase.Atoms]) -> np.ndarray:

@@ -49,16 +49,34 @@ class ReferenceEnergies(nn.Module):
         super().__init__()
         self.register_buffer("values", torch.zeros(MAX_Z))
         self.register_buffer("fitted", torch.tensor(False))
+        self.register_buffer("present", torch.zeros(MAX_Z, dtype=torch.bool))  # fitted on
         self._warned: set[int] = set()  # elements already warned about (no fitted energy)
 
-    def set(self, values: np.ndarray | Tensor) -> None:
-        self.values.copy_(torch.as_tensor(np.asarray(values), dtype=self.values.dtype))
+    def set(self, values: np.ndarray | Tensor, present: np.ndarray | None = None) -> None:
+        """Store fitted energies.
+
+        Args:
+            values: ``(MAX_Z,)`` energies in eV.
+            present: ``(MAX_Z,)`` elements the fit saw (default: those with a nonzero
+                energy; a fitted energy can be exactly 0, e.g. on labels from the backbone
+                itself).
+        """
+        values = np.asarray(values, dtype=float)
+        present = values != 0 if present is None else np.asarray(present, dtype=bool)
+        self.values.copy_(torch.as_tensor(values, dtype=self.values.dtype))
+        self.present.copy_(torch.as_tensor(present))
         self.fitted.fill_(True)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        values = state_dict.get(prefix + "values")
+        if prefix + "present" not in state_dict and values is not None:
+            state_dict[prefix + "present"] = values != 0  # checkpoints from before ``present``
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, numbers: Tensor, batch_index: Tensor, num_graphs: int) -> Tensor:
         per_atom = self.values[numbers]  # (N,)
         if bool(self.fitted) and not self.training:
-            self._warn_unfitted(numbers[per_atom == 0])
+            self._warn_unfitted(numbers[~self.present[numbers]])
         return per_atom.new_zeros(num_graphs).index_add(0, batch_index, per_atom)  # (B,)
 
     def _warn_unfitted(self, numbers: Tensor) -> None:

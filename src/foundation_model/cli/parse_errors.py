@@ -70,13 +70,16 @@ def _overridden(message: str, argv: list[str]) -> bool:
         keys = re.findall(r"^\s*- ([A-Za-z_]\w*) must\b", message, re.M)
     if not keys:
         return False
-    leaf = keys[-1].rsplit(".", 1)[-1]
-    given = {
+    return keys[-1].rsplit(".", 1)[-1] in _given_leaves(argv)
+
+
+def _given_leaves(argv: list[str]) -> set[str]:
+    """Last parts of the keys set on the command line (``--a.init_args.key=1`` -> ``key``)."""
+    return {
         arg[2:].split("=", 1)[0].rsplit(".", 1)[-1]
         for arg in argv
         if arg.startswith("--") and arg.split("=", 1)[0] != "--config"
     }
-    return leaf in given
 
 
 #: an optional package's "needs X: run `uv sync ...`" sentence (parenthesis included)
@@ -120,7 +123,10 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
         sample = "samples/" + (command.split()[0] if " " in command else "generated_configs")
         return f"{text}; start from a sample in {sample}/."
     about_the_file = "Problems parsing config" in text or text.startswith("config:")
-    if "NestedArg" in message or _overridden(message, argv):  # from a command-line override
+    on_command_line = _overridden(message, argv) or (
+        refused is not None and refused["key"] in _given_leaves(argv)  # e.g. a misspelt key
+    )
+    if "NestedArg" in message or on_command_line:  # from a command-line override
         text += " (command-line argument)"
     elif where and not about_the_file:
         text += f" (config {where})"

@@ -102,10 +102,12 @@ def load_table(
         name = "the DataFrame given" if isinstance(source, pd.DataFrame) else str(source)
         header = f" (only a header: {list(df.columns)[:5]})" if len(df.columns) else ""
         raise ValueError(f"{what}: {name} has no rows{header}; it needs at least one row.")
-    if id_column:
+    if id_column and not (id_column not in df.columns and df.index.name == id_column):
+        # (a Parquet/pickle table whose index already has that name, as fm featurize writes)
         if id_column not in df.columns:
             raise KeyError(
-                f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}."
+                f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}"
+                f" (index: {df.index.name!r})."
             )
         df = df.set_index(id_column)
     if df.index.has_duplicates:
@@ -124,9 +126,10 @@ def require_columns(df: pd.DataFrame, columns: list[str], what: str, task: str) 
     if missing:
         raise KeyError(
             f"{what}: column(s) {missing} needed by task {task!r} not found; "
-            f"available columns: {list(df.columns)[:20]} (point the task at your column: "
-            f"--data.init_args.tasks.column=NAME for the config's one task, or a task list "
-            "--data.init_args.tasks='[...]' as the README shows)."
+            f"available columns: {list(df.columns)[:20]} (point task {task!r} at your column: "
+            "its `column:` in the config's task list; on the command line "
+            "--data.init_args.tasks.column=NAME when the config has one task, else a whole "
+            "list --data.init_args.tasks='[...]' as the README shows)."
         )
 
 

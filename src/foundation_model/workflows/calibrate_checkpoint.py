@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from foundation_model.utils.checkpoint import check_checkpoint_file
+
 
 @dataclass
 class CalibrationOptions:
@@ -51,8 +53,7 @@ class CalibrationOptions:
 
 
 def _check_paths(opts: CalibrationOptions) -> None:
-    if not Path(opts.checkpoint).is_file():
-        raise FileNotFoundError(f"Checkpoint {opts.checkpoint} not found.")
+    check_checkpoint_file(opts.checkpoint)  # missing, a folder, empty or truncated: one line
     if Path(opts.output).resolve() == Path(opts.checkpoint).resolve():
         raise ValueError(
             f"--output {opts.output} is the input checkpoint; write the calibrated model to "

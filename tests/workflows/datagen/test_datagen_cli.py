@@ -295,6 +295,14 @@ def test_a_bad_override_is_blamed_on_the_command_line_a_bad_file_on_the_file(
     bad.write_text(SAMPLE.read_text().replace("steps: 60", "steps: abc"))
     assert main(["datagen", "run", "--config", str(bad), f"--output_dir={tmp_path / 'o'}"]) == 2
     assert f"(config {bad})" in capsys.readouterr().err
+    # a misspelt key: on the command line, or in the file
+    assert main([*argv, "--explore.init_args.temperature=300"]) == 2
+    err = capsys.readouterr().err
+    assert "no parameter 'temperature'" in err and "(command-line argument)" in err
+    bad.write_text(SAMPLE.read_text().replace("temperatures:", "temperature:"))
+    assert main(["datagen", "run", "--config", str(bad), f"--output_dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err
+    assert "no parameter 'temperature'" in err and f"(config {bad})" in err
 
 
 def test_unreachable_dask_scheduler_is_one_line_and_keeps_the_run(tmp_path: Path, capsys) -> None:

@@ -47,6 +47,16 @@ def test_sample_configs_build(name: str, oracle: type, tmp_path: Path) -> None:
     assert a["student"] == b["student"] and a["delta"] != b["delta"]
 
 
+def test_the_teacher_backbone_may_be_given_by_its_class_path_alone(tmp_path: Path) -> None:
+    schnet = "foundation_model.backbones.SchNetBackbone"
+    argv = ["--config", str(SAMPLES / "sn2_xtb.yaml"), "--output_dir", str(tmp_path)]
+    pipe, _ = build_pipeline([*argv, f"--teacher.backbone={schnet}"])
+    assert pipe.teacher.backbone == {"class_path": schnet, "init_args": {}}
+    given = f'{{"class_path": "{schnet}", "init_args": {{}}}}'
+    full, _ = build_pipeline([*argv, f"--teacher.backbone={given}"])
+    assert pipe.step_hashes() == full.step_hashes()  # the same setting, written two ways
+
+
 def test_bad_config_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     from foundation_model.cli.main import main
 

@@ -24,6 +24,9 @@ DECISIONS = ("argmax", "balanced")
 
 TIE_BREAK = 1000.0  # task_error: the log loss only orders epochs of equal error rate
 
+#: more distinct non-integer numbers than this in a label column: a measured quantity
+MAX_FRACTIONAL_CLASSES = 10
+
 
 class ClassificationHead(TaskHead):
     """MLP ``d_in -> hidden_dims -> num_classes``; outputs logits ``(B, C)``."""
@@ -195,6 +198,14 @@ class ClassificationTask(TaskSpec):
         integer_like = bool(
             labelled_numeric.notna().all() and (labelled_numeric == labelled_numeric.round()).all()
         )
+        if self.class_names is None and not integer_like and labelled_numeric.notna().all():
+            distinct = labelled_numeric[in_train[mask]].nunique()
+            if distinct > MAX_FRACTIONAL_CLASSES:  # a measured number, not a label
+                raise ValueError(
+                    f"Task {self.name!r}: column {self.column!r} holds {distinct} distinct "
+                    "non-integer numbers in the training rows, not class labels: use a "
+                    "RegressionTask for a number (or give class_names to treat them as classes)."
+                )
         # integer labels are class indices when they are 0..C-1 (or num_classes says how
         # many); other integers (e.g. 1..4) are names, as text labels are: never a class 0
         # that no row has
@@ -236,9 +247,11 @@ class ClassificationTask(TaskSpec):
                 )
             )
         if unseen.any():
+            example = raw[unseen].iloc[0]
+            example = example.item() if isinstance(example, np.generic) else example
             warnings.warn(
                 f"Task {self.name!r}: {int(unseen.sum())} validation/test label(s) such as "
-                f"{raw[unseen].iloc[0]!r} never occur in the training rows; they are not scored.",
+                f"{example!r} never occur in the training rows; they are not scored.",
                 stacklevel=2,
             )
         mask = mask & ~unseen

@@ -25,7 +25,7 @@ class TeacherTrainer(ClassPathSerializable):
 
     Args:
         backbone: the adapter as ``{class_path, init_args}`` (e.g. SevenNet-0, CHGNet, a MACE
-            file, or the small ``SchNetBackbone``).
+            file, or the small ``SchNetBackbone``), or its class path alone (its defaults).
         epochs: training epochs.
         batch_size: structures per batch.
         lr: AdamW learning rate.
@@ -40,7 +40,7 @@ class TeacherTrainer(ClassPathSerializable):
 
     def __init__(
         self,
-        backbone: dict[str, Any] | None = None,
+        backbone: dict[str, Any] | str | None = None,
         epochs: int = 20,
         batch_size: int = 4,
         lr: float = 1e-3,
@@ -52,6 +52,8 @@ class TeacherTrainer(ClassPathSerializable):
         freeze_backbone: bool = False,
         device: str = "cpu",
     ) -> None:
+        if isinstance(backbone, str):  # --teacher.backbone=foundation_model.backbones.X
+            backbone = {"class_path": backbone, "init_args": {}}
         self.backbone = dict(
             backbone or {"class_path": "foundation_model.backbones.SchNetBackbone", "init_args": {}}
         )
