@@ -267,12 +267,18 @@ class TaskExecutor(ClassPathSerializable):
             if self.scheduler_address:
                 self._client = self._connect(Client)
             else:
-                self._cluster = LocalCluster(
-                    n_workers=self.n_workers,
-                    threads_per_worker=1,
-                    processes=self.local_cluster_processes,
-                    dashboard_address=None,
-                )
+                import dask
+
+                # one task per worker at a time (Dask's default 1.1 gives a one-thread worker
+                # a second, queued task): a task that crashes its worker takes no other task
+                # down with it, so KilledWorker names only the tasks that crashed
+                with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                    self._cluster = LocalCluster(
+                        n_workers=self.n_workers,
+                        threads_per_worker=1,
+                        processes=self.local_cluster_processes,
+                        dashboard_address=None,
+                    )
                 self._client = Client(self._cluster)
                 if self.local_cluster_processes:  # its workers are in this Ctrl-C's group
                     from foundation_model.workflows.datagen.dask_ctrl_c import (
@@ -306,18 +312,34 @@ class TaskExecutor(ClassPathSerializable):
         )
 
     def _map_dask(self, fn: Callable, tasks: list, collect: Callable) -> None:
+        """Run the tasks on the Dask cluster, collecting each once, as it finishes.
+
+        A task that kills its worker process (a segfault, ``os._exit``) is retried by the
+        scheduler and reported as ``KilledWorker`` after ``distributed.scheduler.
+        allowed-failures`` deaths. On a LocalCluster, Dask removes a worker's nanny for good
+        when no worker of that name is back ``distributed.deploy.lost-worker-timeout``
+        (15 s) after one left; with repeated crashes the restarted worker was often down
+        again at that instant, every nanny went, and the remaining tasks waited forever.
+        That timeout is lifted while the tasks run, so the nannies keep restarting their
+        workers (a result lost with its worker is computed again).
+        """
+        import dask
         from distributed import as_completed
 
         client = self.client()
-        futures = [client.submit(run_captured, fn, i, t, pure=False) for i, t in enumerate(tasks)]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            i = index[future.key]
-            try:
-                collect(future.result())
-            except Exception as err:  # noqa: BLE001 - worker lost, (un)pickling error
-                collect(TaskResult(index=i, error=f"{type(err).__name__}: {err}"))
-            future.release()
+        keep_nannies = {"distributed.deploy.lost-worker-timeout": "3650d"} if self._cluster else {}
+        with dask.config.set(keep_nannies):
+            futures = [
+                client.submit(run_captured, fn, i, t, pure=False) for i, t in enumerate(tasks)
+            ]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in as_completed(futures):
+                i = index[future.key]
+                try:
+                    collect(future.result())
+                except Exception as err:  # noqa: BLE001 - worker lost, (un)pickling error
+                    collect(TaskResult(index=i, error=f"{type(err).__name__}: {err}"))
+                future.release()
 
     def close(self) -> None:
         """Stop the process pool or the Dask client/cluster this executor started."""
