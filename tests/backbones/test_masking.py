@@ -163,7 +163,7 @@ def test_property_without_any_training_label_is_an_error(tmp_path, emt_structure
     with pytest.raises(
         ValueError,
         match=r"No training structure in .*nostress\.extxyz has a label 'stress' for property "
-        r"'stress' \(stress is read for 3D-periodic structures only\)",
+        r"'stress' \(looked in",  # all periodic: the periodicity is not the reason
     ):
         tr.fit(module(), MLIPDataModule(str(path), batch_size=6))
     assert tr.global_step == 0
@@ -176,10 +176,24 @@ def test_a_validation_file_without_any_label_is_an_error(tmp_path, emt_structure
     val = write(tmp_path / "bare.extxyz", bare)
     tr = trainer(tmp_path)
     with pytest.raises(
-        ValueError, match=r"No val structure in .*bare\.extxyz has a label \('energy', "
+        ValueError,
+        match=r"No val structure in .*bare\.extxyz has a label \('energy', .*"
+        r"give data\.init_args\.val_path a labelled file",
     ):
         tr.fit(module(), MLIPDataModule(str(train), val_path=str(val), batch_size=6))
     assert tr.global_step == 0
+    # drawn from train_path by the split: the message says so (not "give val_path")
+    mixed = write(tmp_path / "mixed.extxyz", list(emt_structures[:4]) + bare * 3)
+
+    def split(seed: int) -> MLIPDataModule:
+        dm = MLIPDataModule(str(mixed), split_fractions=[0.8, 0.2, 0.0], split_seed=seed)
+        dm.load()
+        return dm
+
+    # a seed whose validation structures are all unlabelled ones (file index >= 4)
+    dm = next(dm for dm in map(split, range(50)) if min(dm.origin("val")[1]) >= 4)
+    with pytest.raises(ValueError, match=r"were drawn from train_path .*split_seed"):
+        trainer(tmp_path).fit(module(), dm)
 
 
 def test_bad_label_is_reported_at_load_by_index_in_file(tmp_path, emt_structures):

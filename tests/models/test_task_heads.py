@@ -101,6 +101,15 @@ def test_a_column_of_measured_numbers_is_not_taken_for_class_labels():
     gaps = pd.DataFrame({"gap": np.round(np.linspace(0.0, 4.0, 40) + 0.013, 3)})
     with pytest.raises(ValueError, match=r"holds 40 distinct non-integer numbers.*RegressionTask"):
         ClassificationTask("g", column="gap").prepare(gaps, 40, np.arange(40))
+    one_text = gaps.astype(object)
+    one_text.loc[5, "gap"] = "<0.1"  # one cell that is not a number does not hide the rest
+    with pytest.raises(
+        ValueError,
+        match=r"holds 39 distinct non-integer numbers in the training rows \(e\.g\. 0\.013\)",
+    ):
+        ClassificationTask("g", column="gap").prepare(one_text, 40, np.arange(40))
+    classes = pd.DataFrame({"c": [float(i % 21) for i in range(40)] + [2.5]})
+    ClassificationTask("c").prepare(classes, 41, np.arange(41))  # one stray fraction: classes
     named = ClassificationTask("g", column="gap", class_names=[str(v) for v in gaps["gap"]])
     named.prepare(gaps.astype(str), 40, np.arange(40))  # asked for: allowed
     halves = ClassificationTask("h")  # a few fractional values may be class names

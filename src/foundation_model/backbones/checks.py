@@ -57,26 +57,44 @@ def count_labels(
 
 
 def label_report(
-    split: str, source: str, total: int, counts: dict[str, int], properties: list[PropertyConfig]
+    split: str,
+    source: str,
+    total: int,
+    counts: dict[str, int],
+    properties: list[PropertyConfig],
+    split_from_train: bool = False,
+    all_periodic: bool = False,
 ) -> list[str]:
     """Lines describing masked labels of a split.
 
+    Args:
+        split_from_train: the split's structures were drawn from ``train_path`` (no file of
+            its own), which the message then names.
+        all_periodic: every structure is 3D-periodic (a missing stress is then not
+            explained by the periodicity).
+
     Raises:
         ValueError: a property has no label in any training structure, or a validation /
-            test file has no label at all (its loss would be 0, a perfect score).
+            test split has no label at all (its loss would be 0, a perfect score).
     """
     if split in ("val", "test") and total and properties and not any(counts.values()):
         keys = ", ".join(repr(p.label_key) for p in properties)
-        flag = {"val": "val_path", "test": "test_path"}[split]
+        flag = f"data.init_args.{split}_path"
+        fix = (
+            f"its {total} structures were drawn from train_path {source}: label more of them, "
+            f"change data.init_args.split_seed / split_fractions, or give {flag} a labelled file"
+            if split_from_train
+            else f"give {flag} a labelled file (`fm predict` with predict_path takes "
+            "unlabelled structures)"
+        )
         raise ValueError(
             f"No {split} structure in {source} has a label ({keys}): it would score a loss "
-            f"of 0. Give data.init_args.{flag} a labelled file (`fm predict` with "
-            "predict_path takes unlabelled structures)."
+            f"of 0; {fix}."
         )
     lines = []
     for prop in properties:
         n = counts[prop.name]
-        periodic_only = prop.name == "stress"
+        periodic_only = prop.name == "stress" and not all_periodic
         why = " (stress is read for 3D-periodic structures only)" if periodic_only else ""
         if n == 0 and split == "train":
             raise ValueError(
@@ -115,5 +133,9 @@ def check_datamodule(
         schema = [] if split == "predict" else properties
         counts = count_labels(structures, schema, backbone, lambda i, s=split: dm.locate(s, i))
         source = dm.origin(split)[0]
-        lines += label_report(split, source, len(structures), counts, schema)
+        own_file = getattr(dm, "sources", {}).get(split) is not None
+        periodic = all(bool(a.pbc.all()) for a in structures)
+        lines += label_report(
+            split, source, len(structures), counts, schema, not own_file, periodic
+        )
     return lines

@@ -70,16 +70,21 @@ def _overridden(message: str, argv: list[str]) -> bool:
         keys = re.findall(r"^\s*- ([A-Za-z_]\w*) must\b", message, re.M)
     if not keys:
         return False
-    return keys[-1].rsplit(".", 1)[-1] in _given_leaves(argv)
+    return keys[-1].rsplit(".", 1)[-1] in {k.rsplit(".", 1)[-1] for k in _given_keys(argv)}
 
 
-def _given_leaves(argv: list[str]) -> set[str]:
-    """Last parts of the keys set on the command line (``--a.init_args.key=1`` -> ``key``)."""
+def _given_keys(argv: list[str]) -> set[str]:
+    """Keys set on the command line, without ``init_args`` parts
+    (``--data.init_args.splitter.init_args.seed=3`` -> ``data.splitter.seed``)."""
     return {
-        arg[2:].split("=", 1)[0].rsplit(".", 1)[-1]
+        _plain_key(arg[2:].split("=", 1)[0])
         for arg in argv
         if arg.startswith("--") and arg.split("=", 1)[0] != "--config"
     }
+
+
+def _plain_key(key: str) -> str:
+    return ".".join(part for part in key.split(".") if part != "init_args")
 
 
 #: an optional package's "needs X: run `uv sync ...`" sentence (parenthesis included)
@@ -123,9 +128,10 @@ def parse_error_line(message: str, argv: list[str], command: str) -> str:
         sample = "samples/" + (command.split()[0] if " " in command else "generated_configs")
         return f"{text}; start from a sample in {sample}/."
     about_the_file = "Problems parsing config" in text or text.startswith("config:")
-    on_command_line = _overridden(message, argv) or (
-        refused is not None and refused["key"] in _given_leaves(argv)  # e.g. a misspelt key
-    )
+    # a misspelt key: given on the command line when its whole path is (a key of the same
+    # name elsewhere, e.g. a splitter's seed, does not count)
+    misspelt = f"{_plain_key(key['key'])}.{refused['key']}" if refused and key else None
+    on_command_line = _overridden(message, argv) or misspelt in _given_keys(argv)
     if "NestedArg" in message or on_command_line:  # from a command-line override
         text += " (command-line argument)"
     elif where and not about_the_file:

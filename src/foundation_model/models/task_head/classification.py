@@ -186,6 +186,24 @@ class ClassificationTask(TaskSpec):
             self.class_names = names
             self.num_classes = max(len(names), 2)
 
+    def _refuse_measured_numbers(self, train_labels: pd.Series) -> None:
+        """A label column that is (almost all) numbers with many distinct fractional values
+        is a measured quantity (a regression target), not classes.
+
+        Args:
+            train_labels: the training rows' labels as numbers (NaN: not a number).
+        """
+        numbers = train_labels.dropna()
+        fractional = numbers[numbers != numbers.round()]
+        if len(numbers) < 0.9 * len(train_labels) or fractional.nunique() <= MAX_FRACTIONAL_CLASSES:
+            return
+        raise ValueError(
+            f"Task {self.name!r}: column {self.column!r} holds {fractional.nunique()} distinct "
+            f"non-integer numbers in the training rows (e.g. {fractional.iloc[0]:g}), not class "
+            "labels: use a RegressionTask for a number (or give class_names, quoted as text, "
+            "e.g. class_names: ['0.5', '1.5'], to treat them as classes)."
+        )
+
     def prepare(self, attrs: pd.DataFrame | None, n: int, train_rows: np.ndarray) -> TaskData:
         if attrs is None:
             return TaskData(np.zeros(n, np.int64), np.zeros(n, bool))
@@ -198,14 +216,8 @@ class ClassificationTask(TaskSpec):
         integer_like = bool(
             labelled_numeric.notna().all() and (labelled_numeric == labelled_numeric.round()).all()
         )
-        if self.class_names is None and not integer_like and labelled_numeric.notna().all():
-            distinct = labelled_numeric[in_train[mask]].nunique()
-            if distinct > MAX_FRACTIONAL_CLASSES:  # a measured number, not a label
-                raise ValueError(
-                    f"Task {self.name!r}: column {self.column!r} holds {distinct} distinct "
-                    "non-integer numbers in the training rows, not class labels: use a "
-                    "RegressionTask for a number (or give class_names to treat them as classes)."
-                )
+        if self.class_names is None and not integer_like:
+            self._refuse_measured_numbers(labelled_numeric[in_train[mask]])
         # integer labels are class indices when they are 0..C-1 (or num_classes says how
         # many); other integers (e.g. 1..4) are names, as text labels are: never a class 0
         # that no row has
