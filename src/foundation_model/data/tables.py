@@ -102,14 +102,13 @@ def load_table(
         name = "the DataFrame given" if isinstance(source, pd.DataFrame) else str(source)
         header = f" (only a header: {list(df.columns)[:5]})" if len(df.columns) else ""
         raise ValueError(f"{what}: {name} has no rows{header}; it needs at least one row.")
-    if id_column and not (id_column not in df.columns and df.index.name == id_column):
-        # (a Parquet/pickle table whose index already has that name, as fm featurize writes)
-        if id_column not in df.columns:
-            raise KeyError(
-                f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}"
-                f" (index: {df.index.name!r})."
-            )
+    if id_column and id_column in df.columns:
         df = df.set_index(id_column)
+    elif id_column and df.index.name != id_column:  # a named index (fm featurize) is the ids
+        raise KeyError(
+            f"{what}: id column {id_column!r} not found; columns are {list(df.columns)[:10]}"
+            f" (index: {df.index.name!r})."
+        )
     if df.index.has_duplicates:
         dup = df.index[df.index.duplicated()].unique()[:5].tolist()
         name = "the DataFrame given" if isinstance(source, pd.DataFrame) else str(source)

@@ -195,10 +195,11 @@ class ClassificationTask(TaskSpec):
         """
         numbers = train_labels.dropna()
         fractional = numbers[numbers != numbers.round()]
-        if len(numbers) < 0.9 * len(train_labels) or fractional.nunique() <= MAX_FRACTIONAL_CLASSES:
+        distinct = fractional.nunique()
+        if len(numbers) < 0.9 * len(train_labels) or distinct <= MAX_FRACTIONAL_CLASSES:
             return
         raise ValueError(
-            f"Task {self.name!r}: column {self.column!r} holds {fractional.nunique()} distinct "
+            f"Task {self.name!r}: column {self.column!r} holds {distinct} distinct "
             f"non-integer numbers in the training rows (e.g. {fractional.iloc[0]:g}), not class "
             "labels: use a RegressionTask for a number (or give class_names, quoted as text, "
             "e.g. class_names: ['0.5', '1.5'], to treat them as classes)."
