@@ -250,14 +250,22 @@ class CompoundDataModule(pl.LightningDataModule):
         self._ensure_loaded()
         return split_fingerprint(self.ids, self.splits)
 
-    def statistics(self) -> DataStatistics:
-        """Feature and target statistics of the train split (what the model's scalers load)."""
+    def statistics(self, formula_bins: int = 0) -> DataStatistics:
+        """Feature and target statistics of the train split (what the model's scalers load).
+
+        Args:
+            formula_bins: if > 0, also the formula descriptors' quantiles at
+                ``linspace(0, 1, formula_bins + 1)`` (a model's bin edges).
+        """
         self._ensure_loaded()
         tr = self.splits.train
         t = self.tensors
         xf = t.x_formula[tr].numpy()
         f_mean, f_std = masked_mean_std(xf, np.ones_like(xf, dtype=bool))
         stats = DataStatistics(formula_mean=f_mean, formula_std=f_std)
+        if formula_bins > 0:
+            levels = np.linspace(0.0, 1.0, formula_bins + 1)
+            stats.formula_quantiles = np.quantile(xf, levels, axis=0)
         if t.x_structure is not None:
             xs = t.x_structure[tr].numpy()
             has = t.has_structure[tr].numpy()[:, None] & np.ones_like(xs, dtype=bool)

@@ -16,6 +16,9 @@ class DataStatistics:
         structure_mean, structure_std: ``(S,)`` per structure descriptor (rows with a structure).
         targets: per regression/sequence task, ``(mean, std)`` of the (log-)target.
         seq_x: per sequence task, ``(mean, std)`` of the input points.
+        formula_quantiles: ``(T + 1, F)`` quantiles of each formula descriptor at
+            ``linspace(0, 1, T + 1)`` (bin edges of a model with ``formula_bins = T``), or
+            None when not asked for.
     """
 
     formula_mean: np.ndarray
@@ -24,3 +27,4 @@ class DataStatistics:
     structure_std: np.ndarray | None = None
     targets: dict[str, tuple[float, float]] = field(default_factory=dict)
     seq_x: dict[str, tuple[float, float]] = field(default_factory=dict)
+    formula_quantiles: np.ndarray | None = None

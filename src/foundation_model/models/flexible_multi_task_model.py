@@ -41,6 +41,13 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         residual: residual connections between equal-width encoder layers.
         structure_encoder_dims: structure encoder widths (default ``encoder_dims``).
         modality_dropout: probability of hiding a row's structure during training.
+        formula_bins: 0 (default) or a number of bins: each raw formula descriptor is also
+            encoded piecewise-linearly in that many quantile bins of the training rows
+            (Gorishniy et al., NeurIPS 2022) and a linear map of the encoding, starting at
+            zero, is added to the first formula layer (``encoder.formula_bins``). It lets the
+            network cut one descriptor where a tree would (a minor alloying element's
+            fraction). A warm start from a checkpoint without the branch fits its bins on
+            this run's training rows; ``init_input_scaling: task`` refits them too.
         uncertainty_weighting: learn ``log sigma_t`` per task; False gives ``sum w_t L_t``.
         mfm_weight: weight of masked feature modelling (0 disables it).
         mfm_mask_ratio: fraction of descriptors hidden by masked feature modelling.
@@ -116,6 +123,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         residual: bool = False,
         structure_encoder_dims: list[int] | None = None,
         modality_dropout: float = 0.0,
+        formula_bins: int = 0,
         uncertainty_weighting: bool = True,
         mfm_weight: float = 0.0,
         mfm_mask_ratio: float = 0.15,
@@ -162,6 +170,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             dropout,
             residual,
             modality_dropout,
+            formula_bins,
         )
         if ensemble_size < 1:
             raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}.")
@@ -218,6 +227,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             if init_input_scaling == "task":  # setup() refits them on the training rows
                 self.formula_scaler.fitted.fill_(False)
                 self.structure_scaler.fitted.fill_(False)
+                if self.encoder.formula_bins is not None:
+                    self.encoder.formula_bins.fitted.fill_(False)
         if freeze_components:
             freeze(self, list(freeze_components))
         self._last_h_task: Tensor | None = None
@@ -250,6 +261,14 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         """Load train-split statistics into the scalers (fitted ones kept unless ``overwrite``)."""
         if overwrite or not bool(self.formula_scaler.fitted):
             self.formula_scaler.set_statistics(stats.formula_mean, stats.formula_std)
+        bins = self.encoder.formula_bins
+        if bins is not None and (overwrite or not bool(bins.fitted)):
+            if stats.formula_quantiles is None:
+                raise ValueError(
+                    f"this model has formula_bins={bins.n_bins} but the statistics carry no "
+                    f"bin quantiles; compute them with dm.statistics(formula_bins={bins.n_bins})."
+                )
+            bins.set_edges(stats.formula_quantiles)
         if stats.structure_mean is not None and (
             overwrite or not bool(self.structure_scaler.fitted)
         ):
@@ -298,7 +317,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 "test_fraction > 0 (the training run's split), or use fm predict."
             )
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
-            self.set_statistics(dm.statistics())
+            bins = self.encoder.formula_bins
+            self.set_statistics(dm.statistics(formula_bins=bins.n_bins if bins else 0))
             if hasattr(dm, "input_schema"):
                 self.input_schema = dm.input_schema()
             if hasattr(dm, "split_fingerprint"):
@@ -346,7 +366,12 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         xs = None
         if batch.x_structure is not None and self.encoder.structure is not None:
             xs = self.structure_scaler.transform(batch.x_structure)
-        return self.encoder(self.formula_scaler.transform(batch.x_formula), xs, batch.has_structure)
+        return self.encoder(
+            self.formula_scaler.transform(batch.x_formula),
+            xs,
+            batch.has_structure,
+            batch.x_formula if self.encoder.formula_bins is not None else None,
+        )
 
     def _heads(self, batch: Batch, h_task: Tensor) -> dict[str, Tensor]:
         """Member predictions per task: ``(K, B)``, ``(K, B, C)`` or ``(K, B, L)``."""

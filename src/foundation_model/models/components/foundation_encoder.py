@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from foundation_model.models.components.deposit import Deposit
 from foundation_model.models.components.gated_fusion import GatedFusion
 from foundation_model.models.components.mlp import MLP, Norm
+from foundation_model.models.components.piecewise_linear import PiecewiseLinearEncoding
 
 
 @dataclass
@@ -36,6 +37,9 @@ class FoundationEncoder(nn.Module):
         dropout: dropout in encoder blocks.
         residual: residual connections between equal-width blocks.
         modality_dropout: probability of hiding a row's structure during training.
+        formula_bins: if > 0, each raw formula descriptor is also encoded in this many
+            quantile bins (:class:`PiecewiseLinearEncoding`), added to the first formula
+            layer; 0 leaves the encoder without that branch.
     """
 
     def __init__(
@@ -50,6 +54,7 @@ class FoundationEncoder(nn.Module):
         dropout: float = 0.0,
         residual: bool = False,
         modality_dropout: float = 0.0,
+        formula_bins: int = 0,
     ) -> None:
         super().__init__()
         if formula_input_dim <= 0:
@@ -57,6 +62,14 @@ class FoundationEncoder(nn.Module):
         if not hidden_dims:
             raise ValueError("hidden_dims must name at least one layer width.")
         self.formula = MLP([formula_input_dim, *hidden_dims], norm, activation, dropout, residual)
+        if formula_bins < 0:
+            raise ValueError(f"formula_bins must be >= 0, got {formula_bins}.")
+        # off by default: no extra state, so checkpoints made without it load unchanged
+        self.formula_bins: PiecewiseLinearEncoding | None = None
+        if formula_bins > 0:
+            self.formula_bins = PiecewiseLinearEncoding(
+                formula_input_dim, formula_bins, hidden_dims[0]
+            )
         latent = hidden_dims[-1]
         self.structure: MLP | None = None
         self.fusion: GatedFusion | None = None
@@ -80,9 +93,16 @@ class FoundationEncoder(nn.Module):
         x_formula: Tensor,
         x_structure: Tensor | None = None,
         has_structure: Tensor | None = None,
+        x_formula_raw: Tensor | None = None,
     ) -> EncoderOutput:
-        """Encode a batch: ``x_formula (B, F)``, ``x_structure (B, S)``, ``has_structure (B,)``."""
-        h_f = self.formula(x_formula)  # (B, D)
+        """Encode a batch: standardised ``x_formula (B, F)``, ``x_structure (B, S)``,
+        ``has_structure (B,)``; ``x_formula_raw (B, F)`` (unscaled) feeds ``formula_bins``."""
+        extra = None
+        if self.formula_bins is not None:
+            if x_formula_raw is None:
+                raise ValueError("this encoder has formula_bins: pass x_formula_raw.")
+            extra = self.formula_bins(x_formula_raw)  # (B, hidden_dims[0])
+        h_f = self.formula(x_formula, extra)  # (B, D)
         h_s = None
         h = h_f
         if self.structure is not None and x_structure is not None and self.fusion is not None:

@@ -46,8 +46,12 @@ class MLPBlock(nn.Module):
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.residual = residual and d_in == d_out
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, d_in) -> (B, d_out)
-        h = self.drop(self.act(self.norm(self.linear(x))))
+    def forward(self, x: Tensor, extra: Tensor | None = None) -> Tensor:
+        """``(B, d_in) -> (B, d_out)``; ``extra (B, d_out)`` is added to the linear output."""
+        z = self.linear(x)
+        if extra is not None:
+            z = z + extra
+        h = self.drop(self.act(self.norm(z)))
         return x + h if self.residual else h
 
 
@@ -88,5 +92,15 @@ class MLP(nn.Module):
     def out_dim(self) -> int:
         return self.dims[-1]
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, dims[0]) -> (B, dims[-1])
-        return self.layers(x)
+    def forward(self, x: Tensor, first_extra: Tensor | None = None) -> Tensor:
+        """``(B, dims[0]) -> (B, dims[-1])``; ``first_extra (B, dims[1])``, if given, is added
+        to the first layer's linear output (before its norm and activation)."""
+        if first_extra is None:
+            return self.layers(x)
+        first = self.layers[0]
+        if not isinstance(first, MLPBlock):
+            raise ValueError("first_extra needs an MLP whose first layer is a block.")
+        x = first(x, first_extra)
+        for layer in self.layers[1:]:
+            x = layer(x)
+        return x

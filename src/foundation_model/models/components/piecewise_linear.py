@@ -1,0 +1,90 @@
+"""Piecewise-linear encoding of numeric descriptors, projected to a layer width.
+
+Each descriptor ``x_j`` is cut into bins at quantiles of the training rows, edges
+``b_0 < b_1 < ... < b_T``, and encoded as one number per bin: how much of that bin lies
+below ``x_j`` (0 below the bin, 1 above it, linear inside; the first bin extends below
+``b_0`` and the last above ``b_T`` so values outside the training range still move).
+A linear map of all these numbers is then added to the first encoder layer's output.
+The encoding is the "piecewise linear encoding" of Gorishniy, Rubachev & Babenko,
+*On Embeddings for Numerical Features in Tabular Deep Learning*, NeurIPS 2022; it lets
+an MLP make tree-like cuts on one descriptor (say, the Co fraction of a steel) that a
+single linear map of standardised values makes only with many units.
+
+Edges are buffers (a checkpoint carries them), fitted once from the training split's
+quantiles. Duplicate quantiles (a descriptor that is 0 in most rows) collapse: such a
+descriptor gets fewer bins, and the unused ones are masked to 0. The projection starts at
+zero, so a model warm-started from a checkpoint without this branch starts as that
+checkpoint's function and the branch learns from there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+class PiecewiseLinearEncoding(nn.Module):
+    """``(B, F)`` raw descriptors -> ``(B, out_dim)``: binned encoding, then a linear map.
+
+    Args:
+        n_features: number of descriptor columns ``F``.
+        n_bins: bins per descriptor ``T`` (at most; duplicate quantiles give fewer).
+        out_dim: width of the output (the first encoder layer's width).
+    """
+
+    def __init__(self, n_features: int, n_bins: int, out_dim: int) -> None:
+        super().__init__()
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
+        self.n_features = n_features
+        self.n_bins = n_bins
+        # bin t of column j spans [lower[j, t], lower[j, t] + width[j, t]]
+        self.register_buffer("lower", torch.zeros(n_features, n_bins))
+        self.register_buffer("width", torch.ones(n_features, n_bins))
+        self.register_buffer("valid", torch.zeros(n_features, n_bins))
+        self.register_buffer("fitted", torch.tensor(False))
+        self.proj = nn.Linear(n_features * n_bins, out_dim, bias=False)
+        nn.init.zeros_(self.proj.weight)
+
+    def set_edges(self, quantiles: np.ndarray) -> None:
+        """Fit the bins from ``quantiles (T + 1, F)``: training quantiles at ``linspace(0, 1)``.
+
+        Raises:
+            ValueError: the array is not ``(n_bins + 1, n_features)``.
+        """
+        q = np.asarray(quantiles, dtype=np.float64)
+        if q.shape != (self.n_bins + 1, self.n_features):
+            raise ValueError(
+                f"bin quantiles have shape {q.shape}, expected "
+                f"({self.n_bins + 1}, {self.n_features}) for {self.n_bins} bins."
+            )
+        lower = np.zeros((self.n_features, self.n_bins))
+        width = np.ones((self.n_features, self.n_bins))
+        valid = np.zeros((self.n_features, self.n_bins))
+        for j in range(self.n_features):
+            edges = np.unique(q[:, j][np.isfinite(q[:, j])])
+            n = edges.size - 1
+            if n < 1:
+                continue  # a constant column: no bin carries information
+            lower[j, :n] = edges[:-1]
+            width[j, :n] = np.diff(edges)
+            valid[j, :n] = 1.0
+        self.lower.copy_(torch.as_tensor(lower, dtype=self.lower.dtype))
+        self.width.copy_(torch.as_tensor(width, dtype=self.width.dtype))
+        self.valid.copy_(torch.as_tensor(valid, dtype=self.valid.dtype))
+        self.fitted.fill_(True)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The bin encoding ``(B, F, T)`` of raw descriptors ``x (B, F)``."""
+        e = (x.unsqueeze(-1) - self.lower) / self.width  # (B, F, T)
+        n_used = self.valid.sum(dim=1, keepdim=True)  # (F, 1)
+        t = torch.arange(self.n_bins, device=x.device).expand_as(self.valid)
+        first = t == 0
+        last = t == (n_used - 1).clamp_min(0)
+        upper = torch.where(last, torch.full_like(e, torch.inf), torch.ones_like(e))
+        lower = torch.where(first, torch.full_like(e, -torch.inf), torch.zeros_like(e))
+        return torch.minimum(torch.maximum(e, lower), upper) * self.valid
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, F) -> (B, out_dim)
+        return self.proj(self.encode(x).flatten(1))

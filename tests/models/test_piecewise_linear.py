@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+
+from foundation_model.data import CompoundDataModule
+from foundation_model.models import FlexibleMultiTaskModel
+from foundation_model.models.components.piecewise_linear import PiecewiseLinearEncoding
+from foundation_model.models.task_head import RegressionTask
+
+
+def _trainer() -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+
+
+def test_encoding_of_values_below_inside_and_above_the_bins():
+    enc = PiecewiseLinearEncoding(3, 4, 5)
+    q = np.array(
+        [
+            [0.0, 0.0, 2.0],
+            [1.0, 0.0, 2.0],
+            [2.0, 0.0, 2.0],
+            [3.0, 0.5, 2.0],
+            [4.0, 1.0, 2.0],
+        ]
+    )  # column 0: 4 bins of width 1; column 1: mostly 0 (2 bins); column 2: constant
+    enc.set_edges(q)
+    assert bool(enc.fitted)
+    assert enc.valid.sum(dim=1).tolist() == [4.0, 2.0, 0.0]
+    x = torch.tensor([[-1.0, 0.25, 7.0], [2.5, 0.0, 2.0], [6.0, 2.0, -3.0]])
+    e = enc.encode(x)
+    # below the first edge the first bin goes negative, the rest are 0
+    assert e[0, 0].tolist() == [-1.0, 0.0, 0.0, 0.0]
+    assert e[1, 0].tolist() == [1.0, 1.0, 0.5, 0.0]
+    # above the last edge the last bin goes past 1
+    assert e[2, 0].tolist() == [1.0, 1.0, 1.0, 3.0]
+    assert e[0, 1].tolist() == [0.5, 0.0, 0.0, 0.0]
+    assert e[2, 1].tolist() == [1.0, 3.0, 0.0, 0.0]
+    assert torch.count_nonzero(e[:, 2]) == 0  # a constant column carries nothing
+
+
+def test_projection_starts_at_zero_and_learns():
+    enc = PiecewiseLinearEncoding(2, 3, 4)
+    enc.set_edges(
+        np.quantile(np.random.default_rng(0).normal(size=(50, 2)), [0, 1 / 3, 2 / 3, 1], 0)
+    )
+    x = torch.randn(6, 2)
+    out = enc(x)
+    assert out.shape == (6, 4) and torch.count_nonzero(out) == 0
+    out.sum().backward()  # zero at the start, yet the weights get a gradient
+    assert torch.count_nonzero(enc.proj.weight.grad) > 0
+
+
+def test_wrong_quantile_shape_and_bad_counts_are_errors():
+    enc = PiecewiseLinearEncoding(3, 4, 5)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\), expected \(5, 3\) for 4 bins"):
+        enc.set_edges(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="n_bins must be >= 1"):
+        PiecewiseLinearEncoding(3, 0, 5)
+    with pytest.raises(ValueError, match="formula_bins must be >= 0"):
+        FlexibleMultiTaskModel([RegressionTask("y")], 3, formula_bins=-1)
+
+
+def test_model_fits_bins_on_the_training_rows_and_a_checkpoint_keeps_them(tables, tmp_path):
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    model = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8, formula_bins=4
+    )
+    trainer = _trainer()
+    trainer.fit(model, dm)
+    train = dm.tensors.x_formula[dm.splits.train].numpy()
+    edges = np.quantile(train, np.linspace(0, 1, 5), axis=0)
+    bins = model.encoder.formula_bins
+    assert bool(bins.fitted)
+    assert np.allclose(bins.lower[:, 0].numpy(), edges[0], atol=1e-6)
+    assert torch.count_nonzero(bins.proj.weight) > 0  # the branch trained
+    path = tmp_path / "bins.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = FlexibleMultiTaskModel.load_from_checkpoint(path)
+    assert loaded.hparams["formula_bins"] == 4
+    batch = next(iter(dm.train_dataloader()))
+    model.eval()
+    loaded.eval()
+    with torch.no_grad():
+        assert torch.allclose(model(batch)["y"], loaded(batch)["y"])
+
+
+def test_warm_start_without_bins_starts_as_the_checkpoint(tables, tmp_path):
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    pre = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8)
+    trainer = _trainer()
+    trainer.fit(pre, dm)
+    path = tmp_path / "pre.ckpt"
+    trainer.save_checkpoint(path)
+    ft = FlexibleMultiTaskModel(
+        dm.tasks,
+        dm.formula_dim,
+        encoder_dims=[16],
+        deposit_dim=8,
+        formula_bins=3,
+        init_from_checkpoint=str(path),
+        init_components=["encoder", "heads"],
+    )
+    assert not bool(ft.encoder.formula_bins.fitted)  # not in the checkpoint: fitted at setup
+    ft.set_statistics(dm.statistics(formula_bins=3))
+    assert bool(ft.encoder.formula_bins.fitted)
+    batch = next(iter(dm.train_dataloader()))
+    pre.eval()
+    ft.eval()
+    with torch.no_grad():
+        assert torch.allclose(pre(batch)["y"], ft(batch)["y"])  # the new branch adds zero
+
+
+def test_bins_without_quantiles_name_the_fix(tables):
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    model = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[16], formula_bins=2)
+    with pytest.raises(ValueError, match=r"formula_bins=2 .*dm.statistics\(formula_bins=2\)"):
+        model.set_statistics(dm.statistics())
+
+
+def test_task_input_scaling_refits_the_bins_of_a_checkpoint_with_bins(tables, tmp_path):
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    pre = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8, formula_bins=3
+    )
+    trainer = _trainer()
+    trainer.fit(pre, dm)
+    path = tmp_path / "pre.ckpt"
+    trainer.save_checkpoint(path)
+    shifted = CompoundDataModule(
+        tables["formula"] * 3.0 + 1.0, [RegressionTask("y")], tables["attributes"]
+    )
+    for scaling, refit in (("checkpoint", False), ("task", True)):
+        ft = FlexibleMultiTaskModel(
+            dm.tasks,
+            dm.formula_dim,
+            encoder_dims=[16],
+            deposit_dim=8,
+            formula_bins=3,
+            init_from_checkpoint=str(path),
+            init_input_scaling=scaling,
+        )
+        assert torch.equal(
+            ft.encoder.formula_bins.proj.weight, pre.encoder.formula_bins.proj.weight
+        )
+        _trainer().fit(ft, shifted)
+        same = torch.equal(ft.encoder.formula_bins.lower, pre.encoder.formula_bins.lower)
+        assert same is not refit, scaling
