@@ -17,6 +17,31 @@ def _trainer() -> pl.Trainer:
     )
 
 
+def _fit_and_save(tables, path, bins: int):
+    """A small model with ``formula_bins=bins`` fitted for 2 epochs, saved at ``path``."""
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    model = FlexibleMultiTaskModel(
+        dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8, formula_bins=bins
+    )
+    trainer = _trainer()
+    trainer.fit(model, dm)
+    trainer.save_checkpoint(path)
+    return model, dm
+
+
+def _warm_started(dm, path, **kwargs) -> FlexibleMultiTaskModel:
+    """A model with 3 bins warm-started from ``path``."""
+    return FlexibleMultiTaskModel(
+        dm.tasks,
+        dm.formula_dim,
+        encoder_dims=[16],
+        deposit_dim=8,
+        formula_bins=3,
+        init_from_checkpoint=str(path),
+        **kwargs,
+    )
+
+
 def test_encoding_of_values_below_inside_and_above_the_bins():
     enc = PiecewiseLinearEncoding(3, 4, 5)
     q = np.array(
@@ -66,20 +91,14 @@ def test_wrong_quantile_shape_and_bad_counts_are_errors():
 
 
 def test_model_fits_bins_on_the_training_rows_and_a_checkpoint_keeps_them(tables, tmp_path):
-    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
-    model = FlexibleMultiTaskModel(
-        dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8, formula_bins=4
-    )
-    trainer = _trainer()
-    trainer.fit(model, dm)
+    path = tmp_path / "bins.ckpt"
+    model, dm = _fit_and_save(tables, path, 4)
     train = dm.tensors.x_formula[dm.splits.train].numpy()
     edges = np.quantile(train, np.linspace(0, 1, 5), axis=0)
     bins = model.encoder.formula_bins
     assert bool(bins.fitted)
     assert np.allclose(bins.lower[:, 0].numpy(), edges[0], atol=1e-6)
     assert torch.count_nonzero(bins.proj.weight) > 0  # the branch trained
-    path = tmp_path / "bins.ckpt"
-    trainer.save_checkpoint(path)
     loaded = FlexibleMultiTaskModel.load_from_checkpoint(path)
     assert loaded.hparams["formula_bins"] == 4
     batch = next(iter(dm.train_dataloader()))
@@ -90,21 +109,9 @@ def test_model_fits_bins_on_the_training_rows_and_a_checkpoint_keeps_them(tables
 
 
 def test_warm_start_without_bins_starts_as_the_checkpoint(tables, tmp_path):
-    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
-    pre = FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8)
-    trainer = _trainer()
-    trainer.fit(pre, dm)
     path = tmp_path / "pre.ckpt"
-    trainer.save_checkpoint(path)
-    ft = FlexibleMultiTaskModel(
-        dm.tasks,
-        dm.formula_dim,
-        encoder_dims=[16],
-        deposit_dim=8,
-        formula_bins=3,
-        init_from_checkpoint=str(path),
-        init_components=["encoder", "heads"],
-    )
+    pre, dm = _fit_and_save(tables, path, 0)
+    ft = _warm_started(dm, path, init_components=["encoder", "heads"])
     assert not bool(ft.encoder.formula_bins.fitted)  # not in the checkpoint: fitted at setup
     ft.set_statistics(dm.statistics(formula_bins=3))
     assert bool(ft.encoder.formula_bins.fitted)
@@ -123,27 +130,13 @@ def test_bins_without_quantiles_name_the_fix(tables):
 
 
 def test_task_input_scaling_refits_the_bins_of_a_checkpoint_with_bins(tables, tmp_path):
-    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
-    pre = FlexibleMultiTaskModel(
-        dm.tasks, dm.formula_dim, encoder_dims=[16], deposit_dim=8, formula_bins=3
-    )
-    trainer = _trainer()
-    trainer.fit(pre, dm)
     path = tmp_path / "pre.ckpt"
-    trainer.save_checkpoint(path)
+    pre, dm = _fit_and_save(tables, path, 3)
     shifted = CompoundDataModule(
         tables["formula"] * 3.0 + 1.0, [RegressionTask("y")], tables["attributes"]
     )
     for scaling, refit in (("checkpoint", False), ("task", True)):
-        ft = FlexibleMultiTaskModel(
-            dm.tasks,
-            dm.formula_dim,
-            encoder_dims=[16],
-            deposit_dim=8,
-            formula_bins=3,
-            init_from_checkpoint=str(path),
-            init_input_scaling=scaling,
-        )
+        ft = _warm_started(dm, path, init_input_scaling=scaling)
         assert torch.equal(
             ft.encoder.formula_bins.proj.weight, pre.encoder.formula_bins.proj.weight
         )
