@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict:
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.bench_report import classification_scores
-    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, pick_mode
     from foundation_model.workflows.inner_folds import (
         inner_folds,
         load_inner_data,
@@ -86,8 +86,7 @@ def run(args: argparse.Namespace) -> dict:
                 scores.setdefault(f"{key}, {name}", []).append(s["roc_auc"])
                 proba_scores.setdefault(f"{key}, {name}", []).append(s["roc_auc_proba"])
                 val[key] = preds[0].val_score
-            finite = {m: val[m] for m in MODES if val[m] is not None and np.isfinite(val[m])}
-            chosen = min(finite, key=finite.get) if finite else "full"
+            chosen = pick_mode({m: val[m] for m in MODES})
             picks[name].append(chosen)
             scores.setdefault(f"recipe, {name}", []).append(scores[f"{chosen}, {name}"][-1])
             proba_scores.setdefault(f"recipe, {name}", []).append(

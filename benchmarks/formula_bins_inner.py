@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> dict:
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
     from foundation_model.workflows.bench_report import classification_scores
-    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, pick_mode
     from foundation_model.workflows.inner_folds import (
         inner_folds,
         load_inner_data,
@@ -90,12 +90,7 @@ def run(args: argparse.Namespace) -> dict:
                     scores.setdefault(name, []).append(mae)
                 val[variant][key] = preds[0].val_score
         for variant in picks:
-            finite = {
-                m: val[variant][m]
-                for m in MODES
-                if val[variant][m] is not None and np.isfinite(val[variant][m])
-            }
-            chosen = min(finite, key=finite.get) if finite else "full"
+            chosen = pick_mode({m: val[variant][m] for m in MODES})
             picks[variant].append(chosen)
             scores.setdefault(f"recipe, {variant}", []).append(scores[f"{chosen}, {variant}"][-1])
             if kind == "classification":

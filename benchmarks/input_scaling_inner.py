@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -50,7 +48,7 @@ def run(args: argparse.Namespace) -> dict:
     (under the ``mae_*`` keys the inner-fold studies share, with ``metric`` naming them)."""
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
-    from foundation_model.workflows.finetune_recipe import FinetuneRecipe
+    from foundation_model.workflows.finetune_recipe import FinetuneRecipe, pick_mode
     from foundation_model.workflows.inner_folds import (
         inner_folds,
         inner_score,
@@ -82,8 +80,7 @@ def run(args: argparse.Namespace) -> dict:
         vals.append(val)
         maes["rf_same_features"].append(rf_same_features_score(x, y, train, test, kind))
         for entry, modes in CANDIDATES.items():  # the mode the recipe would pick, and its score
-            finite = {m: val[m] for m in modes if val[m] is not None and np.isfinite(val[m])}
-            chosen = min(finite, key=finite.get) if finite else "full"
+            chosen = pick_mode({m: val[m] for m in modes})
             picks[entry].append(chosen)
             maes[entry].append(maes[chosen][-1])
         print(f"inner fold {fold.index}: " + ", ".join(f"{k} {v[-1]:.4g}" for k, v in maes.items()))

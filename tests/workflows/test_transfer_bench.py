@@ -301,3 +301,12 @@ def test_point_mass_rule_reads_training_targets_only(pretrained):
         load_fit_config(RECIPE), PretrainedBase.read(pretrained), "g", "regression", 400
     )
     assert "point_mass" not in plain["full"]["data"]["init_args"]["tasks"][0]["init_args"]
+
+
+def test_pick_mode_takes_the_lowest_finite_score_else_the_fallback():
+    from foundation_model.workflows.finetune_recipe import pick_mode
+
+    assert pick_mode({"full": 0.3, "full_uniform": 0.2, "full_task": None}) == "full_uniform"
+    assert pick_mode({"full": float("nan"), "full_task": 0.5}) == "full_task"
+    assert pick_mode({"full_uniform": 0.2, "full_task": 0.2}) == "full_uniform"  # first on ties
+    assert pick_mode({"full_uniform": None, "full_task": float("inf")}) == "full"

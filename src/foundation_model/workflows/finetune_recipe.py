@@ -65,6 +65,18 @@ _MODES: dict[str, tuple[list[str], bool, str]] = {
 }
 
 
+def pick_mode(scores: dict[str, float | None], fallback: str = "full") -> str:
+    """The recipe's choice: the mode with the lowest inner-validation score (ties go to
+    the first in ``scores``' order); ``fallback`` when no score is finite.
+
+    Args:
+        scores: mode -> best inner-validation score of its first network (None if none).
+        fallback: the mode taken when every score is missing or not finite.
+    """
+    valid = {m: v for m, v in scores.items() if v is not None and np.isfinite(v)}
+    return min(valid, key=valid.get) if valid else fallback
+
+
 @dataclass
 class PretrainedBase:
     """What the recipe needs from a pretrained checkpoint.

@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from foundation_model.data.matbench import MatbenchTask
-from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
+from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase, pick_mode
 from foundation_model.workflows.fit_pool import FitCall, FitPool
 from foundation_model.workflows.fold_store import FoldRecord, file_sha256
 from foundation_model.workflows.rf_baseline import FoldPrediction
@@ -72,8 +71,7 @@ def transfer_fold(
     *tuned_first, scratch_first = first_round
     candidates = {m: r.prediction for m, r in zip(modes, tuned_first, strict=True)}
     scores = {m: p.val_score for m, p in candidates.items()}
-    valid = {m: s for m, s in scores.items() if s is not None and np.isfinite(s)}
-    chosen = min(valid, key=valid.get) if valid else "full"
+    chosen = pick_mode(scores)
     info = {
         "mode": chosen,
         "val_task_error": scores,

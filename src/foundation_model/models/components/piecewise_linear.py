@@ -78,13 +78,11 @@ class PiecewiseLinearEncoding(nn.Module):
     def encode(self, x: Tensor) -> Tensor:
         """The bin encoding ``(B, F, T)`` of raw descriptors ``x (B, F)``."""
         e = (x.unsqueeze(-1) - self.lower) / self.width  # (B, F, T)
-        n_used = self.valid.sum(dim=1, keepdim=True)  # (F, 1)
-        t = torch.arange(self.n_bins, device=x.device).expand_as(self.valid)
-        first = t == 0
-        last = t == (n_used - 1).clamp_min(0)
-        upper = torch.where(last, torch.full_like(e, torch.inf), torch.ones_like(e))
-        lower = torch.where(first, torch.full_like(e, -torch.inf), torch.zeros_like(e))
-        return torch.minimum(torch.maximum(e, lower), upper) * self.valid
+        t = torch.arange(self.n_bins, device=x.device)
+        last = t == (self.valid.sum(dim=1, keepdim=True) - 1).clamp_min(0)  # (F, T)
+        floor = torch.zeros_like(self.valid).masked_fill(t == 0, -torch.inf)  # first bin open
+        ceil = torch.ones_like(self.valid).masked_fill(last, torch.inf)  # last bin open
+        return e.clamp(min=floor, max=ceil) * self.valid
 
     def forward(self, x: Tensor) -> Tensor:  # (B, F) -> (B, out_dim)
         return self.proj(self.encode(x).flatten(1))
