@@ -210,6 +210,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 sigma_distance_rows, deposit_dim, sigma_distance_k
             )
             self.register_buffer("sigma_distance_weights", torch.zeros(len(self.task_specs)))
+        # per task with a σ source, the most validation rows its σ map could be fitted on
+        self._sigma_rows: dict[str, int] = {}
         self.input_schema: dict[str, Any] | None = None
         # digests of the rows the fit trained / validated / tested on (``fm_split``)
         self.split_record: dict[str, Any] | None = None
@@ -645,6 +647,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             m = arrays["mask"] & np.isfinite(spread) & np.isfinite(arrays["pred"])
             if use_distance:
                 m &= np.isfinite(distance)
+            if use_distance or np.isfinite(spread).any():
+                self._sigma_rows[spec.name] = max(int(m.sum()), self._sigma_rows.get(spec.name, 0))
             if m.sum() < 5:
                 continue
             y, pred, first = arrays["target"][m], arrays["pred"][m], spread[m]
@@ -700,6 +704,18 @@ class FlexibleMultiTaskModel(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_losses("val")
         self._finish_stage("val")
+
+    def on_fit_end(self) -> None:
+        from lightning.pytorch.utilities import rank_zero_warn
+
+        for name, rows in self._sigma_rows.items():
+            if rows < 5:
+                rank_zero_warn(
+                    f"task {name!r}: no σ was fitted: its validation rows hold {rows} "
+                    f"target(s), fewer than the 5 the σ map needs, so {name}_std will be "
+                    "empty (NaN). Give the splitter a larger val_fraction, or add a σ later "
+                    "with `fm calibrate`."
+                )
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_losses("test")
