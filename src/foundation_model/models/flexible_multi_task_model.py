@@ -713,8 +713,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 rank_zero_warn(
                     f"task {name!r}: no σ was fitted: its validation rows hold {rows} "
                     f"target(s), fewer than the 5 the σ map needs, so {name}_std will be "
-                    "empty (NaN). Give the splitter a larger val_fraction, or add a σ later "
-                    "with `fm calibrate`."
+                    "empty (NaN). To get one, train again with a larger splitter "
+                    "val_fraction (fm calibrate fits on the same validation rows)."
                 )
 
     def on_test_epoch_end(self) -> None:
