@@ -54,7 +54,9 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
     digest = file_sha256(ckpt)
     if path.exists() and not args.force:
         done = json.loads(path.read_text())
-        same_seeds = (done.get("recipe") or {}).get("seeds", 1) == args.seeds
+        recipe = done.get("recipe") or {}
+        same_seeds = recipe.get("seeds", 1) == args.seeds
+        same_seeds &= args.combine is None or recipe.get("combine", "pick") == args.combine
         same_folds = done.get("folds_run") == (args.folds or list(range(5)))
         fresh = not done.get("failed_folds") and same_seeds and same_folds
         if done.get("pretrained_sha256") == digest and fresh:
@@ -77,6 +79,7 @@ def run_task(task: str, ckpt: Path, out: Path, args: argparse.Namespace) -> dict
         rf_estimators=100 if large else 500,
         n_jobs=2,
         seeds=args.seeds,
+        combine=args.combine,
         progress=not args.quiet,
         folds=args.folds,
         resume=args.resume,
@@ -366,6 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=Path("results/bench"), help="summary folder")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="subset of folds")
     p.add_argument("--seeds", type=int, default=1, help="networks per model entry (seed ensemble)")
+    p.add_argument(
+        "--combine",
+        default=None,
+        help="pick (the mode with the lowest inner-validation error) or all (every mode's "
+        "networks averaged); default: the recipe's",
+    )
     p.add_argument(
         "--workers", type=int, default=1, help="processes training a fold's networks at once"
     )

@@ -281,6 +281,8 @@ def test_seeds_below_one_is_a_one_line_error(tmp_path, capsys):
     assert "--seeds must be at least 1" in capsys.readouterr().err
     assert fm_main([*argv[:-4], "--workers", "0", "--out", str(tmp_path)]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+    assert fm_main([*argv[:-4], "--combine", "vote", "--out", str(tmp_path)]) == 2
+    assert "--combine must be one of pick, all, got 'vote'" in capsys.readouterr().err
 
 
 def test_point_mass_rule_reads_training_targets_only(pretrained):
@@ -310,3 +312,62 @@ def test_pick_mode_takes_the_lowest_finite_score_else_the_fallback():
     assert pick_mode({"full": float("nan"), "full_task": 0.5}) == "full_task"
     assert pick_mode({"full_uniform": 0.2, "full_task": 0.2}) == "full_uniform"  # first on ties
     assert pick_mode({"full_uniform": None, "full_task": float("inf")}) == "full"
+
+
+class _NamedPool:
+    """Stands in for :class:`FitPool`: a network's prediction is ``100 * mode + seed``, so
+    the test can see which networks an entry averaged; the log lists every call."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, int]] = []
+
+    def run(self, calls):
+        from foundation_model.workflows.fit_pool import FitResult
+        from foundation_model.workflows.rf_baseline import FoldPrediction
+
+        out = []
+        for c in calls:
+            name, code = c.config["name"], c.config["code"]
+            self.log.append((name, c.seed))
+            pred = FoldPrediction(np.array([100.0 * code + c.seed]), val_score=c.config["val"])
+            out.append(FitResult(pred, 1.0, 1.0))
+        return out
+
+
+@pytest.mark.parametrize("combine, seeds", [("pick", 3), ("all", 5), ("all", 1)])
+def test_transfer_fold_combines_the_networks_the_recipe_names(combine, seeds):
+    from types import SimpleNamespace
+
+    from foundation_model.workflows.bench_model import SEED_STRIDE
+    from foundation_model.workflows.transfer_bench import transfer_fold
+
+    vals = {"full": 0.3, "full_uniform": 0.1, "full_task": 0.2, "full_uniform_task": 0.4}
+    configs = {m: {"name": m, "code": i + 1, "val": v} for i, (m, v) in enumerate(vals.items())}
+    configs["scratch"] = {"name": "scratch", "code": 0, "val": None}
+    opts = SimpleNamespace(seeds=seeds, max_epochs=None, val_fraction=0.1)
+    pool = _NamedPool()
+    recipe = FinetuneRecipe(combine=combine)
+    scratch, tuned, info = transfer_fold(configs, None, None, [], [], 7, opts, pool, recipe)
+    n = recipe.members(seeds)
+    member_seeds = [7 + j * SEED_STRIDE for j in range(n if combine == "pick" else n // 4)]
+    scratch_seeds = [7 + j * SEED_STRIDE for j in range(n)]
+    assert info["members"] == n and scratch.values[0] == pytest.approx(np.mean(scratch_seeds))
+    if combine == "pick":
+        assert n == seeds and info["mode"] == "full_uniform"  # the lowest validation score
+        assert tuned.values[0] == pytest.approx(200 + np.mean(member_seeds))
+    else:
+        assert n == 4 * math.ceil(seeds / 4) and info["mode"] == "all"
+        codes = [100 * (i + 1) + s for i in range(4) for s in member_seeds]
+        assert tuned.values[0] == pytest.approx(np.mean(codes))
+    # nothing trained twice, nothing trained that the entries do not use
+    assert len(pool.log) == len(set(pool.log))
+    # pick: 4 modes + n scratch + n - 1 more of the chosen mode; all: n of each
+    assert len(pool.log) == 2 * n + (3 if combine == "pick" else 0)
+
+
+def test_recipe_combine_is_checked():
+    with pytest.raises(ValueError, match="combine must be one of"):
+        FinetuneRecipe(combine="vote")
+    assert FinetuneRecipe().members(5) == 5 and FinetuneRecipe(combine="all").members(5) == 8

@@ -63,6 +63,12 @@ def _shared_options(sp: argparse.ArgumentParser) -> None:
         default=1,
         help="networks per model entry, predictions averaged (a seed ensemble; RFs unchanged)",
     )
+    sp.add_argument(
+        "--combine",
+        default=None,
+        help="with --pretrained: 'pick' keeps the fine-tuning mode with the lowest "
+        "inner-validation error, 'all' averages every mode's networks (default: the recipe's)",
+    )
     sp.add_argument("--n-jobs", type=int, default=1, help="featurization processes")
     sp.add_argument(
         "--workers",
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             rf_estimators=args.rf_estimators,
             seed=args.seed,
             seeds=args.seeds,
+            combine=args.combine,
             n_jobs=args.n_jobs,
             workers=args.workers,
             progress=not args.quiet,

@@ -54,6 +54,8 @@ ARCHITECTURE_KEYS = (
 MODES = ("probe", "partial", "full", "full_uniform", "full_task", "full_uniform_task")
 # the recipe's candidates (module docstring: why)
 RECIPE_MODES = ("full", "full_uniform", "full_task", "full_uniform_task")
+# how the recipe turns its modes' networks into one prediction (FinetuneRecipe.combine)
+COMBINE = ("pick", "all")
 # mode -> (components frozen, keep the recipe's per-component learning rates, input scaling)
 _MODES: dict[str, tuple[list[str], bool, str]] = {
     "probe": (["encoder"], True, "checkpoint"),
@@ -161,6 +163,11 @@ class FinetuneRecipe:
             share of the labelled training rows (band gaps: metals at exactly 0) gets a
             point-mass gate at that value (``RegressionTask(point_mass=...)``), in the
             scratch network and every mode alike; 0 turns the rule off.
+        combine: what predicts the test rows. ``pick``: the mode with the lowest
+            inner-validation error (:func:`pick_mode`), as a seed ensemble of ``seeds``
+            networks. ``all``: every mode with ``ceil(seeds / len(modes))`` seeds, all their
+            predictions averaged (no choice); the scratch control then gets as many networks
+            (:meth:`members`).
     """
 
     target_steps: int = 4000
@@ -170,6 +177,21 @@ class FinetuneRecipe:
     large_max_epochs: int = 8
     modes: tuple[str, ...] = RECIPE_MODES
     point_mass_share: float = 0.1
+    combine: str = "pick"
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}.")
+
+    def members(self, seeds: int) -> int:
+        """Networks in the fine-tuned entry (and in the scratch control) for ``seeds``.
+
+        Args:
+            seeds: ``--seeds`` of the run (networks per entry with ``combine: pick``).
+        """
+        if self.combine == "pick":
+            return seeds
+        return len(self.modes) * math.ceil(seeds / len(self.modes))
 
     def point_mass(self, y_train: Any) -> float | None:
         """The point mass of a regression target by :attr:`point_mass_share` (None: none).

@@ -84,6 +84,9 @@ class BenchOptions:
             fine-tuning modes, seed-ensemble members), each with an equal share of the torch
             threads (:class:`~foundation_model.workflows.fit_pool.FitPool`). A network's
             scores depend on its thread count, not on the process that trains it.
+        combine: with ``pretrained``, how the recipe's modes make the fine-tuned prediction
+            (:attr:`~foundation_model.workflows.finetune_recipe.FinetuneRecipe.combine`:
+            ``pick`` or ``all``); None: the recipe's default.
         custom_task: a task built from the user's own table
             (:func:`~foundation_model.data.table_task.table_task`) instead of the Matbench
             task ``task``; a model ``config`` or ``pretrained`` is then required.
@@ -108,6 +111,7 @@ class BenchOptions:
     resume: bool = True
     workers: int = 1
     custom_task: MatbenchTask | None = None
+    combine: str | None = None
 
     def __post_init__(self) -> None:
         for flag, value in (
@@ -119,6 +123,12 @@ class BenchOptions:
         ):
             if value < 1:
                 raise ValueError(f"{flag} must be at least 1, got {value}.")
+        from foundation_model.workflows.finetune_recipe import COMBINE
+
+        if self.combine is not None and self.combine not in COMBINE:
+            raise ValueError(
+                f"--combine must be one of {', '.join(COMBINE)}, got {self.combine!r}."
+            )
 
     def check_folders(self) -> None:
         """Create the folders the run writes to, before any work: one that cannot be made

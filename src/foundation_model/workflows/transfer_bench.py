@@ -45,22 +45,27 @@ def transfer_fold(
     seed: int,
     opts: Any,
     pool: FitPool | None = None,
+    recipe: FinetuneRecipe | None = None,
 ) -> tuple[FoldPrediction, FoldPrediction, dict[str, Any]]:
-    """Train scratch and every fine-tuning mode on one fold; pick the mode on validation.
+    """Train scratch and every fine-tuning mode on one fold; combine them by the recipe.
 
-    With ``opts.seeds > 1`` the scratch network and the chosen mode are then seed
-    ensembles of that many networks (the mode is chosen on the first seed's models).
+    With ``recipe.combine == "pick"`` (the default recipe's) the mode with the lowest
+    inner-validation score of its first network is kept, and with ``opts.seeds > 1`` the
+    scratch network and that mode are seed ensembles of that many networks. With ``"all"``
+    every mode trains ``ceil(opts.seeds / modes)`` networks and the fine-tuned prediction is
+    the mean of all of them; scratch gets as many networks (:meth:`FinetuneRecipe.members`).
     ``pool`` trains the networks of each round side by side (default: one after the other);
     the modes are queued before the scratch network, so ``seconds_finetune_all_modes`` is
-    the wall time until the last mode finished.
+    the wall time until the last mode's first network finished.
 
     Returns:
-        ``(scratch, pretrained, info)``; ``info`` has the chosen mode, each mode's
-        inner-validation score and the seconds spent.
+        ``(scratch, pretrained, info)``; ``info`` has the chosen mode (``all`` when none is
+        chosen), each mode's inner-validation score and the seconds spent.
     """
     from foundation_model.workflows.bench_model import seed_members
 
     pool = pool or FitPool(1)
+    recipe = recipe or FinetuneRecipe()
     modes = [m for m in configs if m != "scratch"]
 
     def calls(name: str, members: range) -> list[FitCall]:
@@ -71,7 +76,8 @@ def transfer_fold(
     *tuned_first, scratch_first = first_round
     candidates = {m: r.prediction for m, r in zip(modes, tuned_first, strict=True)}
     scores = {m: p.val_score for m, p in candidates.items()}
-    chosen = pick_mode(scores)
+    chosen = pick_mode(scores) if recipe.combine == "pick" else "all"
+    n = FinetuneRecipe(modes=tuple(modes), combine=recipe.combine).members(opts.seeds)
     info = {
         "mode": chosen,
         "val_task_error": scores,
@@ -80,14 +86,19 @@ def transfer_fold(
         "seconds_finetune_all_modes": max(r.finished_at for r in tuned_first),
         "workers": pool.workers,
     }
-    extra = range(1, opts.seeds)
-    second = pool.run(calls("scratch", extra) + calls(chosen, extra))
-    n = len(extra)
+    if chosen == "all":  # every mode the same number of seeds
+        more = range(1, n // len(modes))
+        tuned_calls = [c for m in modes for c in calls(m, more)]
+    else:
+        tuned_calls = calls(chosen, range(1, n))
+    second = pool.run(calls("scratch", range(1, n)) + tuned_calls)
     scratch = FoldPrediction.mean_of(
-        [scratch_first.prediction, *(r.prediction for r in second[:n])]
+        [scratch_first.prediction, *(r.prediction for r in second[: n - 1])]
     )
-    tuned = FoldPrediction.mean_of([candidates[chosen], *(r.prediction for r in second[n:])])
+    first = list(candidates.values()) if chosen == "all" else [candidates[chosen]]
+    tuned = FoldPrediction.mean_of([*first, *(r.prediction for r in second[n - 1 :])])
     info["seeds"] = opts.seeds
+    info["members"] = n
     info["seconds_extra_seeds"] = max((r.finished_at for r in second), default=0.0)
     return scratch, tuned, info
 
@@ -117,7 +128,7 @@ def run_transfer(opts: Any, start: float) -> dict:
     recipe_path = opts.config or config_dir() / RECIPE_CONFIG
     recipe_cfg = load_config(recipe_path)
     task: MatbenchTask = _load_task(opts)
-    recipe = FinetuneRecipe()
+    recipe = FinetuneRecipe(combine=opts.combine) if opts.combine else FinetuneRecipe()
     folds = list(range(len(task.folds))) if opts.folds is None else list(opts.folds)
     if any(not 0 <= k < len(task.folds) for k in folds):
         raise ValueError(f"--folds must be in 0..{len(task.folds) - 1}, got {folds}.")
@@ -138,6 +149,7 @@ def run_transfer(opts: Any, start: float) -> dict:
             "pretrained_sha256": file_sha256(base.path),
             "preset": preset,
             "modes": list(recipe.modes),
+            "combine": recipe.combine,
         },
     )
     with FitPool(opts.workers) as pool:  # worker processes start once per run
@@ -181,7 +193,13 @@ def run_transfer(opts: Any, start: float) -> dict:
             "config": str(recipe_path),
             "sizes": sizes,
             "modes": list(recipe.modes),
-            "selection": "lowest inner-validation val_task_error on each fold's training ids",
+            "combine": recipe.combine,
+            "selection": (
+                "lowest inner-validation val_task_error on each fold's training ids"
+                if recipe.combine == "pick"
+                else f"none: the mean of every mode's networks ({recipe.members(opts.seeds)} "
+                "in all, scratch as many)"
+            ),
             "point_mass_share": recipe.point_mass_share,
             "seeds": opts.seeds,
             "reduced_budget": bool(sizes.get("reduced")),
@@ -239,7 +257,9 @@ def _transfer_fold_record(
     mass = recipe.point_mass(y.loc[train]) if task.task_type == "regression" else None
     configs = recipe.configs(recipe_cfg, base, short, task.task_type, n_train, mass)
     try:
-        scratch, tuned, info = transfer_fold(configs, x_model, y, train, test, seed, opts, pool)
+        scratch, tuned, info = transfer_fold(
+            configs, x_model, y, train, test, seed, opts, pool, recipe
+        )
     except Exception as err:  # a failed fold is reported, the run goes on
         record.scores |= {"model_scratch": None, "model_pretrained": None}
         record.info = failed_fold(k, err)
