@@ -141,7 +141,7 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     argv = ["matbench", "--task", "steels", "--pretrained", str(pretrained), "--folds", "0"]
     argv += ["--max-epochs", "2", "--rf-estimators", "20", "--out", str(out), "--quiet"]
     argv += ["--data-dir", str(tmp_path / "mb"), "--feature-cache", str(tmp_path / "fc")]
-    argv += ["--seeds", "2"]  # scratch and the chosen mode: 2-network seed ensembles
+    argv += ["--seeds", "2"]  # every mode once (ceil(2 / 4) seeds), scratch 4 networks
     argv += ["--workers", "2"]  # the networks of a round trained in two processes
     assert fm_main(["bench", *argv, "--config", str(RECIPE)]) == 0
     saved = json.loads((out / "matbench_steels.json").read_text())
@@ -150,8 +150,8 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
         assert saved[key]["std"] == 0.0
     fold = saved["folds"][0]
     assert saved["recipe"]["modes"] == list(RECIPE_MODES)  # the recipe's candidates
-    assert fold["mode"] in saved["recipe"]["modes"]
-    assert fold["val_task_error"][fold["mode"]] == min(fold["val_task_error"].values())
+    assert saved["recipe"]["combine"] == "all" and fold["mode"] == "all"  # no mode chosen
+    assert fold["members"] == 4 and set(fold["val_task_error"]) == set(RECIPE_MODES)
     assert saved["recipe"]["max_epochs_override"] == 2 and saved["failed_folds"] == []
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
     assert fold["workers"] == 2 and fold["seconds_scratch"] > 0
@@ -370,4 +370,4 @@ def test_transfer_fold_combines_the_networks_the_recipe_names(combine, seeds):
 def test_recipe_combine_is_checked():
     with pytest.raises(ValueError, match="combine must be one of"):
         FinetuneRecipe(combine="vote")
-    assert FinetuneRecipe().members(5) == 5 and FinetuneRecipe(combine="all").members(5) == 8
+    assert FinetuneRecipe(combine="pick").members(5) == 5 and FinetuneRecipe().members(5) == 8
