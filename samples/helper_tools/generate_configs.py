@@ -634,9 +634,10 @@ def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
     One regression task reading column ``target`` of the attributes table; the encoder is
     copied from ``checkpoint`` and trains at a tenth of the head's learning rate. ``fm bench
     matbench --pretrained`` uses this file as its recipe (it sets batch size, epochs and
-    patience from the number of training rows and picks probe / partial / full on
-    inner-validation rows). With one head there is no spread, so ``<target>_std`` comes from
-    the latent distance (``sigma_distance_rows``). Each descriptor is also encoded in 8
+    patience from the number of training rows, trains the modes ``full`` / ``full_uniform``
+    and their ``*_task`` twins and averages them; see ``workflows/finetune_recipe.py``).
+    With one head there is no spread, so ``<target>_std`` comes from the latent distance
+    (``sigma_distance_rows``). Each descriptor is also encoded in 8
     quantile bins of the training rows (``formula_bins``, a branch the checkpoint does not
     have, so it starts at zero and learns on the task). The example data are Matbench expt_gap
     (``fm data matbench``, then featurize with ``--preset rich``); point
