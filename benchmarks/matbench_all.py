@@ -217,7 +217,14 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "rate by the log loss, instead of keeping the first of tied epochs; found by an "
         "audit on a 30-row table whose networks stayed at epoch 0, adopted by that argument "
         "with no Matbench score seen. glass and expt_is_metal were rerun with it (labels "
-        "0.8573 -> 0.8557 and 0.9278 -> 0.9276 fine-tuned).",
+        "0.8573 -> 0.8557 and 0.9278 -> 0.9276 fine-tuned). (8) On 2026-12-06 the recipe "
+        "(scratch and every mode alike) encodes each descriptor in 8 quantile bins "
+        "(`formula_bins: 8`), adopted on inner folds of fold 0's training ids only "
+        "(`results/bench/formula_bins_inner_<task>.md`). (9) Later that day the recipe stopped "
+        "choosing a mode and averages all four (`combine: all`; scratch gets as many "
+        "networks), adopted by a rule fixed before the study ran, on inner folds only "
+        "(`results/bench/mode_ensemble_inner_<task>.md`). A task's `modes` column reads "
+        "`all` for runs made with it.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -295,8 +295,8 @@ def _transfer_lines(result: dict) -> list[str]:
         out.append(f"Epochs capped at {recipe['max_epochs_override']} by --max-epochs.")
     if secs:
         out.append(
-            f"Fine-tuning time per fold ({len(recipe['modes'])} candidate modes): median "
-            f"{float(np.median(secs)):.0f} s."
+            f"Fine-tuning time per fold (the first network of each of the "
+            f"{len(recipe['modes'])} modes): median {float(np.median(secs)):.0f} s."
         )
     return out
 
