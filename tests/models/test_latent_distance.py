@@ -177,6 +177,22 @@ def test_the_distance_changes_sigma_only_never_the_training(tmp_path):
     assert "distance" in a and "distance" not in b
 
 
+def _sigma_warnings(model: FlexibleMultiTaskModel, dm: CompoundDataModule, root) -> list[str]:
+    """The "no σ was fitted" warnings of one epoch of ``model`` on ``dm``."""
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=root,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(model, dm)
+    return [str(w.message) for w in caught if "no σ was fitted" in str(w.message)]
+
+
 @pytest.mark.parametrize("rows, warns", [(12, True), (60, False)])
 def test_a_validation_split_too_small_for_a_sigma_is_said_at_the_end_of_the_fit(
     rows, warns, tmp_path
@@ -185,39 +201,13 @@ def test_a_validation_split_too_small_for_a_sigma_is_said_at_the_end_of_the_fit(
     dm = CompoundDataModule(
         x, [RegressionTask("y")], attrs, splitter=RandomSplitter(0.2, 0.0, seed=0), batch_size=8
     )
-    model = FlexibleMultiTaskModel(
-        dm.tasks, 4, encoder_dims=[8], deposit_dim=4, sigma_distance_rows=64
+    small = dict(encoder_dims=[8], deposit_dim=4)
+    said = _sigma_warnings(
+        FlexibleMultiTaskModel(dm.tasks, 4, **small, sigma_distance_rows=64), dm, tmp_path
     )
-    trainer = pl.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trainer.fit(model, dm)
-    said = [str(w.message) for w in caught if "no σ was fitted" in str(w.message)]
     assert bool(said) == warns
     if warns:
-        assert (
-            "'y'" in said[0]
-            and "y_std will be empty" in said[0]
-            and "larger splitter val_fraction" in said[0]
-        )
+        assert "'y'" in said[0] and "y_std will be empty" in said[0]
+        assert "larger splitter val_fraction" in said[0]
     # a model with no σ source at all (one member, no noise head, no distance) is not warned
-    plain = FlexibleMultiTaskModel(dm.tasks, 4, encoder_dims=[8], deposit_dim=4)
-    trainer = pl.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path,
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trainer.fit(plain, dm)
-    assert not [w for w in caught if "no σ was fitted" in str(w.message)]
+    assert not _sigma_warnings(FlexibleMultiTaskModel(dm.tasks, 4, **small), dm, tmp_path)
