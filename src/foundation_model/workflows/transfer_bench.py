@@ -49,11 +49,12 @@ def transfer_fold(
 ) -> tuple[FoldPrediction, FoldPrediction, dict[str, Any]]:
     """Train scratch and every fine-tuning mode on one fold; combine them by the recipe.
 
-    With ``recipe.combine == "pick"`` (the default recipe's) the mode with the lowest
-    inner-validation score of its first network is kept, and with ``opts.seeds > 1`` the
-    scratch network and that mode are seed ensembles of that many networks. With ``"all"``
-    every mode trains ``ceil(opts.seeds / modes)`` networks and the fine-tuned prediction is
-    the mean of all of them; scratch gets as many networks (:meth:`FinetuneRecipe.members`).
+    With ``recipe.combine == "all"`` (the default recipe's) every mode trains
+    ``ceil(opts.seeds / modes)`` networks and the fine-tuned prediction is the mean of all
+    of them; scratch gets as many networks (:meth:`FinetuneRecipe.members`). With ``"pick"``
+    the mode with the lowest inner-validation score of its first network is kept, and with
+    ``opts.seeds > 1`` the scratch network and that mode are seed ensembles of that many
+    networks.
     ``pool`` trains the networks of each round side by side (default: one after the other);
     the modes are queued before the scratch network, so ``seconds_finetune_all_modes`` is
     the wall time until the last mode's first network finished.
