@@ -28,8 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -47,11 +45,12 @@ def run(args: argparse.Namespace) -> dict:
     """Train every entry on every inner fold; return per-fold scores and the picks."""
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.workflows.bench_model import fit_predict_fold
-    from foundation_model.workflows.bench_report import classification_scores
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe, pick_mode
     from foundation_model.workflows.inner_folds import (
+        add_proba_scores,
         inner_folds,
         load_inner_data,
+        prediction_scores,
         rf_same_features_score,
         study_result,
     )
@@ -80,14 +79,10 @@ def run(args: argparse.Namespace) -> dict:
                 ]
                 ens = FoldPrediction.mean_of(preds)
                 name = f"{key}, {variant}"
-                if kind == "classification":
-                    y_test = fold.y_test.astype(int)
-                    s = classification_scores(y_test, ens.values.astype(int), ens.proba)
-                    scores.setdefault(name, []).append(s["roc_auc"])
-                    proba_scores.setdefault(name, []).append(s["roc_auc_proba"])
-                else:
-                    mae = float(np.abs(ens.values - fold.y_test).mean())
-                    scores.setdefault(name, []).append(mae)
+                main, proba = prediction_scores(kind, fold.y_test, ens)
+                scores.setdefault(name, []).append(main)
+                if proba is not None:
+                    proba_scores.setdefault(name, []).append(proba)
                 val[variant][key] = preds[0].val_score
         for variant in picks:
             chosen = pick_mode({m: val[variant][m] for m in MODES})
@@ -107,9 +102,7 @@ def run(args: argparse.Namespace) -> dict:
     result["metric"] = "roc_auc" if kind == "classification" else "mae"
     result["bins"] = args.bins
     result["chosen_modes"] = picks
-    if proba_scores:
-        result["roc_auc_proba_per_inner_fold"] = proba_scores
-        result["roc_auc_proba_mean"] = {k: float(np.mean(v)) for k, v in proba_scores.items()}
+    add_proba_scores(result, proba_scores)
     return result
 
 

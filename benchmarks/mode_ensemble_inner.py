@@ -43,18 +43,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-MODES = ("full", "full_uniform", "full_task", "full_uniform_task")  # FinetuneRecipe's names
+from foundation_model.workflows.finetune_recipe import RECIPE_MODES as MODES  # noqa: E402
+
 PAIR = 2  # seeds per mode in the ``all modes`` entry
-
-
-def score(kind: str, y_test: np.ndarray, pred) -> tuple[float, float | None]:
-    """(MAE or ROC-AUC on hard labels, ROC-AUC on probabilities or None) of ``pred``."""
-    from foundation_model.workflows.bench_report import classification_scores
-
-    if kind == "classification":
-        s = classification_scores(y_test.astype(int), pred.values.astype(int), pred.proba)
-        return s["roc_auc"], s["roc_auc_proba"]
-    return float(np.abs(pred.values - y_test).mean()), None
 
 
 def entries(nets: dict, val: dict[str, list[float | None]], picked: str, seeds: int) -> dict:
@@ -92,7 +83,7 @@ def run_fold(args, data, fold, recipe) -> dict:
     """Train one inner fold's networks and score every entry."""
     from foundation_model.workflows.bench_model import SEED_STRIDE, fit_predict_fold
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe, pick_mode
-    from foundation_model.workflows.inner_folds import rf_same_features_score
+    from foundation_model.workflows.inner_folds import prediction_scores, rf_same_features_score
     from foundation_model.workflows.rf_baseline import FoldPrediction
 
     kind, x, y = data.task_type, data.x, data.y
@@ -116,7 +107,7 @@ def run_fold(args, data, fold, recipe) -> dict:
     val = {m: [nets[m, j].val_score for j in range(PAIR)] for m in MODES}
     result: dict = {"picked": picked, "val": val, "score": {}, "proba": {}}
     for name, members in entries(nets, val, picked, args.seeds).items():
-        main, proba = score(kind, fold.y_test, FoldPrediction.mean_of(members))
+        main, proba = prediction_scores(kind, fold.y_test, FoldPrediction.mean_of(members))
         result["score"][name] = main
         if proba is not None:
             result["proba"][name] = proba
@@ -128,7 +119,12 @@ def run(args: argparse.Namespace) -> dict:
     """Every inner fold (resuming from the partial file); the JSON dict of the study."""
     from foundation_model.cli.lightning_cli import load_fit_config
     from foundation_model.utils.atomic import write_json
-    from foundation_model.workflows.inner_folds import inner_folds, load_inner_data, study_result
+    from foundation_model.workflows.inner_folds import (
+        add_proba_scores,
+        inner_folds,
+        load_inner_data,
+        study_result,
+    )
 
     if args.seeds <= PAIR:
         raise SystemExit(f"mode_ensemble_inner: --seeds must be > {PAIR}, got {args.seeds}.")
@@ -160,10 +156,7 @@ def run(args: argparse.Namespace) -> dict:
     result["metric"] = "roc_auc" if data.task_type == "classification" else "mae"
     result["picked"] = [f["picked"] for f in folds]
     result["val_task_error"] = [f["val"] for f in folds]
-    if folds[0]["proba"]:
-        proba = {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]}
-        result["roc_auc_proba_per_inner_fold"] = proba
-        result["roc_auc_proba_mean"] = {k: float(np.mean(v)) for k, v in proba.items()}
+    add_proba_scores(result, {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]})
     partial.unlink(missing_ok=True)
     return result
 

@@ -12,8 +12,10 @@ import pytest
 from foundation_model.workflows.inner_folds import (
     DEFAULT_RECIPE,
     add_inner_arguments,
+    add_proba_scores,
     inner_score,
     load_inner_data,
+    prediction_scores,
     rf_same_features_mae,
     rf_same_features_score,
     write_report,
@@ -93,3 +95,23 @@ def test_inner_folds_partition_the_ids_reproducibly():
         assert np.array_equal(f.y_test, y.loc[f.test].to_numpy())
     again = list(inner_folds(ids, y, 5))
     assert all(a.test == b.test for a, b in zip(folds, again, strict=True))
+
+
+def test_prediction_scores_give_the_label_and_probability_auc_or_the_mae():
+    from foundation_model.workflows.rf_baseline import FoldPrediction
+
+    reg = FoldPrediction(np.array([1.0, 2.0, 4.0]))
+    assert prediction_scores("regression", np.array([1.0, 3.0, 3.0]), reg) == (
+        pytest.approx(2 / 3),
+        None,
+    )
+    # probabilities rank every positive first; the 0.5 labels miss one positive
+    clf = FoldPrediction.from_proba(np.array([0.9, 0.45, 0.2, 0.1]), 0.5, None)
+    label, proba = prediction_scores("classification", np.array([1, 1, 0, 0]), clf)
+    assert proba == pytest.approx(1.0) and label == pytest.approx(0.75)
+    result: dict = {}
+    add_proba_scores(result, {})
+    assert result == {}
+    add_proba_scores(result, {"a": [0.8, 0.9]})
+    assert result["roc_auc_proba_mean"] == {"a": pytest.approx(0.85)}
+    assert result["roc_auc_proba_per_inner_fold"] == {"a": [0.8, 0.9]}

@@ -99,6 +99,8 @@ INTERVAL_LEVELS = (float(norm.cdf(1.0) - norm.cdf(-1.0)), float(norm.cdf(2.0) - 
 
 #: median of a χ² with 2 degrees of freedom: coverage deviations this small are noise
 CONSISTENT_CHI2 = 1.386
+#: fewest finite validation rows a σ map is fitted on
+MIN_SIGMA_ROWS = 5
 
 
 def _prepare(
@@ -108,7 +110,7 @@ def _prepare(
     y, mu, spread = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, spread))
     ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(spread)
     err2, sp2 = (y[ok] - mu[ok]) ** 2, spread[ok] ** 2
-    if err2.size < 5:
+    if err2.size < MIN_SIGMA_ROWS:
         return None
     scale_ref = float(np.sqrt(err2.mean()))  # the error level: keeps the search well scaled
     return (err2, sp2, scale_ref) if scale_ref > 0 else None
@@ -343,7 +345,7 @@ def fit_spread_weight(
     y, mu, s1, s2 = (np.asarray(a, dtype=np.float64).ravel() for a in (y, mu, first, second))
     ok = np.isfinite(y) & np.isfinite(mu) & np.isfinite(s1) & np.isfinite(s2)
     err2, e2, n2 = (y[ok] - mu[ok]) ** 2, s1[ok] ** 2, s2[ok] ** 2
-    if err2.size < 5 or not (e2.mean() > 0 and n2.mean() > 0):
+    if err2.size < MIN_SIGMA_ROWS or not (e2.mean() > 0 and n2.mean() > 0):
         return 1.0
     ref = float(np.sqrt(err2.mean())) or 1.0
     e2, n2, err2 = e2 / ref**2, n2 / ref**2, err2 / ref**2  # unit error level

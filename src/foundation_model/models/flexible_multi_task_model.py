@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
 from foundation_model.data.statistics import DataStatistics
-from foundation_model.models.calibration import SIGMA_FITS, distance_weight
+from foundation_model.models.calibration import MIN_SIGMA_ROWS, SIGMA_FITS, distance_weight
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
 from foundation_model.models.components.foundation_encoder import EncoderOutput, FoundationEncoder
@@ -633,7 +633,8 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         """Refit each task's σ map on the validation rows: its scale and floor, and with
         ``sigma_distance_rows`` the weight of the latent distance
         (:func:`~foundation_model.models.calibration.distance_weight`). Returns the names
-        of the tasks whose map was refitted (5 or more rows with a finite σ signal)."""
+        of the tasks whose map was refitted (``MIN_SIGMA_ROWS`` or more rows with a finite σ
+        signal)."""
         fit = SIGMA_FITS[self.hparams.get("sigma_fit", "matched")]
         fitted: list[str] = []
         for i, spec in enumerate(self.task_specs):
@@ -649,7 +650,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
                 m &= np.isfinite(distance)
             if use_distance or np.isfinite(spread).any():
                 self._sigma_rows[spec.name] = max(int(m.sum()), self._sigma_rows.get(spec.name, 0))
-            if m.sum() < 5:
+            if m.sum() < MIN_SIGMA_ROWS:
                 continue
             y, pred, first = arrays["target"][m], arrays["pred"][m], spread[m]
             if use_distance:
@@ -709,12 +710,12 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         from lightning.pytorch.utilities import rank_zero_warn
 
         for name, rows in self._sigma_rows.items():
-            if rows < 5:
+            if rows < MIN_SIGMA_ROWS:
                 rank_zero_warn(
                     f"task {name!r}: no σ was fitted: its validation rows hold {rows} "
-                    f"target(s), fewer than the 5 the σ map needs, so {name}_std will be "
-                    "empty (NaN). To get one, train again with a larger splitter "
-                    "val_fraction (fm calibrate fits on the same validation rows)."
+                    f"target(s), fewer than the {MIN_SIGMA_ROWS} the σ map needs, so "
+                    f"{name}_std will be empty (NaN). To get one, train again with a larger "
+                    "splitter val_fraction (fm calibrate fits on the same validation rows)."
                 )
 
     def on_test_epoch_end(self) -> None:

@@ -197,6 +197,33 @@ def inner_score(task_type: str, y_test: np.ndarray, values: np.ndarray) -> float
     return float(np.abs(np.asarray(values, dtype=float) - y_test).mean())
 
 
+def prediction_scores(task_type: str, y_test: np.ndarray, pred) -> tuple[float, float | None]:
+    """``(MAE, None)``, or ``(ROC-AUC on hard labels, ROC-AUC on probabilities)`` of a
+    classification :class:`~foundation_model.workflows.rf_baseline.FoldPrediction`.
+
+    Args:
+        task_type: ``regression`` or ``classification``.
+        y_test: true targets or labels.
+        pred: the (ensemble's) prediction of the test rows.
+    """
+    if task_type == "classification":
+        from foundation_model.workflows.bench_report import classification_scores
+
+        s = classification_scores(
+            np.asarray(y_test).astype(int), pred.values.astype(int), pred.proba
+        )
+        return s["roc_auc"], s["roc_auc_proba"]
+    return inner_score(task_type, y_test, pred.values), None
+
+
+def add_proba_scores(result: dict, proba: dict[str, list[float]]) -> None:
+    """Put per-entry probability ROC-AUCs (per inner fold, and their means) in ``result``;
+    nothing for a regression study (``proba`` empty)."""
+    if proba:
+        result["roc_auc_proba_per_inner_fold"] = proba
+        result["roc_auc_proba_mean"] = {k: float(np.mean(v)) for k, v in proba.items()}
+
+
 def study_result(args: argparse.Namespace, maes: dict[str, list[float]], seconds: float) -> dict:
     """The JSON fields every inner-fold study writes (task, protocol, per-fold MAEs).
 

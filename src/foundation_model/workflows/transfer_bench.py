@@ -78,7 +78,9 @@ def transfer_fold(
     candidates = {m: r.prediction for m, r in zip(modes, tuned_first, strict=True)}
     scores = {m: p.val_score for m, p in candidates.items()}
     chosen = pick_mode(scores) if recipe.combine == "pick" else "all"
-    n = FinetuneRecipe(modes=tuple(modes), combine=recipe.combine).members(opts.seeds)
+    if set(modes) != set(recipe.modes):
+        raise ValueError(f"transfer_fold: configs for modes {modes}, recipe {recipe.modes}.")
+    n = recipe.members(opts.seeds)
     info = {
         "mode": chosen,
         "val_task_error": scores,
