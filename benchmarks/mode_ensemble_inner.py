@@ -27,7 +27,9 @@ third. Each finished inner fold is saved to ``<out>/mode_ensemble_inner_<task>.p
 and read back by the same command, so an interrupted run resumes. Results go to
 ``<out>/mode_ensemble_inner_<task>.{json,md}``.
 
-    uv run python benchmarks/mode_ensemble_inner.py --task matbench_steels
+    uv run python benchmarks/mode_ensemble_inner.py --task matbench_steels     # 5 inner folds
+    uv run python benchmarks/mode_ensemble_inner.py --task matbench_expt_gap --splits 3
+    uv run python benchmarks/mode_ensemble_inner.py --task matbench_glass --splits 3
 """
 
 from __future__ import annotations
