@@ -92,3 +92,13 @@ def test_across_tasks_counts_wins_and_tests_them():
     assert (same["tasks"], same["tasks_better"]) == (9, 0) and same["sign_test_p"] < 0.01
     text = "\n".join(bench._across_lines(out))
     assert "| scratch | 9 of 10 | +10.0% | 0.0215 |" in text
+
+
+def test_averaged_modes_read_as_one_phrase_in_the_modes_column(tmp_path):
+    bench = _module()
+    averaged = json.loads((ROOT / "results/bench/transfer_all/matbench_steels.json").read_text())
+    picked = json.loads((DONE / "matbench_steels.json").read_text())
+    rows = bench.summarize({"matbench_steels": averaged})
+    assert bench._modes(rows["matbench_steels"]) == "all 4 averaged"
+    rows = bench.summarize({"matbench_steels": picked})
+    assert bench._modes(rows["matbench_steels"]) == ", ".join(f["mode"] for f in picked["folds"])

@@ -282,14 +282,20 @@ def _transfer_lines(result: dict) -> list[str]:
     if not recipe:
         return []
     sizes = recipe.get("sizes") or {}
-    modes = ", ".join(f"fold {f['fold']}: {f['mode']}" for f in result.get("folds") or [])
-    secs = [f["seconds_finetune_all_modes"] for f in result.get("folds") or []]
+    folds = result.get("folds") or []
+    if recipe.get("combine", "pick") == "all":
+        # nothing is chosen per fold: say what every fold averaged, once
+        modes = f"no mode chosen, {recipe['selection'].removeprefix('none: ')}, on every fold"
+    else:
+        picks = ", ".join(f"fold {f['fold']}: {f['mode']}" for f in folds)
+        modes = f"mode per fold ({recipe['selection']}): {picks}"
+    secs = [f["seconds_finetune_all_modes"] for f in folds]
     out = [
         "",
         f"Recipe `{recipe['config']}` on `{result['pretrained']}`: batch "
         f"{sizes.get('batch_size')}, at most {sizes.get('max_epochs')} epochs"
         f"{' (reduced budget for a large task)' if recipe.get('reduced_budget') else ''}, "
-        f"patience {sizes.get('patience')}; mode per fold ({recipe['selection']}): {modes}.",
+        f"patience {sizes.get('patience')}; {modes}.",
     ]
     if recipe.get("max_epochs_override"):
         out.append(f"Epochs capped at {recipe['max_epochs_override']} by --max-epochs.")
