@@ -71,16 +71,25 @@ def test_metrics(config: Path, ckpt: Path) -> dict[str, float]:
 
 
 def card(
-    info: dict, slim: dict, metrics: dict, corpus: dict, bench: dict | None, minutes: float
+    info: dict,
+    slim: dict,
+    metrics: dict,
+    corpus: dict,
+    bench: dict | None,
+    minutes: float,
+    out: Path = Path("results/pretrained/fm-base"),
+    made_with: str = "samples/generated_configs/pretrain_base.yaml",
 ) -> str:
-    """The model card."""
+    """The model card of the model shipped in ``out`` (its folder name is the model's name;
+    ``made_with`` says which config, with which overrides, trained it)."""
+    ckpt = (out / "model.ckpt").as_posix()
     hp = slim["hyper_parameters"]
     n_params = sum(v.numel() for k, v in slim["state_dict"].items() if not k.endswith("_scaler"))
     schema = slim["fm_input_schema"]["formula"]
     tasks = [t["init_args"]["name"] for t in hp["tasks"]]
     meta = corpus["corpus"]
     lines = [
-        "# fm-base: the pretrained FlexibleMultiTaskModel",
+        f"# {out.name}: the pretrained FlexibleMultiTaskModel",
         "",
         "A composition-only multi-task model pretrained on ~300k computed compounds, shipped "
         "to be fine-tuned on small (experimental) property tables and to predict the corpus "
@@ -90,13 +99,12 @@ def card(
         "",
         "```python",
         "import foundation_model",
-        "model = foundation_model.load('results/pretrained/fm-base/model.ckpt')",
+        f"model = foundation_model.load('{ckpt}')",
         "model.predict(['Fe2O3', 'GaN'])   # every pretraining task, one column each",
         "```",
         "",
         "Fine-tune on your own table (a `target` column; descriptors with `fm featurize "
-        "--like results/pretrained/fm-base/model.ckpt`, which writes exactly this "
-        "checkpoint's columns):",
+        f"--like {ckpt}`, which writes exactly this checkpoint's columns):",
         "",
         "```bash",
         "uv run fm fit --config samples/generated_configs/finetune_from_base.yaml \\",
@@ -124,7 +132,7 @@ def card(
         f"checkpoint is epoch {info['epoch']} (step {info['global_step']}, the run's "
         f"`{info['file']}`"
         + (", lowest validation `val_task_error`" if info["file"] == "best.ckpt" else "")
-        + "). Config: `config.yaml` (= `samples/generated_configs/pretrain_base.yaml`).",
+        + f"). Config: `config.yaml` (= `{made_with}`).",
         "",
         "## Held-out test split of the corpus (5 %)",
         "",
@@ -197,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-minutes", type=float, required=True, help="measured wall time")
     p.add_argument("--out", type=Path, default=Path("results/pretrained/fm-base"))
     p.add_argument("--skip-test", action="store_true", help="reuse <out>/test_metrics.json")
+    p.add_argument(
+        "--made-with",
+        default="samples/generated_configs/pretrain_base.yaml",
+        help="the config (and overrides) the run was started with, for the model card",
+    )
     args = p.parse_args(argv)
     src = args.run / "checkpoints" / args.checkpoint
     configs = sorted(args.run.glob("version_*/config.yaml"))
@@ -228,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         "file": args.checkpoint,
         "max_epochs": _max_epochs(configs[-1]),
     }
-    text = card(info, slim, metrics, json.loads(args.corpus.read_text()), bench, args.train_minutes)
+    corpus = json.loads(args.corpus.read_text())
+    text = card(info, slim, metrics, corpus, bench, args.train_minutes, args.out, args.made_with)
     (args.out / "README.md").write_text(text)
     print(f"wrote {args.out} (model.ckpt {size_mb:.1f} MB)")
     return 0

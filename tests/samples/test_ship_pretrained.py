@@ -47,3 +47,33 @@ def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path):
     }
     assert torch.equal(saved["state_dict"]["latent_distance.bank"], torch.zeros(4, 2))
     assert not list(dst.parent.glob("*.tmp"))
+
+
+def test_the_card_names_the_shipped_folder_and_its_config(tmp_path):
+    slim = {
+        "state_dict": {"w": torch.ones(3)},
+        "hyper_parameters": {
+            "encoder_dims": [8],
+            "deposit_dim": 4,
+            "tasks": [{"init_args": {"name": "gap"}}],
+        },
+        "fm_input_schema": {"formula": {"columns": ["a"], "featurizer": {"preset": "rich"}}},
+    }
+    info = {"epoch": 3, "global_step": 30, "file": "best.ckpt", "max_epochs": 5}
+    corpus = {"corpus": {"rows": 10, "sha256": "ab" * 32}}
+    text = _script().card(
+        info,
+        slim,
+        {"test_gap_mae": 0.5},
+        corpus,
+        None,
+        2.0,
+        Path("results/pretrained/fm-candidate"),
+        "pretrain_base.yaml --model.init_args.formula_bins=8",
+    )
+    assert text.startswith("# fm-candidate: the pretrained")
+    assert "foundation_model.load('results/pretrained/fm-candidate/model.ckpt')" in text
+    assert "--like results/pretrained/fm-candidate/model.ckpt" in text
+    assert "(= `pretrain_base.yaml --model.init_args.formula_bins=8`)" in text
+    assert "fm-base" not in text
+    assert "| gap | mae | 0.5 |" in text
