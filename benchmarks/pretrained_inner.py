@@ -22,7 +22,9 @@ descriptors on the official folds) and be at most 1 % worse on the third; only t
 the official table rerun with it.
 
     uv run python benchmarks/pretrained_inner.py --task matbench_steels \\
-        --candidate results/runs/pretrain_base_bins/checkpoints/best.ckpt --workers 2
+        --candidate results/pretrained/fm-base-bins/model.ckpt --workers 2     # 5 inner folds
+    uv run python benchmarks/pretrained_inner.py --task matbench_glass --splits 3 \\
+        --candidate results/pretrained/fm-base-bins/model.ckpt --workers 2
 """
 
 from __future__ import annotations
