@@ -35,9 +35,7 @@ and read back by the same command, so an interrupted run resumes. Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +118,8 @@ def run_fold(args, data, fold, recipe) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Every inner fold (resuming from the partial file); the JSON dict of the study."""
     from foundation_model.cli.lightning_cli import load_fit_config
-    from foundation_model.utils.atomic import write_json
     from foundation_model.workflows.inner_folds import (
+        PartialFolds,
         add_proba_scores,
         inner_folds,
         load_inner_data,
@@ -134,32 +132,23 @@ def run(args: argparse.Namespace) -> dict:
         args.task, args.pretrained, args.data_dir, "mode_ensemble_inner", classification=True
     )
     recipe = load_fit_config(args.recipe)
-    partial = args.out / f"mode_ensemble_inner_{args.task.removeprefix('matbench_')}.partial.json"
     key = {"seeds": args.seeds, "splits": args.splits, "recipe": str(args.recipe)}
-    done: dict = {"key": key, "folds": [], "seconds": 0.0}
-    if partial.exists():
-        saved = json.loads(partial.read_text())
-        if saved.get("key") == key:
-            done = saved
-            print(f"resuming: {len(done['folds'])} inner fold(s) read from {partial}")
-    start = time.perf_counter() - done["seconds"]
+    done = PartialFolds(args.out, "mode_ensemble_inner", args.task, key)
     for fold in inner_folds(data.train_ids, data.y, args.splits):
-        if fold.index < len(done["folds"]):
+        if fold.index < len(done.folds):
             continue
         res = run_fold(args, data, fold, recipe)
-        done["folds"].append(res)
-        done["seconds"] = time.perf_counter() - start
-        write_json(done, partial)
+        done.add(res)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in res["score"].items())
         print(f"inner fold {fold.index}: {shown}")
-    folds = done["folds"]
+    folds = done.folds
     scores = {k: [f["score"][k] for f in folds] for k in folds[0]["score"]}
-    result = study_result(args, scores, time.perf_counter() - start)
+    result = study_result(args, scores, done.seconds)
     result["metric"] = "roc_auc" if data.task_type == "classification" else "mae"
     result["picked"] = [f["picked"] for f in folds]
     result["val_task_error"] = [f["val"] for f in folds]
     add_proba_scores(result, {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]})
-    partial.unlink(missing_ok=True)
+    done.finish()
     return result
 
 
@@ -167,8 +156,9 @@ def markdown(result: dict) -> str:
     """The table of mean inner-fold scores, ``all modes`` beside ``recipe``."""
     metric = result["metric"]
     sign = 1.0 if metric == "mae" else -1.0  # > 0: all modes better
+    from foundation_model.workflows.inner_folds import mean_table
+
     per, mean = result["mae_per_inner_fold"], result["mae_mean"]
-    proba = result.get("roc_auc_proba_mean") or {}
     gain = [sign * (r - a) for r, a in zip(per["recipe"], per["all modes"], strict=True)]
     lines = [
         f"# One picked mode or all modes averaged, {result['task']}: inner folds of fold 0's "
@@ -182,15 +172,8 @@ def markdown(result: dict) -> str:
         + (" on hard labels, higher" if metric == "roc_auc" else ", lower")
         + " is better.",
         "",
-        "| entry | mean | per inner fold |",
-        "|---|---|---|",
+        *mean_table(result, notes={"recipe": " (" + ", ".join(result["picked"]) + ")"}),
     ]
-    for key in per:
-        cell = f"{mean[key]:.4g}" + (f" (proba {proba[key]:.4g})" if key in proba else "")
-        folds = ", ".join(f"{v:.4g}" for v in per[key])
-        if key == "recipe":
-            folds += " (" + ", ".join(result["picked"]) + ")"
-        lines.append(f"| {key} | {cell} | {folds} |")
     lines += [
         "",
         f"`all modes` better than `recipe` on {sum(g > 0 for g in gain)} of {len(gain)} inner "

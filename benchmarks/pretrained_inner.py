@@ -30,9 +30,7 @@ the official table rerun with it.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +70,10 @@ def fold_calls(args, data, candidate, fold, recipe) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Every inner fold (resuming from the partial file); the JSON dict of the study."""
     from foundation_model.cli.lightning_cli import load_fit_config
-    from foundation_model.utils.atomic import write_json
     from foundation_model.workflows.finetune_recipe import FinetuneRecipe, PretrainedBase
     from foundation_model.workflows.fit_pool import FitPool
     from foundation_model.workflows.inner_folds import (
+        PartialFolds,
         add_proba_scores,
         inner_folds,
         load_inner_data,
@@ -97,7 +95,6 @@ def run(args: argparse.Namespace) -> dict:
             f"{args.pretrained}; pretrain both on the same descriptor table."
         )
     recipe = load_fit_config(args.recipe)
-    partial = args.out / f"pretrained_inner_{args.task.removeprefix('matbench_')}.partial.json"
     key = {
         "seeds": args.seeds,
         "splits": args.splits,
@@ -105,16 +102,10 @@ def run(args: argparse.Namespace) -> dict:
         "candidate": str(args.candidate),
         "scratch": bool(args.scratch),
     }
-    done: dict = {"key": key, "folds": [], "seconds": 0.0}
-    if partial.exists():
-        saved = json.loads(partial.read_text())
-        if saved.get("key") == key:
-            done = saved
-            print(f"resuming: {len(done['folds'])} inner fold(s) read from {partial}")
-    start = time.perf_counter() - done["seconds"]
+    done = PartialFolds(args.out, "pretrained_inner", args.task, key)
     with FitPool(args.workers) as pool:
         for fold in inner_folds(data.train_ids, data.y, args.splits):
-            if fold.index < len(done["folds"]):
+            if fold.index < len(done.folds):
                 continue
             calls = fold_calls(args, data, candidate, fold, recipe)
             flat = [c for entry in calls.values() for c in entry]
@@ -131,19 +122,17 @@ def run(args: argparse.Namespace) -> dict:
             res["score"]["rf_same_features"] = rf_same_features_score(
                 data.x, data.y, fold.train, fold.test, data.task_type
             )
-            done["folds"].append(res)
-            done["seconds"] = time.perf_counter() - start
-            write_json(done, partial)
+            done.add(res)
             shown = ", ".join(f"{k} {v:.4g}" for k, v in res["score"].items())
             print(f"inner fold {fold.index}: {shown}", flush=True)
-    folds = done["folds"]
+    folds = done.folds
     scores = {k: [f["score"][k] for f in folds] for k in folds[0]["score"]}
-    result = study_result(args, scores, time.perf_counter() - start)
+    result = study_result(args, scores, done.seconds)
     result["candidate"] = str(args.candidate)
     result["networks_per_entry"] = FinetuneRecipe().members(args.seeds)
     result["metric"] = "roc_auc" if data.task_type == "classification" else "mae"
     add_proba_scores(result, {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]})
-    partial.unlink(missing_ok=True)
+    done.finish()
     return result
 
 
@@ -151,8 +140,9 @@ def markdown(result: dict) -> str:
     """The table of mean inner-fold scores, candidate beside the shipped checkpoint."""
     metric = result["metric"]
     sign = 1.0 if metric == "mae" else -1.0  # > 0: the candidate is better
+    from foundation_model.workflows.inner_folds import mean_table
+
     per, mean = result["mae_per_inner_fold"], result["mae_mean"]
-    proba = result.get("roc_auc_proba_mean") or {}
     gain = [sign * (a - c) for a, c in zip(per["pretrained"], per["candidate"], strict=True)]
     names = {
         "pretrained": f"recipe from `{result['pretrained']}`",
@@ -170,13 +160,8 @@ def markdown(result: dict) -> str:
         + (" on hard labels, higher" if metric == "roc_auc" else ", lower")
         + " is better.",
         "",
-        "| entry | mean | per inner fold |",
-        "|---|---|---|",
+        *mean_table(result, names),
     ]
-    for key in per:
-        cell = f"{mean[key]:.4g}" + (f" (proba {proba[key]:.4g})" if key in proba else "")
-        folds = ", ".join(f"{v:.4g}" for v in per[key])
-        lines.append(f"| {names.get(key, key)} | {cell} | {folds} |")
     rel = 100 * np.mean(gain) / abs(mean["pretrained"])
     lines += [
         "",

@@ -115,3 +115,33 @@ def test_prediction_scores_give_the_label_and_probability_auc_or_the_mae():
     add_proba_scores(result, {"a": [0.8, 0.9]})
     assert result["roc_auc_proba_mean"] == {"a": pytest.approx(0.85)}
     assert result["roc_auc_proba_per_inner_fold"] == {"a": [0.8, 0.9]}
+
+
+def test_partial_folds_resume_only_under_the_same_key(tmp_path, capsys):
+    from foundation_model.workflows.inner_folds import PartialFolds
+
+    key = {"seeds": 2, "splits": 3}
+    first = PartialFolds(tmp_path, "study", "matbench_steels", key)
+    first.add({"score": {"a": 1.0}})
+    assert (tmp_path / "study_steels.partial.json").is_file()
+    again = PartialFolds(tmp_path, "study", "matbench_steels", key)
+    assert again.folds == [{"score": {"a": 1.0}}]
+    assert "resuming: 1 inner fold(s)" in capsys.readouterr().out
+    assert again.seconds >= first.state["seconds"]
+    other = PartialFolds(tmp_path, "study", "matbench_steels", {"seeds": 3, "splits": 3})
+    assert other.folds == []  # other settings: the saved folds are not reused
+    again.finish()
+    assert not (tmp_path / "study_steels.partial.json").exists()
+
+
+def test_mean_table_names_entries_and_appends_notes():
+    from foundation_model.workflows.inner_folds import mean_table
+
+    result = {
+        "mae_per_inner_fold": {"a": [1.0, 2.0], "b": [3.0, 4.0]},
+        "mae_mean": {"a": 1.5, "b": 3.5},
+        "roc_auc_proba_mean": {"b": 0.9},
+    }
+    lines = mean_table(result, names={"a": "entry A"}, notes={"b": " (picked)"})
+    assert lines[2] == "| entry A | 1.5 | 1, 2 |"
+    assert lines[3] == "| b | 3.5 (proba 0.9) | 3, 4 (picked) |"

@@ -146,6 +146,76 @@ def write_report(result: dict, markdown: str, out: Path, stem: str) -> None:
     write_text(markdown, out / f"{name}.md")
 
 
+class PartialFolds:
+    """A study's finished inner folds, saved after each one so that an interrupted run of the
+    same command resumes (``<out>/<stem>_<task>.partial.json``, removed by :meth:`finish`).
+
+    Args:
+        out: the study's output folder.
+        stem: report name (as in :func:`write_report`).
+        task: the Matbench task.
+        key: the settings the saved folds must match to be reused (seeds, splits, ...).
+    """
+
+    def __init__(self, out: Path, stem: str, task: str, key: dict) -> None:
+        import json
+        import time
+
+        self.path = out / f"{stem}_{task.removeprefix('matbench_')}.partial.json"
+        self.state: dict = {"key": key, "folds": [], "seconds": 0.0}
+        if self.path.exists():
+            saved = json.loads(self.path.read_text())
+            if saved.get("key") == key:
+                self.state = saved
+                print(f"resuming: {len(self.folds)} inner fold(s) read from {self.path}")
+        self._start = time.perf_counter() - self.state["seconds"]
+
+    @property
+    def folds(self) -> list[dict]:
+        """The finished folds' results, in fold order."""
+        return self.state["folds"]
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the study so far, earlier runs of it included."""
+        import time
+
+        return time.perf_counter() - self._start
+
+    def add(self, fold_result: dict) -> None:
+        """Record one finished fold and save the file."""
+        from foundation_model.utils.atomic import write_json
+
+        self.folds.append(fold_result)
+        self.state["seconds"] = self.seconds
+        write_json(self.state, self.path)
+
+    def finish(self) -> None:
+        """Remove the file once the study's reports are made from its folds."""
+        self.path.unlink(missing_ok=True)
+
+
+def mean_table(
+    result: dict, names: dict[str, str] | None = None, notes: dict[str, str] | None = None
+) -> list[str]:
+    """Markdown rows ``| entry | mean | per inner fold |`` of a study's result.
+
+    Args:
+        result: the study's JSON dict (``mae_per_inner_fold``, ``mae_mean`` and, for
+            classification, ``roc_auc_proba_mean``).
+        names: display name per entry (default: the entry's key).
+        notes: per entry, text appended to its per-fold cell.
+    """
+    per, mean = result["mae_per_inner_fold"], result["mae_mean"]
+    proba = result.get("roc_auc_proba_mean") or {}
+    lines = ["| entry | mean | per inner fold |", "|---|---|---|"]
+    for key in per:
+        cell = f"{mean[key]:.4g}" + (f" (proba {proba[key]:.4g})" if key in proba else "")
+        folds = ", ".join(f"{v:.4g}" for v in per[key]) + (notes or {}).get(key, "")
+        lines.append(f"| {(names or {}).get(key, key)} | {cell} | {folds} |")
+    return lines
+
+
 def rf_same_features_mae(x: pd.DataFrame, y: pd.Series, train: list, test: list) -> float:
     """Test MAE of a 500-tree random forest on the same descriptors (NaNs filled with the
     training medians): the control every inner-fold study reports.
