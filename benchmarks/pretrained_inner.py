@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> dict:
         "seeds": args.seeds,
         "splits": args.splits,
         "recipe": str(args.recipe),
+        "pretrained": str(args.pretrained),
         "candidate": str(args.candidate),
         "scratch": bool(args.scratch),
     }
