@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -12,16 +11,6 @@ import torch
 from foundation_model.data import CompoundDataModule
 from foundation_model.models import FlexibleMultiTaskModel
 from foundation_model.models.task_head import RegressionTask
-
-SCRIPT = Path(__file__).resolve().parents[2] / "samples/helper_tools/drop_bin_branch.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("fm_drop_bin_branch", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fit(tables, path: Path, bins: int):
@@ -37,10 +26,10 @@ def _fit(tables, path: Path, bins: int):
     return model, dm
 
 
-def test_copy_keeps_the_trunk_and_the_recipe_starts_a_fresh_branch(tables, tmp_path):
+def test_copy_keeps_the_trunk_and_the_recipe_starts_a_fresh_branch(tables, tmp_path, helper_script):
     src, dst = tmp_path / "bins.ckpt", tmp_path / "trunk" / "model.ckpt"
     pre, dm = _fit(tables, src, 3)
-    dropped = _script().drop_bin_branch(src, dst)
+    dropped = helper_script("drop_bin_branch").drop_bin_branch(src, dst)
     assert sorted(dropped) == sorted(
         f"encoder.formula_bins.{k}" for k in ("lower", "width", "valid", "fitted", "proj.weight")
     )
@@ -64,10 +53,12 @@ def test_copy_keeps_the_trunk_and_the_recipe_starts_a_fresh_branch(tables, tmp_p
         assert torch.equal(ft.encoder.formula.state_dict()[name], value), name
 
 
-def test_a_checkpoint_without_bins_and_overwriting_the_input_are_refused(tables, tmp_path):
+def test_a_checkpoint_without_bins_and_overwriting_the_input_are_refused(
+    tables, tmp_path, helper_script
+):
     plain = tmp_path / "plain.ckpt"
     _fit(tables, plain, 0)
-    script = _script()
+    script = helper_script("drop_bin_branch")
     with pytest.raises(ValueError, match="no descriptor-bin branch"):
         script.drop_bin_branch(plain, tmp_path / "out.ckpt")
     with pytest.raises(ValueError, match="is the input checkpoint"):

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "samples/helper_tools/ship_pretrained.py"
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("fm_ship_pretrained", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path):
+def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path, helper_script):
     src, dst = tmp_path / "run.ckpt", tmp_path / "ship" / "model.ckpt"
     full = {
         "state_dict": {"w": torch.ones(3), "latent_distance.bank": torch.zeros(4, 2)},
@@ -33,7 +22,7 @@ def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path):
         "pytorch-lightning_version": "2.6.6",
     }
     torch.save(full, src)
-    slim = _script().slim_checkpoint(src, dst)
+    slim = helper_script("ship_pretrained").slim_checkpoint(src, dst)
     saved = torch.load(dst, map_location="cpu", weights_only=True)
     assert set(saved) == set(slim)
     assert set(saved) == {
@@ -49,7 +38,7 @@ def test_slim_checkpoint_keeps_weights_schema_and_calibration_only(tmp_path):
     assert not list(dst.parent.glob("*.tmp"))
 
 
-def test_the_card_names_the_shipped_folder_and_its_config(tmp_path):
+def test_the_card_names_the_shipped_folder_and_its_config(tmp_path, helper_script):
     slim = {
         "state_dict": {"w": torch.ones(3)},
         "hyper_parameters": {
@@ -61,7 +50,7 @@ def test_the_card_names_the_shipped_folder_and_its_config(tmp_path):
     }
     info = {"epoch": 3, "global_step": 30, "file": "best.ckpt", "max_epochs": 5}
     corpus = {"corpus": {"rows": 10, "sha256": "ab" * 32}}
-    text = _script().card(
+    text = helper_script("ship_pretrained").card(
         info,
         slim,
         {"test_gap_mae": 0.5},
