@@ -5,6 +5,9 @@ The recipe (``finetune_from_base.yaml``, every fine-tuning mode's networks avera
 shipped ``fm-base``) and ``--candidate`` (a different pretraining, e.g. one that trains the
 descriptor-bin branch too: ``fm fit --config samples/generated_configs/pretrain_base.yaml
 --model.init_args.formula_bins=8``). Both must read the same descriptor columns.
+``--candidate-set model.init_args.KEY=VALUE`` (repeatable; VALUE read as YAML) changes the
+candidate's fine-tuning configs instead or as well, so one checkpoint can be compared
+under two recipes (without ``--candidate`` the candidate is ``--pretrained``).
 
 For one Matbench task, fold 0's training ids are split into ``--splits`` inner folds
 (KFold, seed 7); the official test ids are never read. On every inner fold, for each
@@ -25,6 +28,9 @@ the official table rerun with it.
         --candidate results/pretrained/fm-base-bins/model.ckpt --workers 2     # 5 inner folds
     uv run python benchmarks/pretrained_inner.py --task matbench_glass --splits 3 \\
         --candidate results/pretrained/fm-base-bins/model.ckpt --workers 2
+    uv run python benchmarks/pretrained_inner.py --task matbench_glass --splits 3 \\
+        --candidate-set model.init_args.formula_bin_edges=dominant --workers 2 \\
+        --out results/bench/bin_edges_inner
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def fold_calls(args, data, candidate, fold, recipe) -> dict:
     calls: dict[str, list] = {}
     for entry, base in zip(ENTRIES, (data.base, candidate), strict=True):
         cfgs = rec.configs(recipe, base, "t", kind, fold.n_train, point_mass)
+        if entry == "candidate":
+            cfgs = {m: with_settings(c, candidate_settings(args)) for m, c in cfgs.items()}
         calls[entry] = [
             FitCall(cfgs[m], x, y, list(fold.train), list(fold.test), j * SEED_STRIDE)
             for m in rec.modes
@@ -65,6 +73,39 @@ def fold_calls(args, data, candidate, fold, recipe) -> dict:
                 for j in range(rec.members(args.seeds))
             ]
     return calls
+
+
+def candidate_settings(args: argparse.Namespace) -> dict[str, object]:
+    """``--candidate-set`` as ``{dotted key: value}`` (values read as YAML).
+
+    Raises:
+        SystemExit: an item without ``=`` or a key outside ``model.init_args``.
+    """
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in getattr(args, "candidate_set", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("model.init_args."):
+            raise SystemExit(
+                f"pretrained_inner: --candidate-set {item!r}: give model.init_args.KEY=VALUE."
+            )
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def with_settings(config: dict, settings: dict[str, object]) -> dict:
+    """A copy of an ``fm fit`` config with the dotted ``settings`` set."""
+    import copy
+
+    config = copy.deepcopy(config)
+    for key, value in settings.items():
+        *path, last = key.split(".")
+        node = config
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -83,8 +124,13 @@ def run(args: argparse.Namespace) -> dict:
     )
     from foundation_model.workflows.rf_baseline import FoldPrediction
 
+    settings = candidate_settings(args)
+    if args.candidate is None and not settings:
+        raise SystemExit(
+            "pretrained_inner: give --candidate (a checkpoint) or --candidate-set (a setting)."
+        )
     if args.candidate is None:
-        raise SystemExit("pretrained_inner: give --candidate, the checkpoint to compare.")
+        args.candidate = args.pretrained
     data = load_inner_data(
         args.task, args.pretrained, args.data_dir, "pretrained_inner", classification=True
     )
@@ -103,6 +149,8 @@ def run(args: argparse.Namespace) -> dict:
         "candidate": str(args.candidate),
         "scratch": bool(args.scratch),
     }
+    if settings:  # absent otherwise, so earlier studies' partial files still resume
+        key["candidate_settings"] = settings
     done = PartialFolds(args.out, "pretrained_inner", args.task, key)
     with FitPool(args.workers) as pool:
         for fold in inner_folds(data.train_ids, data.y, args.splits):
@@ -130,6 +178,8 @@ def run(args: argparse.Namespace) -> dict:
     scores = {k: [f["score"][k] for f in folds] for k in folds[0]["score"]}
     result = study_result(args, scores, done.seconds)
     result["candidate"] = str(args.candidate)
+    if settings:
+        result["candidate_settings"] = settings
     result["networks_per_entry"] = FinetuneRecipe().members(args.seeds)
     result["metric"] = "roc_auc" if data.task_type == "classification" else "mae"
     add_proba_scores(result, {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]})
@@ -147,7 +197,8 @@ def markdown(result: dict) -> str:
     gain = [sign * (a - c) for a, c in zip(per["pretrained"], per["candidate"], strict=True)]
     names = {
         "pretrained": f"recipe from `{result['pretrained']}`",
-        "candidate": f"recipe from `{result['candidate']}`",
+        "candidate": f"recipe from `{result['candidate']}`"
+        + "".join(f", `{k}={v}`" for k, v in (result.get("candidate_settings") or {}).items()),
         "scratch": "scratch",
         "rf_same_features": "RF (500 trees) on the same descriptors",
     }
@@ -179,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--candidate", type=Path, help="the checkpoint to compare")
+        parser.add_argument(
+            "--candidate-set",
+            action="append",
+            metavar="model.init_args.KEY=VALUE",
+            help="a setting of the candidate's fine-tuning configs (repeatable)",
+        )
         parser.add_argument("--workers", type=int, default=1, help="networks trained at once")
         parser.add_argument("--scratch", action="store_true", help="also the scratch network")
 

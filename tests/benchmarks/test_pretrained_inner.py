@@ -20,7 +20,7 @@ def _base(path: str):
     return PretrainedBase(Path(path), arch, ["a", "b"], [0.0, 0.0], "magpie")
 
 
-def _calls(scratch: bool, seeds: int = 5) -> dict:
+def _calls(scratch: bool, seeds: int = 5, candidate_set: list[str] | None = None) -> dict:
     from foundation_model.workflows.inner_folds import InnerData, InnerFold
 
     bench = load_benchmark("pretrained_inner")
@@ -29,7 +29,7 @@ def _calls(scratch: bool, seeds: int = 5) -> dict:
     y = pd.Series(np.arange(20.0), index=ids)
     data = InnerData(_base("shipped.ckpt"), x, y, np.array(ids))
     fold = InnerFold(0, ids[:15], ids[15:], y.loc[ids[15:]].to_numpy(), 13)
-    args = argparse.Namespace(seeds=seeds, scratch=scratch)
+    args = argparse.Namespace(seeds=seeds, scratch=scratch, candidate_set=candidate_set)
     recipe = bench_config("val_task_error", stop=True)
     return bench.fold_calls(args, data, _base("candidate.ckpt"), fold, recipe)
 
@@ -50,6 +50,29 @@ def test_each_checkpoint_trains_every_mode_with_the_same_seeds():
         assert {k: v for k, v in ca.items() if k != "init_from_checkpoint"} == {
             k: v for k, v in cb.items() if k != "init_from_checkpoint"
         }
+
+
+def test_candidate_settings_change_the_candidate_configs_only():
+    calls = _calls(
+        scratch=True,
+        candidate_set=["model.init_args.formula_bin_edges=dominant", "model.init_args.dropout=0.2"],
+    )
+    for entry in ("pretrained", "scratch"):
+        assert all("formula_bin_edges" not in c.config["model"]["init_args"] for c in calls[entry])
+    for c in calls["candidate"]:
+        args = c.config["model"]["init_args"]
+        assert args["formula_bin_edges"] == "dominant" and args["dropout"] == 0.2
+    for a, b in zip(calls["pretrained"], calls["candidate"], strict=True):
+        ca, cb = a.config["model"]["init_args"], b.config["model"]["init_args"]
+        changed = {k for k in ca.keys() | cb.keys() if ca.get(k) != cb.get(k)}
+        assert changed == {"formula_bin_edges", "dropout", "init_from_checkpoint"}
+
+
+@pytest.mark.parametrize("item", ["dropout=0.2", "model.init_args.dropout"])
+def test_a_candidate_setting_outside_the_model_or_without_a_value_is_refused(item):
+    bench = load_benchmark("pretrained_inner")
+    with pytest.raises(SystemExit, match="model.init_args.KEY=VALUE"):
+        bench.candidate_settings(argparse.Namespace(candidate_set=[item]))
 
 
 def test_scratch_is_trained_only_when_asked():

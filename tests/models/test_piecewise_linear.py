@@ -143,3 +143,25 @@ def test_task_input_scaling_refits_the_bins_of_a_checkpoint_with_bins(tables, tm
         _trainer().fit(ft, shifted)
         same = torch.equal(ft.encoder.formula_bins.lower, pre.encoder.formula_bins.lower)
         assert same is not refit, scaling
+
+
+def test_dominant_edges_give_a_zero_inflated_descriptor_its_bins(tables):
+    formula = tables["formula"].copy()
+    first = formula.columns[0]
+    formula[first] = np.where(np.arange(len(formula)) % 5 == 0, formula[first].abs() + 1.0, 0.0)
+    dm = CompoundDataModule(formula, [RegressionTask("y")], tables["attributes"])
+    counts = {}
+    for rule in ("quantile", "dominant"):
+        model = FlexibleMultiTaskModel(
+            dm.tasks, dm.formula_dim, encoder_dims=[16], formula_bins=4, formula_bin_edges=rule
+        )
+        _trainer().fit(model, dm)
+        counts[rule] = int(model.encoder.formula_bins.valid[0].sum())
+        assert model.hparams["formula_bin_edges"] == rule  # saved with the checkpoint
+    assert counts["quantile"] <= 1 < counts["dominant"]
+
+
+def test_unknown_bin_edge_rule_is_an_error(tables):
+    dm = CompoundDataModule(tables["formula"], [RegressionTask("y")], tables["attributes"])
+    with pytest.raises(ValueError, match="formula_bin_edges must be one of"):
+        FlexibleMultiTaskModel(dm.tasks, dm.formula_dim, formula_bins=2, formula_bin_edges="x")

@@ -27,6 +27,7 @@ from foundation_model.data.shared_rows import warn_shared_rows
 from foundation_model.data.split_fingerprint import split_fingerprint
 from foundation_model.data.splitters import RandomSplitter, SplitIndices, Splitter
 from foundation_model.data.statistics import DataStatistics
+from foundation_model.data.statistics import bin_edges as edges_of
 from foundation_model.data.tables import load_table, require_columns
 from foundation_model.utils.class_path import ClassPathSerializable
 
@@ -250,12 +251,15 @@ class CompoundDataModule(pl.LightningDataModule):
         self._ensure_loaded()
         return split_fingerprint(self.ids, self.splits)
 
-    def statistics(self, formula_bins: int = 0) -> DataStatistics:
+    def statistics(
+        self, formula_bins: int = 0, bin_edges: Literal["quantile", "dominant"] = "quantile"
+    ) -> DataStatistics:
         """Feature and target statistics of the train split (what the model's scalers load).
 
         Args:
-            formula_bins: if > 0, also the formula descriptors' quantiles at
-                ``linspace(0, 1, formula_bins + 1)`` (a model's bin edges).
+            formula_bins: if > 0, also that many bins' edges per formula descriptor (a
+                model's bins), placed by the rule ``bin_edges`` (:func:`statistics.bin_edges`).
+            bin_edges: ``quantile`` or ``dominant``.
         """
         self._ensure_loaded()
         tr = self.splits.train
@@ -264,8 +268,7 @@ class CompoundDataModule(pl.LightningDataModule):
         f_mean, f_std = masked_mean_std(xf, np.ones_like(xf, dtype=bool))
         stats = DataStatistics(formula_mean=f_mean, formula_std=f_std)
         if formula_bins > 0:
-            levels = np.linspace(0.0, 1.0, formula_bins + 1)
-            stats.formula_quantiles = np.quantile(xf, levels, axis=0)
+            stats.formula_quantiles = edges_of(xf, formula_bins, bin_edges)
         if t.x_structure is not None:
             xs = t.x_structure[tr].numpy()
             has = t.has_structure[tr].numpy()[:, None] & np.ones_like(xs, dtype=bool)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
-from foundation_model.data.statistics import DataStatistics
+from foundation_model.data.statistics import BIN_EDGE_RULES, DataStatistics
 from foundation_model.models.calibration import MIN_SIGMA_ROWS, SIGMA_FITS, distance_weight
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
@@ -48,6 +48,12 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             network cut one descriptor where a tree would (a minor alloying element's
             fraction). A warm start from a checkpoint without the branch fits its bins on
             this run's training rows; ``init_input_scaling: task`` refits them too.
+        formula_bin_edges: where the bins' edges go, on the training rows: ``quantile``
+            (default: quantiles, so a value shared by many rows, like the 0 of an element
+            absent from most compounds, leaves the column few bins) or ``dominant`` (such a
+            value becomes one edge and the other rows' quantiles place the rest; see
+            :func:`foundation_model.data.statistics.bin_edges`). Edges already in a
+            checkpoint are kept.
         uncertainty_weighting: learn ``log sigma_t`` per task; False gives ``sum w_t L_t``.
         mfm_weight: weight of masked feature modelling (0 disables it).
         mfm_mask_ratio: fraction of descriptors hidden by masked feature modelling.
@@ -124,6 +130,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         structure_encoder_dims: list[int] | None = None,
         modality_dropout: float = 0.0,
         formula_bins: int = 0,
+        formula_bin_edges: Literal["quantile", "dominant"] = "quantile",
         uncertainty_weighting: bool = True,
         mfm_weight: float = 0.0,
         mfm_mask_ratio: float = 0.15,
@@ -147,6 +154,11 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         if init_input_scaling not in ("checkpoint", "task"):
             raise ValueError(
                 f"init_input_scaling must be 'checkpoint' or 'task', got {init_input_scaling!r}."
+            )
+        if formula_bin_edges not in BIN_EDGE_RULES:
+            raise ValueError(
+                f"formula_bin_edges must be one of {list(BIN_EDGE_RULES)}, "
+                f"got {formula_bin_edges!r}."
             )
         self.task_specs = [TaskSpec.from_dict(t) for t in tasks]
         if not self.task_specs:
@@ -320,7 +332,9 @@ class FlexibleMultiTaskModel(pl.LightningModule):
             )
         if stage == "fit" and dm is not None and hasattr(dm, "statistics"):
             bins = self.encoder.formula_bins
-            self.set_statistics(dm.statistics(formula_bins=bins.n_bins if bins else 0))
+            n_bins = bins.n_bins if bins else 0
+            rule = self.hparams.get("formula_bin_edges", "quantile")  # older checkpoints: none
+            self.set_statistics(dm.statistics(formula_bins=n_bins, bin_edges=rule))
             if hasattr(dm, "input_schema"):
                 self.input_schema = dm.input_schema()
             if hasattr(dm, "split_fingerprint"):
