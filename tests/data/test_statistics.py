@@ -24,6 +24,11 @@ def test_quantile_edges_collapse_where_one_value_holds_many_rows():
     edges = bin_edges(x, 8, "quantile")
     assert np.allclose(edges, np.quantile(x, np.linspace(0, 1, 9), axis=0))
     assert _n_bins(edges)[:3] == [2, 8, 0]
+    # float32 training tensors keep their precision: the same edges, bit for bit, as before
+    x32 = x.astype(np.float32)
+    q32 = np.quantile(x32, np.linspace(0, 1, 9), axis=0)
+    assert np.array_equal(bin_edges(x32, 8, "quantile"), q32)
+    assert not np.array_equal(q32, np.quantile(x, np.linspace(0, 1, 9), axis=0))
 
 
 def test_dominant_edges_cut_the_other_values_too():

@@ -55,7 +55,7 @@ def bin_edges(
         raise ValueError(f"bin edge rule must be one of {list(BIN_EDGE_RULES)}, got {rule!r}.")
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)  # quantiles in the data's own precision (float32 tensors in training)
     edges = np.quantile(x, np.linspace(0.0, 1.0, n_bins + 1), axis=0)
     if rule == "quantile" or n_bins < 2 or len(x) == 0:
         return edges
