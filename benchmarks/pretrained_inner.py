@@ -195,16 +195,16 @@ def markdown(result: dict) -> str:
 
     per, mean = result["mae_per_inner_fold"], result["mae_mean"]
     gain = [sign * (a - c) for a, c in zip(per["pretrained"], per["candidate"], strict=True)]
+    settings = ", ".join(f"`{k}={v}`" for k, v in (result.get("candidate_settings") or {}).items())
     names = {
         "pretrained": f"recipe from `{result['pretrained']}`",
-        "candidate": f"recipe from `{result['candidate']}`"
-        + "".join(f", `{k}={v}`" for k, v in (result.get("candidate_settings") or {}).items()),
+        "candidate": f"recipe from `{result['candidate']}`" + (f", {settings}" if settings else ""),
         "scratch": "scratch",
         "rf_same_features": "RF (500 trees) on the same descriptors",
     }
+    question = f"Does {settings} help" if settings else "Which checkpoint transfers better"
     lines = [
-        f"# Which checkpoint transfers better, {result['task']}: inner folds of fold 0's "
-        "training ids",
+        f"# {question}, {result['task']}: inner folds of fold 0's training ids",
         "",
         f"{result['inner_folds']} inner folds, recipe `{result['recipe']}`, every entry the "
         f"mean of {result['networks_per_entry']} networks; {result['protocol']}. "

@@ -109,9 +109,14 @@ def test_markdown_counts_the_folds_the_candidate_wins(metric):
     assert f"The candidate is better on {wins} of 3 inner folds" in text
     assert "| recipe from `candidate.ckpt` | 1.667 | 1, 2, 2 |" in text
     assert "mean of 8 networks" in text
+    assert text.startswith("# Which checkpoint transfers better, matbench_steels")
+    result["candidate_settings"] = {"model.init_args.formula_bin_edges": "dominant"}
+    text = bench.markdown(result)
+    assert text.startswith("# Does `model.init_args.formula_bin_edges=dominant` help,")
+    assert "| recipe from `candidate.ckpt`, `model.init_args.formula_bin_edges=dominant` |" in text
 
 
 def test_a_candidate_is_required(tmp_path):
     bench = load_benchmark("pretrained_inner")
-    with pytest.raises(SystemExit, match="give --candidate"):
+    with pytest.raises(SystemExit, match=r"give --candidate \(a checkpoint\) or --candidate-set"):
         bench.main(["--data-dir", str(tmp_path), "--out", str(tmp_path)])
