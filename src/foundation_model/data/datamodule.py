@@ -26,7 +26,7 @@ from foundation_model.data.scalers import masked_mean_std
 from foundation_model.data.shared_rows import warn_shared_rows
 from foundation_model.data.split_fingerprint import split_fingerprint
 from foundation_model.data.splitters import RandomSplitter, SplitIndices, Splitter
-from foundation_model.data.statistics import DataStatistics
+from foundation_model.data.statistics import BinEdgeRule, DataStatistics
 from foundation_model.data.statistics import bin_edges as edges_of
 from foundation_model.data.tables import load_table, require_columns
 from foundation_model.utils.class_path import ClassPathSerializable
@@ -252,7 +252,7 @@ class CompoundDataModule(pl.LightningDataModule):
         return split_fingerprint(self.ids, self.splits)
 
     def statistics(
-        self, formula_bins: int = 0, bin_edges: Literal["quantile", "dominant"] = "quantile"
+        self, formula_bins: int = 0, bin_edges: BinEdgeRule = "quantile"
     ) -> DataStatistics:
         """Feature and target statistics of the train split (what the model's scalers load).
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
-BIN_EDGE_RULES = ("quantile", "dominant")
+#: how descriptor bin edges are placed (see :func:`bin_edges`)
+BinEdgeRule = Literal["quantile", "dominant"]
+BIN_EDGE_RULES: tuple[str, ...] = get_args(BinEdgeRule)
 
 
 @dataclass
@@ -32,9 +34,7 @@ class DataStatistics:
     formula_quantiles: np.ndarray | None = None
 
 
-def bin_edges(
-    x: np.ndarray, n_bins: int, rule: Literal["quantile", "dominant"] = "quantile"
-) -> np.ndarray:
+def bin_edges(x: np.ndarray, n_bins: int, rule: BinEdgeRule = "quantile") -> np.ndarray:
     """Per-column bin edges ``(n_bins + 1, F)`` of training values ``x (N, F)``, ascending.
 
     ``quantile``: the quantiles at ``linspace(0, 1, n_bins + 1)``. Where one value holds many

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from foundation_model.data.batch import Batch
 from foundation_model.data.scalers import StandardScaler
-from foundation_model.data.statistics import BIN_EDGE_RULES, DataStatistics
+from foundation_model.data.statistics import BIN_EDGE_RULES, BinEdgeRule, DataStatistics
 from foundation_model.models.calibration import MIN_SIGMA_ROWS, SIGMA_FITS, distance_weight
 from foundation_model.models.components.contrastive import ContrastiveAlignment
 from foundation_model.models.components.cross_reconstruction import CrossReconstruction
@@ -130,7 +130,7 @@ class FlexibleMultiTaskModel(pl.LightningModule):
         structure_encoder_dims: list[int] | None = None,
         modality_dropout: float = 0.0,
         formula_bins: int = 0,
-        formula_bin_edges: Literal["quantile", "dominant"] = "quantile",
+        formula_bin_edges: BinEdgeRule = "quantile",
         uncertainty_weighting: bool = True,
         mfm_weight: float = 0.0,
         mfm_mask_ratio: float = 0.15,
