@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foundation_model.data import CompoundDataModule, PredefinedSplitter
+from foundation_model.data import CompoundDataModule, PredefinedSplitter, far_inputs
 from foundation_model.data.far_inputs import FarInputWarning
 from foundation_model.models.task_head import RegressionTask
 
@@ -27,6 +27,12 @@ def _tables(value: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     return x, y
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process(monkeypatch):
+    """Each test starts as a new process would: no message shown yet."""
+    monkeypatch.setattr(far_inputs, "_SHOWN", set())
+
+
 def test_a_held_out_value_far_outside_a_nearly_constant_column_is_named():
     x, y = _tables(0.595)
     dm = CompoundDataModule(x, [RegressionTask("y")], y, splitter=PredefinedSplitter("split"))
@@ -37,3 +43,16 @@ def test_a_held_out_value_far_outside_a_nearly_constant_column_is_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FarInputWarning)
         dm.setup("fit")
+
+
+def test_the_same_message_is_shown_once_per_process_and_another_one_still_is():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # as under Lightning: the registry would not dedupe
+        for value in (0.595, 0.595, 0.9):  # a benchmark's networks on one table, then another
+            x, y = _tables(value)
+            dm = CompoundDataModule(
+                x, [RegressionTask("y")], y, splitter=PredefinedSplitter("split")
+            )
+            dm.setup("fit")
+    far = [str(w.message) for w in seen if issubclass(w.category, FarInputWarning)]
+    assert len(far) == 2 and far[0] != far[1]

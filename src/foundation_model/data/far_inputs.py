@@ -19,6 +19,9 @@ from foundation_model.data.splitters import SplitIndices
 
 FAR = 1e3  # standardised distance from the training mean that no real tail reaches
 
+#: messages already shown by this process: a benchmark fits many networks on one table
+_SHOWN: set[str] = set()
+
 
 class FarInputWarning(UserWarning):
     """Validation or test descriptors thousands of training stds from the training mean."""
@@ -27,6 +30,10 @@ class FarInputWarning(UserWarning):
 def warn_far_inputs(x: np.ndarray, columns: Sequence[str], splits: SplitIndices, what: str) -> None:
     """Warn (:class:`FarInputWarning`) naming the columns where validation or test rows lie
     more than :data:`FAR` training standard deviations from the training mean.
+
+    Each distinct message is shown once per process: ``fm bench`` sets up the same table
+    for every network of a fold, and Lightning's warning filters would otherwise let each
+    repeat through.
 
     Args:
         x: ``(N, F)`` descriptors as the model reads them (gaps filled).
@@ -50,11 +57,13 @@ def warn_far_inputs(x: np.ndarray, columns: Sequence[str], splits: SplitIndices,
         for j in worst[:3]
     )
     more = f" and {len(far) - 3} more" if len(far) > 3 else ""
-    warnings.warn(
+    message = (
         f"{what}: validation/test rows lie more than {FAR:g} training stds from the training "
         f"mean in {named}{more}: a column nearly constant on the training rows makes such "
         "inputs swamp the network and its validation losses; drop the column from the "
-        "descriptor table, or give such rows to training.",
-        FarInputWarning,
-        stacklevel=2,
+        "descriptor table, or give such rows to training."
     )
+    if message in _SHOWN:
+        return
+    _SHOWN.add(message)
+    warnings.warn(message, FarInputWarning, stacklevel=2)
