@@ -54,3 +54,11 @@ def opts_base(tmp_path_factory) -> dict:
         "rf_estimators": 30,
         "progress": False,
     }
+
+
+@pytest.fixture(autouse=True)
+def _warnings_not_yet_shown(monkeypatch):
+    """Every test starts as a new process would: no once-per-process warning shown yet."""
+    from foundation_model.utils import warn_once
+
+    monkeypatch.setattr(warn_once, "_SHOWN", set())

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from foundation_model.data import CompoundDataModule, PredefinedSplitter, far_inputs
+from foundation_model.data import CompoundDataModule, PredefinedSplitter
 from foundation_model.data.far_inputs import FarInputWarning
 from foundation_model.models.task_head import RegressionTask
 
@@ -25,12 +25,6 @@ def _tables(value: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     split = ["train"] * 8 + ["val"] * 2 + ["test"] * 2
     y = pd.DataFrame({"y": rng.normal(size=12), "split": split}, index=ids)
     return x, y
-
-
-@pytest.fixture(autouse=True)
-def _fresh_process(monkeypatch):
-    """Each test starts as a new process would: no message shown yet."""
-    monkeypatch.setattr(far_inputs, "_SHOWN", set())
 
 
 def test_a_held_out_value_far_outside_a_nearly_constant_column_is_named():

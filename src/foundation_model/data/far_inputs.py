@@ -9,18 +9,15 @@ reconstruction losses into numbers of the order of ``1e11``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from foundation_model.data.scalers import masked_mean_std
 from foundation_model.data.splitters import SplitIndices
+from foundation_model.utils.warn_once import warn_once
 
 FAR = 1e3  # standardised distance from the training mean that no real tail reaches
-
-#: messages already shown by this process: a benchmark fits many networks on one table
-_SHOWN: set[str] = set()
 
 
 class FarInputWarning(UserWarning):
@@ -31,9 +28,7 @@ def warn_far_inputs(x: np.ndarray, columns: Sequence[str], splits: SplitIndices,
     """Warn (:class:`FarInputWarning`) naming the columns where validation or test rows lie
     more than :data:`FAR` training standard deviations from the training mean.
 
-    Each distinct message is shown once per process: ``fm bench`` sets up the same table
-    for every network of a fold, and Lightning's warning filters would otherwise let each
-    repeat through.
+    Each distinct message is shown once per process (``utils.warn_once``).
 
     Args:
         x: ``(N, F)`` descriptors as the model reads them (gaps filled).
@@ -63,7 +58,4 @@ def warn_far_inputs(x: np.ndarray, columns: Sequence[str], splits: SplitIndices,
         "inputs swamp the network and its validation losses; drop the column from the "
         "descriptor table, or give such rows to training."
     )
-    if message in _SHOWN:
-        return
-    _SHOWN.add(message)
-    warnings.warn(message, FarInputWarning, stacklevel=2)
+    warn_once(message, FarInputWarning)

@@ -7,11 +7,10 @@ has a training row with the same input, and its error says little about new comp
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from foundation_model.data.splitters import SplitIndices
+from foundation_model.utils.warn_once import warn_once
 
 
 class SharedRowsWarning(UserWarning):
@@ -59,10 +58,9 @@ def warn_shared_rows(
     counts = shared_rows(x_formula, x_structure, splits)
     parts = [f"{n} of {len(getattr(splits, name))} {name} rows" for name, n in counts.items() if n]
     if parts:
-        warnings.warn(
+        warn_once(
             f"{' and '.join(parts)} have a training row with the same descriptors (one "
             "compound listed twice?), so their scores flatter the model: merge such rows, or "
             "give a compound's rows one split (PredefinedSplitter with a split column).",
             SharedRowsWarning,
-            stacklevel=2,
         )
