@@ -80,6 +80,78 @@ def test_projection_starts_at_zero_and_learns():
     assert torch.count_nonzero(enc.proj.weight.grad) > 0
 
 
+def _fitted_encoding(seed: int = 0) -> PiecewiseLinearEncoding:
+    """4 descriptors in 5 bins: one zero-inflated, one constant, two ordinary."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, 4))
+    x[rng.random(200) < 0.7, 1] = 0.0
+    x[:, 2] = 1.5
+    enc = PiecewiseLinearEncoding(4, 5, 3)
+    enc.set_edges(np.quantile(x, np.linspace(0, 1, 6), axis=0))
+    return enc
+
+
+def test_only_valid_columns_train_and_the_map_equals_the_dense_one():
+    enc = _fitted_encoding()
+    n_valid = int(enc.valid.sum())
+    assert 0 < n_valid < 4 * 5
+    assert enc.proj.weight.shape == (3, n_valid)  # the trainable weight is compact
+    dense = torch.nn.Linear(20, 3, bias=False)
+    torch.nn.init.zeros_(dense.weight)
+    opt_c = torch.optim.AdamW(enc.parameters(), lr=0.05, weight_decay=0.01)
+    opt_d = torch.optim.AdamW(dense.parameters(), lr=0.05, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(5):  # the same Adam steps on the dense map and the compact one
+        x = torch.randn(8, 4, generator=gen)
+        target = torch.randn(8, 3, generator=gen)
+        for opt, out in ((opt_c, enc(x)), (opt_d, dense(enc.encode(x).flatten(1)))):
+            opt.zero_grad()
+            ((out - target) ** 2).mean().backward()
+            opt.step()
+    assert torch.count_nonzero(enc.proj.weight) > 0
+    on = enc.valid.flatten() > 0
+    # weights on invalid columns of the dense map see only weight decay of 0: they stay 0
+    assert torch.count_nonzero(dense.weight.detach()[:, ~on]) == 0
+    assert torch.allclose(enc.proj.dense_weight(), dense.weight.detach(), atol=1e-6)
+    x = torch.randn(5, 4, generator=gen)
+    assert torch.allclose(enc(x), dense(enc.encode(x).flatten(1)), atol=1e-6)
+
+
+def test_state_dict_stores_the_dense_matrix_and_loads_into_a_fresh_module():
+    enc = _fitted_encoding()
+    with torch.no_grad():
+        enc.proj.weight.normal_()
+    state = enc.state_dict()
+    assert state["proj.weight"].shape == (3, 20)  # the layout does not depend on the data
+    assert "proj.columns" not in state
+    fresh = PiecewiseLinearEncoding(4, 5, 3)  # unfitted: no trainable column yet
+    assert fresh.proj.weight.shape == (3, 0)
+    fresh.load_state_dict(state)
+    x = torch.randn(6, 4)
+    assert fresh.proj.weight.shape == enc.proj.weight.shape
+    assert torch.equal(fresh(x), enc(x))
+    bad = dict(state, **{"proj.weight": torch.zeros(3, 19)})
+    with pytest.raises(RuntimeError, match=r"size mismatch for proj.weight.*\(3, 19\)"):
+        fresh.load_state_dict(bad)
+
+
+def test_refitted_edges_keep_the_weights_of_columns_still_valid():
+    enc = _fitted_encoding(0)
+    with torch.no_grad():
+        enc.proj.weight.normal_()
+    before = enc.proj.dense_weight().clone()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 4))
+    x[:, 1] = 0.0  # now constant: its bins leave
+    enc.set_edges(np.quantile(x, np.linspace(0, 1, 6), axis=0))
+    after = enc.proj.dense_weight()
+    on = enc.valid.flatten() > 0
+    assert enc.proj.weight.shape == (3, int(on.sum()))
+    kept = on & (before.abs().sum(0) > 0)
+    assert torch.equal(after[:, kept], before[:, kept])
+    assert torch.count_nonzero(after[:, on & ~kept]) == 0  # a newly valid column starts at 0
+
+
 def test_wrong_quantile_shape_and_bad_counts_are_errors():
     enc = PiecewiseLinearEncoding(3, 4, 5)
     with pytest.raises(ValueError, match=r"shape \(4, 3\), expected \(5, 3\) for 4 bins"):
