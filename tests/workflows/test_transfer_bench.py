@@ -156,6 +156,8 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
     assert fold["workers"] == 2 and fold["seconds_scratch"] > 0
     assert 0 < fold["seconds_finetune_all_modes"] < saved["seconds"]
+    # every first network ran the 2 epochs it was allowed (patience is longer)
+    assert fold["epochs_first_network"] == {**dict.fromkeys(RECIPE_MODES, 2), "scratch": 2}
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()
     assert (out / "matbench_steels.png").stat().st_size > 1000
 

@@ -230,17 +230,27 @@ def fit_predict_fold(
             if trainer.interrupted:  # Lightning turns Ctrl-C into exit(1): a Ctrl-C again
                 raise KeyboardInterrupt from None
             raise
+        epochs = int(trainer.current_epoch)  # epochs run, early stopping included
         batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
         best = trainer.checkpoint_callback.best_model_score if has_ckpt else None
         if _has_sigma(batches, tasks[0].name):  # the validation rows the σ map was fitted on
             trainer.validate(model, dm, verbose=False)  # the predicting (best) weights
     val_score = float(best) if best is not None else None
-    name = tasks[0].name
+    pred = _fold_prediction(model, dm, batches, tasks[0].name, targets.loc[train_ids], val_score)
+    pred.epochs = epochs
+    return pred
+
+
+def _fold_prediction(
+    model: Any, dm: Any, batches: list, name: str, y_train: pd.Series, val_score: float | None
+) -> FoldPrediction:
+    """The test rows' prediction of a trained fold model (σ, spread and signals when the
+    model has them)."""
     rows = np.concatenate([b["row_index"].numpy() for b in batches])
     order = np.argsort(rows)
     if dm.tasks[0].task_type == "classification":
         proba = np.concatenate([b[f"{name}_probabilities"].numpy() for b in batches])[order][:, 1]
-        threshold = positive_rate(targets.loc[train_ids].to_numpy())  # the balanced rule
+        threshold = positive_rate(y_train.to_numpy())  # the balanced rule
         return FoldPrediction.from_proba(proba, threshold, val_score)
     values = np.concatenate([b[f"{name}_value"].numpy() for b in batches])[order]
     std = np.concatenate([b[f"{name}_std"].numpy() for b in batches])[order]

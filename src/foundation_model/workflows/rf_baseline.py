@@ -39,6 +39,8 @@ class FoldPrediction:
             (``spread_ensemble``, ``spread_noise``; ``spread^2`` is their sum of squares) and
             ``latent_distance`` (mean distance to the 5 nearest training rows in the model's
             shared representation).
+        epochs: training epochs the network ran (early stopping included), for cost
+            studies; None for models without epochs and for ensembles.
     """
 
     values: np.ndarray
@@ -49,6 +51,7 @@ class FoldPrediction:
     val: dict[str, np.ndarray] | None = None
     signals: dict[str, np.ndarray] | None = None
     threshold: float = 0.5
+    epochs: int | None = None
 
     @classmethod
     def from_proba(

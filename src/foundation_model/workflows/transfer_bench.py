@@ -88,6 +88,10 @@ def transfer_fold(
         "seconds_scratch": scratch_first.seconds,
         "seconds_finetune_all_modes": max(r.finished_at for r in tuned_first),
         "workers": pool.workers,
+        "epochs_first_network": {
+            **{m: r.prediction.epochs for m, r in zip(modes, tuned_first, strict=True)},
+            "scratch": scratch_first.prediction.epochs,
+        },
     }
     if chosen == "all":  # every mode the same number of seeds
         more = range(1, n // len(modes))
