@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from foundation_model.data import CompoundDataModule, RandomSplitter
 from foundation_model.models import FlexibleMultiTaskModel
@@ -51,18 +51,6 @@ VARIANTS = {
     "bins16": (16, False),
     "bins16_dense": (16, True),
 }
-
-
-class DenseProjection(nn.Module):
-    """A dense ``(out, F*T)`` map over every bin column: the reference being compared."""
-
-    def __init__(self, n_in: int, out_dim: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(n_in, out_dim, bias=False)
-        nn.init.zeros_(self.linear.weight)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x)
 
 
 def build(task: str, data: Path, batch_size: int | None) -> CompoundDataModule:
@@ -93,7 +81,9 @@ def new_model(dm: CompoundDataModule, bins: int, dense: bool) -> FlexibleMultiTa
     model.set_statistics(dm.statistics(formula_bins=bins))
     if dense:
         branch = model.encoder.formula_bins
-        branch.proj = DenseProjection(branch.n_features * branch.n_bins, 512)
+        # a dense (512, F*T) map over every bin column, zero at the start like the branch
+        branch.proj = nn.Linear(branch.n_features * branch.n_bins, 512, bias=False)
+        nn.init.zeros_(branch.proj.weight)
     return model
 
 
