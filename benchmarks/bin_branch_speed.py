@@ -1,4 +1,4 @@
-"""Training step time of the descriptor-bin branch: valid columns only vs the dense matrix.
+"""Training epoch time of the recipe's network: bin branch layout and AdamW implementation.
 
 Usage (from the repository root, after ``uv run fm data matbench --out data/matbench``)::
 
@@ -6,18 +6,22 @@ Usage (from the repository root, after ``uv run fm data matbench --out data/matb
     uv run python benchmarks/bin_branch_speed.py --tasks matbench_steels --rounds 2 --out /tmp/b
 
 For each task the fine-tuning recipe's network (``encoder_dims [512, 256]``, ``deposit_dim
-256``, a ``[64]`` regression head, AdamW; descriptors from
+256``, a ``[64]`` regression head; descriptors from
 ``data/matbench/features/<task>_rich.parquet``, the target from ``<task>.csv``, all rows in
 the training split) runs one epoch of a plain loop (``compute_losses``, backward, AdamW
-step; the recipe's batch size for the row count) in
-each of these variants, in alternating order:
+step; the recipe's batch size for the row count) in each of these variants, in alternating
+order:
 
 * ``no_bins`` — ``formula_bins: 0``;
-* ``bins8`` / ``bins16`` — the bin branch as the package builds it: a trainable weight for
-  the valid (descriptor, bin) columns only;
-* ``bins8_dense`` / ``bins16_dense`` — the same model with the branch's projection replaced
-  by one dense ``(512, F*T)`` linear map over every column (how the branch was built until
-  the thirty-first session; the invalid columns' encoding is always 0).
+* ``bins8`` / ``bins16`` — the bin branch as the package builds it: the encoding of the
+  valid (descriptor, bin) columns only, times a weight for those columns;
+* ``bins8_dense`` / ``bins16_dense`` — the same model with the branch replaced by the full
+  ``(F, T)`` encoding times one dense ``(512, F*T)`` matrix over every column (how the
+  branch was built until the thirty-first session; the invalid columns' encoding is
+  always 0);
+* ``no_bins_fused`` / ``bins16_fused`` — as ``no_bins`` / ``bins16`` with
+  ``AdamW(fused=True)`` (one kernel per step) instead of PyTorch's default multi-tensor
+  AdamW, which every other variant uses.
 
 Times are medians over rounds after one warm-up round; ratios are taken within a round
 against ``bins16_dense``. One thread (``--threads``), as each of the two fine-tuning workers
@@ -41,16 +45,38 @@ from torch import nn
 
 from foundation_model.data import CompoundDataModule, RandomSplitter
 from foundation_model.models import FlexibleMultiTaskModel
+from foundation_model.models.components.piecewise_linear import PiecewiseLinearEncoding
 from foundation_model.models.task_head import RegressionTask
 from foundation_model.workflows.finetune_recipe import FinetuneRecipe
 
+# name: (bins, dense branch, fused AdamW)
 VARIANTS = {
-    "no_bins": (0, False),
-    "bins8": (8, False),
-    "bins8_dense": (8, True),
-    "bins16": (16, False),
-    "bins16_dense": (16, True),
+    "no_bins": (0, False, False),
+    "no_bins_fused": (0, False, True),
+    "bins8": (8, False, False),
+    "bins8_dense": (8, True, False),
+    "bins16": (16, False, False),
+    "bins16_dense": (16, True, False),
+    "bins16_fused": (16, False, True),
 }
+
+
+class DenseBinBranch(nn.Module):
+    """The full ``(B, F*T)`` encoding of a fitted branch times a dense zero-initialised
+    ``(512, F*T)`` matrix (the branch's own compact weight is frozen and unused).
+
+    Args:
+        bins: the fitted branch whose encoding is used.
+    """
+
+    def __init__(self, bins: PiecewiseLinearEncoding) -> None:
+        super().__init__()
+        self.bins = bins.requires_grad_(False)
+        self.dense = nn.Linear(bins.n_features * bins.n_bins, bins.proj.out_dim, bias=False)
+        nn.init.zeros_(self.dense.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.bins.encode(x).flatten(1))
 
 
 def build(task: str, data: Path, batch_size: int | None) -> CompoundDataModule:
@@ -73,17 +99,14 @@ def build(task: str, data: Path, batch_size: int | None) -> CompoundDataModule:
 
 
 def new_model(dm: CompoundDataModule, bins: int, dense: bool) -> FlexibleMultiTaskModel:
-    """The recipe's network with ``bins`` bins, fitted on the rows; dense projection if asked."""
+    """The recipe's network with ``bins`` bins, fitted on the rows; dense branch if asked."""
     torch.manual_seed(0)
     model = FlexibleMultiTaskModel(
         dm.tasks, dm.formula_dim, encoder_dims=[512, 256], deposit_dim=256, formula_bins=bins
     )
     model.set_statistics(dm.statistics(formula_bins=bins))
     if dense:
-        branch = model.encoder.formula_bins
-        # a dense (512, F*T) map over every bin column, zero at the start like the branch
-        branch.proj = nn.Linear(branch.n_features * branch.n_bins, 512, bias=False)
-        nn.init.zeros_(branch.proj.weight)
+        model.encoder.formula_bins = DenseBinBranch(model.encoder.formula_bins)
     return model
 
 
@@ -101,8 +124,11 @@ def epoch(model: FlexibleMultiTaskModel, dm: CompoundDataModule, opt: Any) -> fl
 
 def run_task(task: str, args: argparse.Namespace) -> dict[str, Any]:
     dm = build(task, args.data, args.batch_size)
-    models = {name: new_model(dm, *spec) for name, spec in VARIANTS.items()}
-    opts = {name: torch.optim.AdamW(m.parameters(), lr=1e-3) for name, m in models.items()}
+    models = {name: new_model(dm, bins, dense) for name, (bins, dense, _) in VARIANTS.items()}
+    opts = {
+        name: torch.optim.AdamW(models[name].parameters(), lr=1e-3, fused=fused)
+        for name, (_, _, fused) in VARIANTS.items()
+    }
     params = {
         name: sum(p.numel() for p in m.parameters() if p.requires_grad)
         for name, m in models.items()
@@ -135,12 +161,15 @@ def run_task(task: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        "# Bin branch: valid columns only vs the dense matrix",
+        "# Epoch time: bin branch layout (valid columns vs dense) and fused AdamW",
         "",
         f"`uv run python benchmarks/bin_branch_speed.py` ({result['rounds']} rounds after a "
         f"warm-up, {result['threads']} thread; "
         f"{result['machine']}). One training epoch of a plain loop over every row; medians; "
-        "the ratio is taken within a round against `bins16_dense`.",
+        "the ratio is taken within a round against `bins16_dense`. `binsT`: the package's "
+        "branch (the valid columns of T bins per descriptor); `_dense`: the full encoding "
+        "times a dense matrix; `_fused`: `AdamW(fused=True)`, every other variant PyTorch's "
+        "default AdamW.",
         "",
         "| task | rows | batch | variant | trainable parameters | epoch (s) | vs bins16_dense |",
         "|---|---|---|---|---|---|---|",

@@ -50,13 +50,13 @@ def test_dense_reference_is_the_same_map(bench: ModuleType, tmp_path: Path) -> N
     branch = compact.encoder.formula_bins
     with torch.no_grad():
         branch.proj.weight.normal_()
-        dense.encoder.formula_bins.proj.weight.copy_(branch.proj.dense_weight())
+        dense.encoder.formula_bins.dense.weight.copy_(branch.proj.dense_weight())
     x = torch.as_tensor(dm.tensors.x_formula[:10])
     assert torch.allclose(branch(x), dense.encoder.formula_bins(x), atol=1e-5)
     n_valid = int(branch.valid.sum())
     assert n_valid < 6 * 4  # the zero-inflated descriptor lost bins
     assert branch.proj.weight.numel() == 512 * n_valid
-    assert dense.encoder.formula_bins.proj.weight.numel() == 512 * 6 * 4
+    assert dense.encoder.formula_bins.dense.weight.numel() == 512 * 6 * 4
 
 
 def test_small_run_writes_the_reports(bench: ModuleType, tmp_path: Path) -> None:
@@ -71,6 +71,7 @@ def test_small_run_writes_the_reports(bench: ModuleType, tmp_path: Path) -> None
     assert toy["ratio_to_bins16_dense_median"]["bins16_dense"] == pytest.approx(1.0)
     params = toy["trainable_parameters"]
     assert params["no_bins"] < params["bins16"] < params["bins16_dense"]
+    assert params["bins16_fused"] == params["bins16"]  # the optimizer differs, not the model
     text = (tmp_path / "out" / "bin_branch_speed.md").read_text()
     assert "| toy | 120 | 32 | bins16 |" in text
 

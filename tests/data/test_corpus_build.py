@@ -234,6 +234,8 @@ def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -
     model = cfg["model"]["init_args"]
     assert model["uncertainty_weighting"] and model["mfm_weight"] > 0
     assert cfg["data"]["init_args"]["attributes_source"].endswith("corpus.parquet")
+    # the shipped model's run used the default AdamW; the other corpus configs the fused one
+    assert "fused" not in model["optimizer"]["init_args"]
     # the GPU preset: same tasks, a wider encoder, floors declared from physics,
     # and a wall-clock budget that sets the epoch count
     large = yaml.safe_load((tmp_path / "pretrain_large.yaml").read_text())
@@ -247,6 +249,9 @@ def test_generator_writes_one_task_per_labelled_column(subset, tmp_path: Path) -
     assert floors == {n: (0.0 if n in gen.NON_NEGATIVE else None) for n in floors}
     assert 0.0 in floors.values() and None in floors.values()
     assert large["model"]["init_args"]["encoder_dims"] == gen.LARGE_ARCHITECTURE["encoder_dims"]
+    assert large["model"]["init_args"]["optimizer"]["init_args"]["fused"] is True
+    tune = yaml.safe_load((tmp_path / "finetune_from_base.yaml").read_text())
+    assert tune["model"]["init_args"]["optimizer"]["init_args"]["fused"] is True
     (budget,) = large["trainer"]["callbacks"]
     assert budget["class_path"].endswith("TimeBudget") and budget["init_args"]["minutes"] > 0
     assert gen.main(["--corpus", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 1

@@ -117,6 +117,19 @@ def test_only_valid_columns_train_and_the_map_equals_the_dense_one():
     assert torch.allclose(enc(x), dense(enc.encode(x).flatten(1)), atol=1e-6)
 
 
+def test_forward_on_valid_columns_is_bitwise_the_full_encoding_map():
+    enc = _fitted_encoding()
+    with torch.no_grad():
+        enc.proj.weight.normal_()
+    x = torch.randn(16, 4) * 3.0  # values below, inside and above the bins
+    columns = enc.proj.columns
+    full = enc.encode(x).flatten(1).index_select(1, columns) @ enc.proj.weight.t()
+    assert torch.equal(enc(x), full)
+    enc.double()  # the per-column bounds follow the module's dtype
+    assert enc(x.double()).dtype == torch.float64
+    assert torch.allclose(enc(x.double()), full.double(), atol=1e-5)
+
+
 def test_state_dict_stores_the_dense_matrix_and_loads_into_a_fresh_module():
     enc = _fitted_encoding()
     with torch.no_grad():

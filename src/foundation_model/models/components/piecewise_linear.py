@@ -34,9 +34,10 @@ from torch import Tensor, nn
 
 
 class ValidColumnLinear(nn.Module):
-    """``(B, n_in)`` -> ``(B, out_dim)`` through the weight columns listed in ``columns`` only.
+    """A linear map of an ``n_in``-wide input of which only the ``columns`` can be non-zero.
 
-    The live parameter is ``weight (out_dim, len(columns))``; ``state_dict`` writes, and
+    It takes those columns alone, ``(B, len(columns))`` -> ``(B, out_dim)``. The live
+    parameter is ``weight (out_dim, len(columns))``; ``state_dict`` writes, and
     ``load_state_dict`` reads, the dense ``(out_dim, n_in)`` matrix with zeros elsewhere.
     ``columns`` is set by the owner (:meth:`set_columns`), never saved: it follows from
     the owner's saved bin mask.
@@ -70,8 +71,8 @@ class ValidColumnLinear(nn.Module):
         self.weight = nn.Parameter(new, requires_grad=self.weight.requires_grad)
         self.columns = columns
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x.index_select(1, self.columns) @ self.weight.t()
+    def forward(self, x: Tensor) -> Tensor:  # (B, len(columns)) -> (B, out_dim)
+        return x @ self.weight.t()
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         destination[prefix + "weight"] = self.dense_weight().detach()
@@ -100,12 +101,8 @@ class ValidColumnLinear(nn.Module):
                 f"from checkpoint, the shape in current model is ({self.out_dim}, {self.n_in})."
             )
             return
-        with torch.no_grad():
-            picked = value.to(self.weight).index_select(1, self.columns)
-            if picked.shape == self.weight.shape:
-                self.weight.copy_(picked)
-            else:
-                self.weight = nn.Parameter(picked, requires_grad=self.weight.requires_grad)
+        with torch.no_grad():  # ``set_columns`` keeps ``weight`` at ``len(columns)`` columns
+            self.weight.copy_(value.to(self.weight).index_select(1, self.columns))
 
 
 class PiecewiseLinearEncoding(nn.Module):
@@ -128,6 +125,9 @@ class PiecewiseLinearEncoding(nn.Module):
         self.register_buffer("width", torch.ones(n_features, n_bins))
         self.register_buffer("valid", torch.zeros(n_features, n_bins))
         self.register_buffer("fitted", torch.tensor(False))
+        # per valid column: its descriptor, and (lower, width, floor, ceil); set with the edges
+        self.register_buffer("_column_feature", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer("_column_bounds", torch.zeros(4, 0), persistent=False)
         self.proj = ValidColumnLinear(n_features * n_bins, out_dim)  # starts at zero
 
     def set_edges(self, quantiles: np.ndarray) -> None:
@@ -157,25 +157,41 @@ class PiecewiseLinearEncoding(nn.Module):
         self.width.copy_(torch.as_tensor(width, dtype=self.width.dtype))
         self.valid.copy_(torch.as_tensor(valid, dtype=self.valid.dtype))
         self.fitted.fill_(True)
-        self.proj.set_columns(self._valid_columns())
+        self._use_valid_columns()
 
-    def _valid_columns(self) -> Tensor:
-        return torch.nonzero(self.valid.flatten() > 0).flatten()
+    def _use_valid_columns(self) -> None:
+        """Point ``proj`` and the per-column bounds of :meth:`forward` at the valid columns."""
+        columns = torch.nonzero(self.valid.flatten() > 0).flatten()
+        self.proj.set_columns(columns)
+        floor, ceil = self._clamp_bounds()
+        self._column_feature = torch.div(columns, self.n_bins, rounding_mode="floor")
+        self._column_bounds = torch.stack(
+            [b.flatten().index_select(0, columns) for b in (self.lower, self.width, floor, ceil)]
+        )
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
         # the bin mask loads first, so ``proj`` (loaded after its owner) reads the columns
         # the checkpoint's mask selects
         super()._load_from_state_dict(state_dict, prefix, *args)
-        self.proj.set_columns(self._valid_columns())
+        self._use_valid_columns()
+
+    def _clamp_bounds(self) -> tuple[Tensor, Tensor]:
+        """``(floor, ceil)``, each ``(F, T)``: a bin's encoding lies in [0, 1], except that
+        the first bin of a descriptor is open below and its last valid bin open above."""
+        t = torch.arange(self.n_bins, device=self.valid.device)
+        last = t == (self.valid.sum(dim=1, keepdim=True) - 1).clamp_min(0)  # (F, T)
+        floor = torch.zeros_like(self.valid).masked_fill(t == 0, -torch.inf)
+        ceil = torch.ones_like(self.valid).masked_fill(last, torch.inf)
+        return floor, ceil
 
     def encode(self, x: Tensor) -> Tensor:
-        """The bin encoding ``(B, F, T)`` of raw descriptors ``x (B, F)``."""
+        """The bin encoding ``(B, F, T)`` of raw descriptors ``x (B, F)`` (0 on invalid bins)."""
+        floor, ceil = self._clamp_bounds()
         e = (x.unsqueeze(-1) - self.lower) / self.width  # (B, F, T)
-        t = torch.arange(self.n_bins, device=x.device)
-        last = t == (self.valid.sum(dim=1, keepdim=True) - 1).clamp_min(0)  # (F, T)
-        floor = torch.zeros_like(self.valid).masked_fill(t == 0, -torch.inf)  # first bin open
-        ceil = torch.ones_like(self.valid).masked_fill(last, torch.inf)  # last bin open
         return e.clamp(min=floor, max=ceil) * self.valid
 
     def forward(self, x: Tensor) -> Tensor:  # (B, F) -> (B, out_dim)
-        return self.proj(self.encode(x).flatten(1))
+        # :meth:`encode` on the valid columns only (the same numbers, a third of the work)
+        lower, width, floor, ceil = self._column_bounds
+        e = ((x.index_select(1, self._column_feature) - lower) / width).clamp(min=floor, max=ceil)
+        return self.proj(e)
