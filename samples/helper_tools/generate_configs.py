@@ -603,8 +603,8 @@ def pretrain_large_config(
     """The ``pretrain_large`` scenario: ``pretrain_base``'s tasks on a GPU-sized model.
 
     Differences from ``pretrain_base``: encoder 1024-512, prediction floors at 0 for
-    non-negative properties, batch 4096 at learning rate 2e-3 with fused AdamW, and a wall-clock budget
-    (``TimeBudget``) instead of a fixed epoch count.
+    non-negative properties, batch 4096 at learning rate 2e-3 with fused AdamW, and a
+    wall-clock budget (``TimeBudget``) instead of a fixed epoch count.
 
     Args:
         info: the content of ``corpus.json``.
