@@ -142,7 +142,8 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         f"(on hard labels, as the leaderboard's RF was scored; Matbench also scores "
         f"submitted probabilities, so a published entry may be either; each task's report "
         f"gives the probability ROC-AUC too). Total wall time {seconds / 60:.0f} min on this "
-        "machine (2 CPU cores). Fine-tuning s/fold: median wall time of training the first "
+        "machine (2 CPU cores; a task resumed from its fold store counts only the resumed "
+        "part). Fine-tuning s/fold: median wall time of training the first "
         "network of every mode on one fold (scratch and the RFs not included), measured while "
         "other benchmark jobs may have shared the 2 cores.",
         "",
@@ -179,7 +180,7 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "its only data-dependent choices are the size rules (batch size, epochs, patience from "
         "the number of training rows) and, until change (9), the fine-tuning mode, picked per "
         "fold by the lowest inner-validation error on that fold's training ids. No setting was "
-        "chosen by a test fold's score. Nine changes were made along the way, all disclosed: "
+        "chosen by a test fold's score. Ten changes were made along the way, all disclosed: "
         "(1) the epoch cap went from 300 to 500 and the step target from 3,000 to 4,000 "
         "because the scratch model on steels fold 0 was still improving at the cap (a trial "
         "with an early pretraining checkpoint, whose fold-0 test scores were seen too); (2) "
@@ -225,7 +226,13 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         "choosing a mode and averages all four (`combine: all`; scratch gets as many "
         "networks), adopted by a rule fixed before the study ran, on inner folds only "
         "(`results/bench/mode_ensemble_inner_<task>.md`). A task's `modes` column reads "
-        "`all 4 averaged` for runs made with it.",
+        "`all 4 averaged` for runs made with it. (10) Also on 2026-12-06, 16 quantile bins "
+        "instead of 8 (`formula_bins: 16`), adopted by a rule fixed before any fold ran, on "
+        "inner folds of fold 0's training ids only (`results/bench/bins16_inner/`). On "
+        "2026-12-07 two changes of implementation followed, with the same model: the bin "
+        "branch encodes and trains only its valid (descriptor, bin) columns, and the optimizer "
+        "is `AdamW(fused=True)`; they change results by rounding only, and every task was "
+        "rerun with them (`results/bench/transfer_bins16/`).",
     ]
     return "\n".join(lines) + "\n"
 
