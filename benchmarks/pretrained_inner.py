@@ -159,11 +159,14 @@ def run(args: argparse.Namespace) -> dict:
             calls = fold_calls(args, data, candidate, fold, recipe)
             flat = [c for entry in calls.values() for c in entry]
             results = iter(pool.run(flat))
-            res: dict = {"score": {}, "proba": {}}
+            res: dict = {"score": {}, "proba": {}, "seconds": {}}
             for entry, entry_calls in calls.items():
-                preds = [next(results).prediction for _ in entry_calls]
+                fits = [next(results) for _ in entry_calls]
+                res["seconds"][entry] = sum(f.seconds for f in fits)
                 main, proba = prediction_scores(
-                    data.task_type, fold.y_test, FoldPrediction.mean_of(preds)
+                    data.task_type,
+                    fold.y_test,
+                    FoldPrediction.mean_of([f.prediction for f in fits]),
                 )
                 res["score"][entry] = main
                 if proba is not None:
@@ -183,6 +186,10 @@ def run(args: argparse.Namespace) -> dict:
     result["networks_per_entry"] = FinetuneRecipe().members(args.seeds)
     result["metric"] = "roc_auc" if data.task_type == "classification" else "mae"
     add_proba_scores(result, {k: [f["proba"][k] for f in folds] for k in folds[0]["proba"]})
+    if all("seconds" in f for f in folds):  # absent in partial files of earlier studies
+        result["network_seconds"] = {
+            k: sum(f["seconds"][k] for f in folds) for k in folds[0]["seconds"]
+        }
     done.finish()
     return result
 
@@ -221,6 +228,15 @@ def markdown(result: dict) -> str:
         f"mean gain {np.mean(gain):+.4g} ({rel:+.2f} % of the shipped checkpoint's score).",
         "",
     ]
+    secs = result.get("network_seconds")
+    if secs:
+        lines += [
+            "Network time (training and predicting, summed over every network and inner "
+            "fold; both entries' networks share one pool, so they ran under the same load): "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items())
+            + f"; candidate / shipped {secs['candidate'] / secs['pretrained']:.2f}.",
+            "",
+        ]
     return "\n".join(lines)
 
 

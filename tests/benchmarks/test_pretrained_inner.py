@@ -114,6 +114,9 @@ def test_markdown_counts_the_folds_the_candidate_wins(metric):
     text = bench.markdown(result)
     assert text.startswith("# Does `model.init_args.formula_bin_edges=dominant` help,")
     assert "| recipe from `candidate.ckpt`, `model.init_args.formula_bin_edges=dominant` |" in text
+    assert "Network time" not in text  # a study from before the time was recorded
+    result["network_seconds"] = {"pretrained": 100.0, "candidate": 130.0}
+    assert "pretrained 100 s, candidate 130 s; candidate / shipped 1.30." in bench.markdown(result)
 
 
 def test_a_candidate_is_required(tmp_path):
