@@ -112,6 +112,7 @@ def summarize(results: dict[str, dict]) -> dict:
             "n_rows": r["n_rows"],
             "folds_run": r["folds_run"],
             "reduced_budget": bool(r["recipe"].get("reduced_budget")),
+            "max_epochs": (r["recipe"].get("sizes") or {}).get("max_epochs"),
             "seeds": r["recipe"].get("seeds", 1),
             "rf_estimators": r.get("rf_estimators"),
             **{k: means[k] for k in ENTRIES},
@@ -158,8 +159,14 @@ def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> 
         beats = (r["beats_scratch"], r["beats_rf_magpie"], r["beats_rf_same_features"])
         flag = "—" if None in beats else ("yes" if all(beats) else "no")
         folds = "" if r["folds_run"] == [0, 1, 2, 3, 4] else f", folds {r['folds_run']}"
-        seeds = f", {r['seeds']} seeds" if r.get("seeds", 1) > 1 else ""
-        budget = ("reduced" if r["reduced_budget"] else "full") + folds + seeds
+        n_seeds = r.get("seeds", 1)
+        seeds = f", {n_seeds} seed" + ("s" if n_seeds > 1 else "")
+        budget = "full"
+        if r["reduced_budget"]:
+            parts = [f"{r['max_epochs']} epochs"] if r.get("max_epochs") else []
+            parts += [f"{r['rf_estimators']}-tree RFs"] if r.get("rf_estimators") else []
+            budget = "reduced" + (f" ({', '.join(parts)})" if parts else "")
+        budget += folds + seeds
         lines.append(
             f"| {task.removeprefix('matbench_')} | {r['metric']} | "
             + " | ".join(_f(r[k]) for k in ENTRIES)

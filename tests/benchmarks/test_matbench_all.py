@@ -102,3 +102,15 @@ def test_averaged_modes_read_as_one_phrase_in_the_modes_column(tmp_path):
     assert bench._modes(rows["matbench_steels"]) == "all 4 averaged"
     rows = bench.summarize({"matbench_steels": picked})
     assert bench._modes(rows["matbench_steels"]) == ", ".join(f["mode"] for f in picked["folds"])
+
+
+def test_the_budget_column_names_a_reduced_runs_epochs_trees_and_seeds():
+    bench = _module()
+    reduced = json.loads((ROOT / "results/bench/transfer/matbench_mp_gap.json").read_text())
+    full = json.loads((ROOT / "results/bench/transfer_all/matbench_steels.json").read_text())
+    rows = bench.summarize({"matbench_mp_gap": reduced, "matbench_steels": full})
+    text = bench.markdown(rows, CKPT, "0" * 64, 1.0)
+    mp_gap = next(line for line in text.splitlines() if line.startswith("| mp_gap |"))
+    assert mp_gap.endswith("| reduced (8 epochs, 100-tree RFs), 1 seed |")
+    steels = next(line for line in text.splitlines() if line.startswith("| steels |"))
+    assert steels.endswith(f"| full, {full['recipe']['seeds']} seeds |")
