@@ -642,7 +642,7 @@ def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
     patience from the number of training rows, trains the modes ``full`` / ``full_uniform``
     and their ``*_task`` twins and averages them; see ``workflows/finetune_recipe.py``).
     With one head there is no spread, so ``<target>_std`` comes from the latent distance
-    (``sigma_distance_rows``). Each descriptor is also encoded in 16
+    (``sigma_distance_rows``). Each descriptor is also encoded in 32
     quantile bins of the training rows (``formula_bins``, a branch the checkpoint does not
     have, so it starts at zero and learns on the task). The example data are Matbench expt_gap
     (``fm data matbench``, then featurize with ``--preset rich``); point
@@ -667,10 +667,11 @@ def finetune_from_base_config(checkpoint: str = SHIPPED_BASE) -> dict[str, Any]:
             # one head gives no spread: σ comes from the distance to the training rows in
             # h_task, fitted on validation rows (results/bench/calibration/README.md, k1dist)
             "sigma_distance_rows": 4096,
-            # each descriptor also in 16 quantile bins of the task's training rows, scratch
+            # each descriptor also in 32 quantile bins of the task's training rows, scratch
             # and fine-tuned alike (results/bench/formula_bins_inner_<task>.md: bins at all;
-            # results/bench/bins16_inner/README.md: 16 rather than 8)
-            "formula_bins": 16,
+            # results/bench/bins16_inner/README.md: 16 rather than 8;
+            # results/bench/bins32_inner/README.md: 32 rather than 16)
+            "formula_bins": 32,
             "init_from_checkpoint": checkpoint,
             "init_components": ["encoder"],
             "component_lr": {"encoder": 0.0001, "heads": 0.001},
