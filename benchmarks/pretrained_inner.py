@@ -16,7 +16,8 @@ with seed ``j * 1000``, as in ``fm bench``), all their predictions averaged; the
 same descriptors as the reference; with ``--scratch``, the scratch network with as many
 seeds. Each finished inner fold is saved to ``<out>/pretrained_inner_<task>.partial.json``
 and read back by the same command, so an interrupted run resumes. Results go to
-``<out>/pretrained_inner_<task>.{json,md}``.
+``<out>/pretrained_inner_<task>.{json,md}``, with each entry's network time (training and
+predicting, summed over its networks and the inner folds; ``network_seconds``).
 
 Decision rule for replacing the shipped checkpoint, set before any fold was run: the
 candidate must have the better mean inner-fold score on at least two of steels, glass and
