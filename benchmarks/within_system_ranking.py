@@ -43,19 +43,18 @@ def chemical_system(formula: str) -> str:
     return "-".join(sorted(el.symbol for el in Composition(formula).elements))
 
 
-def pair_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray, same: bool) -> tuple[float, int]:
-    """Share of (positive, negative) pairs ordered correctly (ties count half), over pairs
-    whose two rows are in the same group (``same``) or in different groups; and the pair count.
+def pair_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> dict[str, tuple[float, int]]:
+    """Share of (positive, negative) pairs ordered correctly (ties count half) and the pair
+    count, over pairs whose two rows are in the same group (``within``) or not (``across``).
     """
     pos, neg = y == 1, y == 0
-    hit = p[pos][:, None] > p[neg][None, :]
-    tie = p[pos][:, None] == p[neg][None, :]
+    right = (p[pos][:, None] > p[neg][None, :]) + 0.5 * (p[pos][:, None] == p[neg][None, :])
     in_group = groups[pos][:, None] == groups[neg][None, :]
-    keep = in_group if same else ~in_group
-    n = int(keep.sum())
-    if n == 0:
-        return float("nan"), 0
-    return float((hit[keep].sum() + 0.5 * tie[keep].sum()) / n), n
+    out: dict[str, tuple[float, int]] = {}
+    for name, keep in (("within", in_group), ("across", ~in_group)):
+        n = int(keep.sum())
+        out[name] = (float(right[keep].sum() / n), n) if n else (float("nan"), 0)
+    return out
 
 
 def store_folder(runs: Path, task: str, folds: int) -> Path:
@@ -74,7 +73,7 @@ def store_folder(runs: Path, task: str, folds: int) -> Path:
     return max(complete, key=lambda d: d.stat().st_mtime)
 
 
-def test_rows(task: str, data_dir: Path, runs: Path) -> tuple[pd.DataFrame, Path]:
+def official_test_rows(task: str, data_dir: Path, runs: Path) -> tuple[pd.DataFrame, Path]:
     """Every official test row with its fold, system, training count and entry probabilities."""
     table = pd.read_csv(data_dir / f"{task}.csv").set_index("id")
     table["system"] = [chemical_system(f) for f in table["formula"]]
@@ -104,18 +103,21 @@ def run(args: argparse.Namespace) -> dict:
     """The report as a JSON-ready dict."""
     from sklearn.metrics import roc_auc_score
 
-    rows, folder = test_rows(args.task, args.data_dir, args.runs)
+    rows, folder = official_test_rows(args.task, args.data_dir, args.runs)
     entries = [c for c in rows.columns if c not in {"formula", "target", "system", "fold", "seen"}]
     result: dict = {"task": args.task, "store": str(folder), "rows": len(rows), "entries": {}}
     for entry in entries:
-        by_fold = []
-        for _, part in rows.groupby("fold"):
-            y, p = part["target"].to_numpy(), part[entry].to_numpy()
-            g = pd.factorize(part["system"])[0]
-            by_fold.append((pair_auc(y, p, g, True), pair_auc(y, p, g, False)))
         # pairs are counted within each fold (a fold's test rows against each other)
-        within = _pooled([w for w, _ in by_fold])
-        across = _pooled([a for _, a in by_fold])
+        by_fold = [
+            pair_auc(
+                part["target"].to_numpy(),
+                part[entry].to_numpy(),
+                pd.factorize(part["system"])[0],
+            )
+            for _, part in rows.groupby("fold")
+        ]
+        within = _pooled([f["within"] for f in by_fold])
+        across = _pooled([f["across"] for f in by_fold])
         seen = {}
         for label, part in rows.groupby(pd.cut(rows["seen"], SEEN_BINS), observed=True):
             if part["target"].nunique() == 2:

@@ -24,13 +24,14 @@ def test_within_and_across_pairs_partition_the_roc_auc():
     y = rng.integers(0, 2, 60)
     p = np.round(rng.random(60), 1)  # ties on purpose
     g = rng.integers(0, 4, 60)
-    (w, nw), (a, na) = bench.pair_auc(y, p, g, True), bench.pair_auc(y, p, g, False)
+    pairs = bench.pair_auc(y, p, g)
+    (w, nw), (a, na) = pairs["within"], pairs["across"]
     assert nw + na == (y == 1).sum() * (y == 0).sum()
     assert (w * nw + a * na) / (nw + na) == pytest.approx(roc_auc_score(y, p))
     # a score that orders rows only inside each group: perfect within, not across
     p = g * 10.0 + y
-    assert bench.pair_auc(y, p, g, True)[0] == 1.0
-    assert bench.pair_auc(y, p, g, False)[0] < 1.0
+    assert bench.pair_auc(y, p, g)["within"][0] == 1.0
+    assert bench.pair_auc(y, p, g)["across"][0] < 1.0
 
 
 def _task(tmp_path, shift: float):
