@@ -114,3 +114,15 @@ def test_the_budget_column_names_a_reduced_runs_epochs_trees_and_seeds():
     assert mp_gap.endswith("| reduced (8 epochs, 100-tree RFs), 1 seed |")
     steels = next(line for line in text.splitlines() if line.startswith("| steels |"))
     assert steels.endswith(f"| full, {full['recipe']['seeds']} seeds |")
+
+
+def test_the_time_column_adds_the_whole_fine_tuned_entry_where_recorded():
+    bench = _module()
+    run = json.loads((ROOT / "results/bench/transfer_all/matbench_steels.json").read_text())
+    assert bench._seconds(bench.summarize({"s": run})["s"]).endswith("(4 modes)")  # not recorded
+    for i, fold in enumerate(run["folds"]):  # 8 networks, 2 workers: half the summed time
+        fold["network_seconds"] = {"model_pretrained": 100.0 + 20 * i, "model_scratch": 50.0}
+        fold["workers"] = 2
+    row = bench.summarize({"s": run})["s"]
+    assert row["finetune_entry_seconds_per_fold_median"] == 70.0  # median of 50..90
+    assert bench._seconds(row).endswith("(4 modes); whole entry ~70")

@@ -49,4 +49,11 @@ def test_transfer_lines_name_the_pick_per_fold_or_the_average_once(combine):
         assert "fold 0" not in text  # nothing was chosen per fold
         assert "no mode chosen, the mean of every mode's networks (8 in all" in text
     assert "median 10 s" in text and "4 modes" in text
+    assert "Whole entries" not in text  # runs before 2026-12-07 did not record it
+    for fold in result["folds"]:
+        fold["network_seconds"] = {"model_pretrained": 160.0, "model_scratch": 80.0}
+        fold["networks_trained"] = {"model_pretrained": 8, "model_scratch": 8}
+        fold["workers"] = 2
+    text = "\n".join(_transfer_lines(result))
+    assert "fine-tuned 160 s (8 networks; ~80 s wall), scratch 80 s (8 networks; ~40 s" in text
     assert _transfer_lines({"pretrained": "x"}) == []  # not a transfer run

@@ -156,6 +156,9 @@ def test_transfer_on_one_fold_of_steels(pretrained, tmp_path, monkeypatch):
     assert saved["recipe"]["seeds"] == 2 and fold["seeds"] == 2 and fold["seconds_extra_seeds"] > 0
     assert fold["workers"] == 2 and fold["seconds_scratch"] > 0
     assert 0 < fold["seconds_finetune_all_modes"] < saved["seconds"]
+    # each entry's cost: every network it trained (one per mode; scratch as many as members)
+    assert fold["networks_trained"] == {"model_pretrained": 4, "model_scratch": 4}
+    assert all(0 < s < saved["seconds"] * 2 for s in fold["network_seconds"].values())
     # every first network ran the 2 epochs it was allowed (patience is longer)
     assert fold["epochs_first_network"] == {**dict.fromkeys(RECIPE_MODES, 2), "scratch": 2}
     assert "fm-base fine-tuned" in (out / "matbench_steels.md").read_text()

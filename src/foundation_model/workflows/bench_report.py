@@ -304,6 +304,18 @@ def _transfer_lines(result: dict) -> list[str]:
             f"Fine-tuning time per fold (the first network of each of the "
             f"{len(recipe['modes'])} modes): median {float(np.median(secs)):.0f} s."
         )
+    timed = [f for f in folds if f.get("network_seconds")]
+    if timed:  # runs before 2026-12-07 did not record it
+        workers = timed[0].get("workers") or 1
+        parts = []
+        for key, name in (("model_pretrained", "fine-tuned"), ("model_scratch", "scratch")):
+            secs = float(np.median([f["network_seconds"][key] for f in timed]))
+            nets = timed[0]["networks_trained"][key]
+            parts.append(f"{name} {secs:.0f} s ({nets} networks; ~{secs / workers:.0f} s wall)")
+        out.append(
+            f"Whole entries per fold, every network's training time summed (median; wall "
+            f"time estimated for {workers} worker(s)): {', '.join(parts)}."
+        )
     return out
 
 

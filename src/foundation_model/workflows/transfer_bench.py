@@ -57,7 +57,9 @@ def transfer_fold(
     networks.
     ``pool`` trains the networks of each round side by side (default: one after the other);
     the modes are queued before the scratch network, so ``seconds_finetune_all_modes`` is
-    the wall time until the last mode's first network finished.
+    the wall time until the last mode's first network finished. ``network_seconds`` sums the
+    training time of every network of each entry (every candidate mode's for the
+    fine-tuned one) and ``networks_trained`` counts them.
 
     Returns:
         ``(scratch, pretrained, info)``; ``info`` has the chosen mode (``all`` when none is
@@ -107,6 +109,13 @@ def transfer_fold(
     info["seeds"] = opts.seeds
     info["members"] = n
     info["seconds_extra_seeds"] = max((r.finished_at for r in second), default=0.0)
+    # what each entry cost: every network it trained, candidates not kept included
+    trained = {
+        "model_pretrained": [*tuned_first, *second[n - 1 :]],
+        "model_scratch": [scratch_first, *second[: n - 1]],
+    }
+    info["network_seconds"] = {k: sum(r.seconds for r in v) for k, v in trained.items()}
+    info["networks_trained"] = {k: len(v) for k, v in trained.items()}
     return scratch, tuned, info
 
 
