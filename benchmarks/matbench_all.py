@@ -39,6 +39,7 @@ from foundation_model.workflows.bench_report import (  # noqa: E402
     ANCHORS,
     ENTRY_LABELS,
     LEADERBOARD_SOURCE,
+    entry_cost,
     paired_comparison,
 )
 from foundation_model.workflows.fold_store import file_sha256  # noqa: E402
@@ -106,6 +107,7 @@ def summarize(results: dict[str, dict]) -> dict:
         metric = r["metric"]
         means = {k: r[k]["mean"] for k in ENTRIES}
         pre = means["model_pretrained"]
+        cost = entry_cost(r.get("folds") or [])  # None for runs that did not record it
         rows[task] = {
             "metric": metric,
             "unit": r.get("unit"),
@@ -127,21 +129,11 @@ def summarize(results: dict[str, dict]) -> dict:
             )
             if r.get("folds")
             else None,
-            "finetune_entry_seconds_per_fold_median": _entry_seconds(r),
+            "finetune_entry_seconds_per_fold_median": cost and cost["wall"],
             "published": {name: value for name, value in ANCHORS.get(task, [])},
             "paired": r.get("paired") or paired_comparison(r),
         }
     return rows
-
-
-def _entry_seconds(result: dict) -> float | None:
-    """Median over folds of the whole fine-tuned entry's wall time, estimated as its
-    networks' summed training time over the workers (None for runs that did not record it)."""
-    timed = [f for f in result.get("folds") or [] if f.get("network_seconds")]
-    if not timed:
-        return None
-    walls = [f["network_seconds"]["model_pretrained"] / (f.get("workers") or 1) for f in timed]
-    return float(np.median(walls))
 
 
 def markdown(rows: dict[str, dict], ckpt: Path, digest: str, seconds: float) -> str:

@@ -122,6 +122,7 @@ def test_the_time_column_adds_the_whole_fine_tuned_entry_where_recorded():
     assert bench._seconds(bench.summarize({"s": run})["s"]).endswith("(4 modes)")  # not recorded
     for i, fold in enumerate(run["folds"]):  # 8 networks, 2 workers: half the summed time
         fold["network_seconds"] = {"model_pretrained": 100.0 + 20 * i, "model_scratch": 50.0}
+        fold["networks_trained"] = {"model_pretrained": 8, "model_scratch": 8}
         fold["workers"] = 2
     row = bench.summarize({"s": run})["s"]
     assert row["finetune_entry_seconds_per_fold_median"] == 70.0  # median of 50..90

@@ -276,6 +276,9 @@ def _paired_lines(result: dict) -> list[str]:
     return lines
 
 
+ENTRY_COST_NAMES = {"model_pretrained": "fine-tuned", "model_scratch": "scratch"}
+
+
 def _transfer_lines(result: dict) -> list[str]:
     """How the fine-tuning recipe chose its mode per fold (transfer runs only)."""
     recipe = result.get("recipe")
@@ -304,19 +307,39 @@ def _transfer_lines(result: dict) -> list[str]:
             f"Fine-tuning time per fold (the first network of each of the "
             f"{len(recipe['modes'])} modes): median {float(np.median(secs)):.0f} s."
         )
-    timed = [f for f in folds if f.get("network_seconds")]
-    if timed:  # runs before 2026-12-07 did not record it
-        workers = timed[0].get("workers") or 1
-        parts = []
-        for key, name in (("model_pretrained", "fine-tuned"), ("model_scratch", "scratch")):
-            secs = float(np.median([f["network_seconds"][key] for f in timed]))
-            nets = timed[0]["networks_trained"][key]
-            parts.append(f"{name} {secs:.0f} s ({nets} networks; ~{secs / workers:.0f} s wall)")
+    costs = {name: entry_cost(folds, key) for key, name in ENTRY_COST_NAMES.items()}
+    if all(costs.values()):  # runs before 2026-12-07 did not record it
+        parts = [
+            f"{name} {c['seconds']:.0f} s ({c['networks']} networks; ~{c['wall']:.0f} s wall)"
+            for name, c in costs.items()
+        ]
         out.append(
             f"Whole entries per fold, every network's training time summed (median; wall "
-            f"time estimated for {workers} worker(s)): {', '.join(parts)}."
+            f"time estimated for {costs['fine-tuned']['workers']} worker(s)): "
+            f"{', '.join(parts)}."
         )
     return out
+
+
+def entry_cost(folds: list[dict], entry: str = "model_pretrained") -> dict | None:
+    """What one entry of a transfer run cost per fold, from the folds' ``network_seconds``.
+
+    Args:
+        folds: a task result's ``folds`` (fold infos of :func:`transfer_fold`).
+        entry: ``model_pretrained`` or ``model_scratch``.
+
+    Returns:
+        ``seconds`` (median over folds of every network's training time summed),
+        ``networks`` (how many), ``workers`` and ``wall`` (``seconds / workers``, the wall
+        time it means); None when no fold recorded it (runs before 2026-12-07).
+    """
+    timed = [f for f in folds if f.get("network_seconds")]
+    if not timed:
+        return None
+    workers = timed[0].get("workers") or 1
+    secs = float(np.median([f["network_seconds"][entry] for f in timed]))
+    nets = timed[0]["networks_trained"][entry]
+    return {"seconds": secs, "networks": nets, "workers": workers, "wall": secs / workers}
 
 
 def _fmt(v: object) -> str:
