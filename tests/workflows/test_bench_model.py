@@ -102,3 +102,32 @@ def test_latent_distance_is_zero_for_a_training_rows_twin_only():
     assert val.shape == (10,) and test.shape == (10,)
     np.testing.assert_allclose(val[:5], 0.0, atol=1e-5)  # a training row's twin, in order
     assert (val[5:] > 1e-3).all() and (test > 1e-3).all()  # new rows
+
+
+def test_a_deferred_sigma_fit_gives_the_per_epoch_fits_predictions_and_sigma():
+    """The σ map fitted once on the kept weights equals the one the fit's best epoch made."""
+    cfg = bench_config("val_task_error")
+    cfg["trainer"]["max_epochs"] = 10
+    cfg["model"]["init_args"] |= {"sigma_distance_rows": 64, "ensemble_size": 2, "dropout": 0.2}
+    # a large step: the validation error rises and falls, so the kept epoch is not the last
+    cfg["model"]["init_args"]["optimizer"] = {
+        "class_path": "torch.optim.AdamW",
+        "init_args": {"lr": 0.05},
+    }
+    rng = np.random.default_rng(1)
+    ids = [f"r{i}" for i in range(160)]
+    x = pd.DataFrame(rng.normal(size=(160, 5)), index=ids, columns=[f"d{i}" for i in range(5)])
+    y = pd.Series(x["d0"] ** 2 + rng.normal(scale=0.3, size=160), index=ids)
+    preds = [
+        fit_predict_fold(cfg, x, y, ids[:130], ids[130:], seed=3, defer_sigma=d)
+        for d in (True, False)
+    ]
+    deferred, per_epoch = preds
+    assert per_epoch.std is not None and np.isfinite(per_epoch.std).all()
+    for key in ("values", "std", "spread"):
+        np.testing.assert_array_equal(getattr(deferred, key), getattr(per_epoch, key))
+    assert deferred.val is not None and per_epoch.val is not None
+    assert set(deferred.val) == set(per_epoch.val) and "latent_distance" in deferred.val
+    for key, value in per_epoch.val.items():
+        np.testing.assert_array_equal(deferred.val[key], value)
+    assert deferred.val_score == per_epoch.val_score

@@ -172,6 +172,7 @@ def fit_predict_fold(
     seed: int,
     max_epochs: int | None = None,
     val_fraction: float = 0.1,
+    defer_sigma: bool = True,
 ) -> FoldPrediction:
     """Train on ``train_ids`` (an inner validation part held out) and predict ``test_ids``.
 
@@ -188,6 +189,10 @@ def fit_predict_fold(
         seed: seed of this fold (inner split, initialisation, shuffling).
         max_epochs: override of ``trainer.max_epochs``.
         val_fraction: share of the training ids used for validation/early stopping.
+        defer_sigma: fit the σ map once, on the kept (best) weights, instead of at every
+            validation epoch (:meth:`FlexibleMultiTaskModel.refit_sigma`): the same
+            predictions and σ, about a fifth less training time with ``sigma_distance_rows``
+            on a few thousand rows. False: the per-epoch refit of ``fm fit``.
     """
     import lightning.pytorch as pl
 
@@ -221,6 +226,7 @@ def fit_predict_fold(
         warnings.simplefilter("ignore", SharedRowsWarning)
         dm.setup("fit")
     model = build_model(config.get("model") or {}, dm)
+    model.defer_sigma_fit = defer_sigma
     with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp, _quiet_lightning():
         extra = [config.get("model_checkpoint"), config.get("early_stopping")]
         trainer, has_ckpt = build_trainer(config.get("trainer") or {}, Path(tmp), max_epochs, extra)
@@ -231,10 +237,15 @@ def fit_predict_fold(
                 raise KeyboardInterrupt from None
             raise
         epochs = int(trainer.current_epoch)  # epochs run, early stopping included
-        batches = trainer.predict(model, dm, ckpt_path="best" if has_ckpt else None)
         best = trainer.checkpoint_callback.best_model_score if has_ckpt else None
-        if _has_sigma(batches, tasks[0].name):  # the validation rows the σ map was fitted on
-            trainer.validate(model, dm, verbose=False)  # the predicting (best) weights
+        ckpt_path = "best" if has_ckpt else None
+        if defer_sigma:  # loads the kept weights, fits their σ map on the validation rows
+            model.refit_sigma(trainer, dm, ckpt_path)
+            batches = trainer.predict(model, dm)
+        else:
+            batches = trainer.predict(model, dm, ckpt_path=ckpt_path)
+            if _has_sigma(batches, tasks[0].name):  # the rows the σ map was fitted on
+                trainer.validate(model, dm, verbose=False)  # the predicting (best) weights
     val_score = float(best) if best is not None else None
     pred = _fold_prediction(model, dm, batches, tasks[0].name, targets.loc[train_ids], val_score)
     pred.epochs = epochs

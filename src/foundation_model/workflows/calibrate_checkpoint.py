@@ -143,7 +143,6 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
 
     from foundation_model.data.split_fingerprint import check_same_split
     from foundation_model.inference.predictor import model_from_checkpoint
-    from foundation_model.models.components.latent_distance import LatentDistance
     from foundation_model.utils.atomic import save_torch
     from foundation_model.utils.checkpoint import load_checkpoint
 
@@ -171,8 +170,6 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
         check_same_split(ckpt.get("fm_split"), dm.split_fingerprint(), part)
 
     assert model.latent_distance is not None
-    kept = LatentDistance.choose_rows(dm.splits.train, opts.rows)
-    model.latent_distance.fill(model.encode_rows(dm.tensors, kept))
     trainer = pl.Trainer(
         accelerator="auto",  # one device: the passes are short, and the bank stays whole
         devices=1,
@@ -180,8 +177,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
         enable_checkpointing=False,
         enable_model_summary=False,
     )
-    trainer.validate(model, dm, verbose=False)
-    fitted = set(model._recalibrate(_split_arrays(model, "val")))
+    fitted = set(model.refit_sigma(trainer, dm))  # the bank: opts.rows of the training rows
     test: dict[str, dict[str, np.ndarray]] = {}
     if len(dm.splits.test):  # without test rows the report has no scores
         trainer.test(model, dm, verbose=False)
@@ -206,7 +202,7 @@ def calibrate_checkpoint(opts: CalibrationOptions) -> dict[str, Any]:
         "checkpoint": str(opts.checkpoint),
         "config": str(opts.config),
         "output": str(opts.output),
-        "rows_kept": int(len(kept)),
+        "rows_kept": int(model.latent_distance.count),
         "k": opts.k,
         "sigma_fit": model.hparams.get("sigma_fit", "matched"),
         "split_rows": {s: int(len(getattr(dm.splits, s))) for s in ("train", "val", "test")},
