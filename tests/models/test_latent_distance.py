@@ -44,6 +44,33 @@ def test_distance_is_the_mean_over_the_k_nearest_kept_rows():
         small.fill(torch.zeros(3, 5))
 
 
+def test_many_query_rows_go_through_in_blocks_with_the_same_distances(monkeypatch):
+    """The distance matrix is built a block of query rows at a time (bounded memory: a
+    bank of every training row of a 100k-row task and its test rows at once would need many
+    GB); the blocks, the last one short, give the distances of one pass."""
+    from foundation_model.models.components import latent_distance as module
+
+    rng = np.random.default_rng(2)
+    bank, h = rng.standard_normal((40, 6)), rng.standard_normal((9, 6))
+    ld = LatentDistance(rows=40, dim=6, k=3)
+    ld.fill(torch.tensor(bank, dtype=torch.float32))
+    whole = ld(torch.tensor(h, dtype=torch.float32)).numpy()
+    monkeypatch.setattr(module, "MAX_PAIRS", 2 * 40)  # blocks of 2 query rows
+    shapes: list[tuple[int, int]] = []
+    cdist = torch.cdist
+
+    def spy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        shapes.append((a.shape[0], b.shape[0]))
+        return cdist(a, b)
+
+    monkeypatch.setattr(torch, "cdist", spy)
+    blocks = ld(torch.tensor(h, dtype=torch.float32)).numpy()
+    assert shapes == [(2, 40)] * 4 + [(1, 40)]
+    np.testing.assert_allclose(blocks, whole, rtol=1e-12)
+    np.testing.assert_allclose(blocks, _brute_force(h, bank, 3), rtol=1e-5)
+    assert ld(torch.zeros(0, 6)).shape == (0,)
+
+
 def test_kept_rows_are_a_fixed_subsample_of_the_training_rows():
     train = np.arange(100, 1100)
     a = LatentDistance.choose_rows(train, 200)

@@ -4,6 +4,8 @@ same thread count."""
 from __future__ import annotations
 
 import contextlib
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +149,24 @@ def test_workers_do_not_outlive_their_parent(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class _DyingCall(FitCall):
+    """A call whose worker process dies as an out-of-memory kill would end it."""
+
+    def run(self) -> tuple:
+        os._exit(9)
+
+
+def test_a_worker_that_dies_is_said_and_fresh_workers_take_the_next_calls(tmp_path):
+    cfg = _config(tmp_path)
+    x, y, ids = _data()
+    good = FitCall(cfg, x, y, ids[:100], ids[100:], seed=0)
+    dying = _DyingCall(cfg, x, y, ids[:100], ids[100:], seed=0)
+    with FitPool(2, threads=2) as pool:
+        with pytest.raises(RuntimeError, match="A worker process died while training") as err:
+            pool.run([dying, good])
+        assert "\n" not in str(err.value) and "fewer --workers" in str(err.value)
+        (after,) = pool.run([good])  # the next fold of a benchmark still trains
+    assert after.prediction.values.shape == (20,)

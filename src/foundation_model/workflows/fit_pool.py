@@ -29,6 +29,7 @@ import time
 import types
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
@@ -165,13 +166,16 @@ class FitPool:
 
     def __enter__(self) -> FitPool:
         if self.workers > 1:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=get_context("spawn"),  # fork would copy torch's thread pools
-                initializer=_start_worker,
-                initargs=(self.threads_per_worker, os.getpid()),
-            )
+            self._executor = self._start()
         return self
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=get_context("spawn"),  # fork would copy torch's thread pools
+            initializer=_start_worker,
+            initargs=(self.threads_per_worker, os.getpid()),
+        )
 
     def __exit__(self, *exc: Any) -> None:
         if self._executor is not None:
@@ -182,6 +186,8 @@ class FitPool:
         """Train every call (in list order when queued); results in the same order.
 
         The first error raised by a call is raised here, after the other calls are cancelled.
+        A worker process that dies (killed by the system, most often for memory) raises a
+        ``RuntimeError`` that says so, and the pool starts fresh workers for the next call.
 
         Args:
             calls: the networks to train.
@@ -195,21 +201,30 @@ class FitPool:
                 pred, secs = call.run()
                 out.append(FitResult(pred, secs, time.perf_counter() - start))
             return out
-        with _without_main_script():
-            futures: dict[Future, int] = {
-                self._executor.submit(_run, c): i for i, c in enumerate(calls)
-            }
+        futures: dict[Future, int] = {}
         done_at: dict[int, float] = {}
-        pending = set(futures)
         try:
+            with _without_main_script():
+                for i, c in enumerate(calls):
+                    futures[self._executor.submit(_run, c)] = i
+            pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 now = time.perf_counter() - start
                 for fut in done:
                     fut.result()  # raises the call's error
                     done_at[futures[fut]] = now
+        except BrokenProcessPool as err:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            raise RuntimeError(
+                "A worker process died while training a network (killed by the system, most "
+                "often for lack of memory: each of the --workers processes holds its own copy "
+                "of the data and its network); fresh workers take the next calls. Train with "
+                "fewer --workers, or on a machine with more memory."
+            ) from err
         except BaseException:
-            for fut in pending:
+            for fut in futures:  # a finished one ignores it
                 fut.cancel()
             raise
         results: list[FitResult | None] = [None] * len(calls)
