@@ -193,3 +193,38 @@ def test_pretrained_section_runs_on_the_shipped_checkpoint(tmp_path):
         assert np.isfinite(pre["ensemble"]["test"]["mae"])
         assert out["methods"][f"{head} scratch, same network"]["repeats"]["seeds"] == [2026, 2027]
     assert "knn same features" in out["methods"]
+
+
+def test_blend_weight_is_chosen_on_validation_and_scored_on_test():
+    """A head right on the level but noisy and a kNN right on the shape but offset: the
+    half-and-half blend is best on validation, and the test scores use that weight."""
+    bench = load_benchmark("sequence_heads_janaf")
+    temps = [100.0, 300.0, 600.0]
+    rng = np.random.default_rng(0)
+    formulas = [f"X{i}" for i in range(12)]
+    truth = {f: np.array([10.0, 20.0, 25.0]) + rng.uniform(0, 5) for f in formulas}
+    curves = pd.DataFrame(
+        {"cp_T": [temps] * 12, "cp": [list(truth[f]) for f in formulas]},
+        index=pd.Index(formulas, name="formula"),
+    )
+    data = {"curves": curves, "val": pd.Index(formulas[:6]), "test": pd.Index(formulas[6:])}
+    # head: +1 on one half of the points, -1 on the other; kNN: the opposite
+    wiggle = np.array([1.0, -1.0, 1.0])
+
+    def preds(split: str, sign: float) -> list[np.ndarray]:
+        return [truth[f] + sign * wiggle for f in data[split]]
+
+    results = {
+        "knn": {"predictions": preds("test", -1.0), "val_predictions": preds("val", -1.0)},
+        "rnn": {"predictions": preds("test", 1.0), "val_predictions": preds("val", 1.0)},
+    }
+    runs = {"rnn": [preds("test", 1.0), preds("test", 1.0)]}
+    out = bench.blend_section(results, runs, data)["rnn"]
+    assert out["weight"] == 0.5
+    assert [r["weight"] for r in out["inner_validation"]] == list(bench.BLEND_WEIGHTS)
+    assert out["blend"]["repeats"]["mean"]["mae"] == pytest.approx(0.0, abs=1e-12)
+    assert out["head"]["repeats"]["mean"]["mae"] == pytest.approx(1.0)
+    assert out["blend"]["ensemble"]["minus_knn"]["mae"]["mean"] == pytest.approx(-1.0)
+    text = "\n".join(bench.markdown_blend({"rnn": out}, 2))
+    assert "| rnn | 0.5 | 0.000 ± 0.000 |" in text
+    assert "| rnn alone | 1 | 1.000 ± 0.000 |" in text
