@@ -580,6 +580,43 @@ def blend_section(results: dict, runs: dict[str, list], data: dict) -> dict:
     return out
 
 
+def plot_blend(section: dict, path: Path) -> None:
+    """Level and shape error minus kNN's (95 % intervals) of each head alone and blended."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 0.7 + 0.55 * 2 * len(section)), sharey=True)
+    labels = [
+        f"{h} {'+ kNN' if lab == 'blend' else 'alone'}"
+        for h in section
+        for lab in ("blend", "head")
+    ]
+    for ax, score in zip(axes, ("level", "shape"), strict=True):
+        for y, (head, lab) in enumerate((h, lab) for h in section for lab in ("blend", "head")):
+            d = section[head][lab]["repeats"]["minus_knn"][score]
+            color = "tab:blue" if lab == "blend" else "tab:gray"
+            ax.errorbar(
+                d["mean"],
+                y,
+                xerr=[[d["mean"] - d["ci_low"]], [d["ci_high"] - d["mean"]]],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.set_xlabel(f"{score} error − kNN's (J/(K mol atoms))")
+    axes[0].set_yticks(range(len(labels)), labels)
+    axes[0].invert_yaxis()
+    fig.suptitle(
+        "JANAF Cp(T): per-curve error minus kNN's, seed-averaged, 95 % interval", fontsize=10
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def markdown_blend(section: dict, n_seeds: int) -> list[str]:
     """Markdown lines of :func:`blend_section`."""
     lines = [
@@ -870,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
     pretrained = pretrained_section(args, curves, data, results, print) if args.pretrained else {}
     args.out.mkdir(parents=True, exist_ok=True)
     plot_curves(data, results, args.out / "sequence_heads_janaf.png")
+    if blended:
+        plot_blend(blended, args.out / "sequence_heads_janaf_blend.png")
     if pretrained:
         shown = ["knn", "knn same features", *(f"{h} pretrained" for h in args.heads)]
         plot_curves(

@@ -195,7 +195,7 @@ def test_pretrained_section_runs_on_the_shipped_checkpoint(tmp_path):
     assert "knn same features" in out["methods"]
 
 
-def test_blend_weight_is_chosen_on_validation_and_scored_on_test():
+def test_blend_weight_is_chosen_on_validation_and_scored_on_test(tmp_path):
     """A head right on the level but noisy and a kNN right on the shape but offset: the
     half-and-half blend is best on validation, and the test scores use that weight."""
     bench = load_benchmark("sequence_heads_janaf")
@@ -228,3 +228,5 @@ def test_blend_weight_is_chosen_on_validation_and_scored_on_test():
     text = "\n".join(bench.markdown_blend({"rnn": out}, 2))
     assert "| rnn | 0.5 | 0.000 ± 0.000 |" in text
     assert "| rnn alone | 1 | 1.000 ± 0.000 |" in text
+    bench.plot_blend({"rnn": out}, tmp_path / "blend.png")
+    assert (tmp_path / "blend.png").stat().st_size > 1000
