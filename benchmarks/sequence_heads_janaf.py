@@ -504,7 +504,7 @@ def seed_ensemble(
     runs: list[list[np.ndarray]],
     truth: list[np.ndarray],
     knn_errors: np.ndarray,
-    same_errors: np.ndarray,
+    same_errors: np.ndarray | None = None,
 ) -> dict:
     """Scores of the mean curve over seeds, and its per-curve errors minus both kNNs'.
 
@@ -512,21 +512,23 @@ def seed_ensemble(
         runs: per seed, the predicted curves (same test curves in every run).
         truth: the true curves.
         knn_errors: ``(curves, 4)`` per-curve errors of kNN on Magpie.
-        same_errors: ``(curves, 4)`` per-curve errors of kNN on the same features.
+        same_errors: ``(curves, 4)`` per-curve errors of kNN on the same features (if given).
     """
     mean_curves = [np.mean(np.stack(c), axis=0) for c in zip(*runs, strict=True)]
     errors = per_curve_errors(mean_curves, truth)
     names = ("mae", "level", "shape")
-    return {
+    out = {
         "seeds": len(runs),
         "test": curve_scores(mean_curves, truth),
         "minus_knn": {
             n: paired_difference(errors[:, i], knn_errors[:, i]) for i, n in enumerate(names)
         },
-        "minus_knn_same_features": {
-            n: paired_difference(errors[:, i], same_errors[:, i]) for i, n in enumerate(names)
-        },
     }
+    if same_errors is not None:
+        out["minus_knn_same_features"] = {
+            n: paired_difference(errors[:, i], same_errors[:, i]) for i, n in enumerate(names)
+        }
+    return out
 
 
 def blend(head: list[np.ndarray], knn: list[np.ndarray], weight: float) -> list[np.ndarray]:
@@ -547,7 +549,6 @@ def blend_section(results: dict, runs: dict[str, list], data: dict) -> dict:
     truth = {s: [np.asarray(v) for v in data["curves"].loc[data[s], "cp"]] for s in ("val", "test")}
     knn = results["knn"]
     knn_errors = per_curve_errors(knn["predictions"], truth["test"])
-    names = ("mae", "level", "shape")
     out = {}
     for head, head_runs in runs.items():
         inner = [
@@ -564,17 +565,9 @@ def blend_section(results: dict, runs: dict[str, list], data: dict) -> dict:
         for label, w in (("blend", weight), ("head", 1.0)):
             curves = [blend(r, knn["predictions"], w) for r in head_runs]
             errors = np.stack([per_curve_errors(c, truth["test"]) for c in curves])
-            mean_curves = [np.mean(np.stack(c), axis=0) for c in zip(*curves, strict=True)]
-            ens = per_curve_errors(mean_curves, truth["test"])
             entry[label] = {
                 "repeats": seed_repeats(errors, knn_errors, SEED),
-                "ensemble": {
-                    "test": curve_scores(mean_curves, truth["test"]),
-                    "minus_knn": {
-                        n: paired_difference(ens[:, i], knn_errors[:, i])
-                        for i, n in enumerate(names)
-                    },
-                },
+                "ensemble": seed_ensemble(curves, truth["test"], knn_errors),
             }
         out[head] = entry
     return out
