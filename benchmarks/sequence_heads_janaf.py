@@ -581,13 +581,10 @@ def plot_blend(section: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 0.7 + 0.55 * 2 * len(section)), sharey=True)
-    labels = [
-        f"{h} {'+ kNN' if lab == 'blend' else 'alone'}"
-        for h in section
-        for lab in ("blend", "head")
-    ]
+    rows = [(h, lab) for h in section for lab in ("blend", "head")]
+    labels = [f"{h} {'+ kNN' if lab == 'blend' else 'alone'}" for h, lab in rows]
     for ax, score in zip(axes, ("level", "shape"), strict=True):
-        for y, (head, lab) in enumerate((h, lab) for h in section for lab in ("blend", "head")):
+        for y, (head, lab) in enumerate(rows):
             d = section[head][lab]["repeats"]["minus_knn"][score]
             color = "tab:blue" if lab == "blend" else "tab:gray"
             ax.errorbar(
