@@ -13,6 +13,11 @@ the same descriptors (``--rf-trees``, as the reduced budget's 100) on the same r
 reference. Finished entries are kept in ``<out>/large_task_budget_<task>.partial.json`` and
 read back by the same command. Results: ``<out>/large_task_budget_<task>.{json,md,png}``.
 
+How it is read (set before the first run): if the fine-tuned network at the unreduced
+budget closes at least half of the gap between its 8-epoch score and the forest's, the
+budget is a main reason and rerunning the large tasks at the full budget is worth its cost
+(about three times the networks' time); if it closes less, the budget is not the reason.
+
     uv run python benchmarks/large_task_budget.py --task matbench_mp_gap --workers 2
 """
 
