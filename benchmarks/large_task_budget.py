@@ -11,7 +11,9 @@ epochs the unreduced rule gives this many rows; patience by the recipe's rule, a
 the epochs and at least 5), one seed, two at a time with ``--workers 2``; the forest on
 the same descriptors (``--rf-trees``, as the reduced budget's 100) on the same rows as the
 reference. Finished entries are kept in ``<out>/large_task_budget_<task>.partial.json`` and
-read back by the same command. Results: ``<out>/large_task_budget_<task>.{json,md,png}``.
+read back by the same command, as are those of a finished report with the same settings (so
+adding a budget to ``--epochs`` trains only the new one). Results:
+``<out>/large_task_budget_<task>.{json,md,png}``.
 
 How it is read (set before the first run): if the fine-tuned network at the unreduced
 budget closes at least half of the gap between its 8-epoch score and the forest's, the
@@ -47,26 +49,28 @@ def budgets(args: argparse.Namespace, n_train: int) -> list[int]:
     return sorted({reduced, full})
 
 
-def settings_key(args: argparse.Namespace, epochs: list[int]) -> dict:
-    """What the partial file must match to be resumed."""
+def settings_key(args: argparse.Namespace) -> dict:
+    """What a partial file or an earlier report must match for its entries to be reused."""
     return {
         "task": args.task,
         "pretrained": str(args.pretrained),
         "recipe": str(args.recipe),
         "inner_fold": args.inner_fold,
         "splits": args.splits,
-        "epochs": epochs,
         "rf_trees": args.rf_trees,
         "seed": args.seed,
     }
 
 
-def read_partial(path: Path, key: dict) -> dict:
-    """Finished entries of an earlier run with the same settings (else none)."""
-    if not path.exists():
-        return {}
-    saved = json.loads(path.read_text())
-    return saved.get("entries", {}) if saved.get("key") == key else {}
+def read_done(paths: list[Path], key: dict) -> dict:
+    """Finished entries of earlier runs with the same settings: the first of ``paths`` (a
+    partial file, then a finished report) that exists and matches ``key``; else none."""
+    for path in paths:
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved.get("key", {k: saved.get(k) for k in key}) == key:
+                return dict(saved.get("entries", {}))
+    return {}
 
 
 def network_calls(data, fold, recipe_cfg: dict, epochs: list[int], seed: int, done: dict) -> list:
@@ -107,10 +111,11 @@ def run(args: argparse.Namespace) -> dict:
         raise SystemExit(f"{STEM}: --inner-fold must be in 0..{len(folds) - 1}.")
     fold = folds[args.inner_fold]
     epochs = budgets(args, fold.n_train)
-    key = settings_key(args, epochs)
+    key = settings_key(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    partial = args.out / f"{STEM}_{args.task.removeprefix('matbench_')}.partial.json"
-    entries = read_partial(partial, key)
+    name = f"{STEM}_{args.task.removeprefix('matbench_')}"
+    partial = args.out / f"{name}.partial.json"
+    entries = read_done([partial, args.out / f"{name}.json"], key)
     kind = data.task_type
     todo = network_calls(data, fold, load_fit_config(args.recipe), epochs, args.seed, entries)
     if todo:
@@ -144,13 +149,16 @@ def run(args: argparse.Namespace) -> dict:
         write_json({"key": key, "entries": entries}, partial)
     result = {
         **key,
+        "epochs": epochs,
         "task_type": kind,
         "metric": "roc_auc" if kind == "classification" else "mae",
         "n_train": fold.n_train,
         "n_test": len(fold.test),
         "protocol": f"inner fold {args.inner_fold} of KFold({args.splits}, seed 7) over fold "
         "0's training ids; official test ids never read",
-        "entries": entries,
+        "entries": {
+            k: v for k, v in entries.items() if "network" not in v or v["budget_epochs"] in epochs
+        },
         "seconds": time.perf_counter() - start,
     }
     partial.unlink(missing_ok=True)
@@ -162,7 +170,7 @@ def markdown(result: dict) -> str:
     metric = "ROC-AUC" if result["metric"] == "roc_auc" else "MAE"
     rf = result["entries"]["rf_same_features"]
     lines = [
-        f"# Epoch budget on {result['task']} (large task), one inner fold",
+        f"# Epoch budget on {result['task']}, one inner fold",
         "",
         f"{result['protocol']}; {result['n_train']} training rows after the networks' "
         f"validation part, {result['n_test']} scored rows; one seed ({result['seed']}). "

@@ -89,14 +89,18 @@ def test_markdown_and_plot(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
-def test_a_partial_file_of_other_settings_is_not_resumed(tmp_path):
+def test_entries_of_a_partial_file_or_report_with_other_settings_are_not_reused(tmp_path):
     from foundation_model.utils.atomic import write_json
 
     bench = load_benchmark("large_task_budget")
-    key = {"task": "t", "epochs": [8, 27]}
-    write_json({"key": key, "entries": {"scratch@8": {"score": 1.0}}}, tmp_path / "p.json")
-    assert bench.read_partial(tmp_path / "p.json", key) == {"scratch@8": {"score": 1.0}}
-    assert bench.read_partial(tmp_path / "p.json", {**key, "epochs": [8, 16]}) == {}
+    key = {"task": "t", "seed": 0}
+    done = {"scratch@8": {"score": 1.0}}
+    write_json({"key": key, "entries": done}, tmp_path / "p.json")
+    write_json({**key, "epochs": [8], "entries": {"x@8": {}}}, tmp_path / "r.json")
+    assert bench.read_done([tmp_path / "p.json", tmp_path / "r.json"], key) == done
+    # no partial file: the finished report's entries (its settings sit at the top level)
+    assert bench.read_done([tmp_path / "none.json", tmp_path / "r.json"], key) == {"x@8": {}}
+    assert bench.read_done([tmp_path / "p.json"], {**key, "seed": 1}) == {}
 
 
 def test_a_missing_task_is_refused(tmp_path):
