@@ -114,6 +114,10 @@ def test_the_budget_column_names_a_reduced_runs_epochs_trees_and_seeds():
     assert mp_gap.endswith("| reduced (8 epochs, 100-tree RFs), 1 seed |")
     steels = next(line for line in text.splitlines() if line.startswith("| steels |"))
     assert steels.endswith(f"| full, {full['recipe']['seeds']} seeds |")
+    # networks at the full budget, forests with 100 trees: only the trees are reduced
+    reduced["recipe"] = {**reduced["recipe"], "reduced_budget": False}
+    text = bench.markdown(bench.summarize({"matbench_mp_gap": reduced}), CKPT, "0" * 64, 1.0)
+    assert "| reduced (100-tree RFs), 1 seed |" in text
 
 
 def test_the_time_column_adds_the_whole_fine_tuned_entry_where_recorded():

@@ -99,8 +99,12 @@ def test_recipe_sizes_follow_training_rows_only():
     recipe = FinetuneRecipe()
     small, mid, large = recipe.sizes(250), recipe.sizes(4000), recipe.sizes(90_000)
     assert small["batch_size"] < mid["batch_size"] < large["batch_size"]
-    assert small["max_epochs"] >= mid["max_epochs"] and not mid["reduced"] and large["reduced"]
-    assert large["max_epochs"] == recipe.large_max_epochs
+    assert small["max_epochs"] >= mid["max_epochs"] >= large["max_epochs"]
+    # large tasks follow the step rule too: 90,000 rows at 512 a batch, 4,000 steps
+    assert large["max_epochs"] == 23 and not any(s["reduced"] for s in (small, mid, large))
+    reduced = FinetuneRecipe(large_max_epochs=8)
+    assert reduced.sizes(90_000)["max_epochs"] == 8 and reduced.sizes(90_000)["reduced"]
+    assert reduced.sizes(4000) == mid
 
 
 def test_recipe_configs_differ_only_in_start_and_freezing(pretrained):

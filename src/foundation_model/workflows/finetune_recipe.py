@@ -162,9 +162,12 @@ class FinetuneRecipe:
         target_steps: optimizer steps aimed at per training run (epochs = steps / batches).
         min_epochs: fewest epochs.
         max_epochs: most epochs.
-        large_rows: tasks with at least this many training rows get ``large_max_epochs``
-            (a reduced budget, marked in reports).
-        large_max_epochs: epochs of a large task.
+        large_rows: with ``large_max_epochs`` set, tasks with at least this many training
+            rows get that many epochs (a reduced budget, marked in reports).
+        large_max_epochs: epochs of a large task; None (the recipe's since 2026-12-07):
+            large tasks follow the step rule like every other (8 before: on inner folds of
+            mp_gap and mp_is_metal the 8-epoch networks lost half or more of what the full
+            budget gave, ``benchmarks/large_task_budget.py``).
         modes: candidate modes compared on inner-validation rows (any of :data:`MODES`).
         point_mass_share: a regression target whose training minimum holds at least this
             share of the labelled training rows (band gaps: metals at exactly 0) gets a
@@ -181,7 +184,7 @@ class FinetuneRecipe:
     min_epochs: int = 20
     max_epochs: int = 500
     large_rows: int = 50_000
-    large_max_epochs: int = 8
+    large_max_epochs: int | None = None
     modes: tuple[str, ...] = RECIPE_MODES
     point_mass_share: float = 0.1
     combine: str = "all"
@@ -220,7 +223,7 @@ class FinetuneRecipe:
             n_train: rows the model trains on (the fold's training rows minus validation).
         """
         batch = 32 if n_train < 2_000 else 128 if n_train < 20_000 else 512
-        reduced = n_train >= self.large_rows
+        reduced = self.large_max_epochs is not None and n_train >= self.large_rows
         if reduced:
             epochs = self.large_max_epochs
         else:
