@@ -165,9 +165,10 @@ class FinetuneRecipe:
         large_rows: with ``large_max_epochs`` set, tasks with at least this many training
             rows get that many epochs (a reduced budget, marked in reports).
         large_max_epochs: epochs of a large task; None (the recipe's since 2026-12-07):
-            large tasks follow the step rule like every other (8 before: on inner folds of
-            mp_gap and mp_is_metal the 8-epoch networks lost half or more of what the full
-            budget gave, ``benchmarks/large_task_budget.py``).
+            large tasks follow the step rule like every other (8 before: on an inner fold
+            of mp_gap and of mp_is_metal the step rule's epochs closed half or more of the
+            8-epoch network's gap to the forest on the same descriptors,
+            ``benchmarks/large_task_budget.py``).
         modes: candidate modes compared on inner-validation rows (any of :data:`MODES`).
         point_mass_share: a regression target whose training minimum holds at least this
             share of the labelled training rows (band gaps: metals at exactly 0) gets a
