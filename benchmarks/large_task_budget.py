@@ -84,7 +84,7 @@ def network_calls(data, fold, recipe_cfg: dict, epochs: list[int], seed: int, do
     mass = FinetuneRecipe().point_mass(data.y.loc[fold.train]) if kind == "regression" else None
     todo = []
     for e in epochs:
-        recipe = FinetuneRecipe(large_max_epochs=e, large_rows=min(50_000, fold.n_train))
+        recipe = FinetuneRecipe(large_max_epochs=e, large_rows=0)  # every size gets e epochs
         cfgs = recipe.configs(recipe_cfg, data.base, "t", kind, fold.n_train, mass)
         for net in NETWORKS:
             if f"{net}@{e}" not in done:
@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> dict:
         inner_folds,
         load_inner_data,
         prediction_scores,
+        rf_same_features_score,
     )
-    from foundation_model.workflows.rf_baseline import rf_fold
 
     start = time.perf_counter()
     data = load_inner_data(args.task, args.pretrained, args.data_dir, STEM, classification=True)
@@ -122,30 +122,22 @@ def run(args: argparse.Namespace) -> dict:
     if todo:
         print(f"{STEM}: training {len(todo)} networks on {fold.n_train} rows", flush=True)
         with FitPool(args.workers) as pool:
-            for (name, _), res in zip(todo, pool.run([c for _, c in todo]), strict=True):
+            for (entry, _), res in zip(todo, pool.run([c for _, c in todo]), strict=True):
                 score, _ = prediction_scores(kind, fold.y_test, res.prediction)
-                entries[name] = {
-                    "network": name.split("@")[0],
-                    "budget_epochs": int(name.split("@")[1]),
+                net, budget = entry.split("@")
+                entries[entry] = {
+                    "network": net,
+                    "budget_epochs": int(budget),
                     "epochs_run": int(res.prediction.epochs or 0),
                     "score": score,
                     "seconds": res.seconds,
                 }
         write_json({"key": key, "entries": entries}, partial)
     if "rf_same_features" not in entries:
-        filled = data.x.fillna(data.x.loc[fold.train].median())
         t0 = time.perf_counter()
-        pred = rf_fold(
-            filled.loc[fold.train].to_numpy(),
-            data.y.loc[fold.train].to_numpy(),
-            filled.loc[fold.test].to_numpy(),
-            kind,
-            args.rf_trees,
-            0,
-            n_jobs=args.workers,
-            balanced=True,
+        score = rf_same_features_score(
+            data.x, data.y, fold.train, fold.test, kind, args.rf_trees, args.workers
         )
-        score, _ = prediction_scores(kind, fold.y_test, pred)
         entries["rf_same_features"] = {"score": score, "seconds": time.perf_counter() - t0}
         write_json({"key": key, "entries": entries}, partial)
     result = {

@@ -230,10 +230,16 @@ def rf_same_features_mae(x: pd.DataFrame, y: pd.Series, train: list, test: list)
 
 
 def rf_same_features_score(
-    x: pd.DataFrame, y: pd.Series, train: list, test: list, task_type: str
+    x: pd.DataFrame,
+    y: pd.Series,
+    train: list,
+    test: list,
+    task_type: str,
+    trees: int = 500,
+    n_jobs: int = 1,
 ) -> float:
     """:func:`rf_same_features_mae` for either task type: MAE, or ROC-AUC on hard labels
-    (Matbench's classification score) of a 500-tree classification forest, labelled like the
+    (Matbench's classification score) of a classification forest, labelled like the
     bench's networks (``p >=`` the training positive rate).
 
     Args:
@@ -242,12 +248,14 @@ def rf_same_features_score(
         train: ids the forest fits.
         test: ids it is scored on.
         task_type: ``regression`` or ``classification``.
+        trees: trees of the forest.
+        n_jobs: processes fitting it.
     """
     from foundation_model.workflows.rf_baseline import rf_fold
 
     filled = x.fillna(x.loc[train].median())
     a, b = filled.loc[train].to_numpy(), filled.loc[test].to_numpy()
-    pred = rf_fold(a, y.loc[train].to_numpy(), b, task_type, 500, 0, n_jobs=1, balanced=True)
+    pred = rf_fold(a, y.loc[train].to_numpy(), b, task_type, trees, 0, n_jobs, balanced=True)
     return inner_score(task_type, y.loc[test].to_numpy(), pred.values)
 
 
